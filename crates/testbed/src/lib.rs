@@ -1,0 +1,70 @@
+//! Fixtures with guaranteed cleanup for Rust test suites.
+//!
+//! A test declares what it needs as arguments; testbed sets each fixture up in the test's
+//! [`Scope`], runs the body, and then always runs every cleanup, last-in-first-out,
+//! whether the test passed, returned an error, panicked, timed out or failed in setup.
+//! Every failure (the body's, then each cleanup's) is reported together with the
+//! details fixtures attached: captured logs, kept paths, URLs.
+//!
+//! ```
+//! use testbed::{BoxError, Fixture, Scope};
+//!
+//! struct Counter(u32);
+//!
+//! impl Fixture for Counter {
+//!     fn setup(scope: &Scope) -> Result<Self, BoxError> {
+//!         scope.add_cleanup(|outcome| println!("counter torn down after the test {outcome}"));
+//!         Ok(Counter(0))
+//!     }
+//! }
+//!
+//! #[testbed::test]
+//! fn counts(mut counter: Counter) {
+//!     counter.0 += 1;
+//!     assert_eq!(counter.0, 1);
+//! }
+//! # counts();
+//! ```
+#![warn(missing_docs)]
+
+mod builtins;
+mod core;
+mod runner;
+
+pub use crate::builtins::*;
+pub use crate::core::{
+    AsyncFixture, BoxError, CleanupResult, Detail, Details, Failure, FailureKind, Fixture, Outcome,
+    REQUIRE_ENV, Report, Resettable, Scope, Unavailable, skip,
+};
+pub use crate::runner::{Check, install_check};
+
+/// Turns a function into a test with fixtures and guaranteed cleanup.
+///
+/// Each argument is a fixture, set up before the body in order; an argument of type
+/// `&Scope` receives the test's scope. The function may be `async` (run on a
+/// current-thread tokio runtime) and may return `Result<(), E>`. Other attributes
+/// (`#[ignore]`, `#[should_panic]`) keep working.
+///
+/// Options: `timeout = "500ms"` (also `"5s"`, `"2m"`) fails a test that runs longer,
+/// still running its cleanups.
+///
+/// ```
+/// use testbed::{Scope, TempDir};
+///
+/// #[testbed::test(timeout = "10s")]
+/// fn writes_a_file(dir: TempDir, scope: &Scope) -> std::io::Result<()> {
+///     scope.attach("note", "kept for the report if the test fails");
+///     std::fs::write(dir.path().join("a.txt"), "hello")
+/// }
+/// # writes_a_file();
+/// ```
+pub use testbed_macros::test;
+
+/// Support for the code `#[testbed::test]` generates. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::runner::{
+        IntoVerdict, Step, TestInfo, Verdict, body, body_async, run_async, run_sync,
+        run_sync_with_timeout, setup, setup_async,
+    };
+}

@@ -1,0 +1,268 @@
+//! Running one test: build its scope, set up its fixtures, run the body under the
+//! checks and the timeout, always run the cleanups, then report every failure.
+//!
+//! `#[testbed::test]` expands into a call to [`run_sync`], [`run_sync_with_timeout`] or
+//! [`run_async`]; nothing here is meant to be called by hand.
+
+mod checks;
+mod verdict;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub use checks::{Check, install_check};
+pub use verdict::{IntoVerdict, Verdict};
+
+use crate::core::{
+    AsyncFixture, BoxError, Failure, FailureKind, Fixture, Outcome, Report, Scope, Unavailable,
+};
+use crate::core::{catch_unwind_future, panic_message};
+
+/// What the macro knows about a test.
+#[derive(Debug)]
+pub struct TestInfo {
+    /// The test's full path, `module::path::name`.
+    pub name: &'static str,
+    /// The test's time limit, if it has one.
+    pub timeout: Option<Duration>,
+}
+
+/// What the generated setup-and-body closure returns: the body's verdict, or the error
+/// a fixture's setup returned.
+pub type Step = Result<Verdict, BoxError>;
+
+/// Sets up a sync fixture argument.
+pub fn setup<T: Fixture>(scope: &Scope) -> Result<T, BoxError> {
+    T::setup(scope)
+}
+
+/// Sets up a fixture argument of an async test.
+pub async fn setup_async<T: AsyncFixture>(scope: &Scope) -> Result<T, BoxError> {
+    T::setup(scope).await
+}
+
+/// Runs a sync body: marks setup as over, routes logs to the test's capture, and turns
+/// what the body returned into a verdict.
+pub fn body<R: IntoVerdict>(scope: &Scope, body: impl FnOnce() -> R) -> Step {
+    enter_body(scope);
+    Ok(crate::builtins::logs::with_capture(scope, body).into_verdict())
+}
+
+/// Runs an async body, as [`body`].
+pub async fn body_async<R: IntoVerdict>(scope: &Scope, body: impl Future<Output = R>) -> Step {
+    enter_body(scope);
+    Ok(crate::builtins::logs::with_capture_async(scope, body)
+        .await
+        .into_verdict())
+}
+
+fn enter_body(scope: &Scope) {
+    scope.with_slot(|| Phase::Body, |phase| *phase = Phase::Body);
+}
+
+/// Whether a panic came from a fixture's setup or from the body.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Body,
+}
+
+fn panicked_in_body(scope: &Scope) -> bool {
+    scope
+        .slot::<Phase, _>(|phase| *phase == Phase::Body)
+        .unwrap_or(false)
+}
+
+/// Runs a sync test on the calling thread.
+pub fn run_sync(info: &TestInfo, test: impl FnOnce(&Scope) -> Step) {
+    let scope = Scope::new(info.name);
+    let checks = checks::before(&scope);
+    let result = catch_unwind(AssertUnwindSafe(|| test(&scope)));
+    let ending = judge(&scope, result);
+    let cleanup_failures = scope.run_cleanups(ending.outcome);
+    conclude(&scope, ending, cleanup_failures, checks);
+}
+
+/// Runs a sync test on a worker thread and stops waiting for it after the timeout.
+///
+/// A sync body cannot be interrupted: on timeout the test fails and its cleanups run
+/// while the worker is left running (it ends with the test process).
+pub fn run_sync_with_timeout(
+    info: &TestInfo,
+    limit: Duration,
+    test: impl FnOnce(&Scope) -> Step + Send + 'static,
+) {
+    let scope = Scope::new(info.name);
+    let checks = checks::before(&scope);
+    let worker_scope = scope.clone();
+    let (sender, receiver) = mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name(info.name.to_owned())
+        .spawn(move || {
+            let result = catch_unwind(AssertUnwindSafe(|| test(&worker_scope)));
+            let _ = sender.send(result);
+        });
+    let ending = match spawned {
+        Err(error) => (
+            Outcome::Failed,
+            Some(Failure::from_error(FailureKind::SetupError, &error)),
+        )
+            .into(),
+        Ok(_worker) => match receiver.recv_timeout(limit) {
+            Ok(result) => judge(&scope, result),
+            Err(_) => timed_out(limit),
+        },
+    };
+    let cleanup_failures = scope.run_cleanups(ending.outcome);
+    conclude(&scope, ending, cleanup_failures, checks);
+}
+
+/// Runs an async test on a current-thread tokio runtime of its own.
+#[cfg(feature = "tokio")]
+pub fn run_async<Fut>(info: &TestInfo, test: impl FnOnce(Scope) -> Fut)
+where
+    Fut: Future<Output = Step>,
+{
+    let scope = Scope::new(info.name);
+    let checks = checks::before(&scope);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("testbed: cannot build the tokio runtime for an async test");
+    let (ending, cleanup_failures) = runtime.block_on(async {
+        let run = catch_unwind_future(test(scope.clone()));
+        let ending = match info.timeout {
+            None => judge(&scope, run.await),
+            Some(limit) => match tokio::time::timeout(limit, run).await {
+                Ok(result) => judge(&scope, result),
+                Err(_) => timed_out(limit),
+            },
+        };
+        let cleanup_failures = scope.run_cleanups_async(ending.outcome).await;
+        (ending, cleanup_failures)
+    });
+    drop(runtime);
+    conclude(&scope, ending, cleanup_failures, checks);
+}
+
+/// Without the `tokio` feature there is no runtime to run an async test on.
+#[cfg(not(feature = "tokio"))]
+pub fn run_async<Fut>(info: &TestInfo, _test: impl FnOnce(Scope) -> Fut)
+where
+    Fut: Future<Output = Step>,
+{
+    panic!(
+        "`{}` is an async test, but testbed was built without its `tokio` feature \
+         (hint: enable it: `testbed = {{ version = \"*\", features = [\"tokio\"] }}`)",
+        info.name
+    );
+}
+
+fn timed_out(limit: Duration) -> Ending {
+    let failure = Failure {
+        kind: FailureKind::Timeout(limit),
+        message: String::new(),
+    };
+    (Outcome::TimedOut, Some(failure)).into()
+}
+
+/// How a test ended, before its cleanups ran.
+struct Ending {
+    outcome: Outcome,
+    failure: Option<Failure>,
+    /// The missing requirement, when the test was skipped.
+    skipped: Option<Unavailable>,
+}
+
+impl From<(Outcome, Option<Failure>)> for Ending {
+    fn from((outcome, failure): (Outcome, Option<Failure>)) -> Self {
+        Ending {
+            outcome,
+            failure,
+            skipped: None,
+        }
+    }
+}
+
+/// Turns what the setup-and-body closure did into the test's outcome and its failure.
+fn judge(scope: &Scope, result: std::thread::Result<Step>) -> Ending {
+    let judged = match result {
+        Ok(Ok(Verdict::Passed)) => (Outcome::Passed, None),
+        Ok(Ok(Verdict::Failed(message))) => (
+            Outcome::Failed,
+            Some(Failure {
+                kind: FailureKind::BodyError,
+                message,
+            }),
+        ),
+        Ok(Err(error)) => match error.downcast::<Unavailable>() {
+            Ok(unavailable) => return unavailable_ending(*unavailable),
+            Err(error) => (
+                Outcome::Failed,
+                Some(Failure::from_error(FailureKind::SetupError, &*error)),
+            ),
+        },
+        Err(payload) => {
+            let payload = match payload.downcast::<Unavailable>() {
+                Ok(unavailable) => return unavailable_ending(*unavailable),
+                Err(payload) => payload,
+            };
+            let kind = if panicked_in_body(scope) {
+                FailureKind::BodyPanic
+            } else {
+                FailureKind::SetupPanic
+            };
+            let message = panic_message(&*payload);
+            (Outcome::Panicked, Some(Failure { kind, message }))
+        }
+    };
+    judged.into()
+}
+
+/// A missing requirement: a skip, or a failure when `TESTBED_REQUIRE` names it.
+fn unavailable_ending(unavailable: Unavailable) -> Ending {
+    if unavailable.is_required() {
+        let failure = Failure {
+            kind: FailureKind::RequiredUnavailable,
+            message: unavailable.to_string(),
+        };
+        (Outcome::Failed, Some(failure)).into()
+    } else {
+        Ending {
+            outcome: Outcome::Skipped,
+            failure: None,
+            skipped: Some(unavailable),
+        }
+    }
+}
+
+/// Says that a test was skipped. libtest cannot report a skip (rust-lang/rust#68007),
+/// so the test passes and this line, written past libtest's output capture, says why.
+fn announce_skip(test: &str, unavailable: &Unavailable) {
+    use std::io::Write;
+    let line = format!("SKIPPED {test}: {unavailable}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+/// Reports the test: nothing when all went well, otherwise one panic whose message lists
+/// every failure and every detail (libtest and nextest print it under the test's name).
+fn conclude(
+    scope: &Scope,
+    ending: Ending,
+    cleanup_failures: Vec<Failure>,
+    checks: checks::Pending,
+) {
+    let check_failures = checks.after(scope, ending.outcome);
+    if ending.failure.is_none() && cleanup_failures.is_empty() && check_failures.is_empty() {
+        if let Some(unavailable) = &ending.skipped {
+            announce_skip(scope.test_name(), unavailable);
+        }
+        return;
+    }
+    let mut report = Report::new(scope.test_name());
+    report.extend(ending.failure);
+    report.extend(cleanup_failures);
+    report.extend(check_failures);
+    report.set_details(scope.details().snapshot());
+    panic!("{report}");
+}
