@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::block_on::{block_on, catch_unwind_future};
@@ -51,6 +52,8 @@ impl<E: Into<BoxError>> CleanupResult for Result<(), E> {
 struct TestState {
     name: String,
     details: Details,
+    /// Set once every fixture is set up, so a panic can be blamed on setup or body.
+    body_started: AtomicBool,
     slots: Mutex<HashMap<TypeId, Box<dyn Any + Send>>>,
 }
 
@@ -102,6 +105,7 @@ impl Scope {
         let test = Arc::new(TestState {
             name: test_name.into(),
             details: Details::default(),
+            body_started: AtomicBool::new(false),
             slots: Mutex::new(HashMap::new()),
         });
         Scope::with_state(test, true)
@@ -271,6 +275,16 @@ impl Scope {
             let slots = std::mem::take(&mut *lock(&self.inner.test.slots));
             drop(slots);
         }
+    }
+
+    /// Records that setup is over and the body is running.
+    pub(crate) fn mark_body_started(&self) {
+        self.inner.test.body_started.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the body had started (so a panic came from the body, not from setup).
+    pub(crate) fn body_started(&self) -> bool {
+        self.inner.test.body_started.load(Ordering::Relaxed)
     }
 
     /// Gives `f` the test's state slot of type `T`, made by `init` on first use. Slots

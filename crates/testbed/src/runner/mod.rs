@@ -58,19 +58,7 @@ pub async fn body_async<R: IntoVerdict>(scope: &Scope, body: impl Future<Output 
 }
 
 fn enter_body(scope: &Scope) {
-    scope.with_slot(|| Phase::Body, |phase| *phase = Phase::Body);
-}
-
-/// Whether a panic came from a fixture's setup or from the body.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Body,
-}
-
-fn panicked_in_body(scope: &Scope) -> bool {
-    scope
-        .slot::<Phase, _>(|phase| *phase == Phase::Body)
-        .unwrap_or(false)
+    scope.mark_body_started();
 }
 
 /// Runs a sync test on the calling thread.
@@ -207,7 +195,7 @@ fn judge(scope: &Scope, result: std::thread::Result<Step>) -> Ending {
                 Ok(unavailable) => return unavailable_ending(*unavailable),
                 Err(payload) => payload,
             };
-            let kind = if panicked_in_body(scope) {
+            let kind = if scope.body_started() {
                 FailureKind::BodyPanic
             } else {
                 FailureKind::SetupPanic
