@@ -1,6 +1,16 @@
 //! `TempDir`: removed after a pass or a skip, kept and reported after a failure.
 
-use testbed::{Detail, Fixture, KeepTemp, Outcome, Scope, TempDir};
+use testbed::{
+    Detail, EnvLock, EnvVars, Fixture, KEEP_TEMP_ENV, KeepTemp, Outcome, Scope, TempDir,
+    TempDirSetupError,
+};
+
+/// A scope holding the process lock, so no test changes `TESTBED_KEEP_TEMP` meanwhile.
+fn locked_scope(name: &str) -> Scope {
+    let scope = Scope::new(name);
+    let _lock = EnvLock::new(&scope);
+    scope
+}
 
 fn kept_path_detail(scope: &Scope) -> Option<String> {
     scope
@@ -16,7 +26,7 @@ fn kept_path_detail(scope: &Scope) -> Option<String> {
 
 #[test]
 fn is_removed_when_the_test_passes() {
-    let scope = Scope::new("temp_dir::passes");
+    let scope = locked_scope("temp_dir::passes");
     let dir = TempDir::setup(&scope).unwrap();
     std::fs::write(dir.path().join("file"), "x").unwrap();
     assert!(dir.path().is_dir());
@@ -27,7 +37,7 @@ fn is_removed_when_the_test_passes() {
 
 #[test]
 fn is_removed_when_the_test_is_skipped() {
-    let scope = Scope::new("temp_dir::skipped");
+    let scope = locked_scope("temp_dir::skipped");
     let dir = TempDir::setup(&scope).unwrap();
     scope.finish(Outcome::Skipped).unwrap();
     assert!(!dir.path().exists());
@@ -35,7 +45,7 @@ fn is_removed_when_the_test_is_skipped() {
 
 #[test]
 fn is_kept_and_reported_when_the_test_fails() {
-    let scope = Scope::new("temp_dir::fails");
+    let scope = locked_scope("temp_dir::fails");
     let dir = TempDir::setup(&scope).unwrap();
     std::fs::write(dir.path().join("evidence"), "x").unwrap();
     scope.finish(Outcome::Failed).unwrap();
@@ -49,7 +59,7 @@ fn is_kept_and_reported_when_the_test_fails() {
 
 #[test]
 fn never_policy_removes_even_after_a_failure() {
-    let scope = Scope::new("temp_dir::never");
+    let scope = locked_scope("temp_dir::never");
     let dir = TempDir::builder()
         .keep_on_failure(false)
         .setup(&scope)
@@ -60,7 +70,7 @@ fn never_policy_removes_even_after_a_failure() {
 
 #[test]
 fn always_policy_keeps_after_a_pass() {
-    let scope = Scope::new("temp_dir::always");
+    let scope = locked_scope("temp_dir::always");
     let dir = TempDir::builder()
         .keep(KeepTemp::Always)
         .setup(&scope)
@@ -74,7 +84,7 @@ fn always_policy_keeps_after_a_pass() {
 
 #[test]
 fn each_test_gets_a_fresh_directory_named_after_it() {
-    let scope = Scope::new("module::fresh_dirs");
+    let scope = locked_scope("module::fresh_dirs");
     let first = TempDir::setup(&scope).unwrap();
     let second = TempDir::setup(&scope).unwrap();
     assert_ne!(first.path(), second.path());
@@ -86,7 +96,7 @@ fn each_test_gets_a_fresh_directory_named_after_it() {
 
 #[test]
 fn prefix_and_parent_are_configurable() {
-    let scope = Scope::new("temp_dir::configured");
+    let scope = locked_scope("temp_dir::configured");
     let parent = TempDir::setup(&scope).unwrap();
     let dir = TempDir::builder()
         .prefix("uploads-")
@@ -102,7 +112,7 @@ fn prefix_and_parent_are_configurable() {
 
 #[test]
 fn creating_in_a_missing_parent_is_a_setup_error() {
-    let scope = Scope::new("temp_dir::missing_parent");
+    let scope = locked_scope("temp_dir::missing_parent");
     let parent = TempDir::setup(&scope).unwrap();
     let missing = parent.path().join("missing");
     let error = TempDir::builder()
@@ -132,7 +142,7 @@ fn keep_policies_parse_and_bad_values_name_the_fix() {
 }
 
 #[testbed::test]
-fn works_as_a_test_argument(dir: TempDir) -> std::io::Result<()> {
+fn works_as_a_test_argument(_lock: EnvLock, dir: TempDir) -> std::io::Result<()> {
     std::fs::write(dir.path().join("a.txt"), "hello")?;
     assert_eq!(std::fs::read_to_string(dir.path().join("a.txt"))?, "hello");
     Ok(())
@@ -140,7 +150,7 @@ fn works_as_a_test_argument(dir: TempDir) -> std::io::Result<()> {
 
 #[test]
 fn a_directory_the_test_removed_is_not_an_error() {
-    let scope = Scope::new("temp_dir::removed_by_test");
+    let scope = locked_scope("temp_dir::removed_by_test");
     let dir = TempDir::setup(&scope).unwrap();
     std::fs::remove_dir(dir.path()).unwrap();
     scope.finish(Outcome::Passed).unwrap();
@@ -148,16 +158,33 @@ fn a_directory_the_test_removed_is_not_an_error() {
 
 #[test]
 fn a_removal_failure_is_a_cleanup_error() {
-    let scope = Scope::new("temp_dir::unremovable");
+    let scope = locked_scope("temp_dir::unremovable");
     let dir = TempDir::setup(&scope).unwrap();
     // A file where the directory was cannot be removed as a directory.
     std::fs::remove_dir(dir.path()).unwrap();
     std::fs::write(dir.path(), "not a directory").unwrap();
     let report = scope.finish(Outcome::Passed).unwrap_err().to_string();
     std::fs::remove_file(dir.path()).unwrap();
-    assert!(
-        report.contains("remove temporary directory `"),
-        "{report}"
-    );
+    assert!(report.contains("remove temporary directory `"), "{report}");
     assert!(report.contains(dir.path().to_str().unwrap()), "{report}");
+}
+
+#[test]
+fn the_environment_overrides_the_configured_policy() {
+    let test = Scope::new("temp_dir::env_override");
+    let env = EnvVars::new(&test);
+    env.set(KEEP_TEMP_ENV, "never");
+    let inner = test.child();
+    let dir = TempDir::builder()
+        .keep(KeepTemp::Always)
+        .setup(&inner)
+        .unwrap();
+    inner.finish(Outcome::Failed).unwrap();
+    assert!(!dir.path().exists());
+
+    env.set(KEEP_TEMP_ENV, "sometimes");
+    let error = TempDir::builder().setup(&test).unwrap_err();
+    assert!(matches!(error, TempDirSetupError::KeepPolicy(_)));
+    assert!(error.to_string().contains(KEEP_TEMP_ENV), "{error}");
+    test.finish(Outcome::Passed).unwrap();
 }
