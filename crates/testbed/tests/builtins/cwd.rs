@@ -10,18 +10,23 @@ fn cwd() -> PathBuf {
     std::env::current_dir().unwrap()
 }
 
+// Each test checks the directory inside an outer scope that still holds the lock: once
+// the lock is released another test may change it.
+
 #[test]
 fn is_restored_after_a_pass() {
     let test = Scope::new("cwd::pass");
     let _lock = EnvLock::new(&test);
-    let dir = TempDir::setup(&test).unwrap();
-    let current = CurrentDir::new(&test).unwrap();
     let original = cwd();
+    let inner = test.child();
+    let dir = TempDir::setup(&inner).unwrap();
+    let current = CurrentDir::new(&inner).unwrap();
     assert_eq!(current.original(), original);
     current.change_to(dir.path()).unwrap();
     assert_eq!(cwd(), dir.path().canonicalize().unwrap());
-    test.finish(Outcome::Passed).unwrap();
+    inner.finish(Outcome::Passed).unwrap();
     assert_eq!(cwd(), original);
+    test.finish(Outcome::Passed).unwrap();
 }
 
 #[test]
@@ -47,11 +52,14 @@ fn is_restored_after_a_panicking_body() {
 fn is_restored_after_a_change_made_without_the_fixture() {
     let test = Scope::new("cwd::direct_change");
     let _lock = EnvLock::new(&test);
-    let dir = TempDir::setup(&test).unwrap();
-    let current = CurrentDir::new(&test).unwrap();
+    let original = cwd();
+    let inner = test.child();
+    let dir = TempDir::setup(&inner).unwrap();
+    let _current = CurrentDir::new(&inner).unwrap();
     std::env::set_current_dir(dir.path()).unwrap();
+    inner.finish(Outcome::Passed).unwrap();
+    assert_eq!(cwd(), original);
     test.finish(Outcome::Passed).unwrap();
-    assert_eq!(cwd(), current.original());
 }
 
 #[test]
@@ -77,20 +85,23 @@ fn changing_to_a_missing_directory_names_it() {
 fn a_removed_original_directory_is_a_cleanup_error() {
     let test = Scope::new("cwd::removed_original");
     let _lock = EnvLock::new(&test);
-    let outer = CurrentDir::new(&test).unwrap();
-    let started_in = TempDir::setup(&test).unwrap();
-    let elsewhere = TempDir::setup(&test).unwrap();
+    let original = cwd();
+    let middle = test.child();
+    let outer = CurrentDir::new(&middle).unwrap();
+    let started_in = TempDir::setup(&middle).unwrap();
+    let elsewhere = TempDir::setup(&middle).unwrap();
     outer.change_to(started_in.path()).unwrap();
-    let inner = test.child();
+    let inner = middle.child();
     let current = CurrentDir::new(&inner).unwrap();
     current.change_to(elsewhere.path()).unwrap();
     std::fs::remove_dir(started_in.path()).unwrap();
     let report = inner.finish(Outcome::Passed).unwrap_err().to_string();
+    middle.finish(Outcome::Passed).unwrap();
+    assert_eq!(cwd(), original);
     test.finish(Outcome::Passed).unwrap();
     assert!(
         report.contains("restore the current directory to `"),
         "{report}"
     );
     assert!(report.contains("hint"), "{report}");
-    assert_eq!(cwd(), outer.original());
 }
