@@ -29,6 +29,7 @@
 
 mod builtins;
 mod core;
+pub mod resources;
 mod runner;
 
 pub use crate::builtins::*;
