@@ -1,15 +1,18 @@
 //! Code generation for `#[testbed::test]`.
 //!
 //! The user's function becomes an inner function `__testbed_body` with the same
-//! arguments, and the test itself a `#[test] fn` that hands a setup-and-body closure to
-//! the runner in `testbed::__private`.
+//! arguments, and the test itself a function that hands a setup-and-body closure to the
+//! runner in `testbed::__private`. That function is a libtest `#[test]` when the crate is
+//! compiled for libtest (`cfg(test)`), and otherwise a plain function registered for the
+//! optional harness (`testbed::harness`). With `scenarios(...)`, the test becomes a module
+//! with one such function per scenario, so libtest names it `test_name::scenario`.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{FnArg, ItemFn, Type};
+use syn::{Attribute, FnArg, Ident, ItemFn, Type};
 
-use crate::options::TestOptions;
+use crate::options::{Scenarios, TestOptions};
 
 pub(crate) fn test(options: TestOptions, function: ItemFn) -> syn::Result<TokenStream> {
     let ItemFn {
@@ -33,6 +36,8 @@ pub(crate) fn test(options: TestOptions, function: ItemFn) -> syn::Result<TokenS
     let is_async = sig.asyncness.is_some();
     let name = &sig.ident;
     let scope = quote!(__testbed_scope);
+    let scenario = quote!(__testbed_scenario);
+    let has_scenarios = options.scenarios.is_some();
 
     let mut setups = Vec::new();
     let mut call_args = Vec::new();
@@ -40,8 +45,26 @@ pub(crate) fn test(options: TestOptions, function: ItemFn) -> syn::Result<TokenS
         let FnArg::Typed(typed) = input else {
             unreachable!("receivers are rejected above");
         };
-        if is_scope_ref(&typed.ty) {
+        if is_ref_to(&typed.ty, "Scope") {
             call_args.push(quote!(#scope));
+            continue;
+        }
+        let scenario_arg = if is_ref_to(&typed.ty, "Scenario") {
+            Some(quote!(&#scenario))
+        } else if is_named(&typed.ty, "Scenario") {
+            Some(quote!(#scenario))
+        } else {
+            None
+        };
+        if let Some(arg) = scenario_arg {
+            if !has_scenarios {
+                return Err(syn::Error::new_spanned(
+                    &typed.ty,
+                    "this test takes a `Scenario` but lists none: add `scenarios(...)`, as in \
+                     `#[testbed::test(scenarios(memory, sqlite))]`",
+                ));
+            }
+            call_args.push(arg);
             continue;
         }
         let arg = format_ident!("__testbed_arg{}", index);
@@ -58,9 +81,16 @@ pub(crate) fn test(options: TestOptions, function: ItemFn) -> syn::Result<TokenS
         setups.push(setup);
         call_args.push(quote!(#arg));
     }
+    if has_scenarios {
+        setups.insert(
+            0,
+            quote!(::testbed::__private::enter_scenario(#scope, #scenario);),
+        );
+    }
 
     let mut inner_sig = sig.clone();
     inner_sig.ident = format_ident!("__testbed_body");
+    let test_name = quote!(__testbed_name);
     let info = match options.timeout {
         Some(limit) => {
             let millis = limit.as_millis() as u64;
@@ -70,7 +100,7 @@ pub(crate) fn test(options: TestOptions, function: ItemFn) -> syn::Result<TokenS
     };
     let info = quote! {
         &::testbed::__private::TestInfo {
-            name: ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)),
+            name: #test_name,
             timeout: #info,
         }
     };
@@ -105,30 +135,210 @@ pub(crate) fn test(options: TestOptions, function: ItemFn) -> syn::Result<TokenS
         }
     };
 
+    let attrs = TestAttrs::split(attrs)?;
+    let resources = resources_static(name, &options);
+    let resources_name = resources_static_name(name);
+
+    let Some(scenarios) = &options.scenarios else {
+        let registration = attrs.registration(name, quote!(&#resources_name));
+        let TestAttrs { libtest, other, .. } = &attrs;
+        return Ok(quote! {
+            #resources
+            #[cfg_attr(test, ::core::prelude::v1::test)]
+            #(#libtest)*
+            #(#other)*
+            #vis fn #name() {
+                let #test_name: &'static str =
+                    ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name));
+                #inner_sig #block
+                #run
+            }
+            #registration
+        });
+    };
+
+    let runner = format_ident!("__testbed_scenarios_{}", name);
+    let TestAttrs { other, .. } = &attrs;
+    let cases = scenario_modules(scenarios, &attrs, &runner, &resources_name, &[], 1);
     Ok(quote! {
-        #[::core::prelude::v1::test]
-        #(#attrs)*
-        #vis fn #name() {
+        #resources
+        #[doc(hidden)]
+        #[allow(non_snake_case)]
+        #(#other)*
+        fn #runner(#test_name: &'static str, #scenario: ::testbed::scenarios::Scenario) {
             #inner_sig #block
             #run
+        }
+        #[allow(non_snake_case)]
+        #vis mod #name {
+            #cases
         }
     })
 }
 
-/// Whether `ty` is `&Scope` (by any path ending in `Scope`): the test's own scope.
-fn is_scope_ref(ty: &Type) -> bool {
+/// The hidden static listing the resources a test declared, for the harness's plan.
+fn resources_static(name: &Ident, options: &TestOptions) -> TokenStream {
+    let static_name = resources_static_name(name);
+    let resources = &options.resources;
+    let count = resources.len();
+    quote! {
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals, dead_code)]
+        static #static_name: [&'static dyn ::testbed::resources::AnyResource; #count] =
+            [#(&#resources),*];
+    }
+}
+
+fn resources_static_name(name: &Ident) -> Ident {
+    format_ident!("__testbed_resources_{}", name)
+}
+
+/// One module level per dimension; the last level holds one test function per scenario.
+fn scenario_modules(
+    scenarios: &Scenarios,
+    attrs: &TestAttrs,
+    runner: &Ident,
+    resources: &Ident,
+    chosen: &[(&str, &Ident)],
+    depth: usize,
+) -> TokenStream {
+    let (dimension, values) = &scenarios.dimensions[chosen.len()];
+    let is_last = chosen.len() + 1 == scenarios.dimensions.len();
+    let supers = quote!(#(super::)*);
+    let supers = std::iter::repeat_n(supers, 0).chain(std::iter::once(
+        (0..depth).map(|_| quote!(super::)).collect::<TokenStream>(),
+    ));
+    let supers: TokenStream = supers.collect();
+    let mut items = Vec::new();
+    for value in values {
+        let mut path = chosen.to_vec();
+        path.push((dimension.as_str(), value));
+        if !is_last {
+            let inner = scenario_modules(scenarios, attrs, runner, resources, &path, depth + 1);
+            items.push(quote! {
+                pub(super) mod #value {
+                    #inner
+                }
+            });
+            continue;
+        }
+        let pairs = path.iter().map(|(dimension, value)| {
+            let value = value.to_string();
+            quote!((#dimension, #value))
+        });
+        let registration = attrs.registration(value, quote!(&#supers #resources));
+        let TestAttrs { libtest, .. } = attrs;
+        items.push(quote! {
+            #[cfg_attr(test, ::core::prelude::v1::test)]
+            #(#libtest)*
+            pub(super) fn #value() {
+                #supers #runner(
+                    ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#value)),
+                    ::testbed::scenarios::Scenario::new(&[#(#pairs),*]),
+                )
+            }
+            #registration
+        });
+    }
+    quote!(#(#items)*)
+}
+
+/// The test's attributes, split into those only libtest understands (`#[ignore]`,
+/// `#[should_panic]`, applied only under `cfg(test)` and told to the harness otherwise)
+/// and the rest.
+struct TestAttrs {
+    libtest: Vec<TokenStream>,
+    other: Vec<Attribute>,
+    ignored: bool,
+    should_panic: Option<Option<String>>,
+}
+
+impl TestAttrs {
+    fn split(attrs: Vec<Attribute>) -> syn::Result<Self> {
+        let mut split = TestAttrs {
+            libtest: Vec::new(),
+            other: Vec::new(),
+            ignored: false,
+            should_panic: None,
+        };
+        for attr in attrs {
+            if attr.path().is_ident("ignore") {
+                split.ignored = true;
+            } else if attr.path().is_ident("should_panic") {
+                split.should_panic = Some(expected_panic(&attr)?);
+            } else {
+                split.other.push(attr);
+                continue;
+            }
+            let meta = &attr.meta;
+            split.libtest.push(quote!(#[cfg_attr(test, #meta)]));
+        }
+        Ok(split)
+    }
+
+    /// Registers the test function `function` with the harness (a no-op unless testbed's
+    /// `harness` feature is on, and never under libtest).
+    fn registration(&self, function: &Ident, resources: TokenStream) -> TokenStream {
+        let ignored = self.ignored;
+        let should_panic = match &self.should_panic {
+            None => quote!(::testbed::__private::ShouldPanic::No),
+            Some(None) => quote!(::testbed::__private::ShouldPanic::Yes),
+            Some(Some(expected)) => quote!(::testbed::__private::ShouldPanic::WithMessage(#expected)),
+        };
+        quote! {
+            #[cfg(not(test))]
+            ::testbed::__harness_register! {
+                name: ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#function)),
+                run: #function,
+                ignored: #ignored,
+                should_panic: #should_panic,
+                resources: #resources,
+            }
+        }
+    }
+}
+
+/// `expected = "..."` of `#[should_panic(expected = "...")]`, if given.
+fn expected_panic(attr: &Attribute) -> syn::Result<Option<String>> {
+    match &attr.meta {
+        syn::Meta::Path(_) => Ok(None),
+        syn::Meta::NameValue(pair) => string_literal(&pair.value).map(Some),
+        syn::Meta::List(list) => {
+            let pair: syn::MetaNameValue = list.parse_args()?;
+            if !pair.path.is_ident("expected") {
+                return Err(syn::Error::new_spanned(pair.path, "expected `expected = \"...\"`"));
+            }
+            string_literal(&pair.value).map(Some)
+        }
+    }
+}
+
+fn string_literal(expr: &syn::Expr) -> syn::Result<String> {
+    match expr {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(text),
+            ..
+        }) => Ok(text.value()),
+        other => Err(syn::Error::new_spanned(other, "expected a string literal")),
+    }
+}
+
+/// Whether `ty` is `&<name>` (by any path ending in `name`).
+fn is_ref_to(ty: &Type, name: &str) -> bool {
     let Type::Reference(reference) = ty else {
         return false;
     };
-    if reference.mutability.is_some() {
-        return false;
-    }
-    match &*reference.elem {
+    reference.mutability.is_none() && is_named(&reference.elem, name)
+}
+
+/// Whether `ty` is a path ending in `name`.
+fn is_named(ty: &Type, name: &str) -> bool {
+    match ty {
         Type::Path(path) => path
             .path
             .segments
             .last()
-            .is_some_and(|segment| segment.ident == "Scope"),
+            .is_some_and(|segment| segment.ident == name),
         _ => false,
     }
 }
