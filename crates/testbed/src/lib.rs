@@ -29,8 +29,10 @@
 
 mod builtins;
 mod core;
+pub mod harness;
 pub mod resources;
 mod runner;
+pub mod scenarios;
 
 pub use crate::builtins::*;
 pub use crate::core::{
@@ -61,11 +63,24 @@ pub use crate::runner::{Check, install_check};
 /// ```
 pub use testbed_macros::test;
 
+// The README's examples are compiled and run as doctests, so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+mod readme {}
+
 /// Support for the code `#[testbed::test]` generates. Not public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::harness::{RegisteredTest, ShouldPanic};
     pub use crate::runner::{
         IntoVerdict, Step, TestInfo, Verdict, body, body_async, run_async, run_sync,
         run_sync_with_timeout, setup, setup_async,
     };
+
+    /// Records the scenario a generated scenario test runs in.
+    pub fn enter_scenario(scope: &crate::Scope, scenario: crate::scenarios::Scenario) {
+        crate::scenarios::enter(scope, scenario);
+    }
+    #[cfg(feature = "harness")]
+    pub use inventory;
 }
