@@ -1,0 +1,95 @@
+//! Acquiring a test database from a [`Database`] declaration.
+
+use testbed::Scope;
+
+use crate::{AnyTestDb, Backend, Database, DbError, TestDb, engine};
+
+impl Database {
+    /// A fresh SQLite database with this schema, for the test of `scope`.
+    ///
+    /// ```
+    /// use testbed_db::Database;
+    ///
+    /// static DB: Database = Database::function("v1", |target| Box::pin(async move {
+    ///     if let testbed_db::Target::Sqlite(conn) = target {
+    ///         sqlx::raw_sql("create table notes (body text not null)").execute(conn).await?;
+    ///     }
+    ///     Ok(())
+    /// }));
+    ///
+    /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+    /// let scope = testbed::Scope::new("stores notes"); // `#[testbed::test]` makes one per test
+    /// let db = DB.sqlite(&scope).await?;
+    /// sqlx::query("insert into notes values ('hi')").execute(db.pool()).await?;
+    /// let count: i64 = sqlx::query_scalar("select count(*) from notes").fetch_one(db.pool()).await?;
+    /// assert_eq!(count, 1);
+    /// scope.finish_async(testbed::Outcome::Passed).await.unwrap();
+    /// # Ok(()) }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(example()).unwrap();
+    /// ```
+    pub async fn sqlite(&self, scope: &Scope) -> Result<TestDb<sqlx::Sqlite>, DbError> {
+        let prepared = self.prepare(Backend::Sqlite)?;
+        let (isolation, scope_handle) = (self.isolation, scope.clone());
+        let db =
+            engine::run(
+                async move { crate::sqlite::acquire(prepared, isolation, &scope_handle).await },
+            )
+            .await?;
+        let pool = db.pool.clone();
+        scope.add_async_cleanup(move |_| async move { pool.close().await });
+        Ok(db)
+    }
+
+    /// A fresh PostgreSQL database with this schema, for the test of `scope`: a clone of
+    /// a template built once per schema, dropped after the test passes.
+    ///
+    /// If no PostgreSQL server answers, the test is skipped (failed under
+    /// `TESTBED_REQUIRE`); see [`try_postgres`](Database::try_postgres).
+    pub async fn postgres(&self, scope: &Scope) -> Result<TestDb<sqlx::Postgres>, DbError> {
+        skip_unavailable(self.try_postgres(scope).await)
+    }
+
+    /// As [`postgres`](Database::postgres), returning [`DbError::Unavailable`] instead of
+    /// skipping the test.
+    pub async fn try_postgres(&self, scope: &Scope) -> Result<TestDb<sqlx::Postgres>, DbError> {
+        let prepared = self.prepare(Backend::Postgres)?;
+        crate::postgres::acquire(prepared, self.isolation, scope).await
+    }
+
+    /// A MySQL/MariaDB database with this schema, for the test of `scope`: one of a pool
+    /// of pre-built databases, reset after the test.
+    ///
+    /// If no MySQL server answers, the test is skipped (failed under
+    /// `TESTBED_REQUIRE`); see [`try_mysql`](Database::try_mysql).
+    pub async fn mysql(&self, scope: &Scope) -> Result<TestDb<sqlx::MySql>, DbError> {
+        skip_unavailable(self.try_mysql(scope).await)
+    }
+
+    /// As [`mysql`](Database::mysql), returning [`DbError::Unavailable`] instead of
+    /// skipping the test.
+    pub async fn try_mysql(&self, scope: &Scope) -> Result<TestDb<sqlx::MySql>, DbError> {
+        let prepared = self.prepare(Backend::MySql)?;
+        crate::mysql::acquire(prepared, self.isolation, scope).await
+    }
+
+    /// A database on `backend`, chosen at run time (a scenario's parameter, say).
+    /// An unavailable backend skips the test (fails it under `TESTBED_REQUIRE`).
+    pub async fn acquire(&self, scope: &Scope, backend: Backend) -> Result<AnyTestDb, DbError> {
+        Ok(match backend {
+            Backend::Sqlite => AnyTestDb::Sqlite(self.sqlite(scope).await?),
+            Backend::Postgres => AnyTestDb::Postgres(self.postgres(scope).await?),
+            Backend::MySql => AnyTestDb::MySql(self.mysql(scope).await?),
+        })
+    }
+}
+
+/// Skips the running test when its backend is unavailable (a failure under
+/// `TESTBED_REQUIRE`, decided by the runner).
+fn skip_unavailable<T>(result: Result<T, DbError>) -> Result<T, DbError> {
+    match result {
+        Err(DbError::Unavailable(unavailable)) => {
+            testbed::skip(unavailable.requirement(), unavailable.reason())
+        }
+        other => other,
+    }
+}

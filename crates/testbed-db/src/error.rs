@@ -1,0 +1,137 @@
+//! What can go wrong while providing a test database.
+
+use std::path::PathBuf;
+
+use crate::Backend;
+
+/// An error from testbed-db. Messages never contain a password.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DbError {
+    /// The backend is not available here: the test should be skipped (or fail under
+    /// `TESTBED_REQUIRE`). [`Database::acquire`](crate::Database::acquire) turns this into
+    /// a skip itself; [`DbError::into_boxed`] keeps it recognizable in a fixture's setup.
+    #[error(transparent)]
+    Unavailable(#[from] testbed::Unavailable),
+    /// The server answered but refused the connection (wrong credentials, say).
+    #[error("cannot connect to {backend} at `{url}`: {message} (hint: {hint})")]
+    Connect {
+        /// The backend.
+        backend: Backend,
+        /// The URL, password redacted.
+        url: String,
+        /// The server's message.
+        message: String,
+        /// How to fix it.
+        hint: &'static str,
+    },
+    /// The migrations directory does not exist.
+    #[error("migrations directory `{}` not found (hint: the path is relative to the crate's Cargo.toml)", path.display())]
+    MissingMigrations {
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+    /// The migrations directory could not be read as sqlx migrations.
+    #[error("cannot read the migrations in `{}`: {message}", path.display())]
+    BadMigrations {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A seed file could not be read.
+    #[error("cannot read seed file `{}`: {source}", path.display())]
+    Seed {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A migration or seed file failed on the server.
+    #[error("{} `{}` failed{}: {message}", if *is_seed { "seed file" } else { "migration" }, file.display(), statement.as_ref().map(|s| format!(" at statement `{s}`")).unwrap_or_default())]
+    Script {
+        /// The file that failed.
+        file: PathBuf,
+        /// Whether it is a seed file rather than a migration.
+        is_seed: bool,
+        /// The failing statement, when it could be told.
+        statement: Option<String>,
+        /// The server's message.
+        message: String,
+    },
+    /// The server is at its connection limit.
+    #[error(
+        "{backend} server refused a connection: too many connections (hint: raise `max_connections` or run fewer tests at once)"
+    )]
+    TooManyConnections {
+        /// The backend.
+        backend: Backend,
+    },
+    /// A statement testbed-db runs itself failed.
+    #[error("{backend}: cannot {action}: {source}")]
+    Server {
+        /// The backend.
+        backend: Backend,
+        /// What testbed-db was doing.
+        action: String,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+    /// A file testbed-db manages (SQLite templates and copies, locks) failed.
+    #[error("cannot {action} `{}`: {source}", path.display())]
+    Io {
+        /// What testbed-db was doing.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+impl DbError {
+    /// Boxes the error for a fixture's setup, keeping [`testbed::Unavailable`] as itself
+    /// so that the runner reports a skip rather than a failure.
+    pub fn into_boxed(self) -> testbed::BoxError {
+        match self {
+            DbError::Unavailable(unavailable) => Box::new(unavailable),
+            other => Box::new(other),
+        }
+    }
+
+    pub(crate) fn server(backend: Backend, action: impl Into<String>, source: sqlx::Error) -> Self {
+        if is_too_many_connections(&source) {
+            return DbError::TooManyConnections { backend };
+        }
+        DbError::Server {
+            backend,
+            action: action.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        DbError::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// PostgreSQL's `53300` or MySQL's `1040`: the server is full.
+pub(crate) fn is_too_many_connections(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => {
+            matches!(
+                db.code().as_deref(),
+                Some("53300") | Some("08004") | Some("1040")
+            ) || db.message().contains("Too many connections")
+        }
+        _ => false,
+    }
+}

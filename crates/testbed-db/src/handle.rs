@@ -1,0 +1,100 @@
+//! What a test receives: its database's name, URL and a ready sqlx pool.
+
+use crate::Backend;
+
+/// A test's own database: nothing else touches it until the test ends.
+///
+/// It dereferences to nothing; use [`pool`](TestDb::pool) with sqlx, or
+/// [`url`](TestDb::url) with any other driver.
+#[derive(Debug)]
+pub struct TestDb<DB: sqlx::Database> {
+    pub(crate) pool: sqlx::Pool<DB>,
+    pub(crate) url: Option<String>,
+    pub(crate) name: String,
+    pub(crate) backend: Backend,
+}
+
+impl<DB: sqlx::Database> Clone for TestDb<DB> {
+    fn clone(&self) -> Self {
+        TestDb {
+            pool: self.pool.clone(),
+            url: self.url.clone(),
+            name: self.name.clone(),
+            backend: self.backend,
+        }
+    }
+}
+
+impl<DB: sqlx::Database> TestDb<DB> {
+    /// A pool of connections to the test's database.
+    pub fn pool(&self) -> &sqlx::Pool<DB> {
+        &self.pool
+    }
+
+    /// The URL to connect to the database with another driver (diesel, sea-orm,
+    /// tokio-postgres). `None` for SQLite's in-memory [`Image`](crate::Isolation::Image),
+    /// which only its own pool can reach (use [`Isolation::File`](crate::Isolation::File)
+    /// for a URL).
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+
+    /// The database's name (`testbed_...`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The backend it lives on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+}
+
+/// A test database on a backend chosen at run time (a scenario's parameter, say).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum AnyTestDb {
+    /// On SQLite.
+    Sqlite(TestDb<sqlx::Sqlite>),
+    /// On PostgreSQL.
+    Postgres(TestDb<sqlx::Postgres>),
+    /// On MySQL or MariaDB.
+    MySql(TestDb<sqlx::MySql>),
+}
+
+impl AnyTestDb {
+    /// The backend it lives on.
+    pub fn backend(&self) -> Backend {
+        match self {
+            AnyTestDb::Sqlite(db) => db.backend,
+            AnyTestDb::Postgres(db) => db.backend,
+            AnyTestDb::MySql(db) => db.backend,
+        }
+    }
+
+    /// The database's URL, as [`TestDb::url`].
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            AnyTestDb::Sqlite(db) => db.url(),
+            AnyTestDb::Postgres(db) => db.url(),
+            AnyTestDb::MySql(db) => db.url(),
+        }
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        match self {
+            AnyTestDb::Sqlite(db) => db.name(),
+            AnyTestDb::Postgres(db) => db.name(),
+            AnyTestDb::MySql(db) => db.name(),
+        }
+    }
+}
+
+/// Prints where a failing test's kept database is, password redacted, and attaches it
+/// to the test's report.
+pub(crate) fn announce_kept(scope_details: &testbed::Details, backend: Backend, url: &str) {
+    let url = crate::redact(url);
+    scope_details.attach("kept database", format!("{backend}: {url}"));
+    eprintln!("testbed-db: kept the failing test's {backend} database: {url}");
+}

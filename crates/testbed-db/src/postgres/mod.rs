@@ -1,0 +1,151 @@
+//! PostgreSQL: a template per schema hash, then per test a clone made with
+//! `CREATE DATABASE ... TEMPLATE ... STRATEGY FILE_COPY`, dropped after the test.
+//!
+//! `FILE_COPY` rather than PostgreSQL 15's default `WAL_LOG`: a test schema is small, and
+//! copying its files whole (with fsync off, the checkpoint it costs is cheap) beats
+//! writing every block through the WAL, 11-14 ms against 19-24 ms on tmpfs.
+
+mod inventory;
+mod server;
+mod template;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::PgPoolOptions;
+use testbed::{Outcome, Scope};
+
+pub use inventory::{Held, HeldKind, prune, status};
+pub use server::POSTGRES_URL_ENV;
+pub(crate) use server::{PgServer, server};
+
+use crate::schema::Prepared;
+use crate::{Backend, DbError, Isolation, TestDb, engine, owner};
+
+/// Gives `scope`'s test a clone of `prepared`'s template.
+pub(crate) async fn acquire(
+    prepared: Arc<Prepared>,
+    _isolation: Isolation,
+    scope: &Scope,
+) -> Result<TestDb<sqlx::Postgres>, DbError> {
+    let (server, name) = engine::run(async move {
+        let server = server().await?;
+        engine::boxed(inventory::sweep_once(&server)).await;
+        let template = engine::boxed(template::ensure(&server, &prepared)).await?;
+        let name = engine::boxed(clone(&server, &template)).await?;
+        Ok::<_, DbError>((server, name))
+    })
+    .await?;
+    let url = server.url_of(&name);
+    let pool = PgPoolOptions::new()
+        .max_connections(5)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(server.options_for(&name))
+        .await;
+    let pool = match pool {
+        Ok(pool) => pool,
+        Err(error) => {
+            release(server.clone(), name.clone(), Outcome::Passed).await?;
+            return Err(DbError::server(
+                Backend::Postgres,
+                format!("connect to `{name}`"),
+                error,
+            ));
+        }
+    };
+    let (cleanup_pool, cleanup_name, cleanup_url, details) =
+        (pool.clone(), name.clone(), url.clone(), scope.details());
+    scope.add_async_cleanup(move |outcome: Outcome| async move {
+        cleanup_pool.close().await;
+        if outcome.is_failure() && owner::keep_failed() {
+            keep(&server, &cleanup_name).await?;
+            crate::handle::announce_kept(&details, Backend::Postgres, &cleanup_url);
+            return Ok(());
+        }
+        release(server, cleanup_name, outcome).await
+    });
+    Ok(TestDb {
+        pool,
+        url: Some(url),
+        name,
+        backend: Backend::Postgres,
+    })
+}
+
+/// Clones `template` into a new database owned by this process.
+async fn clone(server: &PgServer, template: &str) -> Result<String, DbError> {
+    let name = owner::database_name();
+    let strategy = if server.version >= 150000 {
+        " strategy file_copy"
+    } else {
+        ""
+    };
+    let mut conn = server
+        .pool
+        .acquire()
+        .await
+        .map_err(|e| DbError::server(Backend::Postgres, "connect", e))?;
+    let mut attempt = 0;
+    loop {
+        let sql = format!(r#"create database "{name}" template "{template}"{strategy}"#);
+        match template::run(&mut conn, sql).await {
+            Ok(()) => break,
+            // Someone connected to the template in spite of allow_connections false (a
+            // superuser's psql, say): wait for them, then give a clear error.
+            Err(error) if template::is_busy(&error) && attempt < 10 => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+            }
+            Err(error) => {
+                return Err(DbError::server(
+                    Backend::Postgres,
+                    format!("clone template `{template}` (hint: disconnect any session from it)"),
+                    error,
+                ));
+            }
+        }
+    }
+    let comment = inventory::owned_comment(template);
+    template::run(
+        &mut conn,
+        format!(r#"comment on database "{name}" is '{comment}'"#),
+    )
+    .await
+    .map_err(|e| DbError::server(Backend::Postgres, format!("mark `{name}`"), e))?;
+    Ok(name)
+}
+
+/// Drops a test's database on the engine.
+async fn release(server: Arc<PgServer>, name: String, _outcome: Outcome) -> Result<(), DbError> {
+    engine::run(async move {
+        let mut conn = server
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| DbError::server(Backend::Postgres, "connect", e))?;
+        template::drop_database(&mut conn, &name)
+            .await
+            .map_err(|e| DbError::server(Backend::Postgres, format!("drop `{name}`"), e))
+    })
+    .await
+}
+
+/// Marks a failing test's database as kept, so that no sweep drops it.
+async fn keep(server: &Arc<PgServer>, name: &str) -> Result<(), DbError> {
+    let (server, name) = (server.clone(), name.to_owned());
+    engine::run(async move {
+        let mut conn = server
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| DbError::server(Backend::Postgres, "connect", e))?;
+        let comment = inventory::KEPT_COMMENT;
+        template::run(
+            &mut conn,
+            format!(r#"comment on database "{name}" is '{comment}'"#),
+        )
+        .await
+        .map_err(|e| DbError::server(Backend::Postgres, format!("keep `{name}`"), e))
+    })
+    .await
+}

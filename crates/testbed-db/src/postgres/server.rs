@@ -1,0 +1,151 @@
+//! Finding the PostgreSQL server (probed once per process and cached), and this
+//! process's lease on it: a connection named after the owner token, open for as long as
+//! the process lives, which is how any other process tells that our databases are in use.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Connection, PgConnection};
+use tokio::sync::{Mutex, OnceCell};
+
+use crate::{Backend, DbError, owner};
+
+/// The environment variable holding the admin URL of the PostgreSQL server to use.
+pub const POSTGRES_URL_ENV: &str = "TESTBED_POSTGRES_URL";
+pub(crate) const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+/// Names the lease connection of each owner token.
+pub(crate) const LEASE_PREFIX: &str = "testbed-owner-";
+
+/// A reachable PostgreSQL server and this process's connections to it.
+pub(crate) struct PgServer {
+    /// Options for the maintenance database.
+    pub(crate) admin: PgConnectOptions,
+    /// The admin URL, password included (never printed unredacted).
+    url: url::Url,
+    /// Admin connections, on the engine's runtime.
+    pub(crate) pool: PgPool,
+    /// `server_version_num`.
+    pub(crate) version: i32,
+    /// Held open so other processes see this one as alive; never used.
+    _lease: Mutex<PgConnection>,
+}
+
+impl PgServer {
+    /// The URL of database `name` on this server.
+    pub(crate) fn url_of(&self, name: &str) -> String {
+        let mut url = self.url.clone();
+        url.set_path(&format!("/{name}"));
+        url.to_string()
+    }
+
+    /// Connect options for database `name`.
+    pub(crate) fn options_for(&self, name: &str) -> PgConnectOptions {
+        self.admin.clone().database(name)
+    }
+}
+
+#[derive(Clone)]
+enum ProbeFailure {
+    Unavailable(testbed::Unavailable),
+    Refused { url: String, message: String },
+}
+
+impl From<ProbeFailure> for DbError {
+    fn from(failure: ProbeFailure) -> Self {
+        match failure {
+            ProbeFailure::Unavailable(unavailable) => DbError::Unavailable(unavailable),
+            ProbeFailure::Refused { url, message } => DbError::Connect {
+                backend: Backend::Postgres,
+                url,
+                message,
+                hint: "check the user, password and database in TESTBED_POSTGRES_URL",
+            },
+        }
+    }
+}
+
+/// The server, probed on first use. Runs on the engine.
+pub(crate) async fn server() -> Result<Arc<PgServer>, DbError> {
+    static SERVER: OnceCell<Result<Arc<PgServer>, ProbeFailure>> = OnceCell::const_new();
+    SERVER
+        .get_or_init(|| async {
+            let url = std::env::var(POSTGRES_URL_ENV).unwrap_or_else(|_| DEFAULT_URL.to_owned());
+            probe(&url).await
+        })
+        .await
+        .clone()
+        .map_err(DbError::from)
+}
+
+/// Connects to the server at `url` (an admin URL) for `cargo testbed` and tests.
+pub(crate) async fn connect(url: &str) -> Result<Arc<PgServer>, DbError> {
+    probe(url).await.map_err(DbError::from)
+}
+
+async fn probe(url_text: &str) -> Result<Arc<PgServer>, ProbeFailure> {
+    let redacted = crate::redact(url_text);
+    let unavailable = |reason: String| {
+        ProbeFailure::Unavailable(testbed::Unavailable::new(
+            Backend::Postgres.name(),
+            format!("{reason} (hint: start PostgreSQL or set {POSTGRES_URL_ENV})"),
+        ))
+    };
+    let mut url = url::Url::parse(url_text)
+        .map_err(|e| unavailable(format!("`{redacted}` is not a URL: {e}")))?;
+    if url.path().trim_matches('/').is_empty() {
+        url.set_path("/postgres");
+    }
+    let admin = PgConnectOptions::from_str(url.as_str())
+        .map_err(|e| unavailable(format!("`{redacted}` is not a PostgreSQL URL: {e}")))?;
+    let lease_options = admin
+        .clone()
+        .application_name(&format!("{LEASE_PREFIX}{}", owner::token()));
+    let lease = match tokio::time::timeout(
+        Duration::from_secs(5),
+        PgConnection::connect_with(&lease_options),
+    )
+    .await
+    {
+        Err(_) => {
+            return Err(unavailable(format!(
+                "no answer from `{redacted}` within 5 s"
+            )));
+        }
+        Ok(Err(error)) => return Err(classify(error, &redacted, unavailable)),
+        Ok(Ok(lease)) => lease,
+    };
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_lazy_with(admin.clone());
+    let version: i32 = sqlx::query_scalar("select current_setting('server_version_num')::int")
+        .fetch_one(&pool)
+        .await
+        .map_err(|e| classify(e, &redacted, unavailable))?;
+    Ok(Arc::new(PgServer {
+        admin,
+        url,
+        pool,
+        version,
+        _lease: Mutex::new(lease),
+    }))
+}
+
+/// A server that does not answer is unavailable (skip); one that answers and refuses
+/// (credentials, missing database) is an error the user must fix.
+fn classify(
+    error: sqlx::Error,
+    redacted: &str,
+    unavailable: impl Fn(String) -> ProbeFailure,
+) -> ProbeFailure {
+    match &error {
+        sqlx::Error::Database(db) => ProbeFailure::Refused {
+            url: redacted.to_owned(),
+            message: db.message().to_owned(),
+        },
+        _ => unavailable(format!("cannot reach `{redacted}`: {error}")),
+    }
+}

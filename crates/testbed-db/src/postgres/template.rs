@@ -1,0 +1,158 @@
+//! Templates: one database per schema hash, built once under an advisory lock by
+//! whichever process needs it first, then marked complete by making it a template that
+//! accepts no connections. A template left half-built by a crash is not marked, so the
+//! next builder drops and rebuilds it.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+
+use super::server::PgServer;
+use crate::schema::{Prepared, build_postgres};
+use crate::{Backend, DbError};
+
+/// The comment that marks a database as a testbed template (and so safe to drop).
+pub(crate) const TEMPLATE_COMMENT: &str = "testbed template";
+
+/// Makes sure the template of `prepared` exists and is complete; returns its name.
+pub(crate) async fn ensure(server: &PgServer, prepared: &Prepared) -> Result<String, DbError> {
+    static READY: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    let name = prepared.template_name();
+    let known = |set: &mut Option<HashSet<String>>| set.get_or_insert_default().contains(&name);
+    if known(&mut READY.lock().unwrap_or_else(|e| e.into_inner())) {
+        return Ok(name);
+    }
+    if !is_ready(server, &name).await? {
+        build(server, prepared, &name).await?;
+    }
+    READY
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_default()
+        .insert(name.clone());
+    Ok(name)
+}
+
+fn is_ready<'a>(
+    server: &'a PgServer,
+    name: &'a str,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, DbError>> + Send + 'a>> {
+    Box::pin(async move {
+        let state: Option<(bool, bool)> = sqlx::query_as(
+            "select datistemplate, datallowconn from pg_database where datname = $1",
+        )
+        .bind(name)
+        .fetch_optional(&server.pool)
+        .await
+        .map_err(|e| DbError::server(Backend::Postgres, "look up the template", e))?;
+        Ok(matches!(state, Some((true, false))))
+    })
+}
+
+/// The advisory-lock key of a template: its hash's first 8 bytes.
+pub(crate) fn lock_key(name: &str) -> i64 {
+    let hash = name.rsplit('_').next().unwrap_or_default();
+    u64::from_str_radix(hash, 16).unwrap_or_default() as i64
+}
+
+async fn build(server: &PgServer, prepared: &Prepared, name: &str) -> Result<(), DbError> {
+    let fail = |action: &str| {
+        let action = format!("{action} template `{name}`");
+        move |e| DbError::server(Backend::Postgres, action, e)
+    };
+    // A connection of its own: if this process dies, the lock goes with it.
+    let mut locker = PgConnection::connect_with(&server.admin)
+        .await
+        .map_err(fail("connect to build"))?;
+    sqlx::query("select pg_advisory_lock($1)")
+        .bind(lock_key(name))
+        .execute(&mut locker)
+        .await
+        .map_err(fail("lock"))?;
+    let result = async {
+        if is_ready(server, name).await? {
+            return Ok(()); // another process built it while this one waited
+        }
+        // Whatever is there is a build cut short: ours by its name, and nobody uses it.
+        drop_database(&mut locker, name)
+            .await
+            .map_err(fail("drop the half-built"))?;
+        run(&mut locker, format!(r#"create database "{name}""#))
+            .await
+            .map_err(fail("create"))?;
+        let mut conn = PgConnection::connect_with(&server.options_for(name))
+            .await
+            .map_err(fail("connect to"))?;
+        let built = build_postgres(prepared, &mut conn).await;
+        let _ = conn.close().await;
+        built?;
+        run(
+            &mut locker,
+            format!(r#"comment on database "{name}" is '{TEMPLATE_COMMENT}'"#),
+        )
+        .await
+        .map_err(fail("mark"))?;
+        // Marked complete last: no connection may open on it from now on, so clones never
+        // meet "source database is being accessed by other users".
+        run(
+            &mut locker,
+            format!(r#"alter database "{name}" with is_template true allow_connections false"#),
+        )
+        .await
+        .map_err(fail("complete"))
+    }
+    .await;
+    let _ = locker.close().await;
+    result
+}
+
+/// Drops database `name`, forcing its sessions out.
+pub(crate) async fn drop_database(conn: &mut PgConnection, name: &str) -> Result<(), sqlx::Error> {
+    debug_assert!(name.starts_with(crate::NAME_PREFIX));
+    // A template cannot be dropped until it is an ordinary database again. Only alter
+    // one that is a template: altering a database left invalid by an interrupted drop
+    // is fatal to the session.
+    let is_template: Option<bool> =
+        sqlx::query_scalar("select datistemplate from pg_database where datname = $1")
+            .bind(name)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if is_template == Some(true) {
+        run(
+            conn,
+            format!(r#"alter database "{name}" with is_template false"#),
+        )
+        .await?;
+    }
+    let mut attempt = 0;
+    loop {
+        match run(
+            conn,
+            format!(r#"drop database if exists "{name}" with (force)"#),
+        )
+        .await
+        {
+            Err(error) if attempt < 20 && is_busy(&error) => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(10 * attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// "database is being accessed by other users": a session is still leaving.
+pub(crate) fn is_busy(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|db| db.code().as_deref() == Some("55006"))
+}
+
+pub(crate) async fn run(conn: &mut PgConnection, sql: String) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(AssertSqlSafe(sql))
+        .execute(conn)
+        .await
+        .map(drop)
+}

@@ -1,0 +1,369 @@
+//! Where a test database's schema comes from (a migrations directory or a Rust function,
+//! then seed files), the hash that names its template, and building it on a connection.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::{AssertSqlSafe, MySqlConnection, PgConnection, SqliteConnection};
+
+use crate::owner::hex;
+use crate::{Backend, DbError, sql_split};
+
+/// A connection to the template being built, handed to a [`SchemaFn`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Target<'c> {
+    /// Building a SQLite template.
+    Sqlite(&'c mut SqliteConnection),
+    /// Building a PostgreSQL template.
+    Postgres(&'c mut PgConnection),
+    /// Building a MySQL/MariaDB template.
+    MySql(&'c mut MySqlConnection),
+}
+
+/// A Rust function that builds the schema (an ORM's `create_all`, say).
+pub type SchemaFn =
+    for<'c> fn(
+        Target<'c>,
+    ) -> Pin<Box<dyn Future<Output = Result<(), testbed::BoxError>> + Send + 'c>>;
+
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    Empty,
+    Migrations(&'static str),
+    Function {
+        version: &'static str,
+        build: SchemaFn,
+    },
+}
+
+/// Declares a test database: where its schema comes from and what seed data it holds.
+/// Declare it once (as a `static`) and [`acquire`](Database::acquire) a fresh, isolated
+/// copy in each test.
+///
+/// Relative paths are taken from the directory of the crate's `Cargo.toml`
+/// (`CARGO_MANIFEST_DIR`). A migrations directory is in sqlx's format
+/// (`<version>_<description>.sql`, or `.up.sql`/`.down.sql` pairs); when it holds a
+/// subdirectory named after the backend (`sqlite`, `postgres`, `mysql`), that one is used.
+///
+/// ```
+/// use testbed_db::Database;
+///
+/// static DB: Database = Database::migrations("tests/schema").with_seeds(&["tests/seeds/users.sql"]);
+/// static EMPTY: Database = Database::empty();
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Database {
+    source: Source,
+    seeds: &'static [&'static str],
+    pub(crate) isolation: crate::Isolation,
+}
+
+impl Database {
+    /// A database with no schema.
+    pub const fn empty() -> Self {
+        Database {
+            source: Source::Empty,
+            seeds: &[],
+            isolation: crate::Isolation::Auto,
+        }
+    }
+
+    /// A database whose schema is built by the sqlx migrations in `dir`.
+    pub const fn migrations(dir: &'static str) -> Self {
+        Database {
+            source: Source::Migrations(dir),
+            ..Database::empty()
+        }
+    }
+
+    /// A database whose schema is built by `build`. Change `version` whenever `build`
+    /// changes: it is part of the template's hash, since code cannot be hashed.
+    ///
+    /// ```
+    /// use testbed_db::{Database, Target};
+    ///
+    /// static DB: Database = Database::function("v1", |target| Box::pin(async move {
+    ///     if let Target::Sqlite(conn) = target {
+    ///         sqlx::raw_sql("create table notes (body text)").execute(conn).await?;
+    ///     }
+    ///     Ok(())
+    /// }));
+    /// ```
+    pub const fn function(version: &'static str, build: SchemaFn) -> Self {
+        Database {
+            source: Source::Function { version, build },
+            ..Database::empty()
+        }
+    }
+
+    /// Seed files (SQL) run after the schema, in order; their rows are in every copy.
+    pub const fn with_seeds(mut self, files: &'static [&'static str]) -> Self {
+        self.seeds = files;
+        self
+    }
+
+    /// How tests are isolated from each other (default: the backend's fastest full
+    /// isolation, see [`Isolation`](crate::Isolation)).
+    pub const fn isolation(mut self, isolation: crate::Isolation) -> Self {
+        self.isolation = isolation;
+        self
+    }
+
+    /// The name of this schema's template on `backend`: `testbed_tpl_<hash>`, where the
+    /// hash covers the migrations, the seed files and the backend.
+    pub fn template_name(&self, backend: Backend) -> Result<String, DbError> {
+        Ok(self.prepare(backend)?.template_name())
+    }
+
+    /// Reads the schema's files for `backend` and hashes them, once per process.
+    pub(crate) fn prepare(&self, backend: Backend) -> Result<Arc<Prepared>, DbError> {
+        static PREPARED: Mutex<Vec<(String, Arc<Prepared>)>> = Mutex::new(Vec::new());
+        let key = format!("{:?}|{:?}|{backend}", self.source, self.seeds);
+        let mut prepared = PREPARED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, found)) = prepared.iter().find(|(k, _)| *k == key) {
+            return Ok(found.clone());
+        }
+        let made = Arc::new(Prepared::new(self, backend)?);
+        prepared.push((key, made.clone()));
+        Ok(made)
+    }
+}
+
+/// A schema read from disk and ready to apply.
+pub(crate) struct Prepared {
+    pub(crate) backend: Backend,
+    /// 16 hex digits naming the template: a change to anything that changes the result
+    /// gives a new template.
+    pub(crate) hash: String,
+    schema: PreparedSchema,
+    seeds: Vec<Script>,
+}
+
+enum PreparedSchema {
+    Empty,
+    Migrations {
+        migrator: Migrator,
+        files: HashMap<i64, Script>,
+    },
+    Function(SchemaFn),
+}
+
+struct Script {
+    path: PathBuf,
+    sql: String,
+}
+
+/// Bumped when the way templates are built changes.
+const LAYOUT: &str = "testbed-db template v1";
+
+impl Prepared {
+    fn new(database: &Database, backend: Backend) -> Result<Self, DbError> {
+        let mut hasher = Sha256::new();
+        hasher.update(LAYOUT);
+        hasher.update(backend.name());
+        let schema = match database.source {
+            Source::Empty => PreparedSchema::Empty,
+            Source::Function { version, build } => {
+                hasher.update(format!("function {version}"));
+                PreparedSchema::Function(build)
+            }
+            Source::Migrations(dir) => {
+                let dir = migrations_dir(&resolve(dir), backend)?;
+                let (migrator, files) = read_migrations(&dir)?;
+                for migration in migrator.iter() {
+                    hasher.update(migration.version.to_le_bytes());
+                    hasher.update(migration.description.as_bytes());
+                    hasher.update(&*migration.checksum);
+                    hasher.update([migration.no_tx as u8]);
+                }
+                PreparedSchema::Migrations { migrator, files }
+            }
+        };
+        let mut seeds = Vec::new();
+        for file in database.seeds {
+            let path = resolve(file);
+            let sql = std::fs::read_to_string(&path).map_err(|source| DbError::Seed {
+                path: path.clone(),
+                source,
+            })?;
+            hasher.update(sql.as_bytes());
+            seeds.push(Script { path, sql });
+        }
+        Ok(Prepared {
+            backend,
+            hash: hex(&hasher.finalize()[..8]),
+            schema,
+            seeds,
+        })
+    }
+
+    /// The name of the template database (or file) for this schema.
+    pub(crate) fn template_name(&self) -> String {
+        format!("{}tpl_{}", crate::owner::NAME_PREFIX, self.hash)
+    }
+}
+
+/// `path` relative to the crate under test.
+fn resolve(path: &str) -> PathBuf {
+    let path = Path::new(path);
+    match std::env::var_os("CARGO_MANIFEST_DIR") {
+        Some(root) if path.is_relative() => Path::new(&root).join(path),
+        _ => path.to_owned(),
+    }
+}
+
+fn migrations_dir(dir: &Path, backend: Backend) -> Result<PathBuf, DbError> {
+    if !dir.is_dir() {
+        return Err(DbError::MissingMigrations { path: dir.into() });
+    }
+    let per_backend = dir.join(backend.name());
+    Ok(if per_backend.is_dir() {
+        per_backend
+    } else {
+        dir.into()
+    })
+}
+
+fn read_migrations(dir: &Path) -> Result<(Migrator, HashMap<i64, Script>), DbError> {
+    let bad = |message: String| DbError::BadMigrations {
+        path: dir.into(),
+        message,
+    };
+    let resolved = sqlx::migrate::resolve_blocking(dir).map_err(|e| bad(e.to_string()))?;
+    let mut files = HashMap::new();
+    let mut migrations = Vec::new();
+    for (migration, path) in resolved {
+        if migration.migration_type.is_down_migration() {
+            continue;
+        }
+        let sql = migration.sql.as_str().to_owned();
+        files.insert(migration.version, Script { path, sql });
+        migrations.push(migration);
+    }
+    let mut migrator = Migrator::with_migrations(migrations);
+    // The template is built under testbed's own lock; sqlx's would be a second one.
+    migrator.set_locking(false);
+    Ok((migrator, files))
+}
+
+macro_rules! build_on {
+    ($name:ident, $conn:ty, $variant:ident) => {
+        /// Builds the schema and runs the seeds on `conn`.
+        pub(crate) fn $name<'a>(
+            prepared: &'a Prepared,
+            conn: &'a mut $conn,
+        ) -> Pin<Box<dyn Future<Output = Result<(), DbError>> + Send + 'a>> {
+            Box::pin(async move {
+                match &prepared.schema {
+                    PreparedSchema::Empty => {}
+                    PreparedSchema::Migrations { migrator, files } => {
+                        // `run_direct`, not `run`: `run` goes through `Acquire`, whose
+                        // higher-ranked bound makes the future not provably `Send`.
+                        if let Err(error) = migrator.run_direct(None, &mut *conn, false).await {
+                            return Err(migrate_error(prepared, files, error));
+                        }
+                    }
+                    PreparedSchema::Function(build) => {
+                        build(Target::$variant(&mut *conn)).await.map_err(|error| {
+                            DbError::Script {
+                                file: PathBuf::from("<schema function>"),
+                                is_seed: false,
+                                statement: None,
+                                message: error.to_string(),
+                            }
+                        })?;
+                    }
+                }
+                run_seeds!(prepared, conn);
+                Ok(())
+            })
+        }
+    };
+}
+
+macro_rules! run_seeds {
+    ($prepared:expr, $conn:expr) => {
+        for seed in &$prepared.seeds {
+            if let Err(error) = sqlx::raw_sql(AssertSqlSafe(seed.sql.clone()))
+                .execute(&mut *$conn)
+                .await
+            {
+                return Err(script_error(&seed.path, true, &seed.sql, &error));
+            }
+        }
+    };
+}
+
+build_on!(build_sqlite, SqliteConnection, Sqlite);
+build_on!(build_postgres, PgConnection, Postgres);
+#[allow(dead_code)] // the MySQL backend is not wired yet
+mod mysql_build {
+    use super::*;
+    build_on!(build_mysql, MySqlConnection, MySql);
+}
+
+fn migrate_error(
+    prepared: &Prepared,
+    files: &HashMap<i64, Script>,
+    error: MigrateError,
+) -> DbError {
+    match error {
+        MigrateError::ExecuteMigration(error, version) => match files.get(&version) {
+            Some(script) => script_error(&script.path, false, &script.sql, &error),
+            None => DbError::server(prepared.backend, format!("run migration {version}"), error),
+        },
+        MigrateError::Execute(error) => {
+            DbError::server(prepared.backend, "run the migrations", error)
+        }
+        other => DbError::BadMigrations {
+            path: files
+                .values()
+                .next()
+                .and_then(|s| s.path.parent())
+                .map(Path::to_owned)
+                .unwrap_or_default(),
+            message: other.to_string(),
+        },
+    }
+}
+
+/// Names the file and, where the server's error allows, the statement that failed.
+pub(crate) fn script_error(path: &Path, is_seed: bool, sql: &str, error: &sqlx::Error) -> DbError {
+    let (message, statement) = match error.as_database_error() {
+        Some(db) => (db.message().to_owned(), failing_statement(sql, db)),
+        None => (error.to_string(), None),
+    };
+    DbError::Script {
+        file: path.to_owned(),
+        is_seed,
+        statement: statement.map(str::to_owned),
+        message,
+    }
+}
+
+fn failing_statement<'a>(sql: &'a str, error: &dyn sqlx::error::DatabaseError) -> Option<&'a str> {
+    if let Some(pg) = error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        && let Some(sqlx::postgres::PgErrorPosition::Original(position)) = pg.position()
+    {
+        let offset = sql
+            .char_indices()
+            .nth(position.saturating_sub(1))
+            .map_or(sql.len(), |(offset, _)| offset);
+        return sql_split::statement_at(sql, offset);
+    }
+    // SQLite says `near "x"`, MySQL `near 'x...' at line n`: find the statement holding x.
+    let message = error.message();
+    let fragment = message.split_once("near ").map(|(_, rest)| {
+        let quote = rest.chars().next().unwrap_or('"');
+        let rest = rest.trim_start_matches(quote);
+        let end = rest.find(quote).unwrap_or(rest.len());
+        rest[..end].lines().next().unwrap_or_default().trim()
+    });
+    fragment.and_then(|fragment| sql_split::statement_containing(sql, fragment))
+}

@@ -1,0 +1,318 @@
+//! SQLite: a template file built once per schema hash (shared by every process and
+//! later runs), then per test either its image deserialized into memory or a copy of
+//! the file on a RAM disk.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteOwnedBuf, SqlitePoolOptions};
+use sqlx::{Connection, Sqlite, SqliteConnection};
+use testbed::{Outcome, Scope};
+
+use crate::admin::{Held, HeldKind, PruneOptions};
+use crate::owner::{self, NAME_PREFIX};
+use crate::schema::{Prepared, build_sqlite};
+use crate::{Backend, DbError, Isolation, TestDb};
+
+/// Where templates are kept across runs: `$TESTBED_SQLITE_DIR`, else a `testbed-db`
+/// directory in the system's temporary directory.
+pub(crate) fn template_dir() -> PathBuf {
+    std::env::var_os("TESTBED_SQLITE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("testbed-db"))
+}
+
+/// Where per-test copies go: a RAM disk when there is one, since file churn on a disk
+/// costs ten times more.
+pub(crate) fn copy_dir() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        shm.join("testbed-db")
+    } else {
+        template_dir().join("copies")
+    }
+}
+
+/// Gives `scope`'s test its own SQLite database with `prepared`'s schema.
+pub(crate) async fn acquire(
+    prepared: Arc<Prepared>,
+    isolation: Isolation,
+    scope: &Scope,
+) -> Result<TestDb<Sqlite>, DbError> {
+    let template = template(prepared).await?;
+    match isolation {
+        Isolation::File => acquire_file(&template, scope).await,
+        _ => acquire_image(&template).await,
+    }
+}
+
+struct Template {
+    path: PathBuf,
+    image: Arc<Vec<u8>>,
+}
+
+/// The template of `prepared`, built under a file lock if no process built it yet.
+async fn template(prepared: Arc<Prepared>) -> Result<Arc<Template>, DbError> {
+    static BUILT: Mutex<Option<HashMap<String, Arc<Template>>>> = Mutex::new(None);
+    if let Some(found) = lock(&BUILT).get_or_insert_default().get(&prepared.hash) {
+        return Ok(found.clone());
+    }
+    let dir = template_dir();
+    let path = dir.join(format!("{}.sqlite", prepared.template_name()));
+    if !path.exists() {
+        build_template(&prepared, &dir, &path).await?;
+    }
+    let image = std::fs::read(&path).map_err(|e| DbError::io("read the template", &path, e))?;
+    let template = Arc::new(Template {
+        path,
+        image: Arc::new(image),
+    });
+    lock(&BUILT)
+        .get_or_insert_default()
+        .insert(prepared.hash.clone(), template.clone());
+    Ok(template)
+}
+
+/// Builds into a scratch file renamed into place at the end, so a build cut short by a
+/// crash never leaves a template that looks complete.
+async fn build_template(prepared: &Prepared, dir: &Path, path: &Path) -> Result<(), DbError> {
+    std::fs::create_dir_all(dir).map_err(|e| DbError::io("create", dir, e))?;
+    let lock_path = path.with_extension("lock");
+    let lock_file = {
+        let lock_at = lock_path.clone();
+        tokio::task::spawn_blocking(move || -> std::io::Result<File> {
+            let file = File::create(&lock_at)?;
+            file.lock()?;
+            Ok(file)
+        })
+        .await
+        .expect("the lock task does not panic")
+        .map_err(|e| DbError::io("lock", &lock_path, e))?
+    };
+    if path.exists() {
+        return Ok(()); // another process built it while this one waited
+    }
+    let scratch = path.with_extension(format!("building-{}", owner::token()));
+    let _ = std::fs::remove_file(&scratch);
+    let options = SqliteConnectOptions::new()
+        .filename(&scratch)
+        .create_if_missing(true)
+        // Images cannot be deserialized from a WAL database.
+        .journal_mode(SqliteJournalMode::Delete);
+    let result = async {
+        let mut conn = SqliteConnection::connect_with(&options)
+            .await
+            .map_err(|e| DbError::server(Backend::Sqlite, "create the template", e))?;
+        let built = build_sqlite(prepared, &mut conn).await;
+        let _ = conn.close().await;
+        built
+    }
+    .await;
+    let result = result.and_then(|()| {
+        std::fs::rename(&scratch, path).map_err(|e| DbError::io("move the template to", path, e))
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&scratch);
+    }
+    drop(lock_file);
+    result
+}
+
+/// The image deserialized into a private in-memory database: one connection, no file.
+async fn acquire_image(template: &Template) -> Result<TestDb<Sqlite>, DbError> {
+    let image = template.image.clone();
+    let pool = SqlitePoolOptions::new()
+        // Each connection to `:memory:` is a database of its own: keep exactly one.
+        .max_connections(1)
+        .min_connections(0)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .test_before_acquire(false)
+        .after_connect(move |conn, _| {
+            let image = image.clone();
+            Box::pin(async move {
+                let buffer = SqliteOwnedBuf::try_from(&image[..])?;
+                conn.deserialize(None, buffer, false).await
+            })
+        })
+        .connect_with(SqliteConnectOptions::new().in_memory(true))
+        .await
+        .map_err(|e| DbError::server(Backend::Sqlite, "open an in-memory copy", e))?;
+    Ok(TestDb {
+        pool,
+        url: None,
+        name: owner::database_name(),
+        backend: Backend::Sqlite,
+    })
+}
+
+/// A copy of the template file, removed after the test (kept on failure when asked).
+async fn acquire_file(template: &Template, scope: &Scope) -> Result<TestDb<Sqlite>, DbError> {
+    let dir = copy_dir();
+    owner_lock(&dir)?;
+    let name = owner::database_name();
+    let path = dir.join(format!("{name}.sqlite"));
+    std::fs::copy(&template.path, &path)
+        .map_err(|e| DbError::io("copy the template to", &path, e))?;
+    let options = SqliteConnectOptions::new()
+        .filename(&path)
+        .journal_mode(SqliteJournalMode::Wal);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await
+        .map_err(|e| DbError::server(Backend::Sqlite, "open the copy", e))?;
+    let url = format!("sqlite://{}", path.display());
+    let (cleanup_pool, cleanup_url, details) = (pool.clone(), url.clone(), scope.details());
+    scope.add_async_cleanup(move |outcome: Outcome| async move {
+        cleanup_pool.close().await;
+        if outcome.is_failure() && owner::keep_failed() {
+            crate::handle::announce_kept(&details, Backend::Sqlite, &cleanup_url);
+            return Ok(());
+        }
+        remove_copy(&path)
+    });
+    Ok(TestDb {
+        pool,
+        url: Some(url),
+        name,
+        backend: Backend::Sqlite,
+    })
+}
+
+fn remove_copy(path: &Path) -> Result<(), DbError> {
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let mut side = path.as_os_str().to_owned();
+        side.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(side));
+    }
+    std::fs::remove_file(path).map_err(|e| DbError::io("remove the test database", path, e))
+}
+
+/// Holds `owner_<token>.lock` locked for the life of the process: a copy whose owner's
+/// lock can be taken belongs to a process that is gone.
+fn owner_lock(dir: &Path) -> Result<(), DbError> {
+    static HELD: OnceLock<Result<File, String>> = OnceLock::new();
+    let held = HELD.get_or_init(|| {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        copies(dir, true);
+        let file = File::create(dir.join(format!("owner_{}.lock", owner::token())))
+            .map_err(|e| e.to_string())?;
+        file.lock().map_err(|e| e.to_string())?;
+        Ok(file)
+    });
+    match held {
+        Ok(_) => Ok(()),
+        Err(message) => Err(DbError::io(
+            "lock the owner file in",
+            dir,
+            std::io::Error::other(message.clone()),
+        )),
+    }
+}
+
+/// Templates and per-test copies on disk: the copies' owners are alive while they hold
+/// their owner lock.
+pub(crate) fn status() -> Vec<Held> {
+    let mut held = templates();
+    held.extend(copies(&copy_dir(), false));
+    held
+}
+
+/// Removes the copies of dead owners (and templates, on request).
+pub(crate) fn prune(options: PruneOptions) -> Vec<Held> {
+    let mut removed = copies(&copy_dir(), true);
+    if options.templates {
+        for template in templates() {
+            if std::fs::remove_file(&template.name).is_ok() {
+                let _ = std::fs::remove_file(Path::new(&template.name).with_extension("lock"));
+                removed.push(template);
+            }
+        }
+    }
+    removed
+}
+
+fn templates() -> Vec<Held> {
+    let Ok(entries) = std::fs::read_dir(template_dir()) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            name.starts_with("testbed_tpl_") && name.ends_with(".sqlite")
+        })
+        .map(|entry| Held {
+            backend: Backend::Sqlite,
+            name: entry.path().display().to_string(),
+            kind: HeldKind::Template,
+            owner: None,
+        })
+        .collect()
+}
+
+/// The copies in `dir`; with `remove_orphans`, removes those of dead owners and returns
+/// only them. Copies of running processes are never touched: their lock is held.
+fn copies(dir: &Path, remove_orphans: bool) -> Vec<Held> {
+    let mut held = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return held;
+    };
+    let mut paths: Vec<PathBuf> = Vec::new();
+    let mut alive: HashMap<String, bool> = HashMap::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(token) = file_name
+            .strip_prefix("owner_")
+            .and_then(|rest| rest.strip_suffix(".lock"))
+        {
+            let is_alive = token == owner::token() || is_locked(&path);
+            if !is_alive && remove_orphans {
+                let _ = std::fs::remove_file(&path);
+            }
+            alive.insert(token.to_owned(), is_alive);
+        } else if file_name.starts_with(NAME_PREFIX) {
+            paths.push(path);
+        }
+    }
+    for path in paths {
+        let stem = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.split('.').next())
+            .unwrap_or_default();
+        let Some(token) = owner::owner_of(stem) else {
+            continue;
+        };
+        let kind = if alive.get(token).copied().unwrap_or(false) {
+            HeldKind::InUse
+        } else {
+            HeldKind::Orphaned
+        };
+        let entry = Held {
+            backend: Backend::Sqlite,
+            name: path.display().to_string(),
+            kind,
+            owner: Some(token.to_owned()),
+        };
+        if !remove_orphans || (kind == HeldKind::Orphaned && remove_copy(&path).is_ok()) {
+            held.push(entry);
+        }
+    }
+    held
+}
+
+fn is_locked(path: &Path) -> bool {
+    match File::open(path) {
+        Ok(file) => file.try_lock().is_err(),
+        Err(_) => false,
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,1 @@
+create table ok_one (id integer primary key);

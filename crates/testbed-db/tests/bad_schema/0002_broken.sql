@@ -1,0 +1,3 @@
+create table fine (id integer);
+
+create tabel broken (id integer);

@@ -1,0 +1,53 @@
+use testbed::Scope;
+use testbed_db::{Database, DbError};
+
+static MISSING: Database = Database::migrations("tests/no_such_dir");
+static BROKEN: Database = Database::migrations("tests/bad_schema");
+static BAD_SEED: Database =
+    Database::migrations("tests/schema").with_seeds(&["tests/no_such_seed.sql"]);
+
+#[tokio::test]
+async fn a_missing_migrations_directory_is_named() {
+    let scope = Scope::new("missing");
+    let error = MISSING.sqlite(&scope).await.unwrap_err();
+    assert!(
+        matches!(error, DbError::MissingMigrations { .. }),
+        "{error}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("tests/no_such_dir") && message.contains("hint:"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_seed_file_is_named() {
+    let scope = Scope::new("bad seed");
+    let error = BAD_SEED.sqlite(&scope).await.unwrap_err();
+    assert!(error.to_string().contains("no_such_seed.sql"), "{error}");
+}
+
+/// The file and the failing statement are named, on every backend.
+pub fn assert_names_the_broken_statement(error: &DbError) {
+    let message = error.to_string();
+    assert!(matches!(error, DbError::Script { .. }), "{message}");
+    assert!(message.contains("0002_broken.sql"), "{message}");
+    assert!(
+        message.contains("create tabel broken (id integer)"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_broken_migration_names_its_file_and_statement_on_sqlite() {
+    let scope = Scope::new("broken");
+    let error = BROKEN.sqlite(&scope).await.unwrap_err();
+    assert_names_the_broken_statement(&error);
+}
+
+#[testbed::test]
+async fn a_broken_migration_names_its_file_and_statement_on_postgres(scope: &Scope) {
+    let error = BROKEN.postgres(scope).await.unwrap_err();
+    assert_names_the_broken_statement(&error);
+}

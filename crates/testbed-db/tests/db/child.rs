@@ -1,0 +1,75 @@
+//! Helpers run in a child process of this test binary: to die mid-test, or to run with
+//! an environment variable set (setting it here would race with other tests' threads).
+
+use std::io::Write;
+use std::process::{Command, Output};
+
+use testbed::{Outcome, Scope};
+
+use crate::SHOP;
+
+const ROLE_ENV: &str = "TESTBED_DB_CHILD";
+
+/// Runs helper test `name` of this binary in a child with `env` set.
+pub fn run(name: &str, env: &[(&str, &str)]) -> Output {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut command = Command::new(exe);
+    command
+        .args([
+            "--exact",
+            name,
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(ROLE_ENV, name);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("the child test runs")
+}
+
+/// The database name the child printed as `DATABASE <name>`.
+pub fn printed_database(output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .lines()
+        .find_map(|line| line.split_once("DATABASE ").map(|(_, name)| name.trim()))
+        .unwrap_or_else(|| {
+            panic!(
+                "child printed no database: {stdout}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
+        .to_owned()
+}
+
+fn is_child(name: &str) -> bool {
+    std::env::var(ROLE_ENV).is_ok_and(|role| role.ends_with(name))
+}
+
+#[tokio::test]
+#[ignore = "helper: run in a child process by `orphans_of_a_killed_run_are_pruned`"]
+async fn child_dies_holding_a_postgres_database() {
+    if !is_child("child_dies_holding_a_postgres_database") {
+        return;
+    }
+    let scope = Scope::new("child");
+    let db = SHOP.try_postgres(&scope).await.expect("postgres is up");
+    println!("DATABASE {}", db.name());
+    std::io::stdout().flush().unwrap();
+    // Killed mid-test: no cleanup runs, no destructor, like SIGKILL.
+    std::process::abort();
+}
+
+#[tokio::test]
+#[ignore = "helper: run in a child process by `a_failing_test_keeps_its_database_when_asked`"]
+async fn child_fails_with_a_postgres_database() {
+    if !is_child("child_fails_with_a_postgres_database") {
+        return;
+    }
+    let scope = Scope::new("child");
+    let db = SHOP.try_postgres(&scope).await.expect("postgres is up");
+    println!("DATABASE {}", db.name());
+    scope.finish_async(Outcome::Failed).await.unwrap();
+}

@@ -1,0 +1,13 @@
+//! testbed-db against the real servers: SQLite always; PostgreSQL and MariaDB when they
+//! answer (skipped otherwise, failed under `TESTBED_REQUIRE`).
+
+mod bad_input;
+mod child;
+mod postgres;
+mod sqlite;
+
+use testbed_db::Database;
+
+/// The realistic schema: 22 tables in 12 migrations per backend, plus portable seeds.
+pub static SHOP: Database =
+    Database::migrations("tests/schema").with_seeds(&["tests/seeds/base.sql"]);

@@ -1,0 +1,210 @@
+use testbed::{Outcome, Scope};
+use testbed_db::admin::{self, HeldKind, PruneOptions};
+use testbed_db::{Backend, Database, DbError};
+
+use crate::{SHOP, child};
+
+/// Skips the test (fails it under `TESTBED_REQUIRE`) when PostgreSQL is not here.
+async fn require_postgres() {
+    if let Err(DbError::Unavailable(unavailable)) = admin::status(Backend::Postgres, None).await {
+        testbed::skip(unavailable.requirement(), unavailable.reason());
+    }
+}
+
+async fn exists(name: &str) -> bool {
+    admin::status(Backend::Postgres, None)
+        .await
+        .unwrap()
+        .iter()
+        .any(|held| held.name == name)
+}
+
+#[testbed::test]
+async fn clones_the_template_with_schema_and_seeds(scope: &Scope) -> Result<(), sqlx::Error> {
+    let db = SHOP.postgres(scope).await.unwrap();
+    assert!(db.name().starts_with("testbed_"));
+    let tables: i64 = sqlx::query_scalar(
+        "select count(*) from information_schema.tables where table_schema = 'public' and table_name <> '_sqlx_migrations'",
+    )
+    .fetch_one(db.pool())
+    .await?;
+    assert_eq!(tables, 22);
+    let users: i64 = sqlx::query_scalar("select count(*) from users")
+        .fetch_one(db.pool())
+        .await?;
+    assert_eq!(users, 2);
+    // Another driver gets there through the URL.
+    let other = sqlx::PgPool::connect(db.url().unwrap()).await?;
+    let name: String = sqlx::query_scalar("select current_database()")
+        .fetch_one(&other)
+        .await?;
+    assert_eq!(name, db.name());
+    other.close().await;
+    Ok(())
+}
+
+#[testbed::test]
+async fn the_database_is_dropped_after_a_pass_and_clones_are_isolated() {
+    require_postgres().await;
+    let scope = Scope::new("passing");
+    let first = SHOP.postgres(&scope).await.unwrap();
+    let second = SHOP.postgres(&scope).await.unwrap();
+    sqlx::query("insert into tags (name) values ('only-first')")
+        .execute(first.pool())
+        .await
+        .unwrap();
+    let in_second: i64 = sqlx::query_scalar("select count(*) from tags")
+        .fetch_one(second.pool())
+        .await
+        .unwrap();
+    assert_eq!(in_second, 2);
+    let names = [first.name().to_owned(), second.name().to_owned()];
+    assert!(exists(&names[0]).await);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+    for name in names {
+        assert!(!exists(&name).await, "{name} left behind");
+    }
+}
+
+static REPAIRED: Database = Database::function("half-built v1", |target| {
+    Box::pin(async move {
+        if let testbed_db::Target::Postgres(conn) = target {
+            sqlx::raw_sql("create table wanted (id int)")
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    })
+});
+
+#[testbed::test]
+async fn a_half_built_template_is_rebuilt() {
+    require_postgres().await;
+    let template = REPAIRED.template_name(Backend::Postgres).unwrap();
+    // What a build killed halfway leaves: the database exists, unmarked, half-filled.
+    let url = std::env::var("TESTBED_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin_pool = sqlx::PgPool::connect(&url).await.unwrap();
+    for (sql, must_work) in [
+        (
+            format!(r#"alter database "{template}" with is_template false"#),
+            false,
+        ),
+        (format!(r#"drop database if exists "{template}""#), true),
+        (format!(r#"create database "{template}""#), true),
+    ] {
+        let result = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&admin_pool)
+            .await;
+        assert!(result.is_ok() || !must_work, "{result:?}");
+    }
+    let held = admin::status(Backend::Postgres, None).await.unwrap();
+    assert!(
+        held.iter()
+            .any(|h| h.name == template && h.kind == HeldKind::Unfinished)
+    );
+    admin_pool.close().await;
+
+    let scope = Scope::new("repaired");
+    let db = REPAIRED.postgres(&scope).await.unwrap();
+    sqlx::query("insert into wanted values (1)")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    scope.finish_async(Outcome::Passed).await.unwrap();
+    let held = admin::status(Backend::Postgres, None).await.unwrap();
+    assert!(
+        held.iter()
+            .any(|h| h.name == template && h.kind == HeldKind::Template)
+    );
+}
+
+#[testbed::test]
+async fn orphans_of_a_killed_run_are_pruned_and_live_ones_are_not() {
+    require_postgres().await;
+    let scope = Scope::new("alive");
+    let mine = SHOP.postgres(&scope).await.unwrap();
+    let output = child::run("child::child_dies_holding_a_postgres_database", &[]);
+    assert!(!output.status.success(), "the child should have died");
+    let orphan = child::printed_database(&output);
+    let held = admin::status(Backend::Postgres, None).await.unwrap();
+    let kind_of = |name: &str| held.iter().find(|h| h.name == name).map(|h| h.kind);
+    assert_eq!(kind_of(&orphan), Some(HeldKind::Orphaned));
+    assert_eq!(kind_of(mine.name()), Some(HeldKind::InUse));
+
+    let pruned = admin::prune(Backend::Postgres, None, PruneOptions::default())
+        .await
+        .unwrap();
+    assert!(pruned.iter().any(|h| h.name == orphan));
+    assert!(
+        !pruned.iter().any(|h| h.name == mine.name()),
+        "a live run's database was pruned"
+    );
+    assert!(!exists(&orphan).await);
+    assert!(exists(mine.name()).await);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}
+
+#[testbed::test]
+async fn a_failing_test_keeps_its_database_when_asked() {
+    require_postgres().await;
+    let output = child::run(
+        "child::child_fails_with_a_postgres_database",
+        &[("TESTBED_KEEP_FAILED", "1")],
+    );
+    assert!(output.status.success(), "{output:?}");
+    let kept = child::printed_database(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("kept") && stderr.contains(&kept),
+        "{stderr}"
+    );
+    let held = admin::status(Backend::Postgres, None).await.unwrap();
+    assert!(
+        held.iter()
+            .any(|h| h.name == kept && h.kind == HeldKind::Kept)
+    );
+    // An ordinary prune leaves it for inspection; asking for kept ones removes it.
+    admin::prune(Backend::Postgres, None, PruneOptions::default())
+        .await
+        .unwrap();
+    assert!(exists(&kept).await);
+    admin::prune(
+        Backend::Postgres,
+        None,
+        PruneOptions {
+            templates: false,
+            kept: true,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(!exists(&kept).await);
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_unavailable() {
+    let error = admin::status(
+        Backend::Postgres,
+        Some("postgres://postgres@127.0.0.1:1/postgres"),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(error, DbError::Unavailable(_)), "{error}");
+    assert!(error.to_string().contains("hint:"), "{error}");
+}
+
+#[testbed::test]
+async fn wrong_credentials_are_an_error_without_the_password() {
+    require_postgres().await;
+    let error = admin::status(
+        Backend::Postgres,
+        Some("postgres://no_such_role:hunter2@127.0.0.1:5432/postgres"),
+    )
+    .await
+    .unwrap_err();
+    let message = error.to_string();
+    assert!(matches!(error, DbError::Connect { .. }), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+    assert!(message.contains("no_such_role"), "{message}");
+}

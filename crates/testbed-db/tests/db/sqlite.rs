@@ -1,0 +1,90 @@
+use testbed::{Outcome, Scope};
+use testbed_db::{Database, Isolation};
+
+use crate::SHOP;
+
+#[testbed::test]
+async fn builds_the_schema_and_seeds(scope: &Scope) -> Result<(), Box<dyn std::error::Error>> {
+    let db = SHOP.sqlite(scope).await?;
+    let tables: i64 = sqlx::query_scalar(
+        "select count(*) from sqlite_master where type = 'table' and name not like 'sqlite_%' and name <> '_sqlx_migrations'",
+    )
+    .fetch_one(db.pool())
+    .await?;
+    assert_eq!(tables, 22);
+    let users: i64 = sqlx::query_scalar("select count(*) from users")
+        .fetch_one(db.pool())
+        .await?;
+    assert_eq!(users, 2);
+    let applied: i64 = sqlx::query_scalar("select count(*) from _sqlx_migrations")
+        .fetch_one(db.pool())
+        .await?;
+    assert_eq!(
+        applied, 12,
+        "sqlx's own migrator must see every migration as applied"
+    );
+    assert!(db.name().starts_with("testbed_"));
+    Ok(())
+}
+
+#[testbed::test]
+async fn each_database_is_isolated(scope: &Scope) -> Result<(), sqlx::Error> {
+    let first = SHOP.sqlite(scope).await.unwrap();
+    let second = SHOP.sqlite(scope).await.unwrap();
+    sqlx::query("delete from memberships")
+        .execute(first.pool())
+        .await?;
+    sqlx::query("delete from users")
+        .execute(first.pool())
+        .await?;
+    let left: i64 = sqlx::query_scalar("select count(*) from users")
+        .fetch_one(second.pool())
+        .await?;
+    assert_eq!(left, 2);
+    Ok(())
+}
+
+static FILE_COPY: Database = Database::migrations("tests/schema")
+    .with_seeds(&["tests/seeds/base.sql"])
+    .isolation(Isolation::File);
+
+#[tokio::test]
+async fn a_file_copy_has_a_url_and_is_removed_after_a_pass() -> Result<(), sqlx::Error> {
+    let scope = Scope::new("file copy");
+    let db = FILE_COPY.sqlite(&scope).await.unwrap();
+    let url = db.url().expect("a file copy has a URL").to_owned();
+    let other = sqlx::SqlitePool::connect(&url).await?;
+    sqlx::query("insert into tags (name) values ('seen')")
+        .execute(db.pool())
+        .await?;
+    let seen: i64 = sqlx::query_scalar("select count(*) from tags where name = 'seen'")
+        .fetch_one(&other)
+        .await?;
+    assert_eq!(seen, 1, "a second pool on the URL sees the same database");
+    other.close().await;
+    let path = url.trim_start_matches("sqlite://").to_owned();
+    assert!(std::path::Path::new(&path).exists());
+    scope.finish_async(Outcome::Passed).await.unwrap();
+    assert!(!std::path::Path::new(&path).exists(), "{path} left behind");
+    Ok(())
+}
+
+static BY_FUNCTION: Database = Database::function("notes v1", |target| {
+    Box::pin(async move {
+        if let testbed_db::Target::Sqlite(conn) = target {
+            sqlx::raw_sql("create table notes (body text not null)")
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    })
+});
+
+#[testbed::test]
+async fn a_rust_function_can_build_the_schema(scope: &Scope) -> Result<(), sqlx::Error> {
+    let db = BY_FUNCTION.sqlite(scope).await.unwrap();
+    sqlx::query("insert into notes values ('hi')")
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
