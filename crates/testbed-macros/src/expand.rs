@@ -204,11 +204,7 @@ fn scenario_modules(
 ) -> TokenStream {
     let (dimension, values) = &scenarios.dimensions[chosen.len()];
     let is_last = chosen.len() + 1 == scenarios.dimensions.len();
-    let supers = quote!(#(super::)*);
-    let supers = std::iter::repeat_n(supers, 0).chain(std::iter::once(
-        (0..depth).map(|_| quote!(super::)).collect::<TokenStream>(),
-    ));
-    let supers: TokenStream = supers.collect();
+    let supers: TokenStream = (0..depth).map(|_| quote!(super::)).collect();
     let mut items = Vec::new();
     for value in values {
         let mut path = chosen.to_vec();
@@ -216,7 +212,7 @@ fn scenario_modules(
         if !is_last {
             let inner = scenario_modules(scenarios, attrs, runner, resources, &path, depth + 1);
             items.push(quote! {
-                pub(super) mod #value {
+                pub mod #value {
                     #inner
                 }
             });
@@ -231,7 +227,7 @@ fn scenario_modules(
         items.push(quote! {
             #[cfg_attr(test, ::core::prelude::v1::test)]
             #(#libtest)*
-            pub(super) fn #value() {
+            pub fn #value() {
                 #supers #runner(
                     ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#value)),
                     ::testbed::scenarios::Scenario::new(&[#(#pairs),*]),
@@ -283,7 +279,9 @@ impl TestAttrs {
         let should_panic = match &self.should_panic {
             None => quote!(::testbed::__private::ShouldPanic::No),
             Some(None) => quote!(::testbed::__private::ShouldPanic::Yes),
-            Some(Some(expected)) => quote!(::testbed::__private::ShouldPanic::WithMessage(#expected)),
+            Some(Some(expected)) => {
+                quote!(::testbed::__private::ShouldPanic::WithMessage(#expected))
+            }
         };
         quote! {
             #[cfg(not(test))]
@@ -306,7 +304,10 @@ fn expected_panic(attr: &Attribute) -> syn::Result<Option<String>> {
         syn::Meta::List(list) => {
             let pair: syn::MetaNameValue = list.parse_args()?;
             if !pair.path.is_ident("expected") {
-                return Err(syn::Error::new_spanned(pair.path, "expected `expected = \"...\"`"));
+                return Err(syn::Error::new_spanned(
+                    pair.path,
+                    "expected `expected = \"...\"`",
+                ));
             }
             string_literal(&pair.value).map(Some)
         }

@@ -4,51 +4,149 @@ use std::time::Duration;
 
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{LitStr, Token};
+use syn::{Ident, LitStr, Meta, Path, Token};
 
-const VALID: &str = "expected `timeout = \"<duration>\"`";
+const VALID: &str = "expected `timeout = \"<duration>\"`, `scenarios(...)` or `resources(...)`";
 
 /// The options of one `#[testbed::test]`.
 #[derive(Default)]
 pub(crate) struct TestOptions {
     pub(crate) timeout: Option<Duration>,
+    pub(crate) scenarios: Option<Scenarios>,
+    pub(crate) resources: Vec<Path>,
+}
+
+/// The scenarios a test runs in: one list, or several named lists multiplied.
+pub(crate) struct Scenarios {
+    /// Each dimension's name and values; a plain list is one dimension named `scenario`.
+    pub(crate) dimensions: Vec<(String, Vec<Ident>)>,
 }
 
 impl Parse for TestOptions {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let mut options = TestOptions::default();
-        let pairs = Punctuated::<syn::MetaNameValue, Token![,]>::parse_terminated(input)?;
-        for pair in pairs {
-            let Some(name) = pair.path.get_ident() else {
-                return Err(syn::Error::new_spanned(&pair.path, VALID));
+        let metas = Punctuated::<Meta, Token![,]>::parse_terminated(input)?;
+        for meta in metas {
+            let Some(name) = meta.path().get_ident() else {
+                return Err(syn::Error::new_spanned(meta.path(), VALID));
             };
-            match name.to_string().as_str() {
-                "timeout" => {
+            match (name.to_string().as_str(), &meta) {
+                ("timeout", Meta::NameValue(pair)) => {
                     if options.timeout.is_some() {
                         return Err(syn::Error::new_spanned(name, "`timeout` given twice"));
                     }
-                    let literal: LitStr = syn::parse2(quote::ToTokens::to_token_stream(
-                        &pair.value,
-                    ))
-                    .map_err(|_| {
-                        syn::Error::new_spanned(
-                            &pair.value,
-                            "expected a string such as `\"500ms\"`, `\"5s\"` or `\"2m\"`",
-                        )
-                    })?;
-                    let duration = parse_duration(&literal.value())
-                        .map_err(|message| syn::Error::new_spanned(&literal, message))?;
-                    options.timeout = Some(duration);
+                    options.timeout = Some(parse_timeout(&pair.value)?);
                 }
-                other => {
+                ("scenarios", Meta::List(list)) => {
+                    if options.scenarios.is_some() {
+                        return Err(syn::Error::new_spanned(name, "`scenarios` given twice"));
+                    }
+                    options.scenarios = Some(list.parse_args()?);
+                }
+                ("resources", Meta::List(list)) => {
+                    let paths =
+                        list.parse_args_with(Punctuated::<Path, Token![,]>::parse_terminated)?;
+                    options.resources.extend(paths);
+                }
+                (other, _) => {
                     return Err(syn::Error::new_spanned(
-                        name,
-                        format!("unknown option `{other}`: {VALID}"),
+                        &meta,
+                        format!("unknown or malformed option `{other}`: {VALID}"),
                     ));
                 }
             }
         }
         Ok(options)
+    }
+}
+
+fn parse_timeout(value: &syn::Expr) -> syn::Result<Duration> {
+    let literal: LitStr = syn::parse2(quote::ToTokens::to_token_stream(value)).map_err(|_| {
+        syn::Error::new_spanned(
+            value,
+            "expected a string such as `\"500ms\"`, `\"5s\"` or `\"2m\"`",
+        )
+    })?;
+    parse_duration(&literal.value()).map_err(|message| syn::Error::new_spanned(&literal, message))
+}
+
+/// One item of `scenarios(...)`: a bare name, or `dimension = [names]`.
+enum ScenarioItem {
+    Name(Ident),
+    Dimension(Ident, Vec<Ident>),
+}
+
+impl Parse for ScenarioItem {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let name: Ident = input.parse()?;
+        if !input.peek(Token![=]) {
+            return Ok(ScenarioItem::Name(name));
+        }
+        input.parse::<Token![=]>()?;
+        let content;
+        syn::bracketed!(content in input);
+        let values = Punctuated::<Ident, Token![,]>::parse_terminated(&content)?;
+        if values.is_empty() {
+            return Err(syn::Error::new_spanned(
+                name,
+                "a dimension needs at least one scenario",
+            ));
+        }
+        Ok(ScenarioItem::Dimension(name, values.into_iter().collect()))
+    }
+}
+
+impl Parse for Scenarios {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let span = input.span();
+        let items = Punctuated::<ScenarioItem, Token![,]>::parse_terminated(input)?;
+        let mut names = Vec::new();
+        let mut dimensions = Vec::new();
+        for item in items {
+            match item {
+                ScenarioItem::Name(name) => names.push(name),
+                ScenarioItem::Dimension(name, values) => {
+                    dimensions.push((name.to_string(), values));
+                }
+            }
+        }
+        let scenarios = match (names.is_empty(), dimensions.is_empty()) {
+            (false, true) => Scenarios {
+                dimensions: vec![("scenario".to_owned(), names)],
+            },
+            (true, false) => Scenarios { dimensions },
+            (true, true) => {
+                return Err(syn::Error::new(
+                    span,
+                    "`scenarios()` is empty: name at least one, as in `scenarios(memory, sqlite)`",
+                ));
+            }
+            (false, false) => {
+                return Err(syn::Error::new(
+                    span,
+                    "mix of plain scenarios and dimensions: write either `scenarios(a, b)` \
+                     or `scenarios(backend = [a, b], format = [x, y])`",
+                ));
+            }
+        };
+        scenarios.check_unique()?;
+        Ok(scenarios)
+    }
+}
+
+impl Scenarios {
+    fn check_unique(&self) -> syn::Result<()> {
+        for (_, values) in &self.dimensions {
+            for (index, value) in values.iter().enumerate() {
+                if values[..index].iter().any(|earlier| earlier == value) {
+                    return Err(syn::Error::new_spanned(
+                        value,
+                        format!("scenario `{value}` listed twice"),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -74,7 +172,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_duration;
+    use super::{TestOptions, parse_duration};
     use std::time::Duration;
 
     #[test]
@@ -92,5 +190,50 @@ mod tests {
                 .unwrap_err()
                 .contains("`ms`, `s` or `m`")
         );
+    }
+
+    fn parse(tokens: &str) -> syn::Result<TestOptions> {
+        syn::parse_str(tokens)
+    }
+
+    #[test]
+    fn parses_a_plain_scenario_list() {
+        let options = parse("scenarios(memory, sqlite), timeout = \"1s\"").unwrap();
+        let scenarios = options.scenarios.unwrap();
+        assert_eq!(scenarios.dimensions.len(), 1);
+        assert_eq!(scenarios.dimensions[0].0, "scenario");
+        assert_eq!(scenarios.dimensions[0].1.len(), 2);
+        assert_eq!(options.timeout, Some(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn parses_multiplied_dimensions_and_resources() {
+        let options =
+            parse("scenarios(backend = [memory, sqlite], format = [json]), resources(A, b::C)")
+                .unwrap();
+        let names: Vec<_> = options
+            .scenarios
+            .unwrap()
+            .dimensions
+            .into_iter()
+            .map(|(name, values)| (name, values.len()))
+            .collect();
+        assert_eq!(names, [("backend".to_owned(), 2), ("format".to_owned(), 1)]);
+        assert_eq!(options.resources.len(), 2);
+    }
+
+    #[test]
+    fn rejects_mixed_duplicate_and_empty_scenarios() {
+        let mixed = parse("scenarios(a, backend = [b])")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(mixed.contains("mix of plain scenarios"));
+        let twice = parse("scenarios(a, a)").err().unwrap().to_string();
+        assert!(twice.contains("listed twice"));
+        let empty = parse("scenarios()").err().unwrap().to_string();
+        assert!(empty.contains("empty"));
+        let unknown = parse("retries = 3").err().unwrap().to_string();
+        assert!(unknown.contains("unknown or malformed option `retries`"));
     }
 }

@@ -49,7 +49,11 @@ pub use crate::runner::{Check, install_check};
 /// (`#[ignore]`, `#[should_panic]`) keep working.
 ///
 /// Options: `timeout = "500ms"` (also `"5s"`, `"2m"`) fails a test that runs longer,
-/// still running its cleanups.
+/// still running its cleanups. `scenarios(memory, sqlite)` (or multiplied lists,
+/// `scenarios(backend = [memory, sqlite], format = [json, yaml])`) makes one test per
+/// scenario, named `test_name::memory` and so on (see [`scenarios::Scenario`]).
+/// `resources(SERVER, TEMPLATE)` declares the [`resources::Resource`]s the test uses, so
+/// the [`harness`] can order tests to make each as few times as possible.
 ///
 /// ```
 /// use testbed::{Scope, TempDir};

@@ -49,6 +49,12 @@ pub trait AnyResource: Send + Sync {
     fn is_fresh(&self, generation: u64) -> bool;
 }
 
+impl std::fmt::Debug for dyn AnyResource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Resource").field(&self.name()).finish()
+    }
+}
+
 /// What one resource cost: how often it was made, reset and cleaned, and how long that
 /// took in total.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -5,6 +5,7 @@
 //! [`run_async`]; nothing here is meant to be called by hand.
 
 mod checks;
+mod skip_sink;
 mod verdict;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -12,6 +13,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 pub use checks::{Check, install_check};
+#[cfg(feature = "harness")]
+pub use skip_sink::capture_skip;
 pub use verdict::{IntoVerdict, Verdict};
 
 use crate::core::{
@@ -224,14 +227,6 @@ fn unavailable_ending(unavailable: Unavailable) -> Ending {
     }
 }
 
-/// Says that a test was skipped. libtest cannot report a skip (rust-lang/rust#68007),
-/// so the test passes and this line, written past libtest's output capture, says why.
-fn announce_skip(test: &str, unavailable: &Unavailable) {
-    use std::io::Write;
-    let line = format!("SKIPPED {test}: {unavailable}\n");
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
-}
-
 /// Reports the test: nothing when all went well, otherwise one panic whose message lists
 /// every failure and every detail (libtest and nextest print it under the test's name).
 fn conclude(
@@ -243,7 +238,7 @@ fn conclude(
     let check_failures = checks.after(scope, ending.outcome);
     if ending.failure.is_none() && cleanup_failures.is_empty() && check_failures.is_empty() {
         if let Some(unavailable) = &ending.skipped {
-            announce_skip(scope.test_name(), unavailable);
+            skip_sink::announce(scope.test_name(), unavailable);
         }
         return;
     }

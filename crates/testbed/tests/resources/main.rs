@@ -5,4 +5,5 @@ mod dependencies;
 mod exit;
 mod lifecycle;
 mod persistent;
+#[path = "../support/respawn.rs"]
 mod respawn;

@@ -1,21 +1,33 @@
-//! Re-running one test of this binary in child processes, to test what spans processes.
+//! Re-running tests of this binary in child processes, to test what spans processes.
 
-use std::process::{Child, Command, Output};
+#![allow(dead_code)] // each test binary uses part of it
+
+use std::process::{Child, Command, Output, Stdio};
 
 /// Starts this test binary running only `test` (an `#[ignore]`d helper), with `envs`.
 pub fn spawn(test: &str, envs: &[(&str, &str)]) -> Child {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    Command::new(exe)
-        .args([
+    run_with(
+        &[
             "--ignored",
             "--exact",
             test,
             "--nocapture",
             "--test-threads=1",
-        ])
+        ],
+        envs,
+    )
+}
+
+/// Starts this test binary with libtest arguments `args` and `envs`; the parent's
+/// `TESTBED_REQUIRE` is not passed on unless `envs` sets it.
+pub fn run_with(args: &[&str], envs: &[(&str, &str)]) -> Child {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    Command::new(exe)
+        .args(args)
+        .env_remove("TESTBED_REQUIRE")
         .envs(envs.iter().copied())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("re-running the test binary")
 }
