@@ -1,0 +1,171 @@
+//! The backends the suite runs over, as fixtures: memory (always there) and Redis (a
+//! skip when no server answers, a failure under `TESTBED_REQUIRE`), each giving regions
+//! that no other test sees.
+
+use std::time::Duration;
+
+use kvs::{Region, RegionBuilder};
+use testbed::{BoxError, Fixture, Scope, Unavailable};
+
+use crate::config_gate;
+use crate::keys::unique_hex;
+
+/// The variable naming the Redis server the suite uses.
+pub const REDIS_URL_ENV: &str = "TESTBED_REDIS_URL";
+
+/// A backend the suite's tests run over.
+pub trait Store {
+    /// Starts a region over this store, named so that no other test meets it.
+    fn builder(&self) -> RegionBuilder;
+
+    /// A region over this store with the settings `configure` adds.
+    fn region_with(
+        &self,
+        configure: impl FnOnce(RegionBuilder) -> RegionBuilder,
+    ) -> Result<Region, kvs::KvsError> {
+        build(configure(self.builder()))
+    }
+
+    /// A region over this store with default settings.
+    fn region(&self) -> Result<Region, kvs::KvsError> {
+        self.region_with(|builder| builder)
+    }
+}
+
+/// Builds a region: the one place the suite calls `build`, because building reads the
+/// process-wide config (see [`config_gate`]).
+pub fn build(builder: RegionBuilder) -> Result<Region, kvs::KvsError> {
+    config_gate::reading(|| builder.build())
+}
+
+/// A region name no other test uses.
+pub fn region_name() -> String {
+    format!("region-{}", unique_hex())
+}
+
+/// The in-process backend.
+#[derive(Debug)]
+pub struct Memory;
+
+impl Fixture for Memory {
+    fn setup(_scope: &Scope) -> Result<Self, BoxError> {
+        Ok(Memory)
+    }
+}
+
+impl Store for Memory {
+    fn builder(&self) -> RegionBuilder {
+        Region::builder(region_name(), kvs::MEMORY)
+    }
+}
+
+/// A Redis server, with a key prefix of this test's own; every key under it is deleted
+/// when the test ends. The server is shared with other tests and processes, so nothing
+/// outside the prefix is touched (no `FLUSHDB`).
+#[derive(Clone)]
+pub struct Redis {
+    url: String,
+    prefix: String,
+    connection: std::sync::Arc<std::sync::Mutex<redis::Connection>>,
+}
+
+impl Redis {
+    /// The prefix this test's keys live under.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Runs a command on the fixture's own connection, outside any region: how a test
+    /// looks at what the backend really stored.
+    pub fn query<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> redis::RedisResult<T> {
+        let mut connection = self
+            .connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        command.query(&mut *connection)
+    }
+}
+
+impl Fixture for Redis {
+    fn setup(scope: &Scope) -> Result<Self, BoxError> {
+        let url = std::env::var(REDIS_URL_ENV).unwrap_or_else(|_| kvs::DEFAULT_REDIS_URL.into());
+        let client = redis::Client::open(url.as_str())
+            .map_err(|error| format!("`{REDIS_URL_ENV}` is not a Redis URL: {error}"))?;
+        let address = client.get_connection_info().addr().to_string();
+        let unavailable = |error: redis::RedisError| {
+            Unavailable::new(
+                "redis",
+                format!(
+                    "no Redis server at `{address}`: {error} (hint: start Redis or set {REDIS_URL_ENV})"
+                ),
+            )
+        };
+        let mut connection = client
+            .get_connection_with_timeout(Duration::from_secs(1))
+            .map_err(unavailable)?;
+        redis::cmd("PING")
+            .query::<()>(&mut connection)
+            .map_err(unavailable)?;
+
+        let prefix = format!("kvs-test:{}:", unique_hex());
+        scope.attach(
+            "redis",
+            format!("server `{address}`, keys under `{prefix}`"),
+        );
+        let connection = std::sync::Arc::new(std::sync::Mutex::new(connection));
+        let store = Redis {
+            url,
+            prefix,
+            connection,
+        };
+        let cleanup = store.clone();
+        let details = scope.details();
+        scope.add_cleanup(move |outcome: testbed::Outcome| -> Result<(), BoxError> {
+            let keys = cleanup.keys()?;
+            if outcome.is_failure() && !keys.is_empty() {
+                details.attach("redis keys left by the test", keys.join("\n"));
+            }
+            if !keys.is_empty() {
+                let mut command = redis::cmd("DEL");
+                for key in &keys {
+                    command.arg(key);
+                }
+                cleanup.query::<u64>(&command)?;
+            }
+            Ok(())
+        });
+        Ok(store)
+    }
+}
+
+impl Redis {
+    /// Every key under this test's prefix.
+    pub fn keys(&self) -> redis::RedisResult<Vec<String>> {
+        let pattern = format!("{}*", self.prefix);
+        let mut keys = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, batch): (u64, Vec<String>) = self.query(
+                redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(1000),
+            )?;
+            keys.extend(batch);
+            if next == 0 {
+                return Ok(keys);
+            }
+            cursor = next;
+        }
+    }
+}
+
+impl Store for Redis {
+    fn builder(&self) -> RegionBuilder {
+        Region::builder(region_name(), kvs::REDIS)
+            .option("url", &self.url)
+            .option("prefix", &self.prefix)
+    }
+}
