@@ -5,11 +5,11 @@ use std::sync::{Arc, Mutex};
 use kvs::{Backend, KvsError, Proxy, RedisBackend, Region};
 
 use crate::TestResult;
-use crate::over_stores;
-use crate::stores::{Redis, Store, build, region_name};
+use crate::stores::{Redis, ScenarioStore, Store, build, region_name};
 use crate::test_backend::{TestBackend, TestBackends};
 
-fn kvs_basic_configuration(store: &impl Store, backends: &TestBackends) -> TestResult {
+#[testbed::test(scenarios(memory, redis))]
+fn kvs_basic_configuration(store: ScenarioStore, backends: TestBackends) -> TestResult {
     let region = store.region()?;
     assert!(region.name().starts_with("region-"), "{}", region.name());
     assert!(region.backend().proxied().is_none());
@@ -24,7 +24,6 @@ fn kvs_basic_configuration(store: &impl Store, backends: &TestBackends) -> TestR
     assert_eq!(backend.test_arg(), Some(100));
     Ok(())
 }
-over_stores!(kvs_basic_configuration, backends: TestBackends);
 
 /// A proxy that notes each write it passes on, in a log shared by a region's proxies.
 struct RecordingProxy {
@@ -53,7 +52,8 @@ impl Proxy for RecordingProxy {
     }
 }
 
-fn kvs_proxy_configuration(store: &impl Store) -> TestResult {
+#[testbed::test(scenarios(memory, redis))]
+fn kvs_proxy_configuration(store: ScenarioStore) -> TestResult {
     let log = Arc::new(Mutex::new(Vec::new()));
     let (first_log, second_log) = (log.clone(), log.clone());
     let region = store.region_with(|builder| {
@@ -90,7 +90,6 @@ fn kvs_proxy_configuration(store: &impl Store) -> TestResult {
     assert_eq!(region.get::<String>("key")?, "value");
     Ok(())
 }
-over_stores!(kvs_proxy_configuration);
 
 #[testbed::test]
 fn kvs_backend_registration_does_not_reregister_backends() -> TestResult {

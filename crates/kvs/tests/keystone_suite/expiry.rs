@@ -7,8 +7,7 @@ use serde_json::Value;
 
 use crate::TestResult;
 use crate::keys::Keys;
-use crate::over_stores;
-use crate::stores::{Store, build, region_name};
+use crate::stores::{ScenarioStore, Store, build, region_name};
 use crate::test_backend::TestBackends;
 
 const DAY: Duration = Duration::from_secs(86_400);
@@ -22,7 +21,8 @@ fn assert_expires_in_a_day(region: &Region, key: &str) -> TestResult {
     }
 }
 
-fn kvs_expire_time_and_no_expiry_keys(store: &impl Store, keys: &Keys) -> TestResult {
+#[testbed::test(scenarios(memory, redis))]
+fn kvs_expire_time_and_no_expiry_keys(store: ScenarioStore, keys: Keys) -> TestResult {
     let region =
         store.region_with(|builder| builder.expire_time(DAY).no_expiry_keys([keys.bar.clone()]))?;
     assert_eq!(region.expire_time(), Some(DAY));
@@ -42,9 +42,9 @@ fn kvs_expire_time_and_no_expiry_keys(store: &impl Store, keys: &Keys) -> TestRe
     assert_eq!(region.get::<Value>(&keys.bar)?, keys.bar_value);
     Ok(())
 }
-over_stores!(kvs_expire_time_and_no_expiry_keys, keys: Keys);
 
-fn kvs_no_expiry_keys_follow_key_mangler(store: &impl Store) -> TestResult {
+#[testbed::test(scenarios(memory, redis))]
+fn kvs_no_expiry_keys_follow_key_mangler(store: ScenarioStore) -> TestResult {
     let region =
         store.region_with(|builder| builder.expire_time(DAY).no_expiry_keys(["test_key"]))?;
     assert_eq!(
@@ -82,9 +82,9 @@ fn kvs_no_expiry_keys_follow_key_mangler(store: &impl Store) -> TestResult {
     assert_eq!(region.storage_key("test_key"), "test_key");
     Ok(())
 }
-over_stores!(kvs_no_expiry_keys_follow_key_mangler);
 
-fn kvs_expired_keys_are_not_found(store: &impl Store, keys: &Keys) -> TestResult {
+#[testbed::test(scenarios(memory, redis))]
+fn kvs_expired_keys_are_not_found(store: ScenarioStore, keys: Keys) -> TestResult {
     let region = store.region_with(|builder| builder.expire_time(Duration::from_millis(50)))?;
     region.set(&keys.foo, &keys.foo_value)?;
     std::thread::sleep(Duration::from_millis(150));
@@ -92,7 +92,6 @@ fn kvs_expired_keys_are_not_found(store: &impl Store, keys: &Keys) -> TestResult
     assert_eq!(region.ttl(&keys.foo)?, KeyTtl::Missing);
     Ok(())
 }
-over_stores!(kvs_expired_keys_are_not_found, keys: Keys);
 
 #[testbed::test]
 fn kvs_expiry_needs_a_backend_with_expiry(backends: TestBackends) {

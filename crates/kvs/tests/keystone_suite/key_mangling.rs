@@ -4,15 +4,15 @@ use kvs::{KeyMangler, Region};
 
 use crate::TestResult;
 use crate::keys::Keys;
-use crate::over_stores;
-use crate::stores::{Store, build, region_name};
+use crate::stores::{ScenarioStore, Store, build, region_name};
 use crate::test_backend::{FORCED_MANGLE_PREFIX, KeyManglingDisabled, MANGLE_PREFIX, TestBackends};
 
 fn sha1_hex(key: &str) -> String {
     sha1_smol::Sha1::from(key).digest().to_string()
 }
 
-fn kvs_key_mangler_fallthrough_default(store: &impl Store, keys: &Keys) -> TestResult {
+#[testbed::test(scenarios(memory, redis))]
+fn kvs_key_mangler_fallthrough_default(store: ScenarioStore, keys: Keys) -> TestResult {
     let region = store.region()?;
     let mangler = region.key_mangler().expect("mangling is on by default");
     assert_eq!(mangler.name(), "sha1");
@@ -23,7 +23,6 @@ fn kvs_key_mangler_fallthrough_default(store: &impl Store, keys: &Keys) -> TestR
     assert!(region.backend().get(&keys.foo)?.is_none());
     Ok(())
 }
-over_stores!(kvs_key_mangler_fallthrough_default, keys: Keys);
 
 #[testbed::test]
 fn kvs_key_mangler_configuration_backend(backends: TestBackends, keys: Keys) -> TestResult {
@@ -54,10 +53,11 @@ fn kvs_key_mangler_configured_beats_backend(backends: TestBackends, keys: Keys) 
     Ok(())
 }
 
+#[testbed::test(scenarios(memory, redis))]
 fn kvs_key_mangler_configuration_disabled(
-    store: &impl Store,
-    _disabled: &KeyManglingDisabled,
-    keys: &Keys,
+    store: ScenarioStore,
+    _disabled: KeyManglingDisabled,
+    keys: Keys,
 ) -> TestResult {
     let region = store.region_with(|builder| builder.key_mangler(KeyMangler::sha1()))?;
     assert_eq!(region.key_mangler(), None);
@@ -67,9 +67,9 @@ fn kvs_key_mangler_configuration_disabled(
     assert!(region.backend().get(&keys.foo)?.is_some());
     Ok(())
 }
-over_stores!(kvs_key_mangler_configuration_disabled, disabled: KeyManglingDisabled, keys: Keys);
 
-fn kvs_key_mangler_set_on_region(store: &impl Store, keys: &Keys) -> TestResult {
+#[testbed::test(scenarios(memory, redis))]
+fn kvs_key_mangler_set_on_region(store: ScenarioStore, keys: Keys) -> TestResult {
     let region = store.region()?;
     assert_eq!(
         region.key_mangler().map(|m| m.name().to_owned()).as_deref(),
@@ -97,4 +97,3 @@ fn kvs_key_mangler_set_on_region(store: &impl Store, keys: &Keys) -> TestResult 
     );
     Ok(())
 }
-over_stores!(kvs_key_mangler_set_on_region, keys: Keys);

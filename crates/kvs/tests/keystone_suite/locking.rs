@@ -8,8 +8,7 @@ use kvs::{Clock, KvsError, LOCK_PREFIX, Region};
 
 use crate::TestResult;
 use crate::keys::{Keys, unique_hex};
-use crate::over_stores;
-use crate::stores::{Store, build, region_name};
+use crate::stores::{ScenarioStore, Store, build, region_name};
 use crate::test_backend::{KeyManglingDisabled, TestBackend, TestBackends};
 
 /// Whether the backend holds `key`, read past the region (no mangling).
@@ -17,15 +16,15 @@ fn stored(region: &Region, key: &str) -> Result<Option<Vec<u8>>, KvsError> {
     region.backend().get(key)
 }
 
+#[testbed::test(scenarios(memory, redis))]
 fn kvs_locking_context_handler(
-    store: &impl Store,
-    _disabled: &KeyManglingDisabled,
-    keys: &Keys,
+    store: ScenarioStore,
+    _disabled: KeyManglingDisabled,
+    keys: Keys,
 ) -> TestResult {
     let region = store.region()?;
-    locking_context_handler(&region, keys)
+    locking_context_handler(&region, &keys)
 }
-over_stores!(kvs_locking_context_handler, disabled: KeyManglingDisabled, keys: Keys);
 
 /// The original ran this test on its test backend only; it runs there too.
 #[testbed::test]
@@ -60,10 +59,11 @@ fn locking_context_handler(region: &Region, keys: &Keys) -> TestResult {
     Ok(())
 }
 
+#[testbed::test(scenarios(memory, redis))]
 fn kvs_locking_context_handler_locking_disabled(
-    store: &impl Store,
-    _disabled: &KeyManglingDisabled,
-    keys: &Keys,
+    store: ScenarioStore,
+    _disabled: KeyManglingDisabled,
+    keys: Keys,
 ) -> TestResult {
     let region = store.region_with(|builder| builder.locking(false))?;
     let lock_key = format!("{LOCK_PREFIX}{}", keys.foo);
@@ -78,7 +78,6 @@ fn kvs_locking_context_handler_locking_disabled(
     assert_eq!(stored(&region, &lock_key)?, None);
     Ok(())
 }
-over_stores!(kvs_locking_context_handler_locking_disabled, disabled: KeyManglingDisabled, keys: Keys);
 
 /// A clock that moves only when a test moves it.
 struct ManualClock(Mutex<Instant>);
@@ -95,7 +94,8 @@ impl Clock for ManualClock {
     }
 }
 
-fn kvs_with_lock_action_context_manager_timeout(store: &impl Store) -> TestResult {
+#[testbed::test(scenarios(memory, redis))]
+fn kvs_with_lock_action_context_manager_timeout(store: ScenarioStore) -> TestResult {
     let lock_timeout = Duration::from_secs(5);
     let clock = Arc::new(ManualClock(Mutex::new(Instant::now())));
     let region_clock = clock.clone();
@@ -128,9 +128,9 @@ fn kvs_with_lock_action_context_manager_timeout(store: &impl Store) -> TestResul
     }
     Ok(())
 }
-over_stores!(kvs_with_lock_action_context_manager_timeout);
 
-fn kvs_with_lock_action_mismatched_keys(store: &impl Store, keys: &Keys) -> TestResult {
+#[testbed::test(scenarios(memory, redis))]
+fn kvs_with_lock_action_mismatched_keys(store: ScenarioStore, keys: Keys) -> TestResult {
     let region = store.region()?;
     let lock = region.lock(&keys.foo)?;
     let mut ran = false;
@@ -151,12 +151,12 @@ fn kvs_with_lock_action_mismatched_keys(store: &impl Store, keys: &Keys) -> Test
     assert!(region.get::<i32>(&keys.bar).unwrap_err().is_not_found());
     Ok(())
 }
-over_stores!(kvs_with_lock_action_mismatched_keys, keys: Keys);
 
+#[testbed::test(scenarios(memory, redis))]
 fn kvs_with_lock_action_context_manager(
-    store: &impl Store,
-    _disabled: &KeyManglingDisabled,
-    keys: &Keys,
+    store: ScenarioStore,
+    _disabled: KeyManglingDisabled,
+    keys: Keys,
 ) -> TestResult {
     let region = store.region()?;
     let lock_key = format!("{LOCK_PREFIX}{}", keys.foo);
@@ -171,12 +171,12 @@ fn kvs_with_lock_action_context_manager(
     assert_eq!(region.get::<serde_json::Value>(&keys.foo)?, keys.foo_value);
     Ok(())
 }
-over_stores!(kvs_with_lock_action_context_manager, disabled: KeyManglingDisabled, keys: Keys);
 
+#[testbed::test(scenarios(memory, redis))]
 fn kvs_with_lock_action_context_manager_no_lock(
-    store: &impl Store,
-    _disabled: &KeyManglingDisabled,
-    keys: &Keys,
+    store: ScenarioStore,
+    _disabled: KeyManglingDisabled,
+    keys: Keys,
 ) -> TestResult {
     let region = store.region()?;
     let lock_key = format!("{LOCK_PREFIX}{}", keys.foo);
@@ -185,9 +185,9 @@ fn kvs_with_lock_action_context_manager_no_lock(
     assert_eq!(stored(&region, &lock_key)?, None);
     Ok(())
 }
-over_stores!(kvs_with_lock_action_context_manager_no_lock, disabled: KeyManglingDisabled, keys: Keys);
 
-fn kvs_lock_max_lock_attempts(store: &impl Store) -> TestResult {
+#[testbed::test(scenarios(memory, redis))]
+fn kvs_lock_max_lock_attempts(store: ScenarioStore) -> TestResult {
     let region = store.region_with(|builder| builder.max_lock_attempts(1))?;
     assert_eq!(region.max_lock_attempts(), 1);
     let key = unique_hex();
@@ -209,9 +209,9 @@ fn kvs_lock_max_lock_attempts(store: &impl Store) -> TestResult {
     assert_eq!(region.get::<String>(&key)?, "after release");
     Ok(())
 }
-over_stores!(kvs_lock_max_lock_attempts);
 
-fn kvs_abandoned_lock_expires(store: &impl Store) -> TestResult {
+#[testbed::test(scenarios(memory, redis))]
+fn kvs_abandoned_lock_expires(store: ScenarioStore) -> TestResult {
     let region = store.region_with(|builder| {
         builder
             .lock_timeout(Duration::from_millis(200))
@@ -230,4 +230,3 @@ fn kvs_abandoned_lock_expires(store: &impl Store) -> TestResult {
     lock.release()?;
     Ok(())
 }
-over_stores!(kvs_abandoned_lock_expires);

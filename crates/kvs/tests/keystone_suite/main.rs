@@ -1,7 +1,8 @@
 //! keystone's KVS test suite (`keystone/tests/test_kvs.py`), ported to Rust and testbed,
-//! run over every backend: each test that applies to any backend runs once on memory
-//! (`<test>::memory`) and once on Redis (`<test>::redis`, skipped with its reason when
-//! no server answers, failed when `TESTBED_REQUIRE` names `redis` or is `all`).
+//! run over every backend: each test that applies to any backend is declared with
+//! `scenarios(memory, redis)` and runs once on memory (`<test>::memory`) and once on
+//! Redis (`<test>::redis`, skipped with its reason when no server answers, failed when
+//! `TESTBED_REQUIRE` names `redis` or is `all`).
 //!
 //! How the port differs from the original, test by test:
 //!
@@ -56,26 +57,3 @@ mod operations;
 
 /// What a test body returns: any error fails the test and is printed with its causes.
 pub type TestResult = Result<(), testbed::BoxError>;
-
-/// Turns a test body written once over any [`stores::Store`] into one test per backend,
-/// `<body>::memory` and `<body>::redis`. The other fixtures are listed after the name
-/// and passed to the body by reference, in order.
-macro_rules! over_stores {
-    ($test:ident $(, $arg:ident : $ty:ty)* $(,)?) => {
-        mod $test {
-            #[allow(unused_imports)]
-            use super::*;
-
-            #[testbed::test]
-            fn memory(store: $crate::stores::Memory $(, $arg: $ty)*) -> $crate::TestResult {
-                super::$test(&store $(, &$arg)*)
-            }
-
-            #[testbed::test]
-            fn redis(store: $crate::stores::Redis $(, $arg: $ty)*) -> $crate::TestResult {
-                super::$test(&store $(, &$arg)*)
-            }
-        }
-    };
-}
-pub(crate) use over_stores;

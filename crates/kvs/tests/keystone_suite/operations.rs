@@ -5,10 +5,10 @@ use serde_json::Value;
 
 use crate::TestResult;
 use crate::keys::Keys;
-use crate::over_stores;
-use crate::stores::Store;
+use crate::stores::{ScenarioStore, Store};
 
-fn kvs_basic_get_set_delete(store: &impl Store, keys: &Keys) -> TestResult {
+#[testbed::test(scenarios(memory, redis))]
+fn kvs_basic_get_set_delete(store: ScenarioStore, keys: Keys) -> TestResult {
     let region = store.region()?;
     assert!(region.get::<Value>(&keys.bar).unwrap_err().is_not_found());
 
@@ -26,9 +26,9 @@ fn kvs_basic_get_set_delete(store: &impl Store, keys: &Keys) -> TestResult {
     assert!(second_delete.is_not_found(), "{second_delete:?}");
     Ok(())
 }
-over_stores!(kvs_basic_get_set_delete, keys: Keys);
 
-fn kvs_multi_get_set_delete(store: &impl Store, keys: &Keys) -> TestResult {
+#[testbed::test(scenarios(memory, redis))]
+fn kvs_multi_get_set_delete(store: ScenarioStore, keys: Keys) -> TestResult {
     let region = store.region()?;
     let both = [keys.foo.as_str(), keys.bar.as_str()];
     region.set_multi([(&keys.foo, &keys.foo_value), (&keys.bar, &keys.bar_value)])?;
@@ -55,4 +55,3 @@ fn kvs_multi_get_set_delete(store: &impl Store, keys: &Keys) -> TestResult {
     );
     Ok(())
 }
-over_stores!(kvs_multi_get_set_delete, keys: Keys);

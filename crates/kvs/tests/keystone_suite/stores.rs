@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use kvs::{Region, RegionBuilder};
+use testbed::scenarios::Scenario;
 use testbed::{BoxError, Fixture, Scope, Unavailable};
 
 use crate::config_gate;
@@ -167,5 +168,37 @@ impl Store for Redis {
         Region::builder(region_name(), kvs::REDIS)
             .option("url", &self.url)
             .option("prefix", &self.prefix)
+    }
+}
+
+/// The backend of the test's scenario: `#[testbed::test(scenarios(memory, redis))]`
+/// runs a test taking this once on each.
+pub enum ScenarioStore {
+    /// The `memory` scenario.
+    Memory(Memory),
+    /// The `redis` scenario.
+    Redis(Redis),
+}
+
+impl Fixture for ScenarioStore {
+    fn setup(scope: &Scope) -> Result<Self, BoxError> {
+        match Scenario::of(scope).map(|scenario| scenario.value()) {
+            Some("memory") => Ok(ScenarioStore::Memory(scope.use_fixture()?)),
+            Some("redis") => Ok(ScenarioStore::Redis(scope.use_fixture()?)),
+            other => Err(format!(
+                "`ScenarioStore` runs in scenarios `memory` and `redis`, not {other:?} \
+                 (hint: `#[testbed::test(scenarios(memory, redis))]`)"
+            )
+            .into()),
+        }
+    }
+}
+
+impl Store for ScenarioStore {
+    fn builder(&self) -> RegionBuilder {
+        match self {
+            ScenarioStore::Memory(store) => store.builder(),
+            ScenarioStore::Redis(store) => store.builder(),
+        }
     }
 }
