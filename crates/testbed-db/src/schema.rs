@@ -302,11 +302,7 @@ macro_rules! run_seeds {
 
 build_on!(build_sqlite, SqliteConnection, Sqlite);
 build_on!(build_postgres, PgConnection, Postgres);
-#[allow(dead_code)] // the MySQL backend is not wired yet
-mod mysql_build {
-    use super::*;
-    build_on!(build_mysql, MySqlConnection, MySql);
-}
+build_on!(build_mysql, MySqlConnection, MySql);
 
 fn migrate_error(
     prepared: &Prepared,

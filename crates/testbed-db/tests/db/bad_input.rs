@@ -2,7 +2,7 @@ use testbed::Scope;
 use testbed_db::{Database, DbError};
 
 static MISSING: Database = Database::migrations("tests/no_such_dir");
-static BROKEN: Database = Database::migrations("tests/bad_schema");
+pub static BROKEN: Database = Database::migrations("tests/bad_schema");
 static BAD_SEED: Database =
     Database::migrations("tests/schema").with_seeds(&["tests/no_such_seed.sql"]);
 

@@ -1,0 +1,495 @@
+//! MySQL/MariaDB: no templates there, and `CREATE TABLE` is slow, so each schema gets a
+//! pool of pre-built databases shared by every process and later runs. A test claims
+//! one with a named lock held by its process's lease connection; after the test its rows
+//! are deleted and the seed rows copied back from the schema's template database, one
+//! round trip. A test that changed the schema gets its database rebuilt.
+//!
+//! Limits: auto-increment counters are not rewound by the reset, so ids handed out in a
+//! test differ from run to run; views, triggers and routines are rebuilt with the
+//! schema, never reset.
+
+mod inventory;
+mod registry;
+mod server;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use sqlx::mysql::MySqlPoolOptions;
+use sqlx::{AssertSqlSafe, Connection, MySqlConnection};
+use testbed::{Outcome, Scope};
+use tokio::sync::OnceCell;
+
+pub(crate) use inventory::{prune, status};
+use registry::State;
+pub use server::MYSQL_URL_ENV;
+pub(crate) use server::MySqlServer;
+
+use crate::schema::{Prepared, build_mysql};
+use crate::{Backend, DbError, Isolation, TestDb, engine, owner};
+
+/// What a template tells the pool: its schema fingerprint and its tables.
+#[derive(Debug, Clone)]
+struct TemplateInfo {
+    name: String,
+    fingerprint: String,
+    tables: Vec<String>,
+    seeded: Vec<String>,
+}
+
+/// The databases this process holds (MySQL's named locks are re-entrant within a
+/// session, so the lock alone cannot stop this process from claiming one twice).
+fn held() -> &'static Mutex<HashSet<String>> {
+    static HELD: Mutex<Option<&'static Mutex<HashSet<String>>>> = Mutex::new(None);
+    let mut slot = HELD.lock().unwrap_or_else(|e| e.into_inner());
+    slot.get_or_insert_with(|| Box::leak(Box::default()))
+}
+
+fn hold(name: &str) -> bool {
+    held()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(name.to_owned())
+}
+
+fn unhold(name: &str) {
+    held()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(name);
+}
+
+/// Gives `scope`'s test a clean pooled database with `prepared`'s schema.
+pub(crate) async fn acquire(
+    prepared: Arc<Prepared>,
+    _isolation: Isolation,
+    scope: &Scope,
+) -> Result<TestDb<sqlx::MySql>, DbError> {
+    let (server, template, name) = engine::run(async move {
+        let server = server::server().await?;
+        let template = engine::boxed(ensure_template(&server, &prepared)).await?;
+        let name = engine::boxed(claim(&server, &prepared, &template)).await?;
+        Ok::<_, DbError>((server, template, name))
+    })
+    .await?;
+    let url = server.url_of(&name);
+    let pool = MySqlPoolOptions::new()
+        .max_connections(5)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(server.options_for(&name))
+        .await;
+    let pool = match pool {
+        Ok(pool) => pool,
+        Err(error) => {
+            release(server, template, name.clone(), Outcome::Passed).await?;
+            return Err(DbError::server(
+                Backend::MySql,
+                format!("connect to `{name}`"),
+                error,
+            ));
+        }
+    };
+    let (cleanup_pool, cleanup_name, cleanup_url, details) =
+        (pool.clone(), name.clone(), url.clone(), scope.details());
+    scope.add_async_cleanup(move |outcome: Outcome| async move {
+        cleanup_pool.close().await;
+        let keep = outcome.is_failure() && owner::keep_failed();
+        release(server, template, cleanup_name, outcome).await?;
+        if keep {
+            crate::handle::announce_kept(&details, Backend::MySql, &cleanup_url);
+        }
+        Ok::<(), DbError>(())
+    });
+    Ok(TestDb {
+        pool,
+        url: Some(url),
+        name,
+        backend: Backend::MySql,
+    })
+}
+
+async fn registry_ready(server: &MySqlServer) -> Result<(), DbError> {
+    static READY: OnceCell<()> = OnceCell::const_new();
+    READY
+        .get_or_try_init(|| registry::ensure(&server.pool))
+        .await
+        .map(drop)
+}
+
+fn fail(action: impl Into<String>) -> impl FnOnce(sqlx::Error) -> DbError {
+    let action = action.into();
+    move |e| DbError::server(Backend::MySql, action, e)
+}
+
+/// The schema's template database, built once per hash under a named lock.
+async fn ensure_template(
+    server: &MySqlServer,
+    prepared: &Prepared,
+) -> Result<TemplateInfo, DbError> {
+    static KNOWN: Mutex<Vec<(String, TemplateInfo)>> = Mutex::new(Vec::new());
+    let name = prepared.template_name();
+    if let Some((_, info)) = KNOWN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|(n, _)| *n == name)
+    {
+        return Ok(info.clone());
+    }
+    registry_ready(server).await?;
+    let mut conn = MySqlConnection::connect_with(&server.admin)
+        .await
+        .map_err(fail("connect"))?;
+    let info = match template_info(&mut conn, &name).await? {
+        Some(info) => info,
+        None => {
+            let locked: Option<i64> = sqlx::query_scalar("select get_lock(?, 600)")
+                .bind(name.clone())
+                .fetch_one(&mut conn)
+                .await
+                .map_err(fail("lock the template"))?;
+            if locked != Some(1) {
+                return Err(DbError::server(
+                    Backend::MySql,
+                    format!("lock template `{name}`"),
+                    sqlx::Error::Protocol("timed out after 600 s".into()),
+                ));
+            }
+            let built = match template_info(&mut conn, &name).await? {
+                Some(info) => Ok(info),
+                None => build_template(server, &mut conn, prepared, &name).await,
+            };
+            let _ = sqlx::query("select release_lock(?)")
+                .bind(name.clone())
+                .execute(&mut conn)
+                .await;
+            built?
+        }
+    };
+    let _ = conn.close().await;
+    KNOWN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((name, info.clone()));
+    Ok(info)
+}
+
+async fn template_info(
+    conn: &mut MySqlConnection,
+    name: &str,
+) -> Result<Option<TemplateInfo>, DbError> {
+    let Some(row) = registry::get(conn, name).await? else {
+        return Ok(None);
+    };
+    if State::parse(&row.state) != State::Clean {
+        return Ok(None);
+    }
+    let tables = tables_of(conn, name).await?;
+    let split = |list: Option<String>| -> Vec<String> {
+        list.unwrap_or_default()
+            .split(',')
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    Ok(Some(TemplateInfo {
+        name: name.to_owned(),
+        fingerprint: row.fingerprint.unwrap_or_default(),
+        tables,
+        seeded: split(row.seeded),
+    }))
+}
+
+async fn build_template(
+    server: &MySqlServer,
+    conn: &mut MySqlConnection,
+    prepared: &Prepared,
+    name: &str,
+) -> Result<TemplateInfo, DbError> {
+    registry::put(
+        conn,
+        name,
+        &prepared.hash,
+        "template",
+        State::Building,
+        None,
+        None,
+    )
+    .await?;
+    build_database(server, conn, prepared, name).await?;
+    let tables = tables_of(conn, name).await?;
+    let mut seeded = Vec::new();
+    for table in &tables {
+        let rows: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "select count(*) from `{name}`.`{table}`"
+        )))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(fail("count seed rows"))?;
+        if rows > 0 {
+            seeded.push(table.clone());
+        }
+    }
+    let fingerprint = fingerprint(conn, name).await?;
+    let seeded_list = seeded.join(",");
+    registry::put(
+        conn,
+        name,
+        &prepared.hash,
+        "template",
+        State::Clean,
+        Some(&fingerprint),
+        Some(&seeded_list),
+    )
+    .await?;
+    Ok(TemplateInfo {
+        name: name.to_owned(),
+        fingerprint,
+        tables,
+        seeded,
+    })
+}
+
+/// Drops and recreates database `name` with the schema and seeds.
+async fn build_database(
+    server: &MySqlServer,
+    conn: &mut MySqlConnection,
+    prepared: &Prepared,
+    name: &str,
+) -> Result<(), DbError> {
+    debug_assert!(name.starts_with(crate::NAME_PREFIX));
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "drop database if exists `{name}`; create database `{name}`"
+    )))
+    .execute(&mut *conn)
+    .await
+    .map_err(fail(format!("create `{name}`")))?;
+    let mut target = MySqlConnection::connect_with(&server.options_for(name))
+        .await
+        .map_err(fail(format!("connect to `{name}`")))?;
+    let built = build_mysql(prepared, &mut target).await;
+    let _ = target.close().await;
+    built
+}
+
+/// The tables of `database`, but the migrations' own bookkeeping.
+async fn tables_of(conn: &mut MySqlConnection, database: &str) -> Result<Vec<String>, DbError> {
+    sqlx::query_scalar(
+        "select cast(table_name as char) from information_schema.tables
+         where table_schema = ? and table_type = 'BASE TABLE' and table_name <> '_sqlx_migrations'
+         order by table_name",
+    )
+    .bind(database.to_owned())
+    .fetch_all(conn)
+    .await
+    .map_err(fail("list tables"))
+}
+
+/// A hash of the schema of `database` (tables, columns, indexes), to tell whether a test
+/// changed it.
+async fn fingerprint(conn: &mut MySqlConnection, database: &str) -> Result<String, DbError> {
+    let columns: Vec<(String, String, String, String)> = sqlx::query_as(
+        "select cast(table_name as char), cast(column_name as char), cast(column_type as char),
+                cast(is_nullable as char)
+         from information_schema.columns where table_schema = ?
+         order by table_name, ordinal_position",
+    )
+    .bind(database.to_owned())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(fail("read the schema"))?;
+    let indexes: Vec<(String, String, String)> = sqlx::query_as(
+        "select cast(table_name as char), cast(index_name as char), cast(column_name as char)
+         from information_schema.statistics where table_schema = ?
+         order by table_name, index_name, seq_in_index",
+    )
+    .bind(database.to_owned())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(fail("read the schema"))?;
+    let mut hasher = Sha256::new();
+    for row in columns {
+        hasher.update(format!("{row:?}"));
+    }
+    for row in indexes {
+        hasher.update(format!("{row:?}"));
+    }
+    Ok(owner::hex(&hasher.finalize()))
+}
+
+/// Claims a free database of the pool (building one when all are taken).
+async fn claim(
+    server: &MySqlServer,
+    prepared: &Prepared,
+    template: &TemplateInfo,
+) -> Result<String, DbError> {
+    for serial in 1.. {
+        let name = format!("testbed_pool_{}_{serial}", prepared.hash);
+        if !hold(&name) {
+            continue;
+        }
+        let locked: Option<i64> = {
+            let mut lease = server.lease.lock().await;
+            sqlx::query_scalar("select get_lock(?, 0)")
+                .bind(name.clone())
+                .fetch_one(&mut *lease)
+                .await
+                .map_err(fail("lock a pooled database"))?
+        };
+        if locked != Some(1) {
+            unhold(&name);
+            continue;
+        }
+        match prepare_claimed(server, prepared, template, &name).await {
+            Ok(true) => return Ok(name),
+            Ok(false) => {
+                release_lock(server, &name).await;
+            }
+            Err(error) => {
+                release_lock(server, &name).await;
+                return Err(error);
+            }
+        }
+    }
+    unreachable!("the pool is unbounded")
+}
+
+/// Makes a just-claimed database clean; `false` if it is kept for inspection.
+async fn prepare_claimed(
+    server: &MySqlServer,
+    prepared: &Prepared,
+    template: &TemplateInfo,
+    name: &str,
+) -> Result<bool, DbError> {
+    let mut conn = server.pool.acquire().await.map_err(fail("connect"))?;
+    let state = registry::get(&mut conn, name)
+        .await?
+        .map(|row| State::parse(&row.state));
+    match state {
+        Some(State::Kept) => return Ok(false),
+        Some(State::Clean) => {}
+        // Left dirty by a test whose process died.
+        Some(State::Dirty) => reset_or_rebuild(server, &mut conn, prepared, template, name).await?,
+        Some(State::Building) | None => {
+            registry::put(
+                &mut conn,
+                name,
+                &prepared.hash,
+                "pooled",
+                State::Building,
+                None,
+                None,
+            )
+            .await?;
+            build_database(server, &mut conn, prepared, name).await?;
+        }
+    }
+    // Dirty from now on, so a crash mid-test leaves it marked for a reset.
+    registry::put(
+        &mut conn,
+        name,
+        &prepared.hash,
+        "pooled",
+        State::Dirty,
+        None,
+        None,
+    )
+    .await?;
+    Ok(true)
+}
+
+async fn reset_or_rebuild(
+    server: &MySqlServer,
+    conn: &mut MySqlConnection,
+    prepared: &Prepared,
+    template: &TemplateInfo,
+    name: &str,
+) -> Result<(), DbError> {
+    if fingerprint(conn, name).await? == template.fingerprint {
+        reset(conn, template, name).await
+    } else {
+        registry::set_state(conn, name, State::Building).await?;
+        build_database(server, conn, prepared, name).await
+    }
+}
+
+/// Deletes every row and copies the seed rows back from the template, in one round trip.
+async fn reset(
+    conn: &mut MySqlConnection,
+    template: &TemplateInfo,
+    name: &str,
+) -> Result<(), DbError> {
+    let mut sql = String::from("set foreign_key_checks = 0;");
+    for table in &template.tables {
+        sql.push_str(&format!("delete from `{name}`.`{table}`;"));
+    }
+    for table in &template.seeded {
+        sql.push_str(&format!(
+            "insert into `{name}`.`{table}` select * from `{}`.`{table}`;",
+            template.name
+        ));
+    }
+    sql.push_str("set foreign_key_checks = 1");
+    sqlx::raw_sql(AssertSqlSafe(sql))
+        .execute(conn)
+        .await
+        .map(drop)
+        .map_err(fail(format!("reset `{name}`")))
+}
+
+async fn release_lock(server: &MySqlServer, name: &str) {
+    let mut lease = server.lease.lock().await;
+    let _ = sqlx::query("select release_lock(?)")
+        .bind(name.to_owned())
+        .execute(&mut *lease)
+        .await;
+    drop(lease);
+    unhold(name);
+}
+
+/// Returns a test's database to the pool: reset (or rebuilt if the test changed its
+/// schema), or kept when the test failed and `TESTBED_KEEP_FAILED` asks.
+async fn release(
+    server: Arc<MySqlServer>,
+    template: TemplateInfo,
+    name: String,
+    outcome: Outcome,
+) -> Result<(), DbError> {
+    let keep = outcome.is_failure() && owner::keep_failed();
+    engine::run(async move {
+        let result = engine::boxed(async {
+            let mut conn = server.pool.acquire().await.map_err(fail("connect"))?;
+            if keep {
+                return registry::set_state(&mut conn, &name, State::Kept).await;
+            }
+            let prepared_hash = name
+                .trim_start_matches("testbed_pool_")
+                .split('_')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            if fingerprint(&mut conn, &name).await? == template.fingerprint {
+                reset(&mut conn, &template, &name).await?;
+                registry::set_state(&mut conn, &name, State::Clean).await
+            } else {
+                // Rebuilt by whoever claims it next, off this test's clock.
+                registry::put(
+                    &mut conn,
+                    &name,
+                    &prepared_hash,
+                    "pooled",
+                    State::Building,
+                    None,
+                    None,
+                )
+                .await
+            }
+        })
+        .await;
+        release_lock(&server, &name).await;
+        result
+    })
+    .await
+}

@@ -1,0 +1,157 @@
+//! The registry of what testbed built on a MySQL server: the database `testbed_registry`,
+//! one row per template or pooled database with its state. Nothing outside it is ever
+//! dropped.
+
+use sqlx::{AssertSqlSafe, MySqlConnection, MySqlPool};
+
+use crate::{Backend, DbError};
+
+pub(crate) const REGISTRY: &str = "testbed_registry";
+
+/// The state of a registered database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    /// Being built, or left half-built by a crash.
+    Building,
+    /// Ready for a test.
+    Clean,
+    /// Used by a test and not reset yet.
+    Dirty,
+    /// A failing test's database kept for inspection.
+    Kept,
+}
+
+impl State {
+    fn as_str(self) -> &'static str {
+        match self {
+            State::Building => "building",
+            State::Clean => "clean",
+            State::Dirty => "dirty",
+            State::Kept => "kept",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> State {
+        match text {
+            "clean" => State::Clean,
+            "dirty" => State::Dirty,
+            "kept" => State::Kept,
+            _ => State::Building,
+        }
+    }
+}
+
+/// A row of the registry.
+#[derive(Debug, Clone)]
+pub(crate) struct Row {
+    pub(crate) name: String,
+    pub(crate) kind: String,
+    pub(crate) state: String,
+    pub(crate) fingerprint: Option<String>,
+    pub(crate) seeded: Option<String>,
+}
+
+pub(crate) async fn ensure(pool: &MySqlPool) -> Result<(), DbError> {
+    let sql = format!(
+        "create database if not exists {REGISTRY};
+         create table if not exists {REGISTRY}.databases (
+             name varchar(64) not null primary key,
+             hash char(16) not null,
+             kind varchar(16) not null,
+             state varchar(16) not null,
+             fingerprint char(64) null,
+             seeded text null
+         ) engine = InnoDB"
+    );
+    sqlx::raw_sql(AssertSqlSafe(sql))
+        .execute(pool)
+        .await
+        .map(drop)
+        .map_err(|e| DbError::server(Backend::MySql, "create the registry", e))
+}
+
+type Tuple = (String, String, String, Option<String>, Option<String>);
+
+fn row((name, kind, state, fingerprint, seeded): Tuple) -> Row {
+    Row {
+        name,
+        kind,
+        state,
+        fingerprint,
+        seeded,
+    }
+}
+
+pub(crate) async fn get(conn: &mut MySqlConnection, name: &str) -> Result<Option<Row>, DbError> {
+    sqlx::query_as::<_, Tuple>(AssertSqlSafe(format!(
+        "select name, kind, state, fingerprint, seeded from {REGISTRY}.databases where name = ?"
+    )))
+    .bind(name.to_owned())
+    .fetch_optional(conn)
+    .await
+    .map(|found| found.map(row))
+    .map_err(|e| DbError::server(Backend::MySql, "read the registry", e))
+}
+
+pub(crate) async fn all(pool: &MySqlPool) -> Result<Vec<Row>, DbError> {
+    sqlx::query_as::<_, Tuple>(AssertSqlSafe(format!(
+        "select name, kind, state, fingerprint, seeded from {REGISTRY}.databases order by name"
+    )))
+    .fetch_all(pool)
+    .await
+    .map(|rows| rows.into_iter().map(row).collect())
+    .map_err(|e| DbError::server(Backend::MySql, "read the registry", e))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn put(
+    conn: &mut MySqlConnection,
+    name: &str,
+    hash: &str,
+    kind: &str,
+    state: State,
+    fingerprint: Option<&str>,
+    seeded: Option<&str>,
+) -> Result<(), DbError> {
+    sqlx::query(AssertSqlSafe(format!(
+        "replace into {REGISTRY}.databases (name, hash, kind, state, fingerprint, seeded)
+         values (?, ?, ?, ?, ?, ?)"
+    )))
+    .bind(name.to_owned())
+    .bind(hash.to_owned())
+    .bind(kind.to_owned())
+    .bind(state.as_str())
+    .bind(fingerprint.map(str::to_owned))
+    .bind(seeded.map(str::to_owned))
+    .execute(conn)
+    .await
+    .map(drop)
+    .map_err(|e| DbError::server(Backend::MySql, "write the registry", e))
+}
+
+pub(crate) async fn set_state(
+    conn: &mut MySqlConnection,
+    name: &str,
+    state: State,
+) -> Result<(), DbError> {
+    sqlx::query(AssertSqlSafe(format!(
+        "update {REGISTRY}.databases set state = ? where name = ?"
+    )))
+    .bind(state.as_str())
+    .bind(name.to_owned())
+    .execute(conn)
+    .await
+    .map(drop)
+    .map_err(|e| DbError::server(Backend::MySql, "write the registry", e))
+}
+
+pub(crate) async fn remove(conn: &mut MySqlConnection, name: &str) -> Result<(), DbError> {
+    sqlx::query(AssertSqlSafe(format!(
+        "delete from {REGISTRY}.databases where name = ?"
+    )))
+    .bind(name.to_owned())
+    .execute(conn)
+    .await
+    .map(drop)
+    .map_err(|e| DbError::server(Backend::MySql, "write the registry", e))
+}

@@ -1,0 +1,149 @@
+use testbed::{Outcome, Scope};
+use testbed_db::admin::{self, HeldKind, PruneOptions};
+use testbed_db::{Backend, DbError};
+
+use crate::SHOP;
+
+/// Skips the test (fails it under `TESTBED_REQUIRE`) when MySQL/MariaDB is not here.
+async fn require_mysql() {
+    if let Err(DbError::Unavailable(unavailable)) = admin::status(Backend::MySql, None).await {
+        testbed::skip(unavailable.requirement(), unavailable.reason());
+    }
+}
+
+async fn kind_of(name: &str) -> Option<HeldKind> {
+    admin::status(Backend::MySql, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|held| held.name == name)
+        .map(|held| held.kind)
+}
+
+#[testbed::test]
+async fn a_pooled_database_has_the_schema_and_seeds(scope: &Scope) -> Result<(), sqlx::Error> {
+    let db = SHOP.mysql(scope).await.unwrap();
+    assert!(db.name().starts_with("testbed_"));
+    let tables: i64 = sqlx::query_scalar(
+        "select count(*) from information_schema.tables where table_schema = database() and table_name <> '_sqlx_migrations'",
+    )
+    .fetch_one(db.pool())
+    .await?;
+    assert_eq!(tables, 22);
+    let users: i64 = sqlx::query_scalar("select count(*) from users")
+        .fetch_one(db.pool())
+        .await?;
+    assert_eq!(users, 2);
+    let other = sqlx::MySqlPool::connect(db.url().unwrap()).await?;
+    let name: String = sqlx::query_scalar("select database()")
+        .fetch_one(&other)
+        .await?;
+    assert_eq!(name, db.name());
+    other.close().await;
+    Ok(())
+}
+
+#[testbed::test]
+async fn a_recycled_database_comes_back_with_only_the_seed_rows() {
+    require_mysql().await;
+    let scope = Scope::new("first");
+    let first = SHOP.mysql(&scope).await.unwrap();
+    let second = SHOP.mysql(&scope).await.unwrap();
+    assert_ne!(
+        first.name(),
+        second.name(),
+        "one database per test at a time"
+    );
+    let seed_ids: Vec<i64> = sqlx::query_scalar("select id from users order by id")
+        .fetch_all(first.pool())
+        .await
+        .unwrap();
+    sqlx::query("insert into tags (name) values ('from-first')")
+        .execute(first.pool())
+        .await
+        .unwrap();
+    sqlx::query("delete from memberships")
+        .execute(first.pool())
+        .await
+        .unwrap();
+    let name = first.name().to_owned();
+    assert_eq!(kind_of(&name).await, Some(HeldKind::InUse));
+    scope.finish_async(Outcome::Passed).await.unwrap();
+    assert_eq!(kind_of(&name).await, Some(HeldKind::Pooled));
+
+    // The next test in this process gets a pooled database back, reset.
+    let scope = Scope::new("second");
+    let again = SHOP.mysql(&scope).await.unwrap();
+    let tags: i64 = sqlx::query_scalar("select count(*) from tags where name = 'from-first'")
+        .fetch_one(again.pool())
+        .await
+        .unwrap();
+    assert_eq!(tags, 0);
+    let memberships: i64 = sqlx::query_scalar("select count(*) from memberships")
+        .fetch_one(again.pool())
+        .await
+        .unwrap();
+    assert_eq!(memberships, 1, "seed rows are restored");
+    let ids: Vec<i64> = sqlx::query_scalar("select id from users order by id")
+        .fetch_all(again.pool())
+        .await
+        .unwrap();
+    assert_eq!(ids, seed_ids, "seed rows keep their ids");
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}
+
+#[testbed::test]
+async fn a_test_that_changes_the_schema_gets_a_rebuilt_database() {
+    require_mysql().await;
+    let scope = Scope::new("alters");
+    let db = SHOP.mysql(&scope).await.unwrap();
+    sqlx::query("alter table tags add column colour varchar(20)")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let name = db.name().to_owned();
+    scope.finish_async(Outcome::Passed).await.unwrap();
+    assert_eq!(
+        kind_of(&name).await,
+        Some(HeldKind::Orphaned),
+        "marked for a rebuild"
+    );
+    let url = db.url().unwrap().to_owned();
+    // Whoever claims it next rebuilds it: the column is gone.
+    let pruned = admin::prune(Backend::MySql, None, PruneOptions::default())
+        .await
+        .unwrap();
+    assert!(pruned.iter().any(|held| held.name == name));
+    assert!(
+        sqlx::MySqlPool::connect(&url).await.is_err(),
+        "{name} still exists"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_mysql_is_unavailable() {
+    let error = admin::status(Backend::MySql, Some("mysql://root@127.0.0.1:1"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, DbError::Unavailable(_)), "{error}");
+}
+
+#[testbed::test]
+async fn wrong_mysql_credentials_are_an_error_without_the_password() {
+    require_mysql().await;
+    let error = admin::status(
+        Backend::MySql,
+        Some("mysql://no_such_user:hunter2@127.0.0.1:3306"),
+    )
+    .await
+    .unwrap_err();
+    let message = error.to_string();
+    assert!(matches!(error, DbError::Connect { .. }), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+}
+
+#[testbed::test]
+async fn a_broken_migration_names_its_file_and_statement_on_mysql(scope: &Scope) {
+    let error = crate::bad_input::BROKEN.mysql(scope).await.unwrap_err();
+    crate::bad_input::assert_names_the_broken_statement(&error);
+}
