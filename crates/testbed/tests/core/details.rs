@@ -116,3 +116,16 @@ fn a_passing_test_prints_nothing_even_with_details() {
     });
     assert_eq!(report, None);
 }
+
+#[test]
+fn a_child_scope_attaches_to_the_tests_details() {
+    let report = run_sync(|scope| {
+        scope.child().attach("from child", "seen by the test");
+        body(scope, || Err::<(), _>("show the details"))
+    })
+    .expect("an error from the body fails the test");
+    assert!(
+        report.contains("\n---- from child ----\nseen by the test\n"),
+        "{report}"
+    );
+}

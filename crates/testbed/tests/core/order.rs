@@ -172,3 +172,37 @@ fn use_fixture_nests_the_inner_fixtures_cleanups_in_order() {
         ]
     );
 }
+
+/// An async fixture built from an async fixture.
+struct AsyncOuter;
+
+impl testbed::AsyncFixture for AsyncOuter {
+    async fn setup(scope: &Scope) -> Result<Self, BoxError> {
+        let journal = Journal::current();
+        scope.add_cleanup(journal.cleanup("async outer before"));
+        let Inner = scope.use_async_fixture::<Inner>().await?;
+        let async_journal = journal.clone();
+        scope.add_async_cleanup(move |outcome| async move {
+            async_journal.record(format!("async outer after saw {outcome}"));
+        });
+        Ok(AsyncOuter)
+    }
+}
+
+#[test]
+fn use_async_fixture_nests_the_inner_fixtures_cleanups_in_order() {
+    let journal = Journal::fresh();
+    let report = run_async(None, |scope| async move {
+        let AsyncOuter = testbed::__private::setup_async::<AsyncOuter>(&scope).await?;
+        testbed::__private::body_async(&scope, async {}).await
+    });
+    assert_eq!(report, None);
+    assert_eq!(
+        journal.entries(),
+        [
+            "async outer after saw passed",
+            "inner saw passed",
+            "async outer before saw passed",
+        ]
+    );
+}
