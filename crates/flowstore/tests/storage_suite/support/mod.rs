@@ -1,34 +1,15 @@
-//! The bodies of the ported tests, each written once as a function of a backend, and the
-//! helpers they share (the seed's `_get_storage`, `temporary_flow_detail`, `NoopTask`).
+//! What the tests share: the backend fixture, and the seed's helpers
+//! (`_get_storage`, `temporary_flow_detail`, the `RuntimeError('Woot!')` failure).
 
-pub mod atoms;
-pub mod failures;
-pub mod flows;
-pub mod injection;
-pub mod progress;
-pub mod results;
-pub mod retries;
-pub mod threads;
+mod backends;
 
-pub use atoms::*;
-pub use failures::*;
-pub use flows::*;
-pub use injection::*;
-pub use progress::*;
-pub use results::*;
-pub use retries::*;
-pub use threads::*;
+pub use backends::Db;
 
-use std::sync::Arc;
-
-use flowstore::{ArgsMapping, Backend, Failure, FlowDetail, Storage, StorageError};
+use flowstore::{ArgsMapping, Failure, FlowDetail, Storage, StorageError};
 use serde_json::{Map, Value};
 
 /// What every test body returns.
 pub type TestResult = Result<(), StorageError>;
-
-/// The backend a test runs on.
-pub type Db = Arc<dyn Backend>;
 
 /// The error the seed raises (`RuntimeError('Woot!')`).
 #[derive(Debug, thiserror::Error)]
@@ -54,12 +35,12 @@ pub fn get_storage(db: &Db) -> Result<Storage, StorageError> {
 
 /// A storage writing through to `db`, for `flow`.
 pub fn get_storage_for(db: &Db, flow: FlowDetail) -> Result<Storage, StorageError> {
-    Storage::with_backend(flow, db.clone())
+    Storage::with_backend(flow, db.shared())
 }
 
 /// A second storage for the same flow, read back from `db`, as a resumed engine gets it.
 pub fn reload(db: &Db, storage: &Storage) -> Result<Storage, StorageError> {
-    Storage::load(db.clone(), &storage.flow_uuid())
+    Storage::load(db.shared(), &storage.flow_uuid())
 }
 
 /// The object of a `json!({...})` literal.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use flowstore::{Atom, Provides, RetryAttempt, State};
 use serde_json::json;
 
-use super::{Db, RuntimeError, TestResult, get_storage, object, reload, woot};
+use crate::support::{Db, RuntimeError, TestResult, get_storage, object, reload, woot};
 
 fn attempts<const N: usize>(results: [&str; N]) -> Vec<RetryAttempt> {
     results
@@ -14,8 +14,9 @@ fn attempts<const N: usize>(results: [&str; N]) -> Vec<RetryAttempt> {
         .collect()
 }
 
-pub fn ensure_retry(db: &Db) -> TestResult {
-    let s = get_storage(db)?;
+#[testbed::test(scenarios(memory, sqlite, postgres, mysql))]
+fn ensure_retry(db: Db) -> TestResult {
+    let s = get_storage(&db)?;
     s.ensure_atom(&Atom::retry("my retry"))?;
     let history = s.get_retry_history("my retry")?;
     assert!(history.attempts().is_empty());
@@ -23,8 +24,9 @@ pub fn ensure_retry(db: &Db) -> TestResult {
     Ok(())
 }
 
-pub fn save_retry_results(db: &Db) -> TestResult {
-    let s = get_storage(db)?;
+#[testbed::test(scenarios(memory, sqlite, postgres, mysql))]
+fn save_retry_results(db: Db) -> TestResult {
+    let s = get_storage(&db)?;
     s.ensure_atom(&Atom::retry("my retry"))?;
     s.save("my retry", json!("a"))?;
     s.save("my retry", json!("b"))?;
@@ -35,14 +37,15 @@ pub fn save_retry_results(db: &Db) -> TestResult {
         [&json!("a"), &json!("b")]
     );
     assert_eq!(
-        reload(db, &s)?.get_retry_history("my retry")?.attempts(),
+        reload(&db, &s)?.get_retry_history("my retry")?.attempts(),
         attempts(["a", "b"])
     );
     Ok(())
 }
 
-pub fn save_retry_results_with_mapping(db: &Db) -> TestResult {
-    let s = get_storage(db)?;
+#[testbed::test(scenarios(memory, sqlite, postgres, mysql))]
+fn save_retry_results_with_mapping(db: Db) -> TestResult {
+    let s = get_storage(&db)?;
     s.ensure_atom(&Atom::retry("my retry").with_provides(Provides::whole("x")))?;
     s.save("my retry", json!("a"))?;
     s.save("my retry", json!("b"))?;
@@ -57,8 +60,9 @@ pub fn save_retry_results_with_mapping(db: &Db) -> TestResult {
     Ok(())
 }
 
-pub fn cleanup_retry_history(db: &Db) -> TestResult {
-    let s = get_storage(db)?;
+#[testbed::test(scenarios(memory, sqlite, postgres, mysql))]
+fn cleanup_retry_history(db: Db) -> TestResult {
+    let s = get_storage(&db)?;
     s.ensure_atom(&Atom::retry("my retry").with_provides(Provides::whole("x")))?;
     s.save("my retry", json!("a"))?;
     s.save("my retry", json!("b"))?;
@@ -68,13 +72,14 @@ pub fn cleanup_retry_history(db: &Db) -> TestResult {
     assert_eq!(history.len(), 0);
     assert!(s.fetch_all().is_empty());
     assert_eq!(s.get_atom_state("my retry")?, State::Reverted);
-    assert!(reload(db, &s)?.get_retry_history("my retry")?.is_empty());
+    assert!(reload(&db, &s)?.get_retry_history("my retry")?.is_empty());
     Ok(())
 }
 
-pub fn cached_retry_failure(db: &Db) -> TestResult {
+#[testbed::test(scenarios(memory, sqlite, postgres, mysql))]
+fn cached_retry_failure(db: Db) -> TestResult {
     let a_failure = woot();
-    let s = get_storage(db)?;
+    let s = get_storage(&db)?;
     s.ensure_atom(&Atom::retry("my retry").with_provides(Provides::whole("x")))?;
     s.save("my retry", json!("a"))?;
     s.save_with_state("my retry", a_failure.clone(), State::Failure)?;

@@ -5,13 +5,14 @@ use std::thread;
 use flowstore::Atom;
 use serde_json::json;
 
-use super::{Db, TestResult, get_storage};
+use crate::support::{Db, TestResult, get_storage};
 
 /// As many threads as the seed starts.
 const THREAD_COUNT: usize = 50;
 
-pub fn many_thread_ensure_same_task(db: &Db) -> TestResult {
-    let s = get_storage(db)?;
+#[testbed::test(scenarios(memory, sqlite, postgres, mysql))]
+fn many_thread_ensure_same_task(db: Db) -> TestResult {
+    let s = get_storage(&db)?;
     thread::scope(|scope| {
         let workers: Vec<_> = (0..THREAD_COUNT)
             .map(|_| scope.spawn(|| s.ensure_atom(&Atom::task("my_task"))))
@@ -27,8 +28,9 @@ pub fn many_thread_ensure_same_task(db: &Db) -> TestResult {
     Ok(())
 }
 
-pub fn many_thread_inject(db: &Db) -> TestResult {
-    let s = get_storage(db)?;
+#[testbed::test(scenarios(memory, sqlite, postgres, mysql))]
+fn many_thread_inject(db: Db) -> TestResult {
+    let s = get_storage(&db)?;
     thread::scope(|scope| {
         let workers: Vec<_> = (0..THREAD_COUNT)
             .map(|i| {
@@ -44,7 +46,7 @@ pub fn many_thread_inject(db: &Db) -> TestResult {
     assert_eq!(s.fetch_all().len(), THREAD_COUNT);
     assert_eq!(s.flow_detail().len(), 1);
     // Every thread's value was persisted: none overwrote another's.
-    let resumed = super::reload(db, &s)?;
+    let resumed = crate::support::reload(&db, &s)?;
     assert_eq!(resumed.fetch_all().len(), THREAD_COUNT);
     Ok(())
 }

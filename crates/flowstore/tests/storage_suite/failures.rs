@@ -4,11 +4,12 @@ use std::collections::BTreeMap;
 
 use flowstore::{Atom, Intention, Outcome, State};
 
-use super::{Db, RuntimeError, TestResult, get_storage, reload, woot};
+use crate::support::{Db, RuntimeError, TestResult, get_storage, reload, woot};
 
-pub fn save_and_get_cached_failure(db: &Db) -> TestResult {
+#[testbed::test(scenarios(memory, sqlite, postgres, mysql))]
+fn save_and_get_cached_failure(db: Db) -> TestResult {
     let a_failure = woot();
-    let s = get_storage(db)?;
+    let s = get_storage(&db)?;
     s.ensure_atom(&Atom::task("my task"))?;
     s.save_with_state("my task", a_failure.clone(), State::Failure)?;
     assert_eq!(s.get("my task")?, Outcome::Failure(a_failure.clone()));
@@ -21,9 +22,10 @@ pub fn save_and_get_cached_failure(db: &Db) -> TestResult {
     Ok(())
 }
 
-pub fn save_and_get_non_cached_failure(db: &Db) -> TestResult {
+#[testbed::test(scenarios(memory, sqlite, postgres, mysql))]
+fn save_and_get_non_cached_failure(db: Db) -> TestResult {
     let a_failure = woot();
-    let s = get_storage(db)?;
+    let s = get_storage(&db)?;
     s.ensure_atom(&Atom::task("my task"))?;
     s.save_with_state("my task", a_failure.clone(), State::Failure)?;
     assert_eq!(s.get("my task")?, Outcome::Failure(a_failure.clone()));
@@ -40,9 +42,10 @@ pub fn save_and_get_non_cached_failure(db: &Db) -> TestResult {
     Ok(())
 }
 
-pub fn get_failure_from_reverted_task(db: &Db) -> TestResult {
+#[testbed::test(scenarios(memory, sqlite, postgres, mysql))]
+fn get_failure_from_reverted_task(db: Db) -> TestResult {
     let a_failure = woot();
-    let s = get_storage(db)?;
+    let s = get_storage(&db)?;
     s.ensure_atom(&Atom::task("my task"))?;
     s.save_with_state("my task", a_failure.clone(), State::Failure)?;
     s.set_atom_state("my task", State::Reverting)?;
@@ -52,12 +55,13 @@ pub fn get_failure_from_reverted_task(db: &Db) -> TestResult {
     Ok(())
 }
 
-pub fn get_failure_after_reload(db: &Db) -> TestResult {
+#[testbed::test(scenarios(memory, sqlite, postgres, mysql))]
+fn get_failure_after_reload(db: Db) -> TestResult {
     let a_failure = woot();
-    let s = get_storage(db)?;
+    let s = get_storage(&db)?;
     s.ensure_atom(&Atom::task("my task"))?;
     s.save_with_state("my task", a_failure.clone(), State::Failure)?;
-    let s2 = reload(db, &s)?;
+    let s2 = reload(&db, &s)?;
     assert!(s2.has_failures());
     assert_eq!(s2.get_failures().len(), 1);
     let Outcome::Failure(reloaded) = s2.get("my task")? else {
@@ -70,8 +74,9 @@ pub fn get_failure_after_reload(db: &Db) -> TestResult {
     Ok(())
 }
 
-pub fn save_fail_fetch_revert(db: &Db) -> TestResult {
-    let s = get_storage(db)?;
+#[testbed::test(scenarios(memory, sqlite, postgres, mysql))]
+fn save_fail_fetch_revert(db: Db) -> TestResult {
+    let s = get_storage(&db)?;
     s.ensure_atom(&Atom::task("my task"))?;
     s.set_atom_intention("my task", Intention::Revert)?;
     let a_failure = woot();
@@ -80,7 +85,7 @@ pub fn save_fail_fetch_revert(db: &Db) -> TestResult {
         s.get_revert_result("my task")?,
         Outcome::Failure(a_failure.clone())
     );
-    let Outcome::Failure(reloaded) = reload(db, &s)?.get_revert_result("my task")? else {
+    let Outcome::Failure(reloaded) = reload(&db, &s)?.get_revert_result("my task")? else {
         panic!("a task that failed to revert gives its revert failure after a reload");
     };
     assert!(a_failure.matches(&reloaded));

@@ -3,7 +3,7 @@
 use flowstore::{Atom, ProgressDetails};
 use serde_json::{Map, json};
 
-use super::{Db, TestResult, get_storage, object, reload};
+use crate::support::{Db, TestResult, get_storage, object, reload};
 
 fn details_at(at_progress: f64, details: serde_json::Value) -> Option<ProgressDetails> {
     Some(ProgressDetails {
@@ -12,8 +12,9 @@ fn details_at(at_progress: f64, details: serde_json::Value) -> Option<ProgressDe
     })
 }
 
-pub fn task_metadata_update_with_none(db: &Db) -> TestResult {
-    let s = get_storage(db)?;
+#[testbed::test(scenarios(memory, sqlite, postgres, mysql))]
+fn task_metadata_update_with_none(db: Db) -> TestResult {
+    let s = get_storage(&db)?;
     s.ensure_atom(&Atom::task("my task"))?;
     s.update_atom_metadata("my task", Map::new())?;
     assert_eq!(s.get_task_progress("my task")?, 0.0);
@@ -24,16 +25,18 @@ pub fn task_metadata_update_with_none(db: &Db) -> TestResult {
     Ok(())
 }
 
-pub fn default_task_progress(db: &Db) -> TestResult {
-    let s = get_storage(db)?;
+#[testbed::test(scenarios(memory, sqlite, postgres, mysql))]
+fn default_task_progress(db: Db) -> TestResult {
+    let s = get_storage(&db)?;
     s.ensure_atom(&Atom::task("my task"))?;
     assert_eq!(s.get_task_progress("my task")?, 0.0);
     assert_eq!(s.get_task_progress_details("my task")?, None);
     Ok(())
 }
 
-pub fn task_progress(db: &Db) -> TestResult {
-    let s = get_storage(db)?;
+#[testbed::test(scenarios(memory, sqlite, postgres, mysql))]
+fn task_progress(db: Db) -> TestResult {
+    let s = get_storage(&db)?;
     s.ensure_atom(&Atom::task("my task"))?;
 
     s.set_task_progress("my task", 0.5, Some(object(json!({"test_data": 11}))))?;
@@ -57,7 +60,7 @@ pub fn task_progress(db: &Db) -> TestResult {
         details_at(0.7, json!({"test_data": 17}))
     );
 
-    let resumed = reload(db, &s)?;
+    let resumed = reload(&db, &s)?;
     assert_eq!(resumed.get_task_progress("my task")?, 0.99);
     assert_eq!(
         resumed.get_task_progress_details("my task")?,
@@ -66,8 +69,9 @@ pub fn task_progress(db: &Db) -> TestResult {
     Ok(())
 }
 
-pub fn task_progress_erase(db: &Db) -> TestResult {
-    let s = get_storage(db)?;
+#[testbed::test(scenarios(memory, sqlite, postgres, mysql))]
+fn task_progress_erase(db: Db) -> TestResult {
+    let s = get_storage(&db)?;
     s.ensure_atom(&Atom::task("my task"))?;
     s.set_task_progress("my task", 0.4, Some(object(json!({"test_data": 4}))))?;
     s.set_task_progress("my task", 0.8, Some(Map::new()))?;
