@@ -527,3 +527,55 @@ fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, KvsError> {
         source,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::choose_mangler;
+    use crate::backend::Backend;
+    use crate::backends::MemoryBackend;
+    use crate::mangler::KeyMangler;
+
+    /// A memory backend that brings its own mangler, forcing it or not.
+    struct Mangling {
+        inner: MemoryBackend,
+        forces: bool,
+    }
+
+    impl crate::Proxy for Mangling {
+        fn name(&self) -> &str {
+            "mangling"
+        }
+        fn inner(&self) -> &dyn Backend {
+            &self.inner
+        }
+        fn key_mangler(&self) -> Option<KeyMangler> {
+            Some(KeyMangler::new("backend", str::to_owned))
+        }
+        fn forces_key_mangler(&self) -> bool {
+            self.forces
+        }
+    }
+
+    fn chosen(configured: Option<&str>, backend: &dyn Backend) -> String {
+        let configured = configured.map(|name| KeyMangler::new(name, str::to_owned));
+        choose_mangler(configured, backend).name().to_owned()
+    }
+
+    #[test]
+    fn mangler_precedence() {
+        let plain = MemoryBackend::new();
+        let offers = Mangling {
+            inner: MemoryBackend::new(),
+            forces: false,
+        };
+        let forces = Mangling {
+            inner: MemoryBackend::new(),
+            forces: true,
+        };
+        assert_eq!(chosen(None, &plain), "sha1");
+        assert_eq!(chosen(Some("configured"), &plain), "configured");
+        assert_eq!(chosen(None, &offers), "backend");
+        assert_eq!(chosen(Some("configured"), &offers), "configured");
+        assert_eq!(chosen(Some("configured"), &forces), "backend");
+    }
+}

@@ -150,3 +150,35 @@ impl Backend for MemoryBackend {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::MemoryBackend;
+    use crate::backend::{Backend, KeyTtl};
+
+    #[test]
+    fn an_expired_entry_is_absent_to_every_operation() {
+        let backend = MemoryBackend::new();
+        backend
+            .set("k", b"old", Some(Duration::from_millis(1)))
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(backend.get("k").unwrap(), None);
+        assert_eq!(backend.ttl("k").unwrap(), KeyTtl::Missing);
+        assert!(!backend.delete("k").unwrap());
+        assert!(backend.keys().is_empty());
+
+        backend
+            .set("lock", b"a", Some(Duration::from_millis(1)))
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(!backend.delete_if_equal("lock", b"a").unwrap());
+        assert!(
+            backend.add("lock", b"b", None).unwrap(),
+            "an expired lock can be taken"
+        );
+        assert_eq!(backend.ttl("lock").unwrap(), KeyTtl::Persistent);
+    }
+}

@@ -2,9 +2,11 @@
 //! skip when no server answers, a failure under `TESTBED_REQUIRE`), each giving regions
 //! that no other test sees.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kvs::{Region, RegionBuilder};
+use testbed::resources::Resource;
 use testbed::scenarios::Scenario;
 use testbed::{BoxError, Fixture, Scope, Unavailable};
 
@@ -60,14 +62,58 @@ impl Store for Memory {
     }
 }
 
-/// A Redis server, with a key prefix of this test's own; every key under it is deleted
+/// The Redis server of this run, probed once per process: when it is missing, every
+/// Redis test is skipped with the same reason without trying again.
+pub struct RedisServer {
+    client: redis::Client,
+    url: String,
+    address: String,
+}
+
+/// The shared [`RedisServer`].
+pub static REDIS_SERVER: Resource<RedisServer> = Resource::new("redis", |_| RedisServer::probe());
+
+impl RedisServer {
+    fn probe() -> Result<Self, BoxError> {
+        let url = std::env::var(REDIS_URL_ENV).unwrap_or_else(|_| kvs::DEFAULT_REDIS_URL.into());
+        let client = redis::Client::open(url.as_str())
+            .map_err(|error| format!("`{REDIS_URL_ENV}` is not a Redis URL: {error}"))?;
+        // Only host and port from here on: the URL may hold a password.
+        let address = client.get_connection_info().addr().to_string();
+        let server = RedisServer {
+            client,
+            url,
+            address,
+        };
+        server.connect().map_err(|error| {
+            Unavailable::new(
+                "redis",
+                format!(
+                    "no Redis server at `{}`: {error} (hint: start Redis or set {REDIS_URL_ENV})",
+                    server.address
+                ),
+            )
+        })?;
+        Ok(server)
+    }
+
+    fn connect(&self) -> redis::RedisResult<redis::Connection> {
+        let mut connection = self
+            .client
+            .get_connection_with_timeout(Duration::from_secs(1))?;
+        redis::cmd("PING").query::<()>(&mut connection)?;
+        Ok(connection)
+    }
+}
+
+/// The Redis server, with a key prefix of this test's own; every key under it is deleted
 /// when the test ends. The server is shared with other tests and processes, so nothing
 /// outside the prefix is touched (no `FLUSHDB`).
 #[derive(Clone)]
 pub struct Redis {
     url: String,
     prefix: String,
-    connection: std::sync::Arc<std::sync::Mutex<redis::Connection>>,
+    connection: Arc<Mutex<redis::Connection>>,
 }
 
 impl Redis {
@@ -89,35 +135,16 @@ impl Redis {
 
 impl Fixture for Redis {
     fn setup(scope: &Scope) -> Result<Self, BoxError> {
-        let url = std::env::var(REDIS_URL_ENV).unwrap_or_else(|_| kvs::DEFAULT_REDIS_URL.into());
-        let client = redis::Client::open(url.as_str())
-            .map_err(|error| format!("`{REDIS_URL_ENV}` is not a Redis URL: {error}"))?;
-        let address = client.get_connection_info().addr().to_string();
-        let unavailable = |error: redis::RedisError| {
-            Unavailable::new(
-                "redis",
-                format!(
-                    "no Redis server at `{address}`: {error} (hint: start Redis or set {REDIS_URL_ENV})"
-                ),
-            )
-        };
-        let mut connection = client
-            .get_connection_with_timeout(Duration::from_secs(1))
-            .map_err(unavailable)?;
-        redis::cmd("PING")
-            .query::<()>(&mut connection)
-            .map_err(unavailable)?;
-
+        let server = REDIS_SERVER.get(scope)?;
         let prefix = format!("kvs-test:{}:", unique_hex());
         scope.attach(
             "redis",
-            format!("server `{address}`, keys under `{prefix}`"),
+            format!("server `{}`, keys under `{prefix}`", server.address),
         );
-        let connection = std::sync::Arc::new(std::sync::Mutex::new(connection));
         let store = Redis {
-            url,
+            url: server.url.clone(),
             prefix,
-            connection,
+            connection: Arc::new(Mutex::new(server.connect()?)),
         };
         let cleanup = store.clone();
         let details = scope.details();
