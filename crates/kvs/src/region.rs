@@ -282,7 +282,8 @@ impl Region {
     }
 
     /// Mangles keys with `mangler` from now on (`None`: store keys as given). Keys
-    /// already stored stay under their old storage keys.
+    /// already stored stay under their old storage keys. An explicit call wins over
+    /// [`Config::enable_key_mangler`], which only decides at build time.
     pub fn set_key_mangler(&self, mangler: Option<KeyMangler>) {
         *self
             .key_mangler

@@ -12,7 +12,8 @@
 //!   "changing the copy leaves the store alone"), multi get/set/delete, the four lock
 //!   context tests, lock timeout, and mismatched lock keys.
 //! - Kept on the suite's own test backend only, as in the original: mangler supplied by
-//!   the backend and forced by the backend. Added beside them: a configured mangler beats
+//!   the backend and forced by the backend. The lock context test runs there as well
+//!   (`kvs_locking_context_handler_on_test_backend`), where the original ran it. Added beside them: a configured mangler beats
 //!   a backend's that does not force its own (the original only implies it).
 //! - `test_kvs_key_mangler_set_on_backend` becomes `kvs_key_mangler_set_on_region`: here
 //!   the region mangles keys and backends never see raw keys, so there is no mangler to
