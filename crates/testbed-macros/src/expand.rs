@@ -1,11 +1,12 @@
 //! Code generation for `#[testbed::test]`.
 //!
 //! The user's function becomes an inner function `__testbed_body` with the same
-//! arguments, and the test itself a function that hands a setup-and-body closure to the
-//! runner in `testbed::__private`. That function is a libtest `#[test]` when the crate is
-//! compiled for libtest (`cfg(test)`), and otherwise a plain function registered for the
-//! optional harness (`testbed::harness`). With `scenarios(...)`, the test becomes a module
-//! with one such function per scenario, so libtest names it `test_name::scenario`.
+//! arguments, inside a hidden `__testbed_run_<name>` that hands a setup-and-body closure
+//! to the runner in `testbed::__private`. Three entry points call it: a libtest
+//! `#[test] fn <name>`, a plain `fn <name>` where `cfg(test)` is off (doctests), and a
+//! registration for testbed's optional harness. With `scenarios(...)`, the test becomes a
+//! module with one set of entry points per scenario, so libtest names it
+//! `test_name::scenario`.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
@@ -140,20 +141,21 @@ pub(crate) fn test(options: TestOptions, function: ItemFn) -> syn::Result<TokenS
     let resources_name = resources_static_name(name);
 
     let Some(scenarios) = &options.scenarios else {
-        let registration = attrs.registration(name, quote!(&#resources_name));
-        let TestAttrs { libtest, other, .. } = &attrs;
+        let runnable = format_ident!("__testbed_run_{}", name);
+        let entry = entry_points(name, &runnable, &vis, &attrs, &resources_name, &quote!());
+        let TestAttrs { other, .. } = &attrs;
         return Ok(quote! {
             #resources
-            #[cfg_attr(test, ::core::prelude::v1::test)]
-            #(#libtest)*
+            #[doc(hidden)]
+            #[allow(non_snake_case)]
             #(#other)*
-            #vis fn #name() {
+            #vis fn #runnable() {
                 let #test_name: &'static str =
                     ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name));
                 #inner_sig #block
                 #run
             }
-            #registration
+            #entry
         });
     };
 
@@ -174,6 +176,36 @@ pub(crate) fn test(options: TestOptions, function: ItemFn) -> syn::Result<TokenS
             #cases
         }
     })
+}
+
+/// The ways a test is run, all calling `runnable`: a libtest `#[test] fn name` (kept by
+/// rustc only when it builds a libtest harness), a plain `fn name` where `cfg(test)` is
+/// off (doctests, examples), and a registration for testbed's harness (`harness = false`
+/// targets, which cargo builds with `cfg(test)` but without libtest).
+fn entry_points(
+    name: &Ident,
+    runnable: &Ident,
+    vis: &syn::Visibility,
+    attrs: &TestAttrs,
+    resources: &Ident,
+    supers: &TokenStream,
+) -> TokenStream {
+    let registration = attrs.registration(name, runnable, quote!(&#supers #resources));
+    let TestAttrs { libtest, other, .. } = attrs;
+    quote! {
+        #[::core::prelude::v1::test]
+        #(#libtest)*
+        #(#other)*
+        #vis fn #name() {
+            #runnable()
+        }
+        #[cfg(not(test))]
+        #(#other)*
+        #vis fn #name() {
+            #runnable()
+        }
+        #registration
+    }
 }
 
 /// The hidden static listing the resources a test declared, for the harness's plan.
@@ -222,18 +254,19 @@ fn scenario_modules(
             let value = value.to_string();
             quote!((#dimension, #value))
         });
-        let registration = attrs.registration(value, quote!(&#supers #resources));
-        let TestAttrs { libtest, .. } = attrs;
+        let runnable = format_ident!("__testbed_run_{}", value);
+        let public = syn::parse_quote!(pub);
+        let entry = entry_points(value, &runnable, &public, attrs, resources, &supers);
         items.push(quote! {
-            #[cfg_attr(test, ::core::prelude::v1::test)]
-            #(#libtest)*
-            pub fn #value() {
+            #[doc(hidden)]
+            #[allow(non_snake_case)]
+            pub fn #runnable() {
                 #supers #runner(
                     ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#value)),
                     ::testbed::scenarios::Scenario::new(&[#(#pairs),*]),
                 )
             }
-            #registration
+            #entry
         });
     }
     quote!(#(#items)*)
@@ -266,15 +299,14 @@ impl TestAttrs {
                 split.other.push(attr);
                 continue;
             }
-            let meta = &attr.meta;
-            split.libtest.push(quote!(#[cfg_attr(test, #meta)]));
+            split.libtest.push(quote!(#attr));
         }
         Ok(split)
     }
 
-    /// Registers the test function `function` with the harness (a no-op unless testbed's
-    /// `harness` feature is on, and never under libtest).
-    fn registration(&self, function: &Ident, resources: TokenStream) -> TokenStream {
+    /// Registers `runnable` with the harness under the test's name (a no-op unless
+    /// testbed's `harness` feature is on).
+    fn registration(&self, name: &Ident, runnable: &Ident, resources: TokenStream) -> TokenStream {
         let ignored = self.ignored;
         let should_panic = match &self.should_panic {
             None => quote!(::testbed::__private::ShouldPanic::No),
@@ -284,10 +316,9 @@ impl TestAttrs {
             }
         };
         quote! {
-            #[cfg(not(test))]
             ::testbed::__harness_register! {
-                name: ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#function)),
-                run: #function,
+                name: ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)),
+                run: #runnable,
                 ignored: #ignored,
                 should_panic: #should_panic,
                 resources: #resources,
