@@ -57,7 +57,10 @@ struct Template {
 async fn template(prepared: Arc<Prepared>) -> Result<Arc<Template>, DbError> {
     static BUILT: Mutex<Option<HashMap<String, Arc<Template>>>> = Mutex::new(None);
     if let Some(found) = lock(&BUILT).get_or_insert_default().get(&prepared.hash) {
-        return Ok(found.clone());
+        // A stat, not a read: a pruned template is rebuilt rather than copied from nothing.
+        if found.path.exists() {
+            return Ok(found.clone());
+        }
     }
     let dir = template_dir();
     let path = dir.join(format!("{}.sqlite", prepared.template_name()));

@@ -161,6 +161,13 @@ async fn ensure_template(
                 Some(info) => Ok(info),
                 None => build_template(server, &mut conn, prepared, &name).await,
             };
+            if built.is_err() {
+                // Leave nothing behind: the next attempt starts from scratch anyway.
+                let _ = sqlx::raw_sql(AssertSqlSafe(format!("drop database if exists `{name}`")))
+                    .execute(&mut conn)
+                    .await;
+                let _ = registry::remove(&mut conn, &name).await;
+            }
             let _ = sqlx::query("select release_lock(?)")
                 .bind(name.clone())
                 .execute(&mut conn)

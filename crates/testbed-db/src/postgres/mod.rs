@@ -32,7 +32,15 @@ pub(crate) async fn acquire(
         let server = server().await?;
         engine::boxed(inventory::sweep_once(&server)).await;
         let template = engine::boxed(template::ensure(&server, &prepared)).await?;
-        let name = engine::boxed(clone(&server, &template)).await?;
+        let name = match engine::boxed(clone(&server, &template)).await {
+            // Pruned by `cargo testbed db prune --templates` since this process built it.
+            Err(DbError::Server { source, .. }) if template::is_missing(&source) => {
+                template::forget(&template);
+                let template = engine::boxed(template::ensure(&server, &prepared)).await?;
+                engine::boxed(clone(&server, &template)).await?
+            }
+            other => other?,
+        };
         Ok::<_, DbError>((server, name))
     })
     .await?;

@@ -17,8 +17,24 @@ use crate::{Backend, DbError};
 pub(crate) const TEMPLATE_COMMENT: &str = "testbed template";
 
 /// Makes sure the template of `prepared` exists and is complete; returns its name.
+/// The templates this process knows to be complete.
+static READY: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+
+/// Forgets that template `name` was complete (it was dropped since).
+pub(crate) fn forget(name: &str) {
+    if let Some(ready) = READY.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        ready.remove(name);
+    }
+}
+
+/// "database does not exist".
+pub(crate) fn is_missing(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|db| db.code().as_deref() == Some("3D000"))
+}
+
 pub(crate) async fn ensure(server: &PgServer, prepared: &Prepared) -> Result<String, DbError> {
-    static READY: Mutex<Option<HashSet<String>>> = Mutex::new(None);
     let name = prepared.template_name();
     let known = |set: &mut Option<HashSet<String>>| set.get_or_insert_default().contains(&name);
     if known(&mut READY.lock().unwrap_or_else(|e| e.into_inner())) {
@@ -87,7 +103,11 @@ async fn build(server: &PgServer, prepared: &Prepared, name: &str) -> Result<(),
             .map_err(fail("connect to"))?;
         let built = build_postgres(prepared, &mut conn).await;
         let _ = conn.close().await;
-        built?;
+        if let Err(error) = built {
+            // Leave nothing behind: the next attempt starts from scratch anyway.
+            let _ = drop_database(&mut locker, name).await;
+            return Err(error);
+        }
         run(
             &mut locker,
             format!(r#"comment on database "{name}" is '{TEMPLATE_COMMENT}'"#),

@@ -1,0 +1,74 @@
+//! `cargo testbed db status|prune`: one section per server.
+
+use std::io::Write;
+
+use testbed_db::admin::{self, Held, PruneOptions};
+use testbed_db::{Backend, DbError};
+
+use crate::cli::DbCommand;
+
+/// Runs `command`, writing a report to `out`. `false` when a server could not be read
+/// (an unavailable one is only reported).
+pub(crate) async fn run(command: DbCommand, out: &mut impl Write) -> bool {
+    let (servers, prune) = match command {
+        DbCommand::Status(servers) => (servers, None),
+        DbCommand::Prune {
+            servers,
+            templates,
+            kept,
+        } => (servers, Some(PruneOptions { templates, kept })),
+    };
+    let backends = if servers.backends.is_empty() {
+        Backend::ALL.to_vec()
+    } else {
+        servers.backends.clone()
+    };
+    let mut ok = true;
+    for backend in backends {
+        let url = match backend {
+            Backend::Postgres => servers.postgres_url.as_deref(),
+            Backend::MySql => servers.mysql_url.as_deref(),
+            Backend::Sqlite => None,
+        };
+        let result = match prune {
+            None => admin::status(backend, url).await,
+            Some(options) => admin::prune(backend, url, options).await,
+        };
+        ok &= report(out, backend, prune.is_some(), result);
+    }
+    ok
+}
+
+fn report(
+    out: &mut impl Write,
+    backend: Backend,
+    pruned: bool,
+    result: Result<Vec<Held>, DbError>,
+) -> bool {
+    let held = match result {
+        Ok(held) => held,
+        Err(DbError::Unavailable(unavailable)) => {
+            let _ = writeln!(out, "{backend}: unavailable: {}", unavailable.reason());
+            return true;
+        }
+        Err(error) => {
+            let _ = writeln!(out, "{backend}: error: {error}");
+            return false;
+        }
+    };
+    let verb = if pruned { "removed" } else { "holds" };
+    let _ = writeln!(out, "{backend}: testbed {verb} {} database(s)", held.len());
+    for entry in held {
+        let owner = entry
+            .owner
+            .map(|owner| format!("  (owner {owner})"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {:<20} {}{owner}",
+            entry.kind.to_string(),
+            entry.name
+        );
+    }
+    true
+}

@@ -1,0 +1,119 @@
+//! `cargo testbed db` run as a program against the real servers here.
+
+use std::process::{Command, Output};
+
+use testbed_db::admin;
+use testbed_db::{Backend, DbError};
+
+fn cargo_testbed(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cargo-testbed"))
+        .arg("testbed")
+        .args(args)
+        .output()
+        .expect("cargo-testbed runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+async fn require_postgres() {
+    if let Err(DbError::Unavailable(unavailable)) = admin::status(Backend::Postgres, None).await {
+        testbed::skip(unavailable.requirement(), unavailable.reason());
+    }
+}
+
+const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+fn admin_url() -> String {
+    std::env::var(testbed_db::POSTGRES_URL_ENV).unwrap_or_else(|_| ADMIN_URL.to_owned())
+}
+
+async fn run_sql(pool: &sqlx::PgPool, sql: &str) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+async fn database_exists(pool: &sqlx::PgPool, name: &str) -> bool {
+    sqlx::query_scalar::<_, i64>("select count(*) from pg_database where datname = $1")
+        .bind(name)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+        == 1
+}
+
+#[testbed::test]
+async fn prune_removes_a_dead_owners_database_and_nothing_it_did_not_create() {
+    require_postgres().await;
+    let pool = sqlx::PgPool::connect(&admin_url()).await.unwrap();
+    // What a killed run leaves: a marked database whose owner has no lease open.
+    let orphan = "testbed_0000deadbeef_1";
+    // Named like testbed's, but not marked by testbed: someone else's.
+    let foreign = "testbed_0000deadbeef_2";
+    for name in [orphan, foreign] {
+        run_sql(&pool, &format!("drop database if exists {name}")).await;
+        run_sql(&pool, &format!("create database {name}")).await;
+    }
+    run_sql(
+        &pool,
+        &format!("comment on database {orphan} is 'testbed owner of testbed_tpl_0000000000000000'"),
+    )
+    .await;
+
+    let status = cargo_testbed(&["db", "status", "--backend", "postgres"]);
+    assert!(status.status.success(), "{status:?}");
+    let listed = stdout(&status);
+    assert!(
+        listed.contains(&format!("orphaned             {orphan}")),
+        "{listed}"
+    );
+    assert!(!listed.contains(foreign), "{listed}");
+
+    let prune = cargo_testbed(&["db", "prune", "--backend", "postgres"]);
+    assert!(prune.status.success(), "{prune:?}");
+    assert!(stdout(&prune).contains(orphan), "{}", stdout(&prune));
+    assert!(!database_exists(&pool, orphan).await);
+    assert!(
+        database_exists(&pool, foreign).await,
+        "prune dropped a database testbed did not create"
+    );
+    run_sql(&pool, &format!("drop database {foreign}")).await;
+    pool.close().await;
+}
+
+#[testbed::test]
+async fn status_lists_every_backend_and_never_a_password() {
+    require_postgres().await;
+    let output = cargo_testbed(&[
+        "db",
+        "status",
+        "--postgres-url",
+        "postgres://no_such_role:hunter2@127.0.0.1:5432/postgres",
+    ]);
+    let text = stdout(&output);
+    assert!(
+        !output.status.success(),
+        "a refused connection is an error: {text}"
+    );
+    assert!(text.contains("sqlite: testbed holds"), "{text}");
+    assert!(text.contains("no_such_role:***@"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(
+        text.lines().any(|line| line.starts_with("mysql:")),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unknown_backend_is_a_usage_error() {
+    let output = cargo_testbed(&["db", "status", "--backend", "oracle"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("unknown database backend `oracle`"),
+        "{stderr}"
+    );
+}
