@@ -20,7 +20,12 @@
 //!
 //! Under `cargo nextest run` every test is a process of its own: process-local resources
 //! are made and torn down per test, and [`Persistent`](crate::resources::Persistent) ones
-//! are what is shared.
+//! are what is shared. nextest judges a test by its exit code alone, so a runtime skip
+//! shows there as a pass whose output says `ignored (<reason>)`; `TESTBED_REQUIRE` still
+//! turns it into a failure.
+//!
+//! `TESTBED_ORDER=listed` runs tests in name order instead of the planned order, for
+//! comparison (`cargo bench -p testbed --bench ordering` measures both).
 
 #![allow(clippy::needless_doctest_main)] // the example is a whole test target
 

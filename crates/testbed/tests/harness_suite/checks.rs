@@ -173,3 +173,42 @@ fn speaks_nextest_s_protocol() {
         "{stdout}"
     );
 }
+
+#[testbed::test(timeout = "600s")]
+fn runs_under_cargo_nextest() {
+    // The real runner, not an imitation of its protocol: nextest lists this binary, then
+    // runs each selected test in a process of its own.
+    let cargo = env!("CARGO");
+    let has_nextest = std::process::Command::new(cargo)
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !has_nextest {
+        testbed::skip(
+            "nextest",
+            "`cargo nextest` is not installed (hint: `cargo install cargo-nextest`)",
+        );
+    }
+    let output = std::process::Command::new(cargo)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "nextest",
+            "run",
+            "-p",
+            "testbed",
+            "--test",
+            "harness_suite",
+            "--run-ignored",
+            "only",
+            "--no-fail-fast",
+            "-E",
+            "test(/^helpers::(backend|dirty|interleaved|panics_as_expected)/)",
+        ])
+        .env_remove("TESTBED_REQUIRE")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    // Each test is a process: 2 scenarios, 2 dirty, 6 interleaved, 1 should_panic.
+    assert!(stderr.contains("11 tests run: 11 passed"), "{stderr}");
+}
