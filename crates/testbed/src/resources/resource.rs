@@ -32,6 +32,10 @@ type HookFn<T> = fn(&T) -> Result<(), BoxError>;
 /// libtest when the process exits. Anything that must outlive the process belongs in a
 /// [`Persistent`](super::Persistent) directory, which a sweep keeps bounded.
 ///
+/// Make, reset and clean hooks never run inside an async runtime (from an async test
+/// they run on a helper thread), so they may start a runtime of their own and block on
+/// async code.
+///
 /// A make function that returns [`Unavailable`] is not retried: every later user is
 /// skipped with the same reason, so a missing server is probed once per process.
 ///
@@ -170,14 +174,14 @@ impl<T: Send + Sync + 'static> Resource<T> {
     ///
     /// Fails with the make function's error (an [`Unavailable`] one skips the test).
     pub fn get(&'static self, scope: &Scope) -> Result<Shared<T>, BoxError> {
-        let instance = {
+        let instance = off_runtime(|| {
             let mut slot = lock(&self.slot);
             let instance = self.current(&mut slot)?;
             start_use(&instance);
-            instance
-        };
+            Ok::<_, BoxError>(instance)
+        })?;
         let released = instance.clone();
-        scope.add_cleanup(move |_| self.end_use(released));
+        scope.add_cleanup(move |_| off_runtime(|| self.end_use(released)));
         Ok(Shared {
             resource: self,
             instance,
@@ -378,6 +382,19 @@ impl<T: Send + Sync + 'static> Resource<T> {
     pub fn name(&self) -> &'static str {
         self.name
     }
+}
+
+/// Runs `work` where no async runtime is current, so make, reset and clean hooks may
+/// start a runtime of their own and block on async code even when an async test asks.
+fn off_runtime<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    #[cfg(feature = "tokio")]
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return std::thread::scope(|scope| match scope.spawn(work).join() {
+            Ok(result) => result,
+            Err(payload) => std::panic::resume_unwind(payload),
+        });
+    }
+    work()
 }
 
 fn generations(holds: &[Hold]) -> Vec<u64> {

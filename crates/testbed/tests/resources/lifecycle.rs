@@ -227,3 +227,20 @@ fn a_testbed_test_releases_its_use_in_its_cleanup(scope: &Scope) {
         assert!(!FOR_A_TEST.release_if_unused().unwrap());
     });
 }
+
+static MADE_BY_ASYNC_CODE: Resource<u32> = Resource::new("made-by-async-code", |_| {
+    // A make function that needs async code starts a runtime of its own.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok(runtime.block_on(async {
+        tokio::task::yield_now().await;
+        7
+    }))
+});
+
+#[testbed::test]
+async fn an_async_test_can_use_a_resource_made_by_async_code(scope: &Scope) {
+    tokio::task::yield_now().await;
+    assert_eq!(*MADE_BY_ASYNC_CODE.get(scope).unwrap(), 7);
+}
