@@ -278,7 +278,7 @@ pub fn summary(report: &RunReport) -> String {
         }
     }
     for error in &report.clean_errors {
-        let _ = writeln!(text, "testbed: {error}: {}", error.source);
+        let _ = writeln!(text, "testbed: failed to {error}: {}", error.source);
     }
     text
 }

@@ -53,10 +53,10 @@ impl<'a> Deps<'a> {
             .unwrap_or_else(|| {
                 panic!(
                     "resource `{}` is not a declared dependency of `{}` \
-                     (hint: add it: `.depends_on(&[&{}])`)",
+                     (hint: declare it with `.depends_on(&[...])` on `{}`)",
                     resource.name(),
                     self.resource,
-                    resource.name().to_uppercase()
+                    self.resource
                 )
             });
         let instance = hold

@@ -6,7 +6,7 @@ use crate::core::BoxError;
 
 /// A resource's clean hook failed or panicked while the resource was being released.
 #[derive(Debug, thiserror::Error)]
-#[error("failed to clean resource `{resource}`")]
+#[error("clean resource `{resource}`")]
 pub struct ResourceCleanError {
     /// The resource's name.
     pub resource: &'static str,
@@ -21,8 +21,9 @@ pub struct ResourceCleanError {
 pub enum PersistentEnsureError {
     /// Its directory or lock file could not be created, locked or read.
     #[error(
-        "cannot use persistent resource directory `{path}` \
-         (hint: set `TESTBED_DIR` to a writable directory)"
+        "use persistent resource directory `{}` \
+         (hint: set `TESTBED_DIR` to a writable directory)",
+        path.display()
     )]
     Io {
         /// The path that failed.
@@ -32,7 +33,7 @@ pub enum PersistentEnsureError {
         source: std::io::Error,
     },
     /// Its build function failed; the half-built directory is rebuilt on the next try.
-    #[error("failed to build persistent resource `{name}` (key `{key}`) in `{path}`")]
+    #[error("build persistent resource `{name}` (key `{key}`) in `{}`", path.display())]
     Build {
         /// The resource's name.
         name: String,
@@ -46,7 +47,7 @@ pub enum PersistentEnsureError {
     },
     /// Its key has characters that cannot name a directory.
     #[error(
-        "invalid persistent resource key `{key}` for `{name}` \
+        "accept persistent resource key `{key}` for `{name}` \
          (hint: use letters, digits, `-`, `_` and `.`, such as a hex content hash)"
     )]
     InvalidKey {

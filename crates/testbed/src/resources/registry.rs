@@ -156,7 +156,7 @@ fn install_exit_hook() {
                 .rev()
                 .filter_map(|r| r.release_if_unused().err())
             {
-                eprintln!("testbed: {error}: {}", error.source);
+                eprintln!("testbed: failed to {error}: {}", error.source);
             }
         });
         if result.is_err() {

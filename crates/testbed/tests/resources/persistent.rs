@@ -56,7 +56,7 @@ fn a_failed_build_is_started_again_from_scratch() {
     assert!(
         error
             .to_string()
-            .contains("failed to build persistent resource `artifact`")
+            .contains("build persistent resource `artifact`")
     );
     let hold = artifact
         .ensure("k", |dir| Ok(std::fs::write(dir.join("whole"), "")?))
