@@ -159,7 +159,7 @@ impl Persistent {
             source,
         })?;
         // Written to a temporary name and renamed, so the marker exists only complete.
-        let partial = paths.marker.with_extension("complete.partial");
+        let partial = paths.partial_marker();
         std::fs::write(&partial, b"").map_err(io_error(&partial))?;
         std::fs::rename(&partial, &paths.marker).map_err(io_error(&paths.marker))
     }
@@ -247,6 +247,11 @@ impl EntryPaths {
             lock: root.join(format!("{key}.lock")),
         }
     }
+
+    /// Where the marker is written before it is renamed into place.
+    fn partial_marker(&self) -> PathBuf {
+        self.marker.with_extension("complete.partial")
+    }
 }
 
 fn is_valid_key(key: &str) -> bool {
@@ -309,6 +314,7 @@ fn remove_if_unused(paths: &EntryPaths) {
         return;
     }
     let _ = std::fs::remove_file(&paths.marker);
+    let _ = std::fs::remove_file(paths.partial_marker());
     let _ = std::fs::remove_dir_all(&paths.dir);
     let _ = std::fs::remove_file(&paths.lock);
 }
