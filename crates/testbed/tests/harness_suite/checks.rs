@@ -189,11 +189,11 @@ fn runs_under_cargo_nextest() {
             "`cargo nextest` is not installed (hint: `cargo install cargo-nextest`)",
         );
     }
-    // `-p testbed` builds nothing after `cargo test -p testbed`; after a workspace-wide
-    // build it may rebuild testbed once if the workspace unified other dependency features.
+    // `--workspace` resolves features as CI's `cargo nextest run --workspace` does, so
+    // there this builds nothing; `--test` builds this target alone.
     let output = std::process::Command::new(cargo)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["nextest", "run", "-p", "testbed"])
+        .args(["nextest", "run", "--workspace", "--test", "harness_suite"])
         .args([
             "--run-ignored",
             "only",
