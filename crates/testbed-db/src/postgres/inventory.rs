@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use sqlx::{Connection, PgConnection};
 
+use super::recycle;
 use super::server::{LEASE_PREFIX, PgServer};
 use super::template::{self, TEMPLATE_COMMENT};
 use crate::{Backend, DbError, owner};
@@ -88,24 +89,41 @@ pub(crate) async fn list(server: &PgServer) -> Result<Vec<Held>, DbError> {
         .iter()
         .filter_map(|name| name.strip_prefix(LEASE_PREFIX))
         .collect();
+    let locked: Vec<i64> = sqlx::query_scalar(
+        "select (classid::bigint << 32) | objid::bigint from pg_locks
+         where locktype = 'advisory' and objsubid = 1 and granted",
+    )
+    .fetch_all(&server.pool)
+    .await
+    .map_err(fail)?;
     let mut held = Vec::new();
     for (name, comment, is_template, allows_connections) in rows {
-        let (kind, owner) = if comment == TEMPLATE_COMMENT || name.starts_with("testbed_tpl_") {
+        let (kind, owner) = if name.starts_with("testbed_tpl_") {
             if name
                 .strip_prefix("testbed_tpl_")
                 .is_none_or(|hash| hash.len() != 16)
             {
                 continue;
             }
-            let complete = is_template && !allows_connections;
-            (
-                if complete {
-                    HeldKind::Template
-                } else {
-                    HeldKind::Unfinished
-                },
-                None,
-            )
+            let complete =
+                is_template && !allows_connections && comment.starts_with(TEMPLATE_COMMENT);
+            let kind = if complete {
+                HeldKind::Template
+            } else {
+                HeldKind::Unfinished
+            };
+            (kind, None)
+        } else if name.starts_with(recycle::POOL_PREFIX) {
+            let kind = if comment == KEPT_COMMENT {
+                HeldKind::Kept
+            } else if comment != recycle::POOL_COMMENT {
+                continue; // not a comment testbed wrote: not ours to judge
+            } else if locked.contains(&recycle::lock_key(&name)) {
+                HeldKind::InUse
+            } else {
+                HeldKind::Pooled
+            };
+            (kind, None)
         } else {
             let Some(token) = owner::owner_of(&name) else {
                 continue;
@@ -145,33 +163,34 @@ pub(crate) async fn drop_kinds(
         if !kinds.contains(&held.kind) {
             continue;
         }
-        let is_template = matches!(held.kind, HeldKind::Template | HeldKind::Unfinished);
-        if is_template {
-            // A builder holds this lock: leave what it is building alone.
-            let key = template::lock_key(&held.name);
+        // Whoever builds a template or uses a pooled database holds its lock: leave
+        // those alone, and hold the lock while dropping so nobody claims it meanwhile.
+        let key = if held.name.starts_with("testbed_tpl_") {
+            Some(template::lock_key(&held.name))
+        } else if held.name.starts_with(recycle::POOL_PREFIX) {
+            Some(recycle::lock_key(&held.name))
+        } else {
+            None
+        };
+        if let Some(key) = key {
             let locked: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
                 .bind(key)
                 .fetch_one(&mut conn)
                 .await
-                .map_err(|e| DbError::server(Backend::Postgres, "lock a template", e))?;
+                .map_err(|e| DbError::server(Backend::Postgres, "lock a database", e))?;
             if !locked {
                 continue;
             }
-            let result = template::drop_database(&mut conn, &held.name).await;
+        }
+        let result = template::drop_database(&mut conn, &held.name).await;
+        if let Some(key) = key {
             let _ = sqlx::query("select pg_advisory_unlock($1)")
                 .bind(key)
                 .execute(&mut conn)
                 .await;
-            result.map_err(|e| {
-                DbError::server(Backend::Postgres, format!("drop `{}`", held.name), e)
-            })?;
-        } else {
-            template::drop_database(&mut conn, &held.name)
-                .await
-                .map_err(|e| {
-                    DbError::server(Backend::Postgres, format!("drop `{}`", held.name), e)
-                })?;
         }
+        result
+            .map_err(|e| DbError::server(Backend::Postgres, format!("drop `{}`", held.name), e))?;
         dropped.push(held);
     }
     let _ = conn.close().await;
@@ -204,7 +223,7 @@ pub async fn prune(url: Option<&str>, templates: bool, kept: bool) -> Result<Vec
     let url = admin_url(url);
     let mut kinds = vec![HeldKind::Orphaned];
     if templates {
-        kinds.extend([HeldKind::Template, HeldKind::Unfinished]);
+        kinds.extend([HeldKind::Template, HeldKind::Unfinished, HeldKind::Pooled]);
     }
     if kept {
         kinds.push(HeldKind::Kept);

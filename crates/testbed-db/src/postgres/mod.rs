@@ -1,11 +1,14 @@
-//! PostgreSQL: a template per schema hash, then per test a clone made with
-//! `CREATE DATABASE ... TEMPLATE ... STRATEGY FILE_COPY`, dropped after the test.
+//! PostgreSQL: a template per schema hash; per test, by default, a recycled clone from
+//! a warm pool (see `recycle`), or with [`Isolation::Clone`] a fresh clone made with
+//! `CREATE DATABASE ... TEMPLATE ... STRATEGY FILE_COPY` and dropped after the test.
 //!
 //! `FILE_COPY` rather than PostgreSQL 15's default `WAL_LOG`: a test schema is small, and
 //! copying its files whole (with fsync off, the checkpoint it costs is cheap) beats
 //! writing every block through the WAL, 11-14 ms against 19-24 ms on tmpfs.
 
+mod catalog;
 mod inventory;
+mod recycle;
 mod server;
 mod template;
 
@@ -25,19 +28,30 @@ use crate::{Backend, DbError, Isolation, TestDb, engine, owner};
 /// Gives `scope`'s test a clone of `prepared`'s template.
 pub(crate) async fn acquire(
     prepared: Arc<Prepared>,
-    _isolation: Isolation,
+    isolation: Isolation,
+    scope: &Scope,
+) -> Result<TestDb<sqlx::Postgres>, DbError> {
+    match isolation {
+        Isolation::Clone => acquire_clone(prepared, scope).await,
+        _ => recycle::acquire(prepared, scope).await,
+    }
+}
+
+/// A fresh clone of the template, dropped after the test.
+async fn acquire_clone(
+    prepared: Arc<Prepared>,
     scope: &Scope,
 ) -> Result<TestDb<sqlx::Postgres>, DbError> {
     let (server, name) = engine::run(async move {
         let server = server().await?;
         engine::boxed(inventory::sweep_once(&server)).await;
         let template = engine::boxed(template::ensure(&server, &prepared)).await?;
-        let name = match engine::boxed(clone(&server, &template)).await {
+        let name = match engine::boxed(clone(&server, &template.name)).await {
             // Pruned by `cargo testbed db prune --templates` since this process built it.
             Err(DbError::Server { source, .. }) if template::is_missing(&source) => {
-                template::forget(&template);
+                template::forget(&template.name);
                 let template = engine::boxed(template::ensure(&server, &prepared)).await?;
-                engine::boxed(clone(&server, &template)).await?
+                engine::boxed(clone(&server, &template.name)).await?
             }
             other => other?,
         };
@@ -83,36 +97,20 @@ pub(crate) async fn acquire(
 /// Clones `template` into a new database owned by this process.
 async fn clone(server: &PgServer, template: &str) -> Result<String, DbError> {
     let name = owner::database_name();
-    let strategy = if server.version >= 150000 {
-        " strategy file_copy"
-    } else {
-        ""
-    };
     let mut conn = server
         .pool
         .acquire()
         .await
         .map_err(|e| DbError::server(Backend::Postgres, "connect", e))?;
-    let mut attempt = 0;
-    loop {
-        let sql = format!(r#"create database "{name}" template "{template}"{strategy}"#);
-        match template::run(&mut conn, sql).await {
-            Ok(()) => break,
-            // Someone connected to the template in spite of allow_connections false (a
-            // superuser's psql, say): wait for them, then give a clear error.
-            Err(error) if template::is_busy(&error) && attempt < 10 => {
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
-            }
-            Err(error) => {
-                return Err(DbError::server(
-                    Backend::Postgres,
-                    format!("clone template `{template}` (hint: disconnect any session from it)"),
-                    error,
-                ));
-            }
-        }
-    }
+    create_clone(&mut conn, server.version, template, &name)
+        .await
+        .map_err(|error| {
+            DbError::server(
+                Backend::Postgres,
+                format!("clone template `{template}` (hint: disconnect any session from it)"),
+                error,
+            )
+        })?;
     let comment = inventory::owned_comment(template);
     template::run(
         &mut conn,
@@ -156,4 +154,32 @@ async fn keep(server: &Arc<PgServer>, name: &str) -> Result<(), DbError> {
         .map_err(|e| DbError::server(Backend::Postgres, format!("keep `{name}`"), e))
     })
     .await
+}
+
+/// `CREATE DATABASE name TEMPLATE template`, with the file-copy strategy where the server
+/// has it, waiting a little for sessions still leaving the template.
+pub(crate) async fn create_clone(
+    conn: &mut sqlx::PgConnection,
+    version: i32,
+    template: &str,
+    name: &str,
+) -> Result<(), sqlx::Error> {
+    let strategy = if version >= 150000 {
+        " strategy file_copy"
+    } else {
+        ""
+    };
+    let mut attempt = 0;
+    loop {
+        let sql = format!(r#"create database "{name}" template "{template}"{strategy}"#);
+        match template::run(conn, sql).await {
+            // Someone connected to the template in spite of allow_connections false (a
+            // superuser's psql, say): wait for them a little, then give up.
+            Err(error) if template::is_busy(&error) && attempt < 10 => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+            }
+            other => return other,
+        }
+    }
 }

@@ -28,8 +28,9 @@ pub(crate) struct PgServer {
     pub(crate) pool: PgPool,
     /// `server_version_num`.
     pub(crate) version: i32,
-    /// Held open so other processes see this one as alive; never used.
-    _lease: Mutex<PgConnection>,
+    /// Held open so other processes see this one as alive; it also holds the advisory
+    /// locks of the pooled databases this process uses, which die with it.
+    pub(crate) lease: Mutex<PgConnection>,
 }
 
 impl PgServer {
@@ -130,7 +131,7 @@ async fn probe(url_text: &str) -> Result<Arc<PgServer>, ProbeFailure> {
         url,
         pool,
         version,
-        _lease: Mutex::new(lease),
+        lease: Mutex::new(lease),
     }))
 }
 

@@ -2,23 +2,37 @@
 //! whichever process needs it first, then marked complete by making it a template that
 //! accepts no connections. A template left half-built by a crash is not marked, so the
 //! next builder drops and rebuilds it.
+//!
+//! The template's comment records what recycling needs to know about the pristine
+//! database: its catalog fingerprint, and the script that brings a used clone back to
+//! the template's rows and sequences.
 
-use std::collections::HashSet;
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
+use super::catalog;
 use super::server::PgServer;
 use crate::schema::{Prepared, build_postgres};
 use crate::{Backend, DbError};
 
-/// The comment that marks a database as a testbed template (and so safe to drop).
+/// The start of the comment that marks a database as a testbed template.
 pub(crate) const TEMPLATE_COMMENT: &str = "testbed template";
 
-/// Makes sure the template of `prepared` exists and is complete; returns its name.
+/// A complete template and what recycling its clones needs.
+#[derive(Debug)]
+pub(crate) struct Template {
+    pub(crate) name: String,
+    /// The catalog fingerprint of a pristine clone.
+    pub(crate) fingerprint: String,
+    /// Deletes every row, restores the template's rows and rewinds the sequences.
+    pub(crate) reset: String,
+}
+
 /// The templates this process knows to be complete.
-static READY: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+static READY: Mutex<Option<HashMap<String, Arc<Template>>>> = Mutex::new(None);
 
 /// Forgets that template `name` was complete (it was dropped since).
 pub(crate) fn forget(name: &str) {
@@ -34,36 +48,70 @@ pub(crate) fn is_missing(error: &sqlx::Error) -> bool {
         .is_some_and(|db| db.code().as_deref() == Some("3D000"))
 }
 
-pub(crate) async fn ensure(server: &PgServer, prepared: &Prepared) -> Result<String, DbError> {
+/// Makes sure the template of `prepared` exists and is complete.
+pub(crate) async fn ensure(
+    server: &PgServer,
+    prepared: &Prepared,
+) -> Result<Arc<Template>, DbError> {
     let name = prepared.template_name();
-    let known = |set: &mut Option<HashSet<String>>| set.get_or_insert_default().contains(&name);
-    if known(&mut READY.lock().unwrap_or_else(|e| e.into_inner())) {
-        return Ok(name);
+    if let Some(found) = READY
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_default()
+        .get(&name)
+    {
+        return Ok(found.clone());
     }
-    if !is_ready(server, &name).await? {
-        build(server, prepared, &name).await?;
-    }
+    let template = match read(server, &name).await? {
+        Some(template) => template,
+        None => build(server, prepared, &name).await?,
+    };
+    let template = Arc::new(template);
     READY
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .get_or_insert_default()
-        .insert(name.clone());
-    Ok(name)
+        .insert(name, template.clone());
+    Ok(template)
 }
 
-fn is_ready<'a>(
+/// The template `name` if it is complete.
+fn read<'a>(
     server: &'a PgServer,
     name: &'a str,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, DbError>> + Send + 'a>> {
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Option<Template>, DbError>> + Send + 'a>,
+> {
     Box::pin(async move {
-        let state: Option<(bool, bool)> = sqlx::query_as(
-            "select datistemplate, datallowconn from pg_database where datname = $1",
+        let state: Option<(bool, bool, Option<String>)> = sqlx::query_as(
+            "select datistemplate, datallowconn, shobj_description(oid, 'pg_database')
+             from pg_database where datname = $1",
         )
         .bind(name)
         .fetch_optional(&server.pool)
         .await
         .map_err(|e| DbError::server(Backend::Postgres, "look up the template", e))?;
-        Ok(matches!(state, Some((true, false))))
+        Ok(match state {
+            Some((true, false, Some(comment))) => parse_comment(name, &comment),
+            _ => None,
+        })
+    })
+}
+
+fn comment_of(template: &Template) -> String {
+    format!(
+        "{TEMPLATE_COMMENT}\nfingerprint {}\n{}",
+        template.fingerprint, template.reset
+    )
+}
+
+fn parse_comment(name: &str, comment: &str) -> Option<Template> {
+    let rest = comment.strip_prefix(TEMPLATE_COMMENT)?.strip_prefix('\n')?;
+    let (fingerprint, reset) = rest.strip_prefix("fingerprint ")?.split_once('\n')?;
+    Some(Template {
+        name: name.to_owned(),
+        fingerprint: fingerprint.to_owned(),
+        reset: reset.to_owned(),
     })
 }
 
@@ -73,7 +121,7 @@ pub(crate) fn lock_key(name: &str) -> i64 {
     u64::from_str_radix(hash, 16).unwrap_or_default() as i64
 }
 
-async fn build(server: &PgServer, prepared: &Prepared, name: &str) -> Result<(), DbError> {
+async fn build(server: &PgServer, prepared: &Prepared, name: &str) -> Result<Template, DbError> {
     let fail = |action: &str| {
         let action = format!("{action} template `{name}`");
         move |e| DbError::server(Backend::Postgres, action, e)
@@ -88,8 +136,8 @@ async fn build(server: &PgServer, prepared: &Prepared, name: &str) -> Result<(),
         .await
         .map_err(fail("lock"))?;
     let result = async {
-        if is_ready(server, name).await? {
-            return Ok(()); // another process built it while this one waited
+        if let Some(template) = read(server, name).await? {
+            return Ok(template); // another process built it while this one waited
         }
         // Whatever is there is a build cut short: ours by its name, and nobody uses it.
         drop_database(&mut locker, name)
@@ -102,15 +150,23 @@ async fn build(server: &PgServer, prepared: &Prepared, name: &str) -> Result<(),
             .await
             .map_err(fail("connect to"))?;
         let built = build_postgres(prepared, &mut conn).await;
+        let described = match built {
+            Ok(()) => describe(&mut conn, name).await,
+            Err(error) => Err(error),
+        };
         let _ = conn.close().await;
-        if let Err(error) = built {
-            // Leave nothing behind: the next attempt starts from scratch anyway.
-            let _ = drop_database(&mut locker, name).await;
-            return Err(error);
-        }
+        let template = match described {
+            Ok(template) => template,
+            Err(error) => {
+                // Leave nothing behind: the next attempt starts from scratch anyway.
+                let _ = drop_database(&mut locker, name).await;
+                return Err(error);
+            }
+        };
+        let comment = comment_of(&template).replace('\'', "''");
         run(
             &mut locker,
-            format!(r#"comment on database "{name}" is '{TEMPLATE_COMMENT}'"#),
+            format!(r#"comment on database "{name}" is '{comment}'"#),
         )
         .await
         .map_err(fail("mark"))?;
@@ -121,11 +177,20 @@ async fn build(server: &PgServer, prepared: &Prepared, name: &str) -> Result<(),
             format!(r#"alter database "{name}" with is_template true allow_connections false"#),
         )
         .await
-        .map_err(fail("complete"))
+        .map_err(fail("complete"))?;
+        Ok(template)
     }
     .await;
     let _ = locker.close().await;
     result
+}
+
+async fn describe(conn: &mut PgConnection, name: &str) -> Result<Template, DbError> {
+    Ok(Template {
+        name: name.to_owned(),
+        fingerprint: catalog::fingerprint(&mut *conn).await?,
+        reset: catalog::reset_script(conn).await?,
+    })
 }
 
 /// Drops database `name`, forcing its sessions out.

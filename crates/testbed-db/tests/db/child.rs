@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 
 use testbed::{Outcome, Scope};
 
-use crate::SHOP;
+use crate::{SHOP, SHOP_CLONES};
 
 const ROLE_ENV: &str = "TESTBED_DB_CHILD";
 
@@ -55,7 +55,10 @@ async fn child_dies_holding_a_postgres_database() {
         return;
     }
     let scope = Scope::new("child");
-    let db = SHOP.try_postgres(&scope).await.expect("postgres is up");
+    let db = SHOP_CLONES
+        .try_postgres(&scope)
+        .await
+        .expect("postgres is up");
     println!("DATABASE {}", db.name());
     std::io::stdout().flush().unwrap();
     // Killed mid-test: no cleanup runs, no destructor, like SIGKILL.
@@ -72,4 +75,24 @@ async fn child_fails_with_a_postgres_database() {
     let db = SHOP.try_postgres(&scope).await.expect("postgres is up");
     println!("DATABASE {}", db.name());
     scope.finish_async(Outcome::Failed).await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "helper: run in a child process by `a_killed_runs_pooled_database_is_reset_by_its_next_user`"]
+async fn child_dies_dirtying_a_pooled_database() {
+    if !is_child("child_dies_dirtying_a_pooled_database") {
+        return;
+    }
+    let scope = Scope::new("child");
+    let db = crate::postgres::CRASHED
+        .try_postgres(&scope)
+        .await
+        .expect("postgres is up");
+    sqlx::query("insert into notes values ('left by a killed run')")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    println!("DATABASE {}", db.name());
+    std::io::stdout().flush().unwrap();
+    std::process::abort();
 }

@@ -2,7 +2,7 @@ use testbed::{Outcome, Scope};
 use testbed_db::admin::{self, HeldKind, PruneOptions};
 use testbed_db::{Backend, Database, DbError};
 
-use crate::{SHOP, child};
+use crate::{SHOP, SHOP_CLONES, child};
 
 /// Skips the test (fails it under `TESTBED_REQUIRE`) when PostgreSQL is not here.
 async fn require_postgres() {
@@ -44,11 +44,11 @@ async fn clones_the_template_with_schema_and_seeds(scope: &Scope) -> Result<(), 
 }
 
 #[testbed::test]
-async fn the_database_is_dropped_after_a_pass_and_clones_are_isolated() {
+async fn a_clone_is_dropped_after_a_pass_and_clones_are_isolated() {
     require_postgres().await;
     let scope = Scope::new("passing");
-    let first = SHOP.postgres(&scope).await.unwrap();
-    let second = SHOP.postgres(&scope).await.unwrap();
+    let first = SHOP_CLONES.postgres(&scope).await.unwrap();
+    let second = SHOP_CLONES.postgres(&scope).await.unwrap();
     sqlx::query("insert into tags (name) values ('only-first')")
         .execute(first.pool())
         .await
@@ -123,7 +123,7 @@ async fn a_half_built_template_is_rebuilt() {
 async fn orphans_of_a_killed_run_are_pruned_and_live_ones_are_not() {
     require_postgres().await;
     let scope = Scope::new("alive");
-    let mine = SHOP.postgres(&scope).await.unwrap();
+    let mine = SHOP_CLONES.postgres(&scope).await.unwrap();
     let output = child::run("child::child_dies_holding_a_postgres_database", &[]);
     assert!(!output.status.success(), "the child should have died");
     let orphan = child::printed_database(&output);
@@ -207,4 +207,125 @@ async fn wrong_credentials_are_an_error_without_the_password() {
     assert!(matches!(error, DbError::Connect { .. }), "{message}");
     assert!(!message.contains("hunter2"), "{message}");
     assert!(message.contains("no_such_role"), "{message}");
+}
+
+/// The shop schema with a pool no other test draws from.
+static OWN_POOL: Database = Database::migrations("tests/schema")
+    .with_seeds(&["tests/seeds/base.sql", "tests/seeds/own_pool.sql"]);
+
+#[testbed::test]
+async fn a_recycled_database_comes_back_as_the_template_left_it() {
+    require_postgres().await;
+    let scope = Scope::new("first");
+    let db = OWN_POOL.postgres(&scope).await.unwrap();
+    let name = db.name().to_owned();
+    assert!(name.starts_with("testbed_pool_"), "{name}");
+    let fresh_id: i64 = sqlx::query_scalar(
+        "insert into users (email, name, created_at) values ('c@example.com', 'C', now()) returning id",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    sqlx::query("delete from memberships")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    sqlx::query("update users set name = 'changed'")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    scope.finish_async(Outcome::Passed).await.unwrap();
+
+    // Sequential tests in one process get the same database back, reset.
+    let scope = Scope::new("second");
+    let again = OWN_POOL.postgres(&scope).await.unwrap();
+    assert_eq!(again.name(), name);
+    let names: Vec<String> = sqlx::query_scalar("select name from users order by id")
+        .fetch_all(again.pool())
+        .await
+        .unwrap();
+    assert_eq!(names, ["Ada", "Brian"]);
+    let memberships: i64 = sqlx::query_scalar("select count(*) from memberships")
+        .fetch_one(again.pool())
+        .await
+        .unwrap();
+    assert_eq!(memberships, 1);
+    let next_id: i64 = sqlx::query_scalar(
+        "insert into users (email, name, created_at) values ('c@example.com', 'C', now()) returning id",
+    )
+    .fetch_one(again.pool())
+    .await
+    .unwrap();
+    assert_eq!(next_id, fresh_id, "sequences are rewound");
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}
+
+static ALTERED: Database = Database::function("altered v1", |target| {
+    Box::pin(async move {
+        if let testbed_db::Target::Postgres(conn) = target {
+            sqlx::raw_sql("create table things (id int)")
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    })
+});
+
+#[testbed::test]
+async fn a_recycled_database_whose_schema_changed_is_dropped() {
+    require_postgres().await;
+    let scope = Scope::new("alters");
+    let db = ALTERED.postgres(&scope).await.unwrap();
+    sqlx::query("alter table things add column extra text")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let name = db.name().to_owned();
+    scope.finish_async(Outcome::Passed).await.unwrap();
+    assert!(
+        !exists(&name).await,
+        "{name} was recycled with a changed schema"
+    );
+    let scope = Scope::new("after");
+    let db = ALTERED.postgres(&scope).await.unwrap();
+    let columns: i64 = sqlx::query_scalar(
+        "select count(*) from information_schema.columns where table_name = 'things'",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(columns, 1);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}
+
+pub static CRASHED: Database = Database::function("crashed v1", |target| {
+    Box::pin(async move {
+        if let testbed_db::Target::Postgres(conn) = target {
+            sqlx::raw_sql("create table notes (body text)")
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    })
+});
+
+#[testbed::test]
+async fn a_killed_runs_pooled_database_is_reset_by_its_next_user() {
+    require_postgres().await;
+    let output = child::run("child::child_dies_dirtying_a_pooled_database", &[]);
+    assert!(!output.status.success(), "the child should have died");
+    let dirtied = child::printed_database(&output);
+    let held = admin::status(Backend::Postgres, None).await.unwrap();
+    let kind = held.iter().find(|h| h.name == dirtied).map(|h| h.kind);
+    assert_eq!(kind, Some(HeldKind::Pooled), "its lock died with the child");
+
+    let scope = Scope::new("next user");
+    let db = CRASHED.postgres(&scope).await.unwrap();
+    assert_eq!(db.name(), dirtied, "the free pooled database is reused");
+    let notes: i64 = sqlx::query_scalar("select count(*) from notes")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(notes, 0, "the killed run's row was reset away");
+    scope.finish_async(Outcome::Passed).await.unwrap();
 }

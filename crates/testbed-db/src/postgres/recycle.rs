@@ -1,0 +1,417 @@
+//! Recycling (PostgreSQL's default isolation): a warm pool of clones per template.
+//!
+//! A clone from a template costs tens to hundreds of milliseconds on a disk-backed
+//! server, so each test's database is reused: after the test, one round trip checks the
+//! schema fingerprint and, if the test left the schema alone, deletes every row and
+//! restores the template's rows and sequences (about a millisecond); a test that changed
+//! the schema gets its database dropped. Pooled databases are named
+//! `testbed_pool_<hash>_<n>` and shared by every process: a process claims one with an
+//! advisory lock held by its lease connection, so a killed process's databases return
+//! to the pool by themselves, to be reset by their next user. Clones are made in the
+//! background so that a test rarely waits for one.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use testbed::{Outcome, Scope};
+
+use super::catalog;
+use super::server::{PgServer, server};
+use super::template::{self, Template};
+use crate::schema::Prepared;
+use crate::{Backend, DbError, TestDb, engine, owner};
+
+/// The comment of a pooled database.
+pub(crate) const POOL_COMMENT: &str = "testbed pool";
+/// The prefix of pooled databases' names.
+pub(crate) const POOL_PREFIX: &str = "testbed_pool_";
+/// How many clean databases to keep ready beyond those in use.
+const WARM: usize = 1;
+
+/// The advisory-lock key of pooled database `name`.
+pub(crate) fn lock_key(name: &str) -> i64 {
+    let digest = Sha256::digest(name.as_bytes());
+    i64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
+}
+
+/// A database this process holds, and whether it must be reset before use.
+struct Claimed {
+    name: String,
+    needs_reset: bool,
+}
+
+/// The clean databases of one template this process holds.
+struct Warm {
+    template: Arc<Template>,
+    free: Mutex<Vec<Claimed>>,
+    /// Clones being made in the background.
+    filling: AtomicUsize,
+}
+
+impl Warm {
+    fn pop(&self) -> Option<Claimed> {
+        self.free.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    }
+
+    fn push(&self, claimed: Claimed) {
+        self.free
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(claimed);
+    }
+
+    fn free_count(&self) -> usize {
+        self.free.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+fn warm_for(template: &Arc<Template>) -> Arc<Warm> {
+    static WARM_POOLS: Mutex<Option<HashMap<String, Arc<Warm>>>> = Mutex::new(None);
+    let mut pools = WARM_POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    let pools = pools.get_or_insert_default();
+    match pools.get(&template.name) {
+        // A rebuilt template (pruned meanwhile) starts a new pool.
+        Some(warm) if Arc::ptr_eq(&warm.template, template) => warm.clone(),
+        _ => {
+            let warm = Arc::new(Warm {
+                template: template.clone(),
+                free: Mutex::new(Vec::new()),
+                filling: AtomicUsize::new(0),
+            });
+            pools.insert(template.name.clone(), warm.clone());
+            warm
+        }
+    }
+}
+
+/// The names this process holds, so it never claims one twice (advisory locks are
+/// re-entrant within a session).
+fn held() -> std::sync::MutexGuard<'static, Option<std::collections::HashSet<String>>> {
+    static HELD: Mutex<Option<std::collections::HashSet<String>>> = Mutex::new(None);
+    HELD.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Gives `scope`'s test a clean pooled database of `prepared`'s template.
+pub(crate) async fn acquire(
+    prepared: Arc<Prepared>,
+    scope: &Scope,
+) -> Result<TestDb<sqlx::Postgres>, DbError> {
+    for _attempt in 0..5 {
+        let work_prepared = prepared.clone();
+        let (server, warm, claimed) = engine::run(async move {
+            let server = server().await?;
+            engine::boxed(super::inventory::sweep_once(&server)).await;
+            let template = engine::boxed(template::ensure(&server, &work_prepared)).await?;
+            let warm = warm_for(&template);
+            let claimed = match warm.pop() {
+                Some(claimed) => claimed,
+                None => engine::boxed(claim_or_clone(&server, &template)).await?,
+            };
+            fill_in_background(&server, &warm);
+            Ok::<_, DbError>((server, warm, claimed))
+        })
+        .await?;
+        // Lazy: the first query opens the connection, so acquiring costs next to nothing.
+        let pool = PgPoolOptions::new()
+            .max_connections(5)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_lazy_with(server.options_for(&claimed.name));
+        if claimed.needs_reset {
+            // Left by a process that is gone: maybe mid-test, maybe with its schema changed.
+            match reset(&warm.template, &pool).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    pool.close().await;
+                    discard(server, claimed.name).await?;
+                    continue;
+                }
+                Err(error) => {
+                    pool.close().await;
+                    discard(server, claimed.name).await?;
+                    return Err(error);
+                }
+            }
+        }
+        let name = claimed.name.clone();
+        let url = server.url_of(&name);
+        let (cleanup_pool, cleanup_url, details) = (pool.clone(), url.clone(), scope.details());
+        scope.add_async_cleanup(move |outcome: Outcome| {
+            release(
+                server,
+                warm,
+                claimed,
+                cleanup_pool,
+                cleanup_url,
+                details,
+                outcome,
+            )
+        });
+        return Ok(TestDb {
+            pool,
+            url: Some(url),
+            name,
+            backend: Backend::Postgres,
+        });
+    }
+    Err(DbError::server(
+        Backend::Postgres,
+        "find a usable pooled database",
+        sqlx::Error::Protocol("every pooled database had a changed schema".into()),
+    ))
+}
+
+/// After the test: reset and return the database to the warm pool, or drop it if the
+/// test changed its schema, or keep it for inspection.
+async fn release(
+    server: Arc<PgServer>,
+    warm: Arc<Warm>,
+    claimed: Claimed,
+    pool: PgPool,
+    url: String,
+    details: testbed::Details,
+    outcome: Outcome,
+) -> Result<(), DbError> {
+    if outcome.is_failure() && owner::keep_failed() {
+        pool.close().await;
+        keep(server, claimed.name).await?;
+        crate::handle::announce_kept(&details, Backend::Postgres, &url);
+        return Ok(());
+    }
+    let reset = reset(&warm.template, &pool).await;
+    pool.close().await;
+    match reset {
+        Ok(true) => {
+            warm.push(Claimed {
+                name: claimed.name,
+                needs_reset: false,
+            });
+            Ok(())
+        }
+        Ok(false) => discard(server, claimed.name).await,
+        Err(error) => {
+            discard(server, claimed.name).await?;
+            Err(error)
+        }
+    }
+}
+
+/// Resets the database behind `pool` to the template's rows in one round trip, unless
+/// its schema changed (`false`).
+async fn reset(template: &Template, pool: &PgPool) -> Result<bool, DbError> {
+    let fingerprint = template.fingerprint.replace('\'', "''");
+    let guard = format!(
+        "do $testbed_guard$ begin
+           if ({}) <> '{fingerprint}' then
+             raise exception 'testbed: schema changed' using errcode = 'TBSCH';
+           end if;
+         end $testbed_guard$;\n",
+        catalog::fingerprint_sql()
+    );
+    let script = guard + &template.reset;
+    match sqlx::raw_sql(AssertSqlSafe(script)).execute(pool).await {
+        Ok(_) => Ok(true),
+        Err(error)
+            if error
+                .as_database_error()
+                .is_some_and(|db| db.code().as_deref() == Some("TBSCH")) =>
+        {
+            Ok(false)
+        }
+        Err(error) => Err(DbError::server(
+            Backend::Postgres,
+            "reset a pooled database",
+            error,
+        )),
+    }
+}
+
+/// Claims a pooled database left free by another process (or a run before), or makes a
+/// new clone of `template`.
+async fn claim_or_clone(server: &PgServer, template: &Template) -> Result<Claimed, DbError> {
+    let fail = |action: &'static str| move |e| DbError::server(Backend::Postgres, action, e);
+    let prefix = pool_prefix(template);
+    let names: Vec<String> = sqlx::query_scalar(
+        "select datname from pg_database
+         where starts_with(datname, $1) and shobj_description(oid, 'pg_database') = $2
+         order by datname",
+    )
+    .bind(prefix.clone())
+    .bind(POOL_COMMENT)
+    .fetch_all(&server.pool)
+    .await
+    .map_err(fail("list pooled databases"))?;
+    for name in &names {
+        if try_claim(server, name).await? {
+            return Ok(Claimed {
+                name: name.clone(),
+                needs_reset: true,
+            });
+        }
+    }
+    let mut serial = names.len() + 1;
+    loop {
+        let name = format!("{prefix}{serial}");
+        serial += 1;
+        if !try_claim(server, &name).await? {
+            continue;
+        }
+        match clone_into(server, template, &name).await {
+            Ok(true) => {
+                return Ok(Claimed {
+                    name,
+                    needs_reset: false,
+                });
+            }
+            // It exists (made by another process, or one with another comment).
+            Ok(false) => unclaim(server, &name).await,
+            Err(error) => {
+                unclaim(server, &name).await;
+                return Err(error);
+            }
+        }
+    }
+}
+
+fn pool_prefix(template: &Template) -> String {
+    let hash = template.name.rsplit('_').next().unwrap_or_default();
+    format!("{POOL_PREFIX}{hash}_")
+}
+
+/// Takes the advisory lock of `name` on the lease: `true` if this process now holds it.
+async fn try_claim(server: &PgServer, name: &str) -> Result<bool, DbError> {
+    if !held().get_or_insert_default().insert(name.to_owned()) {
+        return Ok(false);
+    }
+    let locked: Result<bool, _> = {
+        let mut lease = server.lease.lock().await;
+        sqlx::query_scalar("select pg_try_advisory_lock($1)")
+            .bind(lock_key(name))
+            .fetch_one(&mut *lease)
+            .await
+    };
+    match locked {
+        Ok(true) => Ok(true),
+        Ok(false) => {
+            held().get_or_insert_default().remove(name);
+            Ok(false)
+        }
+        Err(error) => {
+            held().get_or_insert_default().remove(name);
+            Err(DbError::server(
+                Backend::Postgres,
+                "lock a pooled database",
+                error,
+            ))
+        }
+    }
+}
+
+async fn unclaim(server: &PgServer, name: &str) {
+    let mut lease = server.lease.lock().await;
+    let _ = sqlx::query("select pg_advisory_unlock($1)")
+        .bind(lock_key(name))
+        .execute(&mut *lease)
+        .await;
+    drop(lease);
+    held().get_or_insert_default().remove(name);
+}
+
+/// Clones `template` into `name`; `false` if `name` already exists.
+async fn clone_into(server: &PgServer, template: &Template, name: &str) -> Result<bool, DbError> {
+    let mut conn = server
+        .pool
+        .acquire()
+        .await
+        .map_err(|e| DbError::server(Backend::Postgres, "connect", e))?;
+    match super::create_clone(&mut conn, server.version, &template.name, name).await {
+        Ok(()) => {}
+        Err(error)
+            if error
+                .as_database_error()
+                .is_some_and(|db| db.code().as_deref() == Some("42P04")) =>
+        {
+            return Ok(false);
+        }
+        Err(error) => {
+            return Err(DbError::server(
+                Backend::Postgres,
+                format!(
+                    "clone template `{}` (hint: disconnect any session from it)",
+                    template.name
+                ),
+                error,
+            ));
+        }
+    }
+    template::run(
+        &mut conn,
+        format!(r#"comment on database "{name}" is '{POOL_COMMENT}'"#),
+    )
+    .await
+    .map_err(|e| DbError::server(Backend::Postgres, format!("mark `{name}`"), e))?;
+    Ok(true)
+}
+
+/// Keeps up to [`WARM`] clean databases ready, cloning in the background.
+fn fill_in_background(server: &Arc<PgServer>, warm: &Arc<Warm>) {
+    let ready = warm.free_count() + warm.filling.load(Ordering::SeqCst);
+    if ready >= WARM {
+        return;
+    }
+    warm.filling.fetch_add(1, Ordering::SeqCst);
+    let (server, warm) = (server.clone(), warm.clone());
+    engine::handle().spawn(async move {
+        let made = engine::boxed(claim_or_clone(&server, &warm.template)).await;
+        if let Ok(claimed) = made {
+            warm.push(claimed);
+        }
+        warm.filling.fetch_sub(1, Ordering::SeqCst);
+    });
+}
+
+/// Drops a pooled database whose schema a test changed, then lets it go.
+async fn discard(server: Arc<PgServer>, name: String) -> Result<(), DbError> {
+    engine::run(async move {
+        let result = engine::boxed(async {
+            let mut conn = PgConnection::connect_with(&server.admin)
+                .await
+                .map_err(|e| DbError::server(Backend::Postgres, "connect", e))?;
+            let dropped = template::drop_database(&mut conn, &name).await;
+            let _ = conn.close().await;
+            dropped.map_err(|e| DbError::server(Backend::Postgres, format!("drop `{name}`"), e))
+        })
+        .await;
+        unclaim(&server, &name).await;
+        result
+    })
+    .await
+}
+
+/// Marks a failing test's pooled database as kept, out of the pool, and lets it go.
+async fn keep(server: Arc<PgServer>, name: String) -> Result<(), DbError> {
+    engine::run(async move {
+        let comment = super::inventory::KEPT_COMMENT;
+        let result = engine::boxed(async {
+            let mut conn = server
+                .pool
+                .acquire()
+                .await
+                .map_err(|e| DbError::server(Backend::Postgres, "connect", e))?;
+            template::run(
+                &mut conn,
+                format!(r#"comment on database "{name}" is '{comment}'"#),
+            )
+            .await
+            .map_err(|e| DbError::server(Backend::Postgres, format!("keep `{name}`"), e))
+        })
+        .await;
+        unclaim(&server, &name).await;
+        result
+    })
+    .await
+}
