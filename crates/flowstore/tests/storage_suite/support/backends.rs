@@ -1,18 +1,38 @@
 //! [`Db`]: the fixture giving each test a clean backend of its scenario's kind: a new
-//! memory backend, a new SQLite file, or a new database on the PostgreSQL or MySQL server.
+//! memory backend, or an isolated database from testbed-db on SQLite, PostgreSQL or
+//! MySQL, built from the crate's own migrations.
 //!
-//! A server that cannot be reached makes the test a skip (`testbed::Unavailable`), or a
-//! failure when `TESTBED_REQUIRE` names it. Each server database is created under a
-//! unique `testbed_flowstore_<random>` name and dropped after the test, unless the test
-//! failed: then it is kept for inspection and its URL attached to the report.
+//! A server that cannot be reached makes the test a skip, or a failure when
+//! `TESTBED_REQUIRE` names it (testbed-db decides). Each database is the test's alone and
+//! is dropped or reset after it.
 
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use flowstore::{Backend, MemoryBackend, SqlBackend};
-use sqlx::{AnyConnection, AssertSqlSafe, Connection, Executor};
 use testbed::scenarios::Scenario;
-use testbed::{BoxError, Fixture, Outcome, Scope, TempDir};
+use testbed::{BoxError, Fixture, Outcome, Scope};
+use testbed_db::{Database, Isolation};
+
+/// The schema, from the migrations `SqlBackend::upgrade` applies. SQLite copies a
+/// template file (rather than the in-memory image testbed-db prefers) so the backend can
+/// open it by URL with its own pool.
+static SCHEMA: Database = Database::migrations("migrations").isolation(Isolation::File);
+
+/// The runtime testbed-db's pools run on: alive for the whole run, since a pool's
+/// connections die with the runtime they were opened on, and testbed-db closes its pool
+/// in a cleanup after the test.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("storage-suite-db")
+            .enable_all()
+            .build()
+            .expect("cannot start the suite's database runtime")
+    })
+}
 
 /// A clean backend for the test's scenario (`memory`, `sqlite`, `postgres` or `mysql`).
 /// It dereferences to the backend.
@@ -35,17 +55,12 @@ impl Deref for Db {
 
 impl Fixture for Db {
     fn setup(scope: &Scope) -> Result<Self, BoxError> {
-        let scenario = Scenario::of(scope)
-            .ok_or("`Db` picks its backend from the test's scenario: add `scenarios(memory, sqlite, postgres, mysql)`")?;
+        let scenario = Scenario::of(scope).ok_or(
+            "`Db` picks its backend from the test's scenario: add `scenarios(memory, sqlite, postgres, mysql)`",
+        )?;
         let backend: Arc<dyn Backend> = match scenario.value() {
             "memory" => Arc::new(MemoryBackend::new()),
-            "sqlite" => Arc::new(sqlite(scope)?),
-            "postgres" => Arc::new(POSTGRES.provision(scope, &scenario)?),
-            "mysql" => Arc::new(MYSQL.provision(scope, &scenario)?),
-            other => return Err(format!(
-                "unknown backend scenario `{other}` (hint: use memory, sqlite, postgres or mysql)"
-            )
-            .into()),
+            server => Arc::new(sql(scope, server.parse()?)?),
         };
         // The seed's tear-down: empty the backend, unless the test failed (then what it
         // left is the evidence).
@@ -60,112 +75,11 @@ impl Fixture for Db {
     }
 }
 
-/// A new SQLite database file in a temporary directory, schema applied.
-fn sqlite(scope: &Scope) -> Result<SqlBackend, BoxError> {
-    let dir = scope.use_fixture::<TempDir>()?;
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("flows.db").display()
-    );
-    let backend = SqlBackend::connect(&url)?;
-    backend.upgrade()?;
-    Ok(backend)
-}
-
-/// A database server the suite creates its databases on.
-struct Server {
-    /// The variable holding an administrator URL.
-    env: &'static str,
-    /// The administrator URL used when `env` is not set.
-    default_url: &'static str,
-    /// How to drop a database that may still have sessions.
-    drop_database: fn(&str) -> String,
-}
-
-const POSTGRES: Server = Server {
-    env: "TESTBED_POSTGRES_URL",
-    default_url: "postgres://postgres@127.0.0.1:5432/postgres",
-    drop_database: |name| format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-};
-
-const MYSQL: Server = Server {
-    env: "TESTBED_MYSQL_URL",
-    default_url: "mysql://root@127.0.0.1:3306",
-    drop_database: |name| format!("DROP DATABASE IF EXISTS {name}"),
-};
-
-impl Server {
-    /// A new database on this server for the test of `scope`, schema applied, dropped
-    /// after the test unless it failed.
-    fn provision(
-        &'static self,
-        scope: &Scope,
-        scenario: &Scenario,
-    ) -> Result<SqlBackend, BoxError> {
-        let admin_url = std::env::var(self.env).unwrap_or_else(|_| self.default_url.to_owned());
-        let name = format!(
-            "testbed_flowstore_{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..12]
-        );
-        self.admin(&admin_url, format!("CREATE DATABASE {name}"), scenario)?;
-        let url = with_database(&admin_url, &name)?;
-        let kept_url = redact(&url);
-        let kept_scope = scope.clone();
-        let scenario = *scenario;
-        scope.add_cleanup(move |outcome: Outcome| {
-            if outcome.is_failure() {
-                kept_scope.attach("kept database", kept_url);
-                return Ok(());
-            }
-            self.admin(&admin_url, (self.drop_database)(&name), &scenario)
-        });
-        let backend = SqlBackend::connect(&url)?;
-        backend.upgrade()?;
-        Ok(backend)
-    }
-
-    /// Runs one administrative statement on the server; a server that cannot be reached
-    /// makes the scenario unavailable.
-    fn admin(
-        &self,
-        admin_url: &str,
-        statement: String,
-        scenario: &Scenario,
-    ) -> Result<(), BoxError> {
-        sqlx::any::install_default_drivers();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        runtime.block_on(async {
-            let mut connection = AnyConnection::connect(admin_url).await.map_err(|error| {
-                scenario.unavailable(format!(
-                    "cannot connect to `{}`: {error} (hint: start the server, or set `{}` to an administrator URL)",
-                    redact(admin_url),
-                    self.env
-                ))
-            })?;
-            connection.execute(AssertSqlSafe(statement)).await?;
-            connection.close().await?;
-            Ok(())
-        })
-    }
-}
-
-/// `url` with its path naming database `name`.
-fn with_database(url: &str, name: &str) -> Result<String, BoxError> {
-    let mut url = url::Url::parse(url)?;
-    url.set_path(name);
-    Ok(url.into())
-}
-
-/// `url` with its password, if any, hidden.
-fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.into()
-        }
-        Ok(parsed) => parsed.into(),
-        Err(_) => "(unparsable URL)".to_owned(),
-    }
+/// A `SqlBackend` on a database of its own on `server`, schema applied.
+fn sql(scope: &Scope, server: testbed_db::Backend) -> Result<SqlBackend, BoxError> {
+    let database = runtime().block_on(SCHEMA.acquire(scope, server))?;
+    let url = database
+        .url()
+        .ok_or_else(|| format!("testbed-db gave no URL for the {server} database"))?;
+    Ok(SqlBackend::connect(url)?)
 }
