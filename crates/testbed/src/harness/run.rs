@@ -12,7 +12,7 @@ use super::registration::RegisteredTest;
 use super::schedule::Schedule;
 use super::trial::{Trial, execute};
 use crate::resources::{
-    AnyResource, ResourceCleanError, ResourceStats, live_resources, teardown_all,
+    AnyResource, ResourceCleanError, ResourceStats, capture_usage, live_resources, teardown_all,
 };
 
 /// The order tests run in.
@@ -34,6 +34,9 @@ pub struct RunReport {
     pub costs: Vec<ResourceCost>,
     /// Cleans that failed, during the run or at teardown.
     pub clean_errors: Vec<ResourceCleanError>,
+    /// Resources tests used without declaring them: `(test, resource)`. The plan could not
+    /// account for them.
+    pub undeclared: Vec<(String, &'static str)>,
     /// Wall time of the run, teardown included.
     pub wall: Duration,
 }
@@ -120,11 +123,17 @@ pub fn run(args: &Arguments, trials: Vec<Trial>, order: Order) -> RunReport {
         .unwrap_or(1);
     let schedule = Arc::new(Schedule::new(resources.clone(), ordered_sets, threads));
     let errors = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let undeclared = Arc::new(std::sync::Mutex::new(Vec::new()));
 
     let mut mimic_trials = Vec::new();
     for (position, trial) in ordered.into_iter().enumerate() {
         let schedule = schedule.clone();
         let errors = errors.clone();
+        let undeclared = undeclared.clone();
+        let declared: Vec<&'static dyn AnyResource> = sets[positions[position]]
+            .iter()
+            .map(|&resource| resources[resource])
+            .collect();
         let Trial {
             name,
             run,
@@ -132,11 +141,17 @@ pub fn run(args: &Arguments, trials: Vec<Trial>, order: Order) -> RunReport {
             should_panic,
             ..
         } = trial;
+        let test_name = name.clone();
         let runner = move || {
             schedule.start(position);
-            let result = execute(run, should_panic);
+            let (result, used) = capture_usage(|| execute(run, should_panic));
             let released = schedule.end(position);
             crate::core::lock(&errors).extend(released);
+            crate::core::lock(&undeclared).extend(
+                used.into_iter()
+                    .filter(|resource| !declared.iter().any(|known| same(*known, *resource)))
+                    .map(|resource| (test_name.clone(), resource.name())),
+            );
             result
         };
         mimic_trials
@@ -160,10 +175,13 @@ pub fn run(args: &Arguments, trials: Vec<Trial>, order: Order) -> RunReport {
     let mut clean_errors = std::mem::take(&mut *crate::core::lock(&errors));
     clean_errors.extend(teardown_all());
     let costs = costs(&resources, &before);
+    let mut undeclared = std::mem::take(&mut *crate::core::lock(&undeclared));
+    undeclared.sort();
     RunReport {
         conclusion,
         costs,
         clean_errors,
+        undeclared,
         wall: started.elapsed(),
     }
 }
@@ -276,6 +294,25 @@ pub fn summary(report: &RunReport) -> String {
                 stats.total_time().as_secs_f64()
             );
         }
+    }
+    let mut resources: Vec<&str> = report.undeclared.iter().map(|(_, r)| *r).collect();
+    resources.sort_unstable();
+    resources.dedup();
+    for resource in resources {
+        let users: Vec<&str> = report
+            .undeclared
+            .iter()
+            .filter(|(_, used)| *used == resource)
+            .map(|(test, _)| test.as_str())
+            .collect();
+        let _ = writeln!(
+            text,
+            "testbed: resource `{resource}` is used by {} test(s) that do not declare it, \
+             such as `{}` (hint: add it to `#[testbed::test(resources(...))]` so the \
+             harness can order for it)",
+            users.len(),
+            users[0]
+        );
     }
     for error in &report.clean_errors {
         let _ = writeln!(text, "testbed: failed to {error}: {}", error.source);

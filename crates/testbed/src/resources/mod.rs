@@ -49,6 +49,7 @@ mod persistent;
 mod registry;
 mod resource;
 mod target_dir;
+mod usage;
 
 pub use deps::Deps;
 pub use error::{PersistentEnsureError, ResourceCleanError};
@@ -56,3 +57,5 @@ pub use persistent::{Persistent, PersistentHold};
 pub use registry::{AnyResource, ResourceStats, live_resources, teardown_all};
 pub use resource::{Resource, Shared};
 pub use target_dir::testbed_dir;
+#[cfg(feature = "harness")]
+pub(crate) use usage::capture as capture_usage;

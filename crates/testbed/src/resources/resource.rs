@@ -181,7 +181,11 @@ impl<T: Send + Sync + 'static> Resource<T> {
             Ok::<_, BoxError>(instance)
         })?;
         let released = instance.clone();
-        scope.add_cleanup(move |_| off_runtime(|| self.end_use(released)));
+        scope.add_cleanup(move |_| {
+            // Recorded here, on the thread that runs the test's cleanups: the harness's.
+            super::usage::record(self);
+            off_runtime(|| self.end_use(released))
+        });
         Ok(Shared {
             resource: self,
             instance,

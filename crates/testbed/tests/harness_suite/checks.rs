@@ -210,3 +210,24 @@ fn runs_under_cargo_nextest() {
     // Each test is a process: 2 scenarios, 2 dirty, 6 interleaved, 1 should_panic.
     assert!(stderr.contains("11 tests run: 11 passed"), "{stderr}");
 }
+
+#[testbed::test]
+fn an_undeclared_resource_is_pointed_out() {
+    let (output, stdout, stderr) = run(
+        &["--ignored", "helpers::uses_alpha_without_declaring_it"],
+        &[],
+    );
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(
+            "resource `alpha` is used by 1 test(s) that do not declare it, such as \
+             `helpers::uses_alpha_without_declaring_it`"
+        ),
+        "{stderr}"
+    );
+    let (_, _, declared) = run(
+        &["--ignored", "--exact", "helpers::interleaved::t1_alpha"],
+        &[],
+    );
+    assert!(!declared.contains("do not declare"), "{declared}");
+}

@@ -157,3 +157,9 @@ fn panics_as_expected() {
 fn fails() {
     panic!("this helper fails on purpose");
 }
+
+#[testbed::test]
+#[ignore = "helper"]
+fn uses_alpha_without_declaring_it(scope: &Scope) {
+    ALPHA.get(scope).unwrap();
+}
