@@ -13,7 +13,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Attribute, FnArg, Ident, ItemFn, Type};
 
-use crate::options::{Scenarios, TestOptions};
+use crate::options::{ResourceItem, Scenarios, TestOptions};
 
 pub(crate) fn test(options: TestOptions, function: ItemFn) -> syn::Result<TokenStream> {
     let ItemFn {
@@ -137,10 +137,9 @@ pub(crate) fn test(options: TestOptions, function: ItemFn) -> syn::Result<TokenS
     };
 
     let attrs = TestAttrs::split(attrs)?;
-    let resources = resources_static(name, &options);
-    let resources_name = resources_static_name(name);
-
     let Some(scenarios) = &options.scenarios else {
+        let resources_name = resources_static_name(name, &[]);
+        let resources = resources_static(&resources_name, &options, &[]);
         let runnable = format_ident!("__testbed_run_{}", name);
         let entry = entry_points(name, &runnable, &vis, &attrs, &resources_name, &quote!());
         let TestAttrs { other, .. } = &attrs;
@@ -161,7 +160,12 @@ pub(crate) fn test(options: TestOptions, function: ItemFn) -> syn::Result<TokenS
 
     let runner = format_ident!("__testbed_scenarios_{}", name);
     let TestAttrs { other, .. } = &attrs;
-    let cases = scenario_modules(scenarios, &attrs, &runner, &resources_name, &[], 1);
+    let resources = scenarios
+        .combinations()
+        .into_iter()
+        .map(|values| resources_static(&resources_static_name(name, &values), &options, &values));
+    let resources = quote!(#(#resources)*);
+    let cases = scenario_modules(scenarios, &attrs, &runner, name, &[], 1);
     Ok(quote! {
         #resources
         #[doc(hidden)]
@@ -208,10 +212,20 @@ fn entry_points(
     }
 }
 
-/// The hidden static listing the resources a test declared, for the harness's plan.
-fn resources_static(name: &Ident, options: &TestOptions) -> TokenStream {
-    let static_name = resources_static_name(name);
-    let resources = &options.resources;
+/// The hidden static listing the resources a test (in the scenario made of `values`)
+/// declared, for the harness's plan.
+fn resources_static(static_name: &Ident, options: &TestOptions, values: &[&Ident]) -> TokenStream {
+    let resources: Vec<&syn::Path> = options
+        .resources
+        .iter()
+        .flat_map(|item| match item {
+            ResourceItem::Always(path) => vec![path],
+            ResourceItem::ForScenario(scenario, paths) if values.contains(&scenario) => {
+                paths.iter().collect()
+            }
+            ResourceItem::ForScenario(..) => Vec::new(),
+        })
+        .collect();
     let count = resources.len();
     quote! {
         #[doc(hidden)]
@@ -221,8 +235,13 @@ fn resources_static(name: &Ident, options: &TestOptions) -> TokenStream {
     }
 }
 
-fn resources_static_name(name: &Ident) -> Ident {
-    format_ident!("__testbed_resources_{}", name)
+fn resources_static_name(name: &Ident, values: &[&Ident]) -> Ident {
+    let mut static_name = format!("__testbed_resources_{name}");
+    for value in values {
+        static_name.push_str("__");
+        static_name.push_str(&value.to_string());
+    }
+    format_ident!("{}", static_name)
 }
 
 /// One module level per dimension; the last level holds one test function per scenario.
@@ -230,7 +249,7 @@ fn scenario_modules(
     scenarios: &Scenarios,
     attrs: &TestAttrs,
     runner: &Ident,
-    resources: &Ident,
+    test: &Ident,
     chosen: &[(&str, &Ident)],
     depth: usize,
 ) -> TokenStream {
@@ -242,7 +261,7 @@ fn scenario_modules(
         let mut path = chosen.to_vec();
         path.push((dimension.as_str(), value));
         if !is_last {
-            let inner = scenario_modules(scenarios, attrs, runner, resources, &path, depth + 1);
+            let inner = scenario_modules(scenarios, attrs, runner, test, &path, depth + 1);
             items.push(quote! {
                 pub mod #value {
                     #inner
@@ -256,7 +275,9 @@ fn scenario_modules(
         });
         let runnable = format_ident!("__testbed_run_{}", value);
         let public = syn::parse_quote!(pub);
-        let entry = entry_points(value, &runnable, &public, attrs, resources, &supers);
+        let values: Vec<&Ident> = path.iter().map(|(_, value)| *value).collect();
+        let resources = resources_static_name(test, &values);
+        let entry = entry_points(value, &runnable, &public, attrs, &resources, &supers);
         items.push(quote! {
             #[doc(hidden)]
             #[allow(non_snake_case)]

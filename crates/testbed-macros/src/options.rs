@@ -13,7 +13,31 @@ const VALID: &str = "expected `timeout = \"<duration>\"`, `scenarios(...)` or `r
 pub(crate) struct TestOptions {
     pub(crate) timeout: Option<Duration>,
     pub(crate) scenarios: Option<Scenarios>,
-    pub(crate) resources: Vec<Path>,
+    pub(crate) resources: Vec<ResourceItem>,
+}
+
+/// One item of `resources(...)`: a resource every scenario uses, or `scenario = [...]`
+/// resources only the tests of that scenario use.
+pub(crate) enum ResourceItem {
+    Always(Path),
+    ForScenario(Ident, Vec<Path>),
+}
+
+impl Parse for ResourceItem {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        if input.peek(syn::Ident) && input.peek2(Token![=]) {
+            let scenario: Ident = input.parse()?;
+            input.parse::<Token![=]>()?;
+            let content;
+            syn::bracketed!(content in input);
+            let paths = Punctuated::<Path, Token![,]>::parse_terminated(&content)?;
+            return Ok(ResourceItem::ForScenario(
+                scenario,
+                paths.into_iter().collect(),
+            ));
+        }
+        Ok(ResourceItem::Always(input.parse()?))
+    }
 }
 
 /// The scenarios a test runs in: one list, or several named lists multiplied.
@@ -44,9 +68,9 @@ impl Parse for TestOptions {
                     options.scenarios = Some(list.parse_args()?);
                 }
                 ("resources", Meta::List(list)) => {
-                    let paths =
-                        list.parse_args_with(Punctuated::<Path, Token![,]>::parse_terminated)?;
-                    options.resources.extend(paths);
+                    let items = list
+                        .parse_args_with(Punctuated::<ResourceItem, Token![,]>::parse_terminated)?;
+                    options.resources.extend(items);
                 }
                 (other, _) => {
                     return Err(syn::Error::new_spanned(
@@ -56,7 +80,35 @@ impl Parse for TestOptions {
                 }
             }
         }
+        options.check_scenario_resources()?;
         Ok(options)
+    }
+}
+
+impl TestOptions {
+    /// Every `scenario = [...]` of `resources(...)` must name one of the test's scenarios.
+    fn check_scenario_resources(&self) -> syn::Result<()> {
+        for item in &self.resources {
+            let ResourceItem::ForScenario(scenario, _) = item else {
+                continue;
+            };
+            let known = self.scenarios.as_ref().is_some_and(|scenarios| {
+                scenarios
+                    .dimensions
+                    .iter()
+                    .any(|(_, values)| values.iter().any(|value| value == scenario))
+            });
+            if !known {
+                return Err(syn::Error::new_spanned(
+                    scenario,
+                    format!(
+                        "resources for `{scenario}`, which is not a scenario of this test \
+                         (hint: list it in `scenarios(...)`)"
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -135,6 +187,24 @@ impl Parse for Scenarios {
 }
 
 impl Scenarios {
+    /// Every scenario, as its values in dimension order.
+    pub(crate) fn combinations(&self) -> Vec<Vec<&Ident>> {
+        let mut combinations = vec![Vec::new()];
+        for (_, values) in &self.dimensions {
+            combinations = combinations
+                .into_iter()
+                .flat_map(|prefix: Vec<&Ident>| {
+                    values.iter().map(move |value| {
+                        let mut combination = prefix.clone();
+                        combination.push(value);
+                        combination
+                    })
+                })
+                .collect();
+        }
+        combinations
+    }
+
     fn check_unique(&self) -> syn::Result<()> {
         for (_, values) in &self.dimensions {
             for (index, value) in values.iter().enumerate() {
@@ -208,9 +278,11 @@ mod tests {
 
     #[test]
     fn parses_multiplied_dimensions_and_resources() {
-        let options =
-            parse("scenarios(backend = [memory, sqlite], format = [json]), resources(A, b::C)")
-                .unwrap();
+        let options = parse(
+            "scenarios(backend = [memory, sqlite], format = [json]), \
+             resources(A, b::C, sqlite = [D])",
+        )
+        .unwrap();
         let names: Vec<_> = options
             .scenarios
             .unwrap()
@@ -219,7 +291,7 @@ mod tests {
             .map(|(name, values)| (name, values.len()))
             .collect();
         assert_eq!(names, [("backend".to_owned(), 2), ("format".to_owned(), 1)]);
-        assert_eq!(options.resources.len(), 2);
+        assert_eq!(options.resources.len(), 3);
     }
 
     #[test]
@@ -233,6 +305,11 @@ mod tests {
         assert!(twice.contains("listed twice"));
         let empty = parse("scenarios()").err().unwrap().to_string();
         assert!(empty.contains("empty"));
+        let stray = parse("scenarios(a), resources(b = [X])")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(stray.contains("not a scenario of this test"));
         let unknown = parse("retries = 3").err().unwrap().to_string();
         assert!(unknown.contains("unknown or malformed option `retries`"));
     }

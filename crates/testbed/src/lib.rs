@@ -53,7 +53,8 @@ pub use crate::runner::{Check, install_check};
 /// `scenarios(backend = [memory, sqlite], format = [json, yaml])`) makes one test per
 /// scenario, named `test_name::memory` and so on (see [`scenarios::Scenario`]).
 /// `resources(SERVER, TEMPLATE)` declares the [`resources::Resource`]s the test uses, so
-/// the [`harness`] can order tests to make each as few times as possible.
+/// the [`harness`] can order tests to make each as few times as possible; with scenarios,
+/// `resources(SERVER, postgres = [PG_TEMPLATE])` adds resources only one scenario uses.
 ///
 /// ```
 /// use testbed::{Scope, TempDir};

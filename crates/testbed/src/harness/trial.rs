@@ -65,6 +65,11 @@ impl Trial {
         &self.name
     }
 
+    /// The resources the test declared.
+    pub fn resources(&self) -> &[&'static dyn AnyResource] {
+        &self.resources
+    }
+
     /// A registered test, named as libtest would name it (without the crate segment).
     pub(crate) fn from_registered(test: &RegisteredTest) -> Self {
         let name = test

@@ -231,3 +231,23 @@ fn an_undeclared_resource_is_pointed_out() {
     );
     assert!(!declared.contains("do not declare"), "{declared}");
 }
+
+#[testbed::test]
+fn each_scenario_declares_its_own_resources() {
+    let declared = |name: &str| -> Vec<&'static str> {
+        let trials = testbed::harness::registered();
+        let trial = trials
+            .iter()
+            .find(|trial| trial.name() == name)
+            .unwrap_or_else(|| panic!("`{name}` is registered"));
+        trial.resources().iter().map(|r| r.name()).collect()
+    };
+    assert_eq!(declared("helpers::per_scenario::memory"), ["beta"]);
+    assert_eq!(
+        declared("helpers::per_scenario::postgres"),
+        ["beta", "alpha"]
+    );
+    let (output, stdout, stderr) = run(&["--ignored", "helpers::per_scenario::"], &[]);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(!stderr.contains("do not declare"), "{stderr}");
+}

@@ -163,3 +163,12 @@ fn fails() {
 fn uses_alpha_without_declaring_it(scope: &Scope) {
     ALPHA.get(scope).unwrap();
 }
+
+#[testbed::test(scenarios(memory, postgres), resources(BETA, postgres = [ALPHA]))]
+#[ignore = "helper"]
+fn per_scenario(scenario: Scenario, scope: &Scope) {
+    BETA.get(scope).unwrap();
+    if scenario.is("postgres") {
+        ALPHA.get(scope).unwrap();
+    }
+}
