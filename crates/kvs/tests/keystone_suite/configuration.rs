@@ -5,10 +5,10 @@ use std::sync::{Arc, Mutex};
 use kvs::{Backend, KvsError, Proxy, RedisBackend, Region};
 
 use crate::TestResult;
-use crate::stores::{Redis, ScenarioStore, Store, build, region_name};
+use crate::stores::{REDIS_SERVER, Redis, ScenarioStore, Store, build, region_name};
 use crate::test_backend::{TestBackend, TestBackends};
 
-#[testbed::test(scenarios(memory, redis))]
+#[testbed::test(scenarios(memory, redis), resources(REDIS_SERVER))]
 fn kvs_basic_configuration(store: ScenarioStore, backends: TestBackends) -> TestResult {
     let region = store.region()?;
     assert!(region.name().starts_with("region-"), "{}", region.name());
@@ -52,7 +52,7 @@ impl Proxy for RecordingProxy {
     }
 }
 
-#[testbed::test(scenarios(memory, redis))]
+#[testbed::test(scenarios(memory, redis), resources(REDIS_SERVER))]
 fn kvs_proxy_configuration(store: ScenarioStore) -> TestResult {
     let log = Arc::new(Mutex::new(Vec::new()));
     let (first_log, second_log) = (log.clone(), log.clone());
@@ -152,7 +152,7 @@ fn kvs_redis_invalid_url_is_rejected() {
     assert!(!error.to_string().contains("secret"), "{error}");
 }
 
-#[testbed::test]
+#[testbed::test(resources(REDIS_SERVER))]
 fn kvs_redis_backend_configuration(server: Redis) -> TestResult {
     let region = server.region()?;
     let backend = region

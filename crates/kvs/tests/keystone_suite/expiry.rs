@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::TestResult;
 use crate::keys::Keys;
-use crate::stores::{ScenarioStore, Store, build, region_name};
+use crate::stores::{REDIS_SERVER, ScenarioStore, Store, build, region_name};
 use crate::test_backend::TestBackends;
 
 const DAY: Duration = Duration::from_secs(86_400);
@@ -21,7 +21,7 @@ fn assert_expires_in_a_day(region: &Region, key: &str) -> TestResult {
     }
 }
 
-#[testbed::test(scenarios(memory, redis))]
+#[testbed::test(scenarios(memory, redis), resources(REDIS_SERVER))]
 fn kvs_expire_time_and_no_expiry_keys(store: ScenarioStore, keys: Keys) -> TestResult {
     let region =
         store.region_with(|builder| builder.expire_time(DAY).no_expiry_keys([keys.bar.clone()]))?;
@@ -43,7 +43,7 @@ fn kvs_expire_time_and_no_expiry_keys(store: ScenarioStore, keys: Keys) -> TestR
     Ok(())
 }
 
-#[testbed::test(scenarios(memory, redis))]
+#[testbed::test(scenarios(memory, redis), resources(REDIS_SERVER))]
 fn kvs_no_expiry_keys_follow_key_mangler(store: ScenarioStore) -> TestResult {
     let region =
         store.region_with(|builder| builder.expire_time(DAY).no_expiry_keys(["test_key"]))?;
@@ -83,7 +83,7 @@ fn kvs_no_expiry_keys_follow_key_mangler(store: ScenarioStore) -> TestResult {
     Ok(())
 }
 
-#[testbed::test(scenarios(memory, redis))]
+#[testbed::test(scenarios(memory, redis), resources(REDIS_SERVER))]
 fn kvs_expired_keys_are_not_found(store: ScenarioStore, keys: Keys) -> TestResult {
     let region = store.region_with(|builder| builder.expire_time(Duration::from_millis(50)))?;
     region.set(&keys.foo, &keys.foo_value)?;

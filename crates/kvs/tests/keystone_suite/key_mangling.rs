@@ -4,14 +4,14 @@ use kvs::{KeyMangler, Region};
 
 use crate::TestResult;
 use crate::keys::Keys;
-use crate::stores::{ScenarioStore, Store, build, region_name};
+use crate::stores::{REDIS_SERVER, ScenarioStore, Store, build, region_name};
 use crate::test_backend::{FORCED_MANGLE_PREFIX, KeyManglingDisabled, MANGLE_PREFIX, TestBackends};
 
 fn sha1_hex(key: &str) -> String {
     sha1_smol::Sha1::from(key).digest().to_string()
 }
 
-#[testbed::test(scenarios(memory, redis))]
+#[testbed::test(scenarios(memory, redis), resources(REDIS_SERVER))]
 fn kvs_key_mangler_fallthrough_default(store: ScenarioStore, keys: Keys) -> TestResult {
     let region = store.region()?;
     let mangler = region.key_mangler().expect("mangling is on by default");
@@ -53,7 +53,7 @@ fn kvs_key_mangler_configured_beats_backend(backends: TestBackends, keys: Keys) 
     Ok(())
 }
 
-#[testbed::test(scenarios(memory, redis))]
+#[testbed::test(scenarios(memory, redis), resources(REDIS_SERVER))]
 fn kvs_key_mangler_configuration_disabled(
     store: ScenarioStore,
     _disabled: KeyManglingDisabled,
@@ -68,7 +68,7 @@ fn kvs_key_mangler_configuration_disabled(
     Ok(())
 }
 
-#[testbed::test(scenarios(memory, redis))]
+#[testbed::test(scenarios(memory, redis), resources(REDIS_SERVER))]
 fn kvs_key_mangler_set_on_region(store: ScenarioStore, keys: Keys) -> TestResult {
     let region = store.region()?;
     assert_eq!(

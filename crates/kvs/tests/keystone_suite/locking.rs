@@ -8,7 +8,7 @@ use kvs::{Clock, KvsError, LOCK_PREFIX, Region};
 
 use crate::TestResult;
 use crate::keys::{Keys, unique_hex};
-use crate::stores::{ScenarioStore, Store, build, region_name};
+use crate::stores::{REDIS_SERVER, ScenarioStore, Store, build, region_name};
 use crate::test_backend::{KeyManglingDisabled, TestBackend, TestBackends};
 
 /// Whether the backend holds `key`, read past the region (no mangling).
@@ -16,7 +16,7 @@ fn stored(region: &Region, key: &str) -> Result<Option<Vec<u8>>, KvsError> {
     region.backend().get(key)
 }
 
-#[testbed::test(scenarios(memory, redis))]
+#[testbed::test(scenarios(memory, redis), resources(REDIS_SERVER))]
 fn kvs_locking_context_handler(
     store: ScenarioStore,
     _disabled: KeyManglingDisabled,
@@ -59,7 +59,7 @@ fn locking_context_handler(region: &Region, keys: &Keys) -> TestResult {
     Ok(())
 }
 
-#[testbed::test(scenarios(memory, redis))]
+#[testbed::test(scenarios(memory, redis), resources(REDIS_SERVER))]
 fn kvs_locking_context_handler_locking_disabled(
     store: ScenarioStore,
     _disabled: KeyManglingDisabled,
@@ -94,7 +94,7 @@ impl Clock for ManualClock {
     }
 }
 
-#[testbed::test(scenarios(memory, redis))]
+#[testbed::test(scenarios(memory, redis), resources(REDIS_SERVER))]
 fn kvs_with_lock_action_context_manager_timeout(store: ScenarioStore) -> TestResult {
     let lock_timeout = Duration::from_secs(5);
     let clock = Arc::new(ManualClock(Mutex::new(Instant::now())));
@@ -129,7 +129,7 @@ fn kvs_with_lock_action_context_manager_timeout(store: ScenarioStore) -> TestRes
     Ok(())
 }
 
-#[testbed::test(scenarios(memory, redis))]
+#[testbed::test(scenarios(memory, redis), resources(REDIS_SERVER))]
 fn kvs_with_lock_action_mismatched_keys(store: ScenarioStore, keys: Keys) -> TestResult {
     let region = store.region()?;
     let lock = region.lock(&keys.foo)?;
@@ -152,7 +152,7 @@ fn kvs_with_lock_action_mismatched_keys(store: ScenarioStore, keys: Keys) -> Tes
     Ok(())
 }
 
-#[testbed::test(scenarios(memory, redis))]
+#[testbed::test(scenarios(memory, redis), resources(REDIS_SERVER))]
 fn kvs_with_lock_action_context_manager(
     store: ScenarioStore,
     _disabled: KeyManglingDisabled,
@@ -172,7 +172,7 @@ fn kvs_with_lock_action_context_manager(
     Ok(())
 }
 
-#[testbed::test(scenarios(memory, redis))]
+#[testbed::test(scenarios(memory, redis), resources(REDIS_SERVER))]
 fn kvs_with_lock_action_context_manager_no_lock(
     store: ScenarioStore,
     _disabled: KeyManglingDisabled,
@@ -186,7 +186,7 @@ fn kvs_with_lock_action_context_manager_no_lock(
     Ok(())
 }
 
-#[testbed::test(scenarios(memory, redis))]
+#[testbed::test(scenarios(memory, redis), resources(REDIS_SERVER))]
 fn kvs_lock_max_lock_attempts(store: ScenarioStore) -> TestResult {
     let region = store.region_with(|builder| builder.max_lock_attempts(1))?;
     assert_eq!(region.max_lock_attempts(), 1);
@@ -210,7 +210,7 @@ fn kvs_lock_max_lock_attempts(store: ScenarioStore) -> TestResult {
     Ok(())
 }
 
-#[testbed::test(scenarios(memory, redis))]
+#[testbed::test(scenarios(memory, redis), resources(REDIS_SERVER))]
 fn kvs_abandoned_lock_expires(store: ScenarioStore) -> TestResult {
     let region = store.region_with(|builder| {
         builder

@@ -42,8 +42,10 @@
 //! - New: `kvs_expired_keys_are_not_found`, `kvs_expiry_needs_a_backend_with_expiry`,
 //!   `kvs_abandoned_lock_expires`.
 //!
-//! Run it with `cargo test -p kvs --test keystone_suite`; point it at another Redis with
-//! `TESTBED_REDIS_URL`.
+//! Run it with `cargo test -p kvs --test keystone_suite` (or `cargo nextest run -p kvs`);
+//! point it at another Redis with `TESTBED_REDIS_URL`. The target runs on testbed's
+//! harness: a skipped test shows as `ignored` with its reason, and the run ends with what
+//! the shared Redis server cost.
 
 mod config_gate;
 mod keys;
@@ -58,3 +60,8 @@ mod operations;
 
 /// What a test body returns: any error fails the test and is printed with its causes.
 pub type TestResult = Result<(), testbed::BoxError>;
+
+/// The harness runs every `#[testbed::test]` of this target (`harness = false`).
+fn main() {
+    testbed::harness::main()
+}

@@ -5,9 +5,9 @@ use serde_json::Value;
 
 use crate::TestResult;
 use crate::keys::Keys;
-use crate::stores::{ScenarioStore, Store};
+use crate::stores::{REDIS_SERVER, ScenarioStore, Store};
 
-#[testbed::test(scenarios(memory, redis))]
+#[testbed::test(scenarios(memory, redis), resources(REDIS_SERVER))]
 fn kvs_basic_get_set_delete(store: ScenarioStore, keys: Keys) -> TestResult {
     let region = store.region()?;
     assert!(region.get::<Value>(&keys.bar).unwrap_err().is_not_found());
@@ -27,7 +27,7 @@ fn kvs_basic_get_set_delete(store: ScenarioStore, keys: Keys) -> TestResult {
     Ok(())
 }
 
-#[testbed::test(scenarios(memory, redis))]
+#[testbed::test(scenarios(memory, redis), resources(REDIS_SERVER))]
 fn kvs_multi_get_set_delete(store: ScenarioStore, keys: Keys) -> TestResult {
     let region = store.region()?;
     let both = [keys.foo.as_str(), keys.bar.as_str()];

@@ -198,7 +198,7 @@ impl Store for Redis {
     }
 }
 
-/// The backend of the test's scenario: `#[testbed::test(scenarios(memory, redis))]`
+/// The backend of the test's scenario: `#[testbed::test(scenarios(memory, redis), resources(REDIS_SERVER))]`
 /// runs a test taking this once on each.
 pub enum ScenarioStore {
     /// The `memory` scenario.
@@ -214,7 +214,7 @@ impl Fixture for ScenarioStore {
             Some("redis") => Ok(ScenarioStore::Redis(scope.use_fixture()?)),
             other => Err(format!(
                 "`ScenarioStore` runs in scenarios `memory` and `redis`, not {other:?} \
-                 (hint: `#[testbed::test(scenarios(memory, redis))]`)"
+                 (hint: `#[testbed::test(scenarios(memory, redis), resources(REDIS_SERVER))]`)"
             )
             .into()),
         }
