@@ -24,6 +24,8 @@
 //! shows there as a pass whose output says `ignored (<reason>)`; `TESTBED_REQUIRE` still
 //! turns it into a failure.
 //!
+//! libtest-mimic does not capture a test's output: what a test prints appears as it runs.
+//!
 //! `TESTBED_ORDER=listed` runs tests in name order instead of the planned order, for
 //! comparison (`cargo bench -p testbed --bench ordering` measures both).
 
