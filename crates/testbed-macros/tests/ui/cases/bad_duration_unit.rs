@@ -1,0 +1,4 @@
+#[testbed::test(timeout = "5h")]
+fn slow() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[testbed::test(timeout = 5)]
+fn slow() {}
+
+fn main() {}

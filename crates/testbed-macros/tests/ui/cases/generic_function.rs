@@ -1,0 +1,6 @@
+#[testbed::test]
+fn generic<T: Default>() {
+    let _ = T::default();
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[testbed::test(retries = 3)]
+fn flaky() {}
+
+fn main() {}
