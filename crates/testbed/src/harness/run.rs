@@ -277,7 +277,7 @@ pub fn summary(report: &RunReport) -> String {
             .sum();
         let _ = writeln!(
             text,
-            "testbed resources: {} made {} times, {:.3}s in make/reset/clean",
+            "testbed resources: {} used, {} make(s) in all, {:.3}s making, resetting and cleaning",
             report.costs.len(),
             report.makes(),
             total.as_secs_f64()
