@@ -9,6 +9,7 @@ mod report;
 mod scope;
 mod skip;
 
+#[cfg(feature = "tokio")]
 pub(crate) use block_on::catch_unwind_future;
 pub(crate) use details::lock;
 pub use details::{Detail, Details};

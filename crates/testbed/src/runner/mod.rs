@@ -20,7 +20,9 @@ pub use verdict::{IntoVerdict, Verdict};
 use crate::core::{
     AsyncFixture, BoxError, Failure, FailureKind, Fixture, Outcome, Report, Scope, Unavailable,
 };
-use crate::core::{catch_unwind_future, panic_message};
+#[cfg(feature = "tokio")]
+use crate::core::catch_unwind_future;
+use crate::core::panic_message;
 
 /// What the macro knows about a test.
 #[derive(Debug)]
