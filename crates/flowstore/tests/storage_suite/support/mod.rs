@@ -2,6 +2,7 @@
 //! (`_get_storage`, `temporary_flow_detail`, the `RuntimeError('Woot!')` failure).
 
 mod backends;
+pub mod tally;
 
 pub use backends::Db;
 
