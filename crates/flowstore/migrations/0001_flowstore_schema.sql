@@ -22,7 +22,9 @@ CREATE TABLE atomdetails (
     failure TEXT,
     revert_results TEXT,
     revert_failure TEXT,
-    FOREIGN KEY (flow_uuid) REFERENCES flowdetails (uuid)
+    FOREIGN KEY (flow_uuid) REFERENCES flowdetails (uuid),
+    -- An atom's name is unique in its flow, even across processes sharing the database.
+    UNIQUE (flow_uuid, name)
 );
 
 CREATE INDEX atomdetails_by_flow ON atomdetails (flow_uuid, seq);

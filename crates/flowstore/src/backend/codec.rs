@@ -113,3 +113,34 @@ fn encode_failure(failure: Option<&Failure>) -> Result<Option<String>, BackendEr
 fn decode_optional<T: DeserializeOwned>(json: Option<String>) -> Result<Option<T>, String> {
     json.as_deref().map(from_json).transpose()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::State;
+    use serde_json::json;
+
+    #[test]
+    fn an_atom_round_trips_through_its_row() {
+        let mut atom = AtomDetail::new("my retry", "42", AtomKind::Retry);
+        atom.state = State::Failure;
+        atom.history
+            .push(crate::detail::RetryAttempt::new(json!("a")));
+        atom.failure = Some(Failure::new(vec!["E".into()], "boom", "trace"));
+        atom.meta.insert("progress".into(), json!(0.5));
+        let back = AtomRow::encode(&atom).unwrap().decode().unwrap();
+        assert_eq!(back, atom);
+    }
+
+    #[test]
+    fn a_row_with_an_unknown_state_is_reported_corrupt() {
+        let mut row = AtomRow::encode(&AtomDetail::new("t", "1", AtomKind::Task)).unwrap();
+        row.state = "DONE".into();
+        let error = row.decode().unwrap_err();
+        assert!(
+            matches!(error, BackendError::Corrupt { what: "state", .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("atom `t`"), "{error}");
+    }
+}
