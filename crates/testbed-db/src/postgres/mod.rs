@@ -1,10 +1,13 @@
 //! PostgreSQL: a template per schema hash; per test, by default, a recycled clone from
 //! a warm pool (see `recycle`), or with [`Isolation::Clone`] a fresh clone made with
-//! `CREATE DATABASE ... TEMPLATE ... STRATEGY FILE_COPY` and dropped after the test.
+//! `CREATE DATABASE ... TEMPLATE` and dropped after the test.
 //!
-//! `FILE_COPY` rather than PostgreSQL 15's default `WAL_LOG`: a test schema is small, and
-//! copying its files whole (with fsync off, the checkpoint it costs is cheap) beats
-//! writing every block through the WAL, 11-14 ms against 19-24 ms on tmpfs.
+//! The clone strategy follows the server. `FILE_COPY` copies the template's files whole
+//! but checkpoints before and after; `WAL_LOG` (PostgreSQL 15's default) writes every
+//! block through the WAL instead. With `fsync` off (a test server, a RAM disk) the
+//! checkpoints are nearly free and `FILE_COPY` wins (11-14 ms against 19-24 ms in the
+//! anchors' measurements); with `fsync` on, as here on a disk, each checkpoint waits for
+//! the disk and `WAL_LOG` wins (60-80 ms against 120-250 ms measured on this machine).
 
 mod catalog;
 mod inventory;
@@ -102,7 +105,7 @@ async fn clone(server: &PgServer, template: &str) -> Result<String, DbError> {
         .acquire()
         .await
         .map_err(|e| DbError::server(Backend::Postgres, "connect", e))?;
-    create_clone(&mut conn, server.version, template, &name)
+    create_clone(&mut conn, server, template, &name)
         .await
         .map_err(|error| {
             DbError::server(
@@ -156,18 +159,18 @@ async fn keep(server: &Arc<PgServer>, name: &str) -> Result<(), DbError> {
     .await
 }
 
-/// `CREATE DATABASE name TEMPLATE template`, with the file-copy strategy where the server
-/// has it, waiting a little for sessions still leaving the template.
+/// `CREATE DATABASE name TEMPLATE template`, with the strategy that is faster on this
+/// server, waiting a little for sessions still leaving the template.
 pub(crate) async fn create_clone(
     conn: &mut sqlx::PgConnection,
-    version: i32,
+    server: &PgServer,
     template: &str,
     name: &str,
 ) -> Result<(), sqlx::Error> {
-    let strategy = if version >= 150000 {
-        " strategy file_copy"
-    } else {
-        ""
+    let strategy = match (server.version >= 150000, server.durable) {
+        (false, _) => "",
+        (true, true) => " strategy wal_log",
+        (true, false) => " strategy file_copy",
     };
     let mut attempt = 0;
     loop {

@@ -328,7 +328,7 @@ async fn clone_into(server: &PgServer, template: &Template, name: &str) -> Resul
         .acquire()
         .await
         .map_err(|e| DbError::server(Backend::Postgres, "connect", e))?;
-    match super::create_clone(&mut conn, server.version, &template.name, name).await {
+    match super::create_clone(&mut conn, server, &template.name, name).await {
         Ok(()) => {}
         Err(error)
             if error

@@ -28,6 +28,8 @@ pub(crate) struct PgServer {
     pub(crate) pool: PgPool,
     /// `server_version_num`.
     pub(crate) version: i32,
+    /// Whether the server syncs to disk (`fsync` on): it decides the clone strategy.
+    pub(crate) durable: bool,
     /// Held open so other processes see this one as alive; it also holds the advisory
     /// locks of the pooled databases this process uses, which die with it.
     pub(crate) lease: Mutex<PgConnection>,
@@ -122,15 +124,18 @@ async fn probe(url_text: &str) -> Result<Arc<PgServer>, ProbeFailure> {
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(30))
         .connect_lazy_with(admin.clone());
-    let version: i32 = sqlx::query_scalar("select current_setting('server_version_num')::int")
-        .fetch_one(&pool)
-        .await
-        .map_err(|e| classify(e, &redacted, unavailable))?;
+    let (version, fsync): (i32, String) = sqlx::query_as(
+        "select current_setting('server_version_num')::int, current_setting('fsync')",
+    )
+    .fetch_one(&pool)
+    .await
+    .map_err(|e| classify(e, &redacted, unavailable))?;
     Ok(Arc::new(PgServer {
         admin,
         url,
         pool,
         version,
+        durable: fsync != "off",
         lease: Mutex::new(lease),
     }))
 }
