@@ -7,9 +7,12 @@ use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Conclusion};
 
+use super::outcomes::{ScenarioTally, TestRecord, skip_reasons, tally};
 use super::plan::{self, ResourceSet};
 use super::registration::RegisteredTest;
 use super::schedule::Schedule;
+use super::sections::render_sections;
+use super::summary::{clean_errors, summary};
 use super::trial::{Trial, execute};
 use crate::resources::{
     AnyResource, ResourceCleanError, ResourceStats, capture_usage, live_resources, teardown_all,
@@ -37,6 +40,11 @@ pub struct RunReport {
     /// Resources tests used without declaring them: `(test, resource)`. The plan could not
     /// account for them.
     pub undeclared: Vec<(String, &'static str)>,
+    /// How each test that ran ended, in name order.
+    pub tests: Vec<TestRecord>,
+    /// The [`summary_section`](super::summary_section)s registered by the end of the run,
+    /// rendered after teardown: `(name, text)`.
+    pub sections: Vec<(&'static str, String)>,
     /// Wall time of the run, teardown included.
     pub wall: Duration,
 }
@@ -55,6 +63,17 @@ impl RunReport {
     pub fn makes(&self) -> u64 {
         self.costs.iter().map(|cost| cost.stats.makes).sum()
     }
+
+    /// Per scenario value, how its tests ended: per dimension in first-seen order, values
+    /// in name order. A test with several dimensions counts once under each value.
+    pub fn scenario_tallies(&self) -> Vec<ScenarioTally> {
+        tally(&self.tests)
+    }
+
+    /// Each distinct skip reason once, with the number of tests it skipped, most first.
+    pub fn skip_reasons(&self) -> Vec<(String, u64)> {
+        skip_reasons(&self.tests)
+    }
 }
 
 /// The entry point of a `harness = false` test target:
@@ -66,8 +85,12 @@ impl RunReport {
 /// ```
 ///
 /// Runs every `#[testbed::test]` of the target with libtest's command line, in planned
-/// order (`TESTBED_ORDER=listed` keeps registration order), prints the resource summary
-/// on stderr and exits with libtest's codes.
+/// order (`TESTBED_ORDER=listed` keeps registration order), prints the
+/// [`summary`] on stderr after libtest's own `test result:` line (which stays on stdout,
+/// untouched, for whatever parses it) and exits with libtest's codes. The summary is
+/// printed only when more than one test ran: under `cargo nextest run` every test is a
+/// process of its own, and a summary of one test would be repeated for each. Failed
+/// resource cleans are printed whatever the count, since they fail the run.
 #[allow(clippy::needless_doctest_main)] // the example is a whole test target
 pub fn main() -> ! {
     let args = Arguments::from_args();
@@ -76,8 +99,10 @@ pub fn main() -> ! {
         _ => Order::Planned,
     };
     let report = run(&args, registered(), order);
-    if !args.list {
+    if report.tests.len() > 1 {
         eprint!("{}", summary(&report));
+    } else {
+        eprint!("{}", clean_errors(&report));
     }
     if !report.clean_errors.is_empty() {
         std::process::exit(101);
@@ -124,12 +149,14 @@ pub fn run(args: &Arguments, trials: Vec<Trial>, order: Order) -> RunReport {
     let schedule = Arc::new(Schedule::new(resources.clone(), ordered_sets, threads));
     let errors = Arc::new(std::sync::Mutex::new(Vec::new()));
     let undeclared = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let records = Arc::new(std::sync::Mutex::new(Vec::new()));
 
     let mut mimic_trials = Vec::new();
     for (position, trial) in ordered.into_iter().enumerate() {
         let schedule = schedule.clone();
         let errors = errors.clone();
         let undeclared = undeclared.clone();
+        let records = records.clone();
         let declared: Vec<&'static dyn AnyResource> = sets[positions[position]]
             .iter()
             .map(|&resource| resources[resource])
@@ -144,7 +171,8 @@ pub fn run(args: &Arguments, trials: Vec<Trial>, order: Order) -> RunReport {
         let test_name = name.clone();
         let runner = move || {
             schedule.start(position);
-            let (result, used) = capture_usage(|| execute(run, should_panic));
+            let ((result, record), used) = capture_usage(|| execute(&test_name, run, should_panic));
+            crate::core::lock(&records).push(record);
             let released = schedule.end(position);
             crate::core::lock(&errors).extend(released);
             crate::core::lock(&undeclared).extend(
@@ -165,10 +193,15 @@ pub fn run(args: &Arguments, trials: Vec<Trial>, order: Order) -> RunReport {
             should_panic,
             ..
         } = trial;
-        mimic_trials.push(
-            libtest_mimic::Trial::ignorable_test(name, move || execute(run, should_panic))
-                .with_ignored_flag(ignored),
-        );
+        let records = records.clone();
+        let test_name = name.clone();
+        let runner = move || {
+            let (result, record) = execute(&test_name, run, should_panic);
+            crate::core::lock(&records).push(record);
+            result
+        };
+        mimic_trials
+            .push(libtest_mimic::Trial::ignorable_test(name, runner).with_ignored_flag(ignored));
     }
 
     let conclusion = libtest_mimic::run(args, mimic_trials);
@@ -177,11 +210,15 @@ pub fn run(args: &Arguments, trials: Vec<Trial>, order: Order) -> RunReport {
     let costs = costs(&resources, &before);
     let mut undeclared = std::mem::take(&mut *crate::core::lock(&undeclared));
     undeclared.sort();
+    let mut tests = std::mem::take(&mut *crate::core::lock(&records));
+    tests.sort_by(|a: &TestRecord, b| a.name.cmp(&b.name));
     RunReport {
         conclusion,
         costs,
         clean_errors,
         undeclared,
+        tests,
+        sections: render_sections(),
         wall: started.elapsed(),
     }
 }
@@ -263,59 +300,4 @@ fn costs(resources: &[&'static dyn AnyResource], before: &[ResourceStats]) -> Ve
         })
         .filter(|cost| cost.stats != ResourceStats::default())
         .collect()
-}
-
-/// The resource summary printed after the run.
-pub fn summary(report: &RunReport) -> String {
-    use std::fmt::Write;
-    let mut text = String::new();
-    if !report.costs.is_empty() {
-        let total: Duration = report
-            .costs
-            .iter()
-            .map(|cost| cost.stats.total_time())
-            .sum();
-        let _ = writeln!(
-            text,
-            "testbed resources: {} used, {} make(s) in all, {:.3}s making, resetting and cleaning",
-            report.costs.len(),
-            report.makes(),
-            total.as_secs_f64()
-        );
-        for cost in &report.costs {
-            let stats = cost.stats;
-            let _ = writeln!(
-                text,
-                "  {}: made {}, reset {}, cleaned {}; {:.3}s",
-                cost.name,
-                stats.makes,
-                stats.resets,
-                stats.cleans,
-                stats.total_time().as_secs_f64()
-            );
-        }
-    }
-    let mut resources: Vec<&str> = report.undeclared.iter().map(|(_, r)| *r).collect();
-    resources.sort_unstable();
-    resources.dedup();
-    for resource in resources {
-        let users: Vec<&str> = report
-            .undeclared
-            .iter()
-            .filter(|(_, used)| *used == resource)
-            .map(|(test, _)| test.as_str())
-            .collect();
-        let _ = writeln!(
-            text,
-            "testbed: resource `{resource}` is used by {} test(s) that do not declare it, \
-             such as `{}` (hint: add it to `#[testbed::test(resources(...))]` so the \
-             harness can order for it)",
-            users.len(),
-            users[0]
-        );
-    }
-    for error in &report.clean_errors {
-        let _ = writeln!(text, "testbed: failed to {error}: {}", error.source);
-    }
-    text
 }

@@ -5,8 +5,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use libtest_mimic::{Completion, Failed};
 
+use super::outcomes::{TestRecord, with_scenario};
 use super::registration::{RegisteredTest, ShouldPanic};
-use crate::core::panic_message;
+use crate::core::{Outcome, Unavailable, panic_message};
 use crate::resources::AnyResource;
 use crate::runner::capture_skip;
 
@@ -97,21 +98,45 @@ impl std::fmt::Debug for Trial {
 }
 
 /// Runs a test body: a panic is a failure (or the expected panic), a skip the testbed
-/// runner reported becomes "ignored" with its reason.
+/// runner reported becomes "ignored" with its reason. Also returns how the test ended,
+/// for the summary.
 pub(crate) fn execute(
+    name: &str,
     run: Box<dyn FnOnce() + Send>,
     should_panic: ShouldPanic,
-) -> Result<Completion, Failed> {
+) -> (Result<Completion, Failed>, TestRecord) {
     let mut panicked = None;
-    let skipped = capture_skip(|| {
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(run)) {
-            panicked = Some(panic_message(&*payload));
-        }
+    let (skipped, scenario) = with_scenario(|| {
+        capture_skip(|| {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(run)) {
+                panicked = Some(panic_message(&*payload));
+            }
+        })
     });
+    let result = judge(should_panic, panicked, skipped.as_ref());
+    let outcome = match (&result, &skipped) {
+        (Err(_), _) => Outcome::Failed,
+        (Ok(_), Some(_)) => Outcome::Skipped,
+        (Ok(_), None) => Outcome::Passed,
+    };
+    let record = TestRecord {
+        name: name.to_owned(),
+        scenario,
+        outcome,
+        skipped: skipped.filter(|_| outcome == Outcome::Skipped),
+    };
+    (result, record)
+}
+
+fn judge(
+    should_panic: ShouldPanic,
+    panicked: Option<String>,
+    skipped: Option<&Unavailable>,
+) -> Result<Completion, Failed> {
     match (should_panic, panicked) {
         (ShouldPanic::No, None) => Ok(match skipped {
             None => Completion::Completed,
-            Some(unavailable) => Completion::ignored_with(unavailable),
+            Some(unavailable) => Completion::ignored_with(unavailable.to_string()),
         }),
         (ShouldPanic::No, Some(message)) => Err(message.into()),
         (ShouldPanic::Yes, Some(_)) => Ok(Completion::Completed),

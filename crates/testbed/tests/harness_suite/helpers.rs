@@ -139,10 +139,21 @@ static MARKED: Resource<()> = Resource::new("marked", |_| Ok(())).with_clean(|_|
     Ok(())
 });
 
-#[testbed::test(resources(MARKED))]
-#[ignore = "helper"]
-fn uses_a_marked_resource(scope: &Scope) {
-    MARKED.get(scope).unwrap();
+/// Two tests, so the run prints its summary.
+mod marked {
+    use super::*;
+
+    #[testbed::test(resources(MARKED))]
+    #[ignore = "helper"]
+    fn uses_it(scope: &Scope) {
+        MARKED.get(scope).unwrap();
+    }
+
+    #[testbed::test(resources(MARKED))]
+    #[ignore = "helper"]
+    fn uses_it_too(scope: &Scope) {
+        MARKED.get(scope).unwrap();
+    }
 }
 
 #[testbed::test]
@@ -158,10 +169,21 @@ fn fails() {
     panic!("this helper fails on purpose");
 }
 
-#[testbed::test]
-#[ignore = "helper"]
-fn uses_alpha_without_declaring_it(scope: &Scope) {
-    ALPHA.get(scope).unwrap();
+/// One test declares the resource it uses, the other does not.
+mod undeclared {
+    use super::*;
+
+    #[testbed::test]
+    #[ignore = "helper"]
+    fn uses_alpha(scope: &Scope) {
+        ALPHA.get(scope).unwrap();
+    }
+
+    #[testbed::test(resources(ALPHA))]
+    #[ignore = "helper"]
+    fn declares_alpha(scope: &Scope) {
+        ALPHA.get(scope).unwrap();
+    }
 }
 
 #[testbed::test(scenarios(memory, postgres), resources(BETA, postgres = [ALPHA]))]
@@ -171,4 +193,51 @@ fn per_scenario(scenario: Scenario, scope: &Scope) {
     if scenario.is("postgres") {
         ALPHA.get(scope).unwrap();
     }
+}
+
+/// Scenario tests that pass, fail and skip, and register summary sections.
+mod summarised {
+    use super::*;
+    use testbed::harness::summary_section;
+
+    static REGISTERED: AtomicU32 = AtomicU32::new(0);
+
+    fn registrations() -> Option<String> {
+        Some(format!(
+            "{} registrations\nsecond line",
+            REGISTERED.load(Ordering::SeqCst)
+        ))
+    }
+
+    fn second_registration() -> Option<String> {
+        Some("a second registration of a name replaced the first".to_owned())
+    }
+
+    fn nothing_to_say() -> Option<String> {
+        None
+    }
+
+    fn register() {
+        REGISTERED.fetch_add(1, Ordering::SeqCst);
+        summary_section("helper section", registrations);
+        summary_section("helper section", second_registration);
+        summary_section("quiet section", nothing_to_say);
+    }
+
+    #[testbed::test(scenarios(memory, postgres))]
+    #[ignore = "helper"]
+    fn passes(_backend: Backend) {
+        register();
+    }
+
+    #[testbed::test(scenarios(memory, postgres))]
+    #[ignore = "helper"]
+    fn fails_on_memory(_backend: Backend, scenario: Scenario) {
+        register();
+        panic!("fails on {scenario} on purpose");
+    }
+
+    #[testbed::test(scenarios(backend = [memory, postgres], format = [json, yaml]))]
+    #[ignore = "helper"]
+    fn round_trips(_backend: Backend) {}
 }

@@ -6,6 +6,7 @@ mod checks;
 mod helpers;
 #[path = "../support/respawn.rs"]
 mod respawn;
+mod summary;
 
 fn main() {
     testbed::harness::main()
