@@ -5,9 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
+use super::Storage;
+use super::handle::{INJECTOR_NAME, Inner, injector_provider};
 use super::providers::{Provider, Source, extract};
 use super::results::EXECUTE_STATES_WITH_RESULTS;
-use super::{INJECTOR_NAME, Inner, Storage, injector_provider};
 use crate::atom::ResultIndex;
 use crate::detail::{AtomDetail, AtomKind};
 use crate::error::StorageError;
@@ -186,7 +187,7 @@ impl Storage {
 
 impl Inner {
     /// The value provided under `name`, from the first provider that has it.
-    fn fetch(&self, name: &str) -> Result<Value, StorageError> {
+    pub(super) fn fetch(&self, name: &str) -> Result<Value, StorageError> {
         let providers = self
             .providers
             .of(name)

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{Inner, Outcome, RetryHistory, Storage};
+use super::handle::Inner;
+use super::{Outcome, RetryHistory, Storage};
 use crate::detail::{AtomDetail, AtomKind, RetryAttempt};
 use crate::error::StorageError;
 use crate::failure::Failure;
@@ -134,7 +135,7 @@ impl Storage {
 
 impl Inner {
     /// An atom's execute failure, live if this storage still has it.
-    fn failure_of<'a>(&'a self, atom: &'a AtomDetail) -> Option<&'a Failure> {
+    pub(super) fn failure_of<'a>(&'a self, atom: &'a AtomDetail) -> Option<&'a Failure> {
         atom.failure.as_ref()?;
         self.failures.get(&atom.name).or(atom.failure.as_ref())
     }
