@@ -49,32 +49,27 @@ impl Storage {
             .map(|(name, value)| (name.into(), value))
             .collect();
         let mut inner = self.lock();
-        let position = match inner
-            .flow
-            .atoms()
-            .iter()
-            .position(|atom| atom.name == INJECTOR_NAME)
-        {
-            Some(position) => position,
-            None => {
-                let mut injector =
-                    AtomDetail::new(INJECTOR_NAME, crate::detail::new_uuid(), AtomKind::Task);
-                injector.state = State::Success;
-                inner.flow.add(injector);
-                inner.flow.len() - 1
+        let add_pairs = |injector: &mut AtomDetail| {
+            let injected = injector
+                .result
+                .get_or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(injected) = injected {
+                injected.extend(pairs.iter().cloned());
             }
         };
-        let injector = &mut inner.flow.atoms_mut()[position];
-        let injected = injector
-            .result
-            .get_or_insert_with(|| Value::Object(Map::new()));
-        if let Value::Object(injected) = injected {
-            injected.extend(pairs.iter().cloned());
+        if inner.flow.find_by_name(INJECTOR_NAME).is_some() {
+            self.commit_atom(&mut inner, INJECTOR_NAME, add_pairs)?;
+        } else {
+            let mut injector =
+                AtomDetail::new(INJECTOR_NAME, crate::detail::new_uuid(), AtomKind::Task);
+            injector.state = State::Success;
+            add_pairs(&mut injector);
+            self.commit_new_atom(&mut inner, injector)?;
         }
         for (name, _) in &pairs {
             inner.providers.add(name, injector_provider(name));
         }
-        self.persist_atom(&inner, position)
+        Ok(())
     }
 
     /// Injects values into the whole flow for this storage's life only: they are never

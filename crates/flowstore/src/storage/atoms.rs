@@ -27,19 +27,15 @@ impl Storage {
                 });
             }
             Some(existing) if existing.version == atom.version() => existing.uuid.clone(),
-            Some(_) => {
-                let (position, detail) = inner.atom_mut(atom.name())?;
+            Some(_) => self.commit_atom(&mut inner, atom.name(), |detail| {
                 detail.version = atom.version().to_owned();
-                let uuid = detail.uuid.clone();
-                self.persist_atom(&inner, position)?;
-                uuid
-            }
+                detail.uuid.clone()
+            })?,
             None => {
                 let mut detail = AtomDetail::new(atom.name(), new_uuid(), atom.kind());
                 detail.version = atom.version().to_owned();
                 let uuid = detail.uuid.clone();
-                inner.flow.add(detail);
-                self.persist_atom(&inner, inner.flow.len() - 1)?;
+                self.commit_new_atom(&mut inner, detail)?;
                 uuid
             }
         };
@@ -111,10 +107,9 @@ impl Storage {
     /// to run again.
     pub fn reset(&self, name: &str) -> Result<(), StorageError> {
         let mut inner = self.lock();
-        let (position, atom) = inner.atom_mut(name)?;
-        atom.reset(State::Pending);
+        self.commit_atom(&mut inner, name, |atom| atom.reset(State::Pending))?;
         inner.failures.remove(name);
         inner.revert_failures.remove(name);
-        self.persist_atom(&inner, position)
+        Ok(())
     }
 }

@@ -24,9 +24,7 @@ impl Storage {
 
     /// Merges `update` into the flow's metadata.
     pub fn update_flow_metadata(&self, update: Map<String, Value>) -> Result<(), StorageError> {
-        let mut inner = self.lock();
-        inner.flow.meta.extend(update);
-        self.persist_flow(&inner.flow)
+        self.commit_flow(&mut self.lock(), |flow| flow.meta.extend(update))
     }
 
     /// The flow's state.
@@ -36,8 +34,6 @@ impl Storage {
 
     /// Sets the flow's state.
     pub fn set_flow_state(&self, state: State) -> Result<(), StorageError> {
-        let mut inner = self.lock();
-        inner.flow.state = state;
-        self.persist_flow(&inner.flow)
+        self.commit_flow(&mut self.lock(), |flow| flow.state = state)
     }
 }

@@ -110,8 +110,8 @@ impl Storage {
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, Inner> {
-        // Each method validates before it changes anything and changes the flow in one
-        // step, so state behind a lock poisoned by a panic elsewhere is still consistent.
+        // Every change is committed in one step after it was built on a copy (see
+        // `commit_atom`), so state behind a lock poisoned by a panic is still consistent.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -125,22 +125,67 @@ impl Storage {
         name: &str,
         change: impl FnOnce(&mut AtomDetail),
     ) -> Result<(), StorageError> {
-        let mut inner = self.lock();
-        let (position, atom) = inner.atom_mut(name)?;
-        change(atom);
-        self.persist_atom(&inner, position)
+        self.commit_atom(&mut self.lock(), name, change)
     }
 
-    pub(super) fn persist_flow(&self, flow: &FlowDetail) -> Result<(), StorageError> {
+    // Every change below is made to a copy, the copy is written, and only then does the
+    // storage keep it: a backend that fails leaves the storage as it was, so memory never
+    // runs ahead of what a resumed engine would read.
+
+    /// Applies `change` to the flow's own fields (name, metadata, state) and persists them.
+    pub(super) fn commit_flow(
+        &self,
+        inner: &mut Inner,
+        change: impl FnOnce(&mut FlowDetail),
+    ) -> Result<(), StorageError> {
+        let mut header = FlowDetail::with_uuid(&inner.flow.name, &inner.flow.uuid);
+        header.meta = inner.flow.meta.clone();
+        header.state = inner.flow.state;
+        change(&mut header);
         if let Some(backend) = &self.backend {
-            backend.save_flow(flow)?;
+            backend.save_flow(&header)?;
         }
+        inner.flow.name = header.name;
+        inner.flow.meta = header.meta;
+        inner.flow.state = header.state;
         Ok(())
     }
 
-    pub(super) fn persist_atom(&self, inner: &Inner, position: usize) -> Result<(), StorageError> {
+    /// Applies `change` to the atom named `name` and persists it; returns what `change`
+    /// returned.
+    pub(super) fn commit_atom<R>(
+        &self,
+        inner: &mut Inner,
+        name: &str,
+        change: impl FnOnce(&mut AtomDetail) -> R,
+    ) -> Result<R, StorageError> {
+        let position = inner.position(name)?;
+        let mut atom = inner.flow.atoms()[position].clone();
+        let returned = change(&mut atom);
+        self.write_atom(&inner.flow.uuid, position, &atom)?;
+        inner.flow.atoms_mut()[position] = atom;
+        Ok(returned)
+    }
+
+    /// Persists `atom`, new to the flow, and adds it.
+    pub(super) fn commit_new_atom(
+        &self,
+        inner: &mut Inner,
+        atom: AtomDetail,
+    ) -> Result<(), StorageError> {
+        self.write_atom(&inner.flow.uuid, inner.flow.len(), &atom)?;
+        inner.flow.add(atom);
+        Ok(())
+    }
+
+    fn write_atom(
+        &self,
+        flow_uuid: &str,
+        position: usize,
+        atom: &AtomDetail,
+    ) -> Result<(), StorageError> {
         if let Some(backend) = &self.backend {
-            backend.save_atom(&inner.flow.uuid, position, &inner.flow.atoms()[position])?;
+            backend.save_atom(flow_uuid, position, atom)?;
         }
         Ok(())
     }
@@ -153,18 +198,13 @@ impl Inner {
             .ok_or_else(|| unknown_atom(name))
     }
 
-    /// The atom named `name` and its position in the flow.
-    pub(super) fn atom_mut(
-        &mut self,
-        name: &str,
-    ) -> Result<(usize, &mut AtomDetail), StorageError> {
-        let position = self
-            .flow
+    /// The position in the flow of the atom named `name`.
+    pub(super) fn position(&self, name: &str) -> Result<usize, StorageError> {
+        self.flow
             .atoms()
             .iter()
             .position(|atom| atom.name == name)
-            .ok_or_else(|| unknown_atom(name))?;
-        Ok((position, &mut self.flow.atoms_mut()[position]))
+            .ok_or_else(|| unknown_atom(name))
     }
 
     pub(super) fn atom_of_kind(
@@ -194,5 +234,83 @@ pub(super) fn injector_provider(name: &str) -> Provider {
     Provider {
         source: Source::Atom(INJECTOR_NAME.to_owned()),
         index: ResultIndex::Key(name.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::atom::Atom;
+    use crate::backend::MemoryBackend;
+    use crate::error::BackendError;
+    use crate::state::State;
+
+    /// A memory backend that refuses every write once told to.
+    #[derive(Debug, Default)]
+    struct Refusing {
+        refuse: AtomicBool,
+        memory: MemoryBackend,
+    }
+
+    impl Refusing {
+        fn check(&self, uuid: &str) -> Result<(), BackendError> {
+            if self.refuse.load(Ordering::SeqCst) {
+                return Err(BackendError::FlowNotFound { uuid: uuid.into() });
+            }
+            Ok(())
+        }
+    }
+
+    impl Backend for Refusing {
+        fn save_flow(&self, flow: &FlowDetail) -> Result<(), BackendError> {
+            self.check(&flow.uuid)?;
+            self.memory.save_flow(flow)
+        }
+
+        fn save_atom(
+            &self,
+            flow: &str,
+            position: usize,
+            atom: &AtomDetail,
+        ) -> Result<(), BackendError> {
+            self.check(flow)?;
+            self.memory.save_atom(flow, position, atom)
+        }
+
+        fn load_flow(&self, uuid: &str) -> Result<FlowDetail, BackendError> {
+            self.memory.load_flow(uuid)
+        }
+
+        fn clear_all(&self) -> Result<(), BackendError> {
+            self.memory.clear_all()
+        }
+    }
+
+    #[test]
+    fn a_refused_write_leaves_the_storage_as_it_was() {
+        let backend = Arc::new(Refusing::default());
+        let storage = Storage::with_backend(FlowDetail::new("flow"), backend.clone()).unwrap();
+        storage.ensure_atom(&Atom::task("task")).unwrap();
+        backend.refuse.store(true, Ordering::SeqCst);
+
+        assert!(storage.save("task", json!(1)).is_err());
+        assert_eq!(storage.get_atom_state("task").unwrap(), State::Pending);
+        assert!(storage.ensure_atom(&Atom::task("other")).is_err());
+        assert_eq!(storage.flow_detail().len(), 1);
+        assert!(storage.set_flow_state(State::Running).is_err());
+        assert_eq!(storage.get_flow_state(), State::Pending);
+        assert!(storage.inject([("key", json!(1))]).is_err());
+        assert!(storage.fetch("key").is_err());
+        assert_eq!(storage.flow_detail().len(), 1);
+    }
+
+    #[test]
+    fn storage_is_shared_between_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Storage>();
     }
 }

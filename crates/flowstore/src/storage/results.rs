@@ -38,13 +38,14 @@ impl Storage {
     ) -> Result<(), StorageError> {
         let outcome = outcome.into();
         let mut inner = self.lock();
-        let (position, atom) = inner.atom_mut(name)?;
-        atom.state = state;
-        let live_failure = if state.is_revert_outcome() {
-            save_revert_outcome(atom, outcome)
-        } else {
-            save_execute_outcome(atom, outcome)
-        };
+        let live_failure = self.commit_atom(&mut inner, name, |atom| {
+            atom.state = state;
+            if state.is_revert_outcome() {
+                save_revert_outcome(atom, outcome)
+            } else {
+                save_execute_outcome(atom, outcome)
+            }
+        })?;
         let cache = if state.is_revert_outcome() {
             &mut inner.revert_failures
         } else {
@@ -54,7 +55,7 @@ impl Storage {
             Some(failure) => cache.insert(name.to_owned(), failure),
             None => cache.remove(name),
         };
-        self.persist_atom(&inner, position)
+        Ok(())
     }
 
     /// What executing the atom named `name` produced: its failure if it failed (even once
@@ -126,10 +127,10 @@ impl Storage {
     pub fn cleanup_retry_history(&self, name: &str, state: State) -> Result<(), StorageError> {
         let mut inner = self.lock();
         inner.atom_of_kind(name, AtomKind::Retry)?;
-        let (position, atom) = inner.atom_mut(name)?;
-        atom.state = state;
-        atom.history.clear();
-        self.persist_atom(&inner, position)
+        self.commit_atom(&mut inner, name, |atom| {
+            atom.state = state;
+            atom.history.clear();
+        })
     }
 }
 
