@@ -237,6 +237,15 @@ mod summarised {
         panic!("fails on {scenario} on purpose");
     }
 
+    /// The scenario is known whatever thread runs the body: a runtime's, a worker's.
+    #[testbed::test(scenarios(memory, postgres), timeout = "60s")]
+    #[ignore = "helper"]
+    async fn passes_async(_backend: Backend) {}
+
+    #[testbed::test(scenarios(memory, postgres), timeout = "60s")]
+    #[ignore = "helper"]
+    fn passes_in_time(_backend: Backend) {}
+
     #[testbed::test(scenarios(backend = [memory, postgres], format = [json, yaml]))]
     #[ignore = "helper"]
     fn round_trips(_backend: Backend) {}

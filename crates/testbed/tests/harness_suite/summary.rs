@@ -15,16 +15,16 @@ fn tallies_each_scenario_value_and_lists_skip_reasons_once() {
     assert_eq!(output.status.code(), Some(101), "{stdout}\n{stderr}");
     // libtest's own conclusion stays on stdout as libtest-mimic printed it.
     assert!(
-        stdout.contains("test result: FAILED. 3 passed; 1 failed; 4 ignored;"),
+        stdout.contains("test result: FAILED. 5 passed; 1 failed; 6 ignored;"),
         "{stdout}"
     );
     assert!(!stdout.contains("testbed summary"), "{stdout}");
     let expected = [
         "testbed summary\n",
-        "  scenarios: memory 1 passed, 1 failed | postgres 2 skipped\n",
+        "  scenarios: memory 3 passed, 1 failed | postgres 4 skipped\n",
         "  scenarios by backend: memory 2 passed | postgres 2 skipped\n",
         "  scenarios by format: json 1 passed, 1 skipped | yaml 1 passed, 1 skipped\n",
-        "  skipped (4 tests): postgres unavailable: nothing listens on 127.0.0.1:1\n",
+        "  skipped (6 tests): postgres unavailable: nothing listens on 127.0.0.1:1\n",
     ];
     for line in expected {
         assert!(stderr.contains(line), "no {line:?} in:\n{stderr}");
