@@ -40,6 +40,11 @@ mod sql_split;
 mod sqlite;
 
 pub use backend::{Backend, UnknownBackend};
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
 pub use error::DbError;
 pub use handle::{AnyTestDb, TestDb};
 pub use isolation::Isolation;
