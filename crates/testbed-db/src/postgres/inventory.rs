@@ -228,10 +228,13 @@ pub async fn prune(url: Option<&str>, templates: bool, kept: bool) -> Result<Vec
     if kept {
         kinds.push(HeldKind::Kept);
     }
-    crate::engine::run(
-        async move { drop_kinds(&*super::server::connect(&url).await?, &kinds).await },
-    )
-    .await
+    let dropped = crate::engine::run(async move {
+        drop_kinds(&*super::server::connect(&url).await?, &kinds).await
+    })
+    .await;
+    // The sweep's part in the throwaway cluster's life: stop it if nobody uses it.
+    super::cluster::stop_if_unused();
+    dropped
 }
 
 fn admin_url(url: Option<&str>) -> String {

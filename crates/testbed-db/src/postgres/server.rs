@@ -74,17 +74,43 @@ pub(crate) async fn server() -> Result<Arc<PgServer>, DbError> {
     static SERVER: OnceCell<Result<Arc<PgServer>, ProbeFailure>> = OnceCell::const_new();
     SERVER
         .get_or_init(|| async {
-            let url = std::env::var(POSTGRES_URL_ENV).unwrap_or_else(|_| DEFAULT_URL.to_owned());
-            probe(&url).await
+            match std::env::var(POSTGRES_URL_ENV) {
+                Ok(url) if url == super::cluster::CLUSTER => probe_cluster().await,
+                Ok(url) => probe(&url).await,
+                // Nothing configured: the local server, else a throwaway cluster.
+                Err(_) => match probe(DEFAULT_URL).await {
+                    Err(ProbeFailure::Unavailable(_)) if super::cluster::programs().is_some() => {
+                        probe_cluster().await
+                    }
+                    other => other,
+                },
+            }
         })
         .await
         .clone()
         .map_err(DbError::from)
 }
 
-/// Connects to the server at `url` (an admin URL) for `cargo testbed` and tests.
+async fn probe_cluster() -> Result<Arc<PgServer>, ProbeFailure> {
+    match super::cluster::start().await {
+        Ok(url) => probe(&url).await,
+        Err(DbError::Unavailable(unavailable)) => Err(ProbeFailure::Unavailable(unavailable)),
+        Err(other) => Err(ProbeFailure::Unavailable(testbed::Unavailable::new(
+            Backend::Postgres.name(),
+            other.to_string(),
+        ))),
+    }
+}
+
+/// Connects to the server at `url` (an admin URL, or `cluster` for the throwaway
+/// cluster if it runs) for `cargo testbed` and tests.
 pub(crate) async fn connect(url: &str) -> Result<Arc<PgServer>, DbError> {
-    probe(url).await.map_err(DbError::from)
+    let url = if url == super::cluster::CLUSTER {
+        super::cluster::running_url()?
+    } else {
+        url.to_owned()
+    };
+    probe(&url).await.map_err(DbError::from)
 }
 
 async fn probe(url_text: &str) -> Result<Arc<PgServer>, ProbeFailure> {

@@ -96,3 +96,30 @@ async fn child_dies_dirtying_a_pooled_database() {
     std::io::stdout().flush().unwrap();
     std::process::abort();
 }
+
+#[tokio::test]
+#[ignore = "helper: run in a child process by `a_throwaway_cluster_serves_and_stops_when_unused`"]
+async fn child_uses_the_throwaway_cluster() {
+    if !is_child("child_uses_the_throwaway_cluster") {
+        return;
+    }
+    let scope = Scope::new("child");
+    let db = SHOP
+        .try_postgres(&scope)
+        .await
+        .expect("a throwaway cluster");
+    let (fsync, data): (String, String) =
+        sqlx::query_as("select current_setting('fsync'), current_setting('data_directory')")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    let users: i64 = sqlx::query_scalar("select count(*) from users")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    println!(
+        "URL {} FSYNC {fsync} DATA {data} USERS {users}",
+        db.url().unwrap()
+    );
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}

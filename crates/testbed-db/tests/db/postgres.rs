@@ -329,3 +329,69 @@ async fn a_killed_runs_pooled_database_is_reset_by_its_next_user() {
     assert_eq!(notes, 0, "the killed run's row was reset away");
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
+
+/// Whether PostgreSQL's server programs are installed (on the PATH or Debian's place).
+fn server_programs_installed() -> bool {
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("initdb").is_file()));
+    let debian = std::fs::read_dir("/usr/lib/postgresql").is_ok_and(|versions| {
+        versions
+            .flatten()
+            .any(|version| version.path().join("bin/initdb").is_file())
+    });
+    on_path || debian
+}
+
+#[testbed::test]
+async fn a_throwaway_cluster_serves_and_stops_when_unused() {
+    if !server_programs_installed() {
+        testbed::skip(
+            "postgres",
+            "the PostgreSQL server programs (initdb, pg_ctl) are not installed",
+        );
+    }
+    let output = child::run(
+        "child::child_uses_the_throwaway_cluster",
+        &[("TESTBED_POSTGRES_URL", "cluster")],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find_map(|line| line.split_once("URL ").map(|(_, rest)| rest.to_owned()))
+        .unwrap_or_else(|| panic!("no URL printed: {stdout}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let url = url::Url::parse(words[0]).unwrap();
+    let port = url.port().unwrap();
+    assert_ne!(port, 5432, "a cluster of its own, not the local server");
+    assert_eq!(words[2], "off", "tuned for tests: fsync off");
+    if std::path::Path::new("/dev/shm").is_dir() {
+        assert!(
+            words[4].starts_with("/dev/shm/"),
+            "data on the RAM disk: {}",
+            words[4]
+        );
+    }
+    assert_eq!(words[6], "2", "the schema and seeds are there");
+    // The child was its only user: the watcher stops it within a few seconds.
+    let stopped = async {
+        for _ in 0..60 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_err()
+            {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        false
+    };
+    assert!(
+        stopped.await,
+        "the throwaway cluster on port {port} still runs with no user"
+    );
+}
