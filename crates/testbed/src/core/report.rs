@@ -160,12 +160,12 @@ impl fmt::Display for Report {
             }
         }
         if !self.details.is_empty() {
-            f.write_str("\ndetails:")?;
+            f.write_str("\ndetails:\n")?;
             for (name, detail) in &self.details {
-                write!(f, "\n---- {name} ----\n{detail}")?;
-                if !detail.to_string().ends_with('\n') {
-                    f.write_str("\n")?;
-                }
+                let text = detail.to_string();
+                // Each detail starts on a line of its own, with no blank line between.
+                let newline = if text.ends_with('\n') { "" } else { "\n" };
+                write!(f, "---- {name} ----\n{text}{newline}")?;
             }
             f.write_str("---- end of details ----")?;
         }

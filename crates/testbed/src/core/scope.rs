@@ -150,6 +150,9 @@ impl Scope {
     /// Registers a cleanup, run with the test's [`Outcome`] when the scope finishes.
     ///
     /// It may return `()` or any `Result<(), E>` whose error converts into a boxed error.
+    /// A closure that does nothing but panic needs its return type spelled out
+    /// (`|_| -> () { panic!(..) }`): Rust would otherwise infer `!`, which stable Rust
+    /// cannot accept here.
     #[track_caller]
     pub fn add_cleanup<F, R>(&self, cleanup: F)
     where

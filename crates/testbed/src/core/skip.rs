@@ -78,7 +78,7 @@ impl std::error::Error for Unavailable {}
 /// Stops the running test and reports it skipped (or failed, if `TESTBED_REQUIRE` names
 /// `requirement`). Cleanups registered so far still run.
 ///
-/// ```
+/// ```no_run
 /// #[testbed::test]
 /// fn needs_docker() {
 ///     if std::env::var_os("DOCKER_HOST").is_none() {

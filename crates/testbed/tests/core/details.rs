@@ -35,7 +35,7 @@ fn details_from_setup_and_cleanups_are_printed_on_failure() {
             "test panicked: row count was 2",
             "\ndetails:",
             "\n---- url ----\npostgres://127.0.0.1/testbed_7\n",
-            "\n---- kept ----\ndatabase `testbed_7` kept for inspection\n",
+            "---- kept ----\ndatabase `testbed_7` kept for inspection\n",
             "---- end of details ----",
         ],
     );
@@ -82,10 +82,10 @@ fn a_repeated_name_gets_a_numbered_suffix() {
         &[
             "\n---- log ----\n",
             "\n---- stored as ----\nlog\n",
-            "\n---- log-1 ----\n",
-            "\n---- stored as-1 ----\nlog-1\n",
-            "\n---- log-2 ----\n",
-            "\n---- stored as-2 ----\nlog-2\n",
+            "---- log-1 ----\n",
+            "---- stored as-1 ----\nlog-1\n",
+            "---- log-2 ----\n",
+            "---- stored as-2 ----\nlog-2\n",
         ],
     );
 }

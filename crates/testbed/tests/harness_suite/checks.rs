@@ -203,6 +203,9 @@ fn runs_under_cargo_nextest() {
              & test(/^helpers::(backend|dirty|interleaved|panics_as_expected)/)",
             // The tests' own stderr passes through, to show no process printed a summary.
             "--no-capture",
+            // The assertions read plain text, whatever colour the caller asked for.
+            "--color",
+            "never",
         ])
         .env_remove("TESTBED_REQUIRE")
         .output()
