@@ -53,6 +53,7 @@ impl PgServer {
 enum ProbeFailure {
     Unavailable(testbed::Unavailable),
     Refused { url: String, message: String },
+    Full,
 }
 
 impl From<ProbeFailure> for DbError {
@@ -64,6 +65,9 @@ impl From<ProbeFailure> for DbError {
                 url,
                 message,
                 hint: "check the user, password and database in TESTBED_POSTGRES_URL",
+            },
+            ProbeFailure::Full => DbError::TooManyConnections {
+                backend: Backend::Postgres,
             },
         }
     }
@@ -150,12 +154,19 @@ async fn probe(url_text: &str) -> Result<Arc<PgServer>, ProbeFailure> {
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(30))
         .connect_lazy_with(admin.clone());
-    let (version, fsync): (i32, String) = sqlx::query_as(
+    // A connection of its own, not the pool's: a pool retries a full server until its
+    // timeout and then reports only the timeout.
+    let mut check = PgConnection::connect_with(&admin)
+        .await
+        .map_err(|e| classify(e, &redacted, unavailable))?;
+    let settings = sqlx::query_as(
         "select current_setting('server_version_num')::int, current_setting('fsync')",
     )
-    .fetch_one(&pool)
-    .await
-    .map_err(|e| classify(e, &redacted, unavailable))?;
+    .fetch_one(&mut check)
+    .await;
+    let _ = check.close().await;
+    let (version, fsync): (i32, String) =
+        settings.map_err(|e| classify(e, &redacted, unavailable))?;
     Ok(Arc::new(PgServer {
         admin,
         url,
@@ -174,6 +185,7 @@ fn classify(
     unavailable: impl Fn(String) -> ProbeFailure,
 ) -> ProbeFailure {
     match &error {
+        _ if crate::error::is_too_many_connections(&error) => ProbeFailure::Full,
         sqlx::Error::Database(db) => ProbeFailure::Refused {
             url: redacted.to_owned(),
             message: db.message().to_owned(),

@@ -395,3 +395,65 @@ async fn a_throwaway_cluster_serves_and_stops_when_unused() {
         "the throwaway cluster on port {port} still runs with no user"
     );
 }
+
+#[testbed::test]
+async fn a_full_server_is_a_clear_error() {
+    require_postgres().await;
+    // A role allowed one connection: testbed's lease takes it, the next one is refused
+    // as it would be by a server at max_connections (both are SQLSTATE 53300).
+    let pool = sqlx::PgPool::connect(&admin_url()).await.unwrap();
+    sqlx::raw_sql(
+        "do $$ begin
+           if not exists (select from pg_roles where rolname = 'testbed_one_connection') then
+             create role testbed_one_connection login connection limit 1;
+           end if;
+         end $$",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let mut limited = url::Url::parse(&admin_url()).unwrap();
+    limited.set_username("testbed_one_connection").unwrap();
+    limited.set_password(None).unwrap();
+    let error = admin::status(Backend::Postgres, Some(limited.as_str()))
+        .await
+        .unwrap_err();
+    sqlx::raw_sql("drop role if exists testbed_one_connection")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    assert!(
+        matches!(error, DbError::TooManyConnections { .. }),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("hint: raise `max_connections`"),
+        "{error}"
+    );
+}
+
+#[testbed::test]
+async fn nobody_can_hold_a_template_open() {
+    require_postgres().await;
+    let scope = Scope::new("template");
+    let db = SHOP.postgres(&scope).await.unwrap();
+    let template = SHOP.template_name(Backend::Postgres).unwrap();
+    // Sessions on a template make every clone fail ("source database is being accessed
+    // by other users"); testbed's templates accept no connection at all.
+    let mut url = url::Url::parse(db.url().unwrap()).unwrap();
+    url.set_path(&format!("/{template}"));
+    let error = sqlx::PgPool::connect(url.as_str()).await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("not currently accepting connections"),
+        "{error}"
+    );
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}
+
+fn admin_url() -> String {
+    std::env::var("TESTBED_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
