@@ -39,17 +39,6 @@ mod results;
 mod retries;
 mod threads;
 
-/// Runs the suite under testbed's harness, then prints what it did per backend.
 fn main() {
-    use testbed::harness::{Arguments, Order, registered, run, summary};
-
-    let args = Arguments::from_args();
-    let report = run(&args, registered(), Order::Planned);
-    if !args.list {
-        eprint!("{}{}", summary(&report), support::tally::render());
-    }
-    if !report.clean_errors.is_empty() {
-        std::process::exit(101);
-    }
-    report.conclusion.exit()
+    testbed::harness::main()
 }

@@ -7,15 +7,15 @@
 //! is dropped or reset after it.
 
 use std::ops::Deref;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use flowstore::{Backend, MemoryBackend, SqlBackend};
 use testbed::scenarios::Scenario;
 use testbed::{BoxError, Fixture, Outcome, Scope};
-use testbed_db::{AnyTestDb, Database, DbError, Isolation};
+use testbed_db::{Database, Isolation};
 
-use super::tally;
+use super::acquisitions;
 
 /// The schema, from the migrations `SqlBackend::upgrade` applies. SQLite copies a
 /// template file (rather than the in-memory image testbed-db prefers) so the backend can
@@ -61,24 +61,9 @@ impl Fixture for Db {
         let scenario = Scenario::of(scope).ok_or(
             "`Db` picks its backend from the test's scenario: add `scenarios(memory, sqlite, postgres, mysql)`",
         )?;
-        let name = tally::BACKENDS
-            .into_iter()
-            .find(|backend| *backend == scenario.value())
-            .ok_or_else(|| {
-                format!(
-                    "unknown backend scenario `{}` (hint: use memory, sqlite, postgres or mysql)",
-                    scenario.value()
-                )
-            })?;
-        let skip_reason = Arc::new(Mutex::new(None));
-        let reason = skip_reason.clone();
-        scope.add_cleanup(move |outcome: Outcome| {
-            let reason = reason.lock().unwrap_or_else(PoisonError::into_inner).take();
-            tally::record_outcome(name, outcome, reason);
-        });
-        let backend: Arc<dyn Backend> = match name {
+        let backend: Arc<dyn Backend> = match scenario.value() {
             "memory" => Arc::new(MemoryBackend::new()),
-            server => Arc::new(sql(scope, server, &skip_reason)?),
+            server => Arc::new(sql(scope, server)?),
         };
         // The seed's tear-down: empty the backend, unless the test failed (then what it
         // left is the evidence).
@@ -93,32 +78,13 @@ impl Fixture for Db {
     }
 }
 
-/// A `SqlBackend` on a database of its own on `server`, schema applied. When the server
-/// is unavailable, its reason goes to `skip_reason` for the summary.
-fn sql(
-    scope: &Scope,
-    server: &'static str,
-    skip_reason: &Mutex<Option<String>>,
-) -> Result<SqlBackend, BoxError> {
+/// A `SqlBackend` on a database of its own on `server`, schema applied. An unreachable
+/// server skips the test (testbed-db decides, and `TESTBED_REQUIRE` can make it a failure).
+fn sql(scope: &Scope, server: &'static str) -> Result<SqlBackend, BoxError> {
     let kind: testbed_db::Backend = server.parse()?;
     let started = Instant::now();
-    let acquired = runtime().block_on(async {
-        Ok::<_, DbError>(match kind {
-            testbed_db::Backend::Sqlite => AnyTestDb::Sqlite(SCHEMA.sqlite(scope).await?),
-            testbed_db::Backend::Postgres => AnyTestDb::Postgres(SCHEMA.try_postgres(scope).await?),
-            testbed_db::Backend::MySql => AnyTestDb::MySql(SCHEMA.try_mysql(scope).await?),
-        })
-    });
-    let database = match acquired {
-        Ok(database) => database,
-        Err(DbError::Unavailable(unavailable)) => {
-            *skip_reason.lock().unwrap_or_else(PoisonError::into_inner) =
-                Some(unavailable.to_string());
-            return Err(unavailable.into());
-        }
-        Err(error) => return Err(error.into()),
-    };
-    tally::record_acquired(server, started.elapsed());
+    let database = runtime().block_on(SCHEMA.acquire(scope, kind))?;
+    acquisitions::record(server, started.elapsed());
     let url = database
         .url()
         .ok_or_else(|| format!("testbed-db gave no URL for the {server} database"))?;

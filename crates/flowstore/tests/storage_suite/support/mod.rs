@@ -1,9 +1,9 @@
-//! What the tests share: the backend fixture, the seed's helpers, and the per-backend
-//! summary printed after the run.
+//! What the tests share: the backend fixture, the seed's helpers, and the summary line
+//! of the databases the run acquired.
 
+mod acquisitions;
 mod backends;
 mod helpers;
-pub mod tally;
 
 pub use backends::Db;
 pub use helpers::*;
