@@ -47,3 +47,8 @@ pub use error::{BackendError, ParseError, StorageError};
 pub use failure::Failure;
 pub use state::{Intention, State};
 pub use storage::{ArgsMapping, INJECTOR_NAME, Outcome, ProgressDetails, RetryHistory, Storage};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}

@@ -79,7 +79,10 @@ impl Storage {
     }
 
     /// Resumes flow `uuid` as `backend` persisted it. Values injected transiently, and
-    /// the live errors of failures, are not persisted and so are not there.
+    /// the live errors of failures, are not persisted and so are not there. Neither are
+    /// the names atoms provide, which belong to the engine's flow definition: call
+    /// [`ensure_atom`](Storage::ensure_atom) for each atom again, which reuses the stored
+    /// atom and its results.
     pub fn load(backend: Arc<dyn Backend>, uuid: &str) -> Result<Storage, StorageError> {
         let flow = backend.load_flow(uuid)?;
         Ok(Storage::build(flow, Some(backend)))
