@@ -29,6 +29,9 @@ static RECYCLED: Database = Database::migrations(SCHEMA).with_seeds(&[SEEDS]);
 static CLONED: Database = Database::migrations(SCHEMA)
     .with_seeds(&[SEEDS])
     .isolation(Isolation::Clone);
+static ROLLBACK: Database = Database::migrations(SCHEMA)
+    .with_seeds(&[SEEDS])
+    .isolation(Isolation::Rollback);
 static FILE_COPY: Database = Database::migrations(SCHEMA)
     .with_seeds(&[SEEDS])
     .isolation(Isolation::File);
@@ -312,7 +315,11 @@ fn main() {
         ),
         (
             Backend::Postgres,
-            &[("default (recycle)", &RECYCLED), ("clone", &CLONED)],
+            &[
+                ("default (recycle)", &RECYCLED),
+                ("rollback", &ROLLBACK),
+                ("clone", &CLONED),
+            ],
         ),
         (Backend::MySql, &[("default (recycle)", &RECYCLED)]),
     ];

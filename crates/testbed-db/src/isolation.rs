@@ -26,4 +26,14 @@ pub enum Isolation {
     /// templates, and `CREATE TABLE` is slow there). A test that changed the schema gets
     /// its database rebuilt.
     Recycle,
+    /// PostgreSQL: a recycled database whose pool has a single connection inside a
+    /// transaction that is rolled back after the test; the test's own transactions
+    /// become savepoints. The fastest: nothing is ever committed, so nothing waits for
+    /// the disk and nothing needs resetting. Its limits: one connection (a second
+    /// concurrent acquire waits), other drivers on the URL see none of the test's rows
+    /// (and what they write is committed), sequences are not rewound (ids differ from
+    /// run to run), and statements that cannot run in a transaction (`CREATE DATABASE`,
+    /// `VACUUM`, `CREATE INDEX CONCURRENTLY`) fail. A raw `COMMIT` is detected and the
+    /// database reset. SQLite: as `Image`; MySQL: as `Recycle`.
+    Rollback,
 }

@@ -37,7 +37,8 @@ pub(crate) async fn acquire(
 ) -> Result<TestDb<sqlx::Postgres>, DbError> {
     match isolation {
         Isolation::Clone => acquire_clone(prepared, scope).await,
-        _ => recycle::acquire(prepared, scope).await,
+        Isolation::Rollback => recycle::acquire(prepared, true, scope).await,
+        _ => recycle::acquire(prepared, false, scope).await,
     }
 }
 

@@ -97,8 +97,13 @@ fn held() -> std::sync::MutexGuard<'static, Option<std::collections::HashSet<Str
 }
 
 /// Gives `scope`'s test a clean pooled database of `prepared`'s template.
+///
+/// With `rollback`, the test's pool has one connection that runs inside a transaction
+/// opened when it connects and rolled back after the test: nothing the test writes is
+/// ever committed, so there is nothing to reset.
 pub(crate) async fn acquire(
     prepared: Arc<Prepared>,
+    rollback: bool,
     scope: &Scope,
 ) -> Result<TestDb<sqlx::Postgres>, DbError> {
     for _attempt in 0..5 {
@@ -117,26 +122,34 @@ pub(crate) async fn acquire(
         })
         .await?;
         // Lazy: the first query opens the connection, so acquiring costs next to nothing.
-        let pool = PgPoolOptions::new()
-            .max_connections(5)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_lazy_with(server.options_for(&claimed.name));
+        let plain = || {
+            PgPoolOptions::new()
+                .max_connections(5)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_lazy_with(server.options_for(&claimed.name))
+        };
         if claimed.needs_reset {
             // Left by a process that is gone: maybe mid-test, maybe with its schema changed.
-            match reset(&warm.template, &pool).await {
+            let pool = plain();
+            let reset = reset(&warm.template, &pool).await;
+            pool.close().await;
+            match reset {
                 Ok(true) => {}
                 Ok(false) => {
-                    pool.close().await;
                     discard(server, claimed.name).await?;
                     continue;
                 }
                 Err(error) => {
-                    pool.close().await;
                     discard(server, claimed.name).await?;
                     return Err(error);
                 }
             }
         }
+        let pool = if rollback {
+            in_transaction(&server, &claimed.name)
+        } else {
+            plain()
+        };
         let name = claimed.name.clone();
         let url = server.url_of(&name);
         let (cleanup_pool, cleanup_url, details) = (pool.clone(), url.clone(), scope.details());
@@ -146,8 +159,8 @@ pub(crate) async fn acquire(
                 warm,
                 claimed,
                 cleanup_pool,
-                cleanup_url,
-                details,
+                rollback,
+                (cleanup_url, details),
                 outcome,
             )
         });
@@ -165,6 +178,67 @@ pub(crate) async fn acquire(
     ))
 }
 
+/// A pool of one connection that opens a transaction as it connects. The transaction is
+/// left open with sqlx counting it, so that the test's own `begin()` becomes a savepoint
+/// and its `commit()` a savepoint release: nothing reaches the database for good.
+fn in_transaction(server: &PgServer, name: &str) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                let transaction = conn.begin().await?;
+                // Forgetting the guard keeps the transaction open (its drop would roll
+                // back) and sqlx's depth at one; the cleanup rolls back by hand.
+                std::mem::forget(transaction);
+                Ok(())
+            })
+        })
+        .connect_lazy_with(server.options_for(name))
+}
+
+/// Rolls back the test's transaction: `true` if it was still open, so that nothing the
+/// test did was committed.
+async fn roll_back(pool: &PgPool) -> Result<bool, DbError> {
+    let fail = |e| DbError::server(Backend::Postgres, "roll back the test's transaction", e);
+    let mut conn = pool.acquire().await.map_err(fail)?;
+    // A savepoint is refused outside a transaction block (25P01), and a transaction
+    // aborted by an error refuses everything but a rollback (25P02): both tell.
+    let open = match sqlx::raw_sql("savepoint testbed_check")
+        .execute(&mut *conn)
+        .await
+    {
+        Ok(_) => true,
+        Err(error) => match error
+            .as_database_error()
+            .and_then(|db| db.code())
+            .as_deref()
+        {
+            Some("25P01") => false,
+            Some("25P02") => true,
+            _ => return Err(fail(error)),
+        },
+    };
+    sqlx::raw_sql("rollback")
+        .execute(&mut *conn)
+        .await
+        .map_err(fail)?;
+    Ok(open)
+}
+
+/// Commits the test's transaction, so a failing test's rows are there to inspect.
+async fn commit(pool: &PgPool) -> Result<(), DbError> {
+    let fail = |e| DbError::server(Backend::Postgres, "commit the failing test's work", e);
+    let mut conn = pool.acquire().await.map_err(fail)?;
+    sqlx::raw_sql("commit")
+        .execute(&mut *conn)
+        .await
+        .map_err(fail)?;
+    Ok(())
+}
+
 /// After the test: reset and return the database to the warm pool, or drop it if the
 /// test changed its schema, or keep it for inspection.
 async fn release(
@@ -172,17 +246,29 @@ async fn release(
     warm: Arc<Warm>,
     claimed: Claimed,
     pool: PgPool,
-    url: String,
-    details: testbed::Details,
+    rollback: bool,
+    (url, details): (String, testbed::Details),
     outcome: Outcome,
 ) -> Result<(), DbError> {
     if outcome.is_failure() && owner::keep_failed() {
+        if rollback {
+            let _ = commit(&pool).await;
+        }
         pool.close().await;
         keep(server, claimed.name).await?;
         crate::handle::announce_kept(&details, Backend::Postgres, &url);
         return Ok(());
     }
-    let reset = reset(&warm.template, &pool).await;
+    let reset = match rollback {
+        // Still in its transaction: the rollback undid everything.
+        true => match roll_back(&pool).await {
+            Ok(true) => Ok(true),
+            // Something committed (a raw COMMIT): reset as if recycling.
+            Ok(false) => reset(&warm.template, &pool).await,
+            Err(error) => Err(error),
+        },
+        false => reset(&warm.template, &pool).await,
+    };
     pool.close().await;
     match reset {
         Ok(true) => {

@@ -457,3 +457,71 @@ fn admin_url() -> String {
     std::env::var("TESTBED_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
+
+static ROLLED_BACK: Database = Database::function("rollback v1", |target| {
+    Box::pin(async move {
+        if let testbed_db::Target::Postgres(conn) = target {
+            sqlx::raw_sql("create table notes (body text)")
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    })
+})
+.isolation(testbed_db::Isolation::Rollback);
+
+async fn count_notes(pool: &sqlx::PgPool) -> i64 {
+    sqlx::query_scalar("select count(*) from notes")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[testbed::test]
+async fn rollback_commits_nothing_even_when_the_test_commits() {
+    require_postgres().await;
+    let scope = Scope::new("first");
+    let db = ROLLED_BACK.postgres(&scope).await.unwrap();
+    let name = db.name().to_owned();
+    // The test's own transaction is a savepoint inside testbed's.
+    let mut transaction = db.pool().begin().await.unwrap();
+    sqlx::query("insert into notes values ('in a transaction')")
+        .execute(&mut *transaction)
+        .await
+        .unwrap();
+    transaction.commit().await.unwrap();
+    sqlx::query("insert into notes values ('autocommitted')")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(count_notes(db.pool()).await, 2);
+    // Another connection sees nothing: none of it was committed.
+    let other = sqlx::PgPool::connect(db.url().unwrap()).await.unwrap();
+    assert_eq!(count_notes(&other).await, 0);
+    other.close().await;
+    scope.finish_async(Outcome::Passed).await.unwrap();
+
+    let scope = Scope::new("second");
+    let again = ROLLED_BACK.postgres(&scope).await.unwrap();
+    assert_eq!(again.name(), name, "recycled without a reset");
+    assert_eq!(count_notes(again.pool()).await, 0);
+    // A raw COMMIT escapes the transaction: testbed notices and resets the database.
+    sqlx::query("insert into notes values ('committed for real')")
+        .execute(again.pool())
+        .await
+        .unwrap();
+    sqlx::raw_sql("commit").execute(again.pool()).await.unwrap();
+    scope.finish_async(Outcome::Passed).await.unwrap();
+
+    let scope = Scope::new("third");
+    let third = ROLLED_BACK.postgres(&scope).await.unwrap();
+    assert_eq!(count_notes(third.pool()).await, 0);
+    let other = sqlx::PgPool::connect(third.url().unwrap()).await.unwrap();
+    assert_eq!(
+        count_notes(&other).await,
+        0,
+        "the committed row was reset away"
+    );
+    other.close().await;
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}
