@@ -35,8 +35,6 @@ impl Database {
                 async move { crate::sqlite::acquire(prepared, isolation, &scope_handle).await },
             )
             .await?;
-        let pool = db.pool.clone();
-        scope.add_async_cleanup(move |_| async move { pool.close().await });
         Ok(db)
     }
 

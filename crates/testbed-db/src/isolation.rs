@@ -8,23 +8,24 @@
 #[non_exhaustive]
 pub enum Isolation {
     /// The backend's default: [`Image`](Isolation::Image) on SQLite,
-    /// [`Clone`](Isolation::Clone) on PostgreSQL, [`Recycle`](Isolation::Recycle) on MySQL.
+    /// [`Recycle`](Isolation::Recycle) on PostgreSQL and MySQL.
     #[default]
     Auto,
     /// SQLite: the cached template image deserialized into a private in-memory database,
-    /// with one connection (the fastest: no file at all). Other backends: as `Clone`.
+    /// with one connection (the fastest: no file at all). Other backends: their default.
     Image,
     /// SQLite: a copy of the template file (on a RAM disk when there is one), so the test
     /// may open several connections and other drivers may use its URL.
-    /// Other backends: as `Clone`.
+    /// Other backends: their default.
     File,
     /// A fresh copy of the template per test (PostgreSQL `CREATE DATABASE ... TEMPLATE`),
     /// dropped after the test. DDL, commits and many connections are all allowed.
+    /// SQLite: as `Image` (every SQLite database is a fresh copy); MySQL: as `Recycle`.
     Clone,
-    /// A database from a pool of pre-built copies, reset after each test by deleting
-    /// the rows of every table and restoring the seed rows (MySQL's default: it has no
-    /// templates, and `CREATE TABLE` is slow there). A test that changed the schema gets
-    /// its database rebuilt.
+    /// A database from a pool of pre-built copies shared by every process, reset after
+    /// each test by deleting the rows of every table and restoring the template's rows
+    /// (PostgreSQL's and MySQL's default). A test that changed the schema gets its
+    /// database rebuilt. SQLite: as `Image`.
     Recycle,
     /// PostgreSQL: a recycled database whose pool has a single connection inside a
     /// transaction that is rolled back after the test; the test's own transactions

@@ -44,7 +44,11 @@ pub(crate) async fn acquire(
     let template = template(prepared).await?;
     match isolation {
         Isolation::File => acquire_file(&template, scope).await,
-        _ => acquire_image(&template).await,
+        _ => {
+            let db = acquire_image(&template).await?;
+            release_image(&db, scope);
+            Ok(db)
+        }
     }
 }
 
@@ -151,6 +155,47 @@ async fn acquire_image(template: &Template) -> Result<TestDb<Sqlite>, DbError> {
     })
 }
 
+/// Closes the image's pool after the test. An in-memory database vanishes with its
+/// connection, so when a failing test's database is to be kept, its image is written to
+/// a file first.
+fn release_image(db: &TestDb<Sqlite>, scope: &Scope) {
+    let (pool, name, details) = (db.pool.clone(), db.name.clone(), scope.details());
+    scope.add_async_cleanup(move |outcome: Outcome| async move {
+        let kept = if outcome.is_failure() && owner::keep_failed() {
+            keep_image(&pool, &name, &details).await
+        } else {
+            Ok(())
+        };
+        pool.close().await;
+        kept
+    });
+}
+
+async fn keep_image(
+    pool: &sqlx::SqlitePool,
+    name: &str,
+    details: &testbed::Details,
+) -> Result<(), DbError> {
+    let dir = copy_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| DbError::io("create", &dir, e))?;
+    let path = dir.join(format!("{KEPT_PREFIX}{name}.sqlite"));
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(|e| DbError::server(Backend::Sqlite, "reach the failing test's database", e))?;
+    let image = conn
+        .serialize(None)
+        .await
+        .map_err(|e| DbError::server(Backend::Sqlite, "save the failing test's database", e))?;
+    std::fs::write(&path, &*image).map_err(|e| DbError::io("write", &path, e))?;
+    let url = format!("sqlite://{}", path.display());
+    crate::handle::announce_kept(details, Backend::Sqlite, &url);
+    Ok(())
+}
+
+/// Kept databases' files start with this, so no sweep takes them for a dead owner's.
+const KEPT_PREFIX: &str = "kept_";
+
 /// A copy of the template file, removed after the test (kept on failure when asked).
 async fn acquire_file(template: &Template, scope: &Scope) -> Result<TestDb<Sqlite>, DbError> {
     let dir = copy_dir();
@@ -168,11 +213,15 @@ async fn acquire_file(template: &Template, scope: &Scope) -> Result<TestDb<Sqlit
         .await
         .map_err(|e| DbError::server(Backend::Sqlite, "open the copy", e))?;
     let url = format!("sqlite://{}", path.display());
-    let (cleanup_pool, cleanup_url, details) = (pool.clone(), url.clone(), scope.details());
+    let (cleanup_pool, details) = (pool.clone(), scope.details());
     scope.add_async_cleanup(move |outcome: Outcome| async move {
         cleanup_pool.close().await;
         if outcome.is_failure() && owner::keep_failed() {
-            crate::handle::announce_kept(&details, Backend::Sqlite, &cleanup_url);
+            let file_name = path.file_name().unwrap_or_default().to_string_lossy();
+            let kept = path.with_file_name(format!("{KEPT_PREFIX}{file_name}"));
+            std::fs::rename(&path, &kept).map_err(|e| DbError::io("keep", &path, e))?;
+            let url = format!("sqlite://{}", kept.display());
+            crate::handle::announce_kept(&details, Backend::Sqlite, &url);
             return Ok(());
         }
         remove_copy(&path)
@@ -221,12 +270,40 @@ fn owner_lock(dir: &Path) -> Result<(), DbError> {
 pub(crate) fn status() -> Vec<Held> {
     let mut held = templates();
     held.extend(copies(&copy_dir(), false));
+    held.extend(kept());
     held
+}
+
+/// Failing tests' databases kept by `TESTBED_KEEP_FAILED`.
+fn kept() -> Vec<Held> {
+    let Ok(entries) = std::fs::read_dir(copy_dir()) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            name.starts_with(KEPT_PREFIX) && name.ends_with(".sqlite")
+        })
+        .map(|entry| Held {
+            backend: Backend::Sqlite,
+            name: entry.path().display().to_string(),
+            kind: HeldKind::Kept,
+            owner: None,
+        })
+        .collect()
 }
 
 /// Removes the copies of dead owners (and templates, on request).
 pub(crate) fn prune(options: PruneOptions) -> Vec<Held> {
     let mut removed = copies(&copy_dir(), true);
+    if options.kept {
+        for kept in kept() {
+            if std::fs::remove_file(&kept.name).is_ok() {
+                removed.push(kept);
+            }
+        }
+    }
     if options.templates {
         for template in templates() {
             if std::fs::remove_file(&template.name).is_ok() {

@@ -434,12 +434,9 @@ async fn clone_into(server: &PgServer, template: &Template, name: &str) -> Resul
             ));
         }
     }
-    template::run(
-        &mut conn,
-        format!(r#"comment on database "{name}" is '{POOL_COMMENT}'"#),
-    )
-    .await
-    .map_err(|e| DbError::server(Backend::Postgres, format!("mark `{name}`"), e))?;
+    template::run(&mut conn, super::mark(name, POOL_COMMENT))
+        .await
+        .map_err(|e| DbError::server(Backend::Postgres, format!("mark `{name}`"), e))?;
     Ok(true)
 }
 

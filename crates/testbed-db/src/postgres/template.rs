@@ -149,6 +149,8 @@ async fn build(server: &PgServer, prepared: &Prepared, name: &str) -> Result<Tem
         let mut conn = PgConnection::connect_with(&server.options_for(name))
             .await
             .map_err(fail("connect to"))?;
+        // The template is only marked complete at the end: a lost commit is a rebuild.
+        let _ = run(&mut conn, "set synchronous_commit = off".to_owned()).await;
         let built = build_postgres(prepared, &mut conn).await;
         let described = match built {
             Ok(()) => describe(&mut conn, name).await,

@@ -123,3 +123,18 @@ async fn child_uses_the_throwaway_cluster() {
     );
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
+
+#[tokio::test]
+#[ignore = "helper: run in a child process by `a_failing_tests_sqlite_image_is_kept_when_asked`"]
+async fn child_fails_with_an_sqlite_image() {
+    if !is_child("child_fails_with_an_sqlite_image") {
+        return;
+    }
+    let scope = Scope::new("child");
+    let db = SHOP.sqlite(&scope).await.expect("sqlite");
+    sqlx::query("insert into tags (name) values ('evidence')")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    scope.finish_async(Outcome::Failed).await.unwrap();
+}

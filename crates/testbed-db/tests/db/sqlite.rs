@@ -1,5 +1,6 @@
 use testbed::{Outcome, Scope};
-use testbed_db::{Database, Isolation};
+use testbed_db::admin::{self, HeldKind, PruneOptions};
+use testbed_db::{Backend, Database, Isolation};
 
 use crate::SHOP;
 
@@ -87,4 +88,50 @@ async fn a_rust_function_can_build_the_schema(scope: &Scope) -> Result<(), sqlx:
         .execute(db.pool())
         .await?;
     Ok(())
+}
+
+#[testbed::test]
+async fn a_failing_tests_sqlite_image_is_kept_when_asked() {
+    let output = crate::child::run(
+        "child::child_fails_with_an_sqlite_image",
+        &[("TESTBED_KEEP_FAILED", "1")],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let url = stderr
+        .lines()
+        .find_map(|line| line.split_once("kept the failing test's sqlite database: "))
+        .map(|(_, url)| url.trim().to_owned())
+        .unwrap_or_else(|| panic!("no kept database announced: {stderr}"));
+    let kept = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let evidence: i64 = sqlx::query_scalar("select count(*) from tags where name = 'evidence'")
+        .fetch_one(&kept)
+        .await
+        .unwrap();
+    kept.close().await;
+    assert_eq!(evidence, 1, "the failing test's rows are in the kept file");
+    let path = url.trim_start_matches("sqlite://").to_owned();
+    let held = admin::status(Backend::Sqlite, None).await.unwrap();
+    assert!(
+        held.iter()
+            .any(|h| h.name == path && h.kind == HeldKind::Kept)
+    );
+    admin::prune(Backend::Sqlite, None, PruneOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        std::path::Path::new(&path).exists(),
+        "an ordinary prune keeps it"
+    );
+    admin::prune(
+        Backend::Sqlite,
+        None,
+        PruneOptions {
+            templates: false,
+            kept: true,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(!std::path::Path::new(&path).exists());
 }
