@@ -81,6 +81,45 @@ impl Database {
     }
 }
 
+impl Database {
+    /// A database on the backend the test's scenario names: the first of its values that
+    /// is a backend name (`sqlite`, `postgres`, `mysql`, `mariadb`).
+    ///
+    /// ```no_run
+    /// use testbed::Scope;
+    /// use testbed_db::{AnyTestDb, Database};
+    ///
+    /// static DB: Database = Database::migrations("migrations");
+    ///
+    /// #[testbed::test(scenarios(sqlite, postgres, mysql))]
+    /// async fn stores_orders(scope: &Scope) -> Result<(), testbed_db::DbError> {
+    ///     match DB.for_scenario(scope).await? {
+    ///         AnyTestDb::Sqlite(db) => { /* db.pool() */ }
+    ///         AnyTestDb::Postgres(db) => { /* ... */ }
+    ///         AnyTestDb::MySql(db) => { /* ... */ }
+    ///         _ => {}
+    ///     }
+    ///     Ok(())
+    /// }
+    /// # fn main() {}
+    /// ```
+    pub async fn for_scenario(&self, scope: &Scope) -> Result<AnyTestDb, DbError> {
+        let scenario = testbed::scenarios::Scenario::of(scope);
+        let backend = scenario.and_then(|scenario| {
+            scenario
+                .dimensions()
+                .iter()
+                .find_map(|(_, value)| value.parse::<Backend>().ok())
+        });
+        match backend {
+            Some(backend) => self.acquire(scope, backend).await,
+            None => Err(DbError::NoBackendScenario {
+                test: scope.test_name().to_owned(),
+            }),
+        }
+    }
+}
+
 /// Skips the running test when its backend is unavailable (a failure under
 /// `TESTBED_REQUIRE`, decided by the runner).
 fn skip_unavailable<T>(result: Result<T, DbError>) -> Result<T, DbError> {

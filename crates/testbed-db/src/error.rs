@@ -67,6 +67,15 @@ pub enum DbError {
         /// The backend.
         backend: Backend,
     },
+    /// [`Database::for_scenario`](crate::Database::for_scenario) in a test whose scenario
+    /// names no backend.
+    #[error(
+        "test `{test}` has no scenario naming a database backend (hint: `#[testbed::test(scenarios(sqlite, postgres, mysql))]`)"
+    )]
+    NoBackendScenario {
+        /// The test's name.
+        test: String,
+    },
     /// A statement testbed-db runs itself failed.
     #[error("{backend}: cannot {action}: {source}")]
     Server {

@@ -51,6 +51,12 @@ struct Warm {
     free: Mutex<Vec<Claimed>>,
     /// Clones being made in the background.
     filling: AtomicUsize,
+    /// Databases being reset in the background.
+    resetting: AtomicUsize,
+    /// Signalled each time a background reset ends.
+    reset_done: tokio::sync::Notify,
+    /// One connection per pooled database, kept on the engine for its resets.
+    maintenance: Mutex<HashMap<String, PgConnection>>,
 }
 
 impl Warm {
@@ -82,6 +88,9 @@ fn warm_for(template: &Arc<Template>) -> Arc<Warm> {
                 template: template.clone(),
                 free: Mutex::new(Vec::new()),
                 filling: AtomicUsize::new(0),
+                resetting: AtomicUsize::new(0),
+                reset_done: tokio::sync::Notify::new(),
+                maintenance: Mutex::new(HashMap::new()),
             });
             pools.insert(template.name.clone(), warm.clone());
             warm
@@ -113,7 +122,7 @@ pub(crate) async fn acquire(
             engine::boxed(super::inventory::sweep_once(&server)).await;
             let template = engine::boxed(template::ensure(&server, &work_prepared)).await?;
             let warm = warm_for(&template);
-            let claimed = match warm.pop() {
+            let claimed = match engine::boxed(take(&warm)).await {
                 Some(claimed) => claimed,
                 None => engine::boxed(claim_or_clone(&server, &template)).await?,
             };
@@ -255,40 +264,95 @@ async fn release(
             let _ = commit(&pool).await;
         }
         pool.close().await;
+        warm.maintenance
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&claimed.name);
         keep(server, claimed.name).await?;
         crate::handle::announce_kept(&details, Backend::Postgres, &url);
         return Ok(());
     }
-    let reset = match rollback {
-        // Still in its transaction: the rollback undid everything.
-        true => match roll_back(&pool).await {
-            Ok(true) => Ok(true),
-            // Something committed (a raw COMMIT): reset as if recycling.
-            Ok(false) => reset(&warm.template, &pool).await,
-            Err(error) => Err(error),
-        },
-        false => reset(&warm.template, &pool).await,
-    };
+    let clean = rollback && roll_back(&pool).await.unwrap_or(false);
+    // Closing waits for the test's connections to end, so none holds a lock the reset
+    // would wait for.
     pool.close().await;
-    match reset {
-        Ok(true) => {
-            warm.push(Claimed {
-                name: claimed.name,
-                needs_reset: false,
-            });
-            Ok(())
-        }
-        Ok(false) => discard(server, claimed.name).await,
-        Err(error) => {
-            discard(server, claimed.name).await?;
-            Err(error)
-        }
+    if clean {
+        // Still in its transaction: the rollback undid everything.
+        warm.push(Claimed {
+            name: claimed.name,
+            needs_reset: false,
+        });
+        return Ok(());
     }
+    reset_in_background(server, warm, claimed.name);
+    Ok(())
+}
+
+/// A clean database of the warm pool, waiting for background resets to finish when
+/// every one is being reset: a reset takes milliseconds, a new clone far more.
+async fn take(warm: &Warm) -> Option<Claimed> {
+    loop {
+        let done = warm.reset_done.notified();
+        if let Some(claimed) = warm.pop() {
+            return Some(claimed);
+        }
+        if warm.resetting.load(Ordering::SeqCst) == 0 {
+            return None;
+        }
+        // A missed signal costs this timeout at worst, never a hang.
+        let _ = tokio::time::timeout(Duration::from_millis(200), done).await;
+    }
+}
+
+/// Resets `name` on the engine, off the test's clock, through the database's
+/// maintenance connection, then returns it to the warm pool (or drops it if the test
+/// changed its schema). A failure here has no test to report to: the database is
+/// dropped and the pool makes another.
+fn reset_in_background(server: Arc<PgServer>, warm: Arc<Warm>, name: String) {
+    warm.resetting.fetch_add(1, Ordering::SeqCst);
+    engine::handle().spawn(async move {
+        let taken = warm
+            .maintenance
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&name);
+        let conn = match taken {
+            Some(conn) => Ok(conn),
+            None => PgConnection::connect_with(&server.options_for(&name)).await,
+        };
+        let outcome = match conn {
+            Ok(mut conn) => {
+                let reset = engine::boxed(reset(&warm.template, &mut conn)).await;
+                if matches!(reset, Ok(true)) {
+                    warm.maintenance
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(name.clone(), conn);
+                }
+                reset
+            }
+            Err(error) => Err(DbError::server(Backend::Postgres, "connect", error)),
+        };
+        match outcome {
+            Ok(true) => warm.push(Claimed {
+                name,
+                needs_reset: false,
+            }),
+            _ => {
+                let _ = discard(server, name).await;
+            }
+        }
+        warm.resetting.fetch_sub(1, Ordering::SeqCst);
+        warm.reset_done.notify_one();
+    });
 }
 
 /// Resets the database behind `pool` to the template's rows in one round trip, unless
 /// its schema changed (`false`).
-async fn reset(template: &Template, pool: &PgPool) -> Result<bool, DbError> {
+async fn reset<'c, E>(template: &Template, executor: E) -> Result<bool, DbError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Postgres>,
+{
     let fingerprint = template.fingerprint.replace('\'', "''");
     let guard = format!(
         "do $testbed_guard$ begin
@@ -299,7 +363,7 @@ async fn reset(template: &Template, pool: &PgPool) -> Result<bool, DbError> {
         catalog::fingerprint_sql()
     );
     let script = guard + &template.reset;
-    match sqlx::raw_sql(AssertSqlSafe(script)).execute(pool).await {
+    match sqlx::raw_sql(AssertSqlSafe(script)).execute(executor).await {
         Ok(_) => Ok(true),
         Err(error)
             if error

@@ -236,10 +236,10 @@ async fn a_recycled_database_comes_back_as_the_template_left_it() {
         .unwrap();
     scope.finish_async(Outcome::Passed).await.unwrap();
 
-    // Sequential tests in one process get the same database back, reset.
+    // The next tests in this process get it back, reset (in the background, so it may
+    // come back after the spare the pool keeps ready).
     let scope = Scope::new("second");
-    let again = OWN_POOL.postgres(&scope).await.unwrap();
-    assert_eq!(again.name(), name);
+    let again = acquire_named(&OWN_POOL, &scope, &name).await;
     let names: Vec<String> = sqlx::query_scalar("select name from users order by id")
         .fetch_all(again.pool())
         .await
@@ -282,10 +282,16 @@ async fn a_recycled_database_whose_schema_changed_is_dropped() {
         .unwrap();
     let name = db.name().to_owned();
     scope.finish_async(Outcome::Passed).await.unwrap();
-    assert!(
-        !exists(&name).await,
-        "{name} was recycled with a changed schema"
-    );
+    // Dropped in the background, off the test's clock.
+    let mut gone = false;
+    for _ in 0..50 {
+        if !exists(&name).await {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(gone, "{name} was recycled with a changed schema");
     let scope = Scope::new("after");
     let db = ALTERED.postgres(&scope).await.unwrap();
     let columns: i64 = sqlx::query_scalar(
@@ -502,8 +508,7 @@ async fn rollback_commits_nothing_even_when_the_test_commits() {
     scope.finish_async(Outcome::Passed).await.unwrap();
 
     let scope = Scope::new("second");
-    let again = ROLLED_BACK.postgres(&scope).await.unwrap();
-    assert_eq!(again.name(), name, "recycled without a reset");
+    let again = acquire_named(&ROLLED_BACK, &scope, &name).await;
     assert_eq!(count_notes(again.pool()).await, 0);
     // A raw COMMIT escapes the transaction: testbed notices and resets the database.
     sqlx::query("insert into notes values ('committed for real')")
@@ -514,7 +519,7 @@ async fn rollback_commits_nothing_even_when_the_test_commits() {
     scope.finish_async(Outcome::Passed).await.unwrap();
 
     let scope = Scope::new("third");
-    let third = ROLLED_BACK.postgres(&scope).await.unwrap();
+    let third = acquire_named(&ROLLED_BACK, &scope, &name).await;
     assert_eq!(count_notes(third.pool()).await, 0);
     let other = sqlx::PgPool::connect(third.url().unwrap()).await.unwrap();
     assert_eq!(
@@ -524,4 +529,63 @@ async fn rollback_commits_nothing_even_when_the_test_commits() {
     );
     other.close().await;
     scope.finish_async(Outcome::Passed).await.unwrap();
+}
+
+#[testbed::test]
+async fn concurrent_tests_get_distinct_databases() {
+    require_postgres().await;
+    let scopes: Vec<Scope> = (0..6)
+        .map(|n| Scope::new(format!("concurrent {n}")))
+        .collect();
+    // As many tests asking at the same moment: tasks on this runtime, run concurrently.
+    let tasks: Vec<_> = scopes
+        .iter()
+        .map(|scope| {
+            let scope = scope.clone();
+            tokio::spawn(async move { SHOP.postgres(&scope).await })
+        })
+        .collect();
+    let mut acquired = Vec::new();
+    for task in tasks {
+        acquired.push(task.await.unwrap());
+    }
+    let mut names: Vec<String> = Vec::new();
+    for (n, db) in acquired.into_iter().enumerate() {
+        let db = db.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "insert into tags (name) values ('from {n}')"
+        )))
+        .execute(db.pool())
+        .await
+        .unwrap();
+        let tags: i64 = sqlx::query_scalar("select count(*) from tags")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(tags, 3, "each sees its own row only");
+        names.push(db.name().to_owned());
+    }
+    let mut distinct = names.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), names.len(), "{names:?}");
+    for scope in scopes {
+        scope.finish_async(Outcome::Passed).await.unwrap();
+    }
+}
+
+/// Acquires from `database` in `scope` until it hands out `name` (the pool also keeps
+/// a spare, which may come first).
+async fn acquire_named(
+    database: &Database,
+    scope: &Scope,
+    name: &str,
+) -> testbed_db::TestDb<sqlx::Postgres> {
+    for _ in 0..4 {
+        let db = database.postgres(scope).await.unwrap();
+        if db.name() == name {
+            return db;
+        }
+    }
+    panic!("{name} never came back to the pool");
 }

@@ -135,3 +135,44 @@ async fn a_failing_tests_sqlite_image_is_kept_when_asked() {
     .unwrap();
     assert!(!std::path::Path::new(&path).exists());
 }
+
+#[testbed::test(scenarios(sqlite, postgres, mysql))]
+async fn each_backend_scenario_gets_its_database(
+    scope: &Scope,
+    scenario: testbed::scenarios::Scenario,
+) -> Result<(), sqlx::Error> {
+    let db = SHOP.for_scenario(scope).await.unwrap();
+    assert_eq!(db.backend().name(), scenario.value());
+    let users: i64 = match &db {
+        testbed_db::AnyTestDb::Sqlite(db) => {
+            sqlx::query_scalar("select count(*) from users")
+                .fetch_one(db.pool())
+                .await?
+        }
+        testbed_db::AnyTestDb::Postgres(db) => {
+            sqlx::query_scalar("select count(*) from users")
+                .fetch_one(db.pool())
+                .await?
+        }
+        testbed_db::AnyTestDb::MySql(db) => {
+            sqlx::query_scalar("select count(*) from users")
+                .fetch_one(db.pool())
+                .await?
+        }
+        _ => unreachable!("three backends"),
+    };
+    assert_eq!(users, 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_test_without_a_backend_scenario_is_told_so() {
+    let scope = Scope::new("plain");
+    let error = SHOP.for_scenario(&scope).await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("no scenario naming a database backend"),
+        "{error}"
+    );
+}
