@@ -13,7 +13,8 @@
 //! `#[testbed::test]` does. Templates persist across runs, so testbed's are built once
 //! before timing (their build time is printed). `acquire` is the time from asking for a
 //! database to holding it; `ready` adds the first query, which for a pooled database
-//! opens its first connection. `TESTBED_BENCH_TESTS` changes the number of tests.
+//! opens its first connection. `TESTBED_BENCH_TESTS` changes the number of tests, and
+//! `TESTBED_BENCH_BACKENDS=postgres,mysql` runs only those backends.
 
 use std::time::{Duration, Instant};
 
@@ -323,7 +324,15 @@ fn main() {
         ),
         (Backend::MySql, &[("default (recycle)", &RECYCLED)]),
     ];
+    // `TESTBED_BENCH_BACKENDS=postgres,mysql` runs only those.
+    let only = std::env::var("TESTBED_BENCH_BACKENDS").ok();
     for (backend, runs) in strategies {
+        if only
+            .as_deref()
+            .is_some_and(|only| !only.split(',').any(|name| name.trim() == backend.name()))
+        {
+            continue;
+        }
         let baseline = match sqlx_test_suite(backend) {
             Ok(timings) => timings,
             Err(error) => {

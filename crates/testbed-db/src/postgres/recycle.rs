@@ -31,7 +31,7 @@ pub(crate) const POOL_COMMENT: &str = "testbed pool";
 /// The prefix of pooled databases' names.
 pub(crate) const POOL_PREFIX: &str = "testbed_pool_";
 /// How many clean databases to keep ready beyond those in use.
-const WARM: usize = 1;
+const WARM: usize = 2;
 
 /// The advisory-lock key of pooled database `name`.
 pub(crate) fn lock_key(name: &str) -> i64 {

@@ -22,7 +22,9 @@ pub fn run(name: &str, env: &[(&str, &str)]) -> Output {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(ROLE_ENV, name);
+        .env(ROLE_ENV, name)
+        // The caller decides what the child requires.
+        .env_remove(testbed::REQUIRE_ENV);
     for (key, value) in env {
         command.env(key, value);
     }
@@ -137,4 +139,14 @@ async fn child_fails_with_an_sqlite_image() {
         .await
         .unwrap();
     scope.finish_async(Outcome::Failed).await.unwrap();
+}
+
+#[testbed::test]
+#[ignore = "helper: run in a child process by `an_unavailable_server_skips_or_fails_when_required`"]
+async fn child_needs_postgres(scope: &Scope) {
+    if !is_child("child_needs_postgres") {
+        return;
+    }
+    SHOP.postgres(scope).await.unwrap();
+    println!("REACHED THE BODY");
 }

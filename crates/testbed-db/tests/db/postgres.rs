@@ -589,3 +589,29 @@ async fn acquire_named(
     }
     panic!("{name} never came back to the pool");
 }
+
+#[test]
+fn an_unavailable_server_skips_or_fails_when_required() {
+    let dead = [(
+        "TESTBED_POSTGRES_URL",
+        "postgres://postgres@127.0.0.1:1/postgres",
+    )];
+    let skipped = child::run("child::child_needs_postgres", &dead);
+    let stderr = String::from_utf8_lossy(&skipped.stderr);
+    assert!(skipped.status.success(), "a skip passes: {stderr}");
+    assert!(
+        stderr.contains("SKIPPED") && stderr.contains("postgres unavailable"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint:"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&skipped.stdout).contains("REACHED THE BODY"));
+
+    let required = child::run(
+        "child::child_needs_postgres",
+        &[dead[0], ("TESTBED_REQUIRE", "postgres")],
+    );
+    assert!(
+        !required.status.success(),
+        "under TESTBED_REQUIRE a missing server fails the test"
+    );
+}
