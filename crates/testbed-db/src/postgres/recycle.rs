@@ -116,20 +116,27 @@ pub(crate) async fn acquire(
     scope: &Scope,
 ) -> Result<TestDb<sqlx::Postgres>, DbError> {
     for _attempt in 0..5 {
-        let work_prepared = prepared.clone();
-        let (server, warm, claimed) = engine::run(async move {
-            let server = server().await?;
-            engine::boxed(super::inventory::sweep_once(&server)).await;
-            let template = engine::boxed(template::ensure(&server, &work_prepared)).await?;
-            let warm = warm_for(&template);
-            let claimed = match engine::boxed(take(&warm)).await {
-                Some(claimed) => claimed,
-                None => engine::boxed(claim_or_clone(&server, &template)).await?,
-            };
-            fill_in_background(&server, &warm);
-            Ok::<_, DbError>((server, warm, claimed))
-        })
-        .await?;
+        let (server, warm, claimed) = match take_here(&prepared.hash) {
+            Some(hot) => hot,
+            None => {
+                let work_prepared = prepared.clone();
+                let taken = engine::run(async move {
+                    let server = server().await?;
+                    engine::boxed(super::inventory::sweep_once(&server)).await;
+                    let template = engine::boxed(template::ensure(&server, &work_prepared)).await?;
+                    let warm = warm_for(&template);
+                    let claimed = match engine::boxed(take(&warm)).await {
+                        Some(claimed) => claimed,
+                        None => engine::boxed(claim_or_clone(&server, &template)).await?,
+                    };
+                    fill_in_background(&server, &warm);
+                    Ok::<_, DbError>((server, warm, claimed))
+                })
+                .await?;
+                remember(&prepared.hash, &taken.0, &taken.1);
+                taken
+            }
+        };
         // Lazy: the first query opens the connection, so acquiring costs next to nothing.
         let plain = || {
             PgPoolOptions::new()
@@ -286,6 +293,29 @@ async fn release(
     }
     reset_in_background(server, warm, claimed.name);
     Ok(())
+}
+
+/// The server and warm pool of each schema hash this process has used.
+type Hot = HashMap<String, (Arc<PgServer>, Arc<Warm>)>;
+
+fn hot() -> std::sync::MutexGuard<'static, Option<Hot>> {
+    static HOT: Mutex<Option<Hot>> = Mutex::new(None);
+    HOT.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn remember(hash: &str, server: &Arc<PgServer>, warm: &Arc<Warm>) {
+    hot()
+        .get_or_insert_default()
+        .insert(hash.to_owned(), (server.clone(), warm.clone()));
+}
+
+/// A clean database taken on the test's own thread: the common case needs no trip to
+/// the engine, whose thread may be busy with background resets.
+fn take_here(hash: &str) -> Option<(Arc<PgServer>, Arc<Warm>, Claimed)> {
+    let (server, warm) = hot().as_ref()?.get(hash)?.clone();
+    let claimed = warm.pop()?;
+    fill_in_background(&server, &warm);
+    Some((server, warm, claimed))
 }
 
 /// A clean database of the warm pool, waiting for background resets to finish when
