@@ -17,12 +17,12 @@ pub use checks::{Check, install_check};
 pub use skip_sink::capture_skip;
 pub use verdict::{IntoVerdict, Verdict};
 
-use crate::core::{
-    AsyncFixture, BoxError, Failure, FailureKind, Fixture, Outcome, Report, Scope, Unavailable,
-};
 #[cfg(feature = "tokio")]
 use crate::core::catch_unwind_future;
 use crate::core::panic_message;
+use crate::core::{
+    AsyncFixture, BoxError, Failure, FailureKind, Fixture, Outcome, Report, Scope, Unavailable,
+};
 
 /// What the macro knows about a test.
 #[derive(Debug)]
