@@ -9,6 +9,11 @@
 //! advisory lock held by its lease connection, so a killed process's databases return
 //! to the pool by themselves, to be reset by their next user. Clones are made in the
 //! background so that a test rarely waits for one.
+//!
+//! A test gets a pool made on the engine's runtime with its first connection already
+//! open, so the test does not wait for one (several milliseconds here). After the test
+//! the pool is closed (what the test opened belongs to its runtime, which ends with it),
+//! and the background reset opens the next user's pool.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -39,10 +44,10 @@ pub(crate) fn lock_key(name: &str) -> i64 {
     i64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
 }
 
-/// A database this process holds, and whether it must be reset before use.
+/// A clean database this process holds, with its pool made on the engine.
 struct Claimed {
     name: String,
-    needs_reset: bool,
+    pool: PgPool,
 }
 
 /// The clean databases of one template this process holds.
@@ -55,8 +60,6 @@ struct Warm {
     resetting: AtomicUsize,
     /// Signalled each time a background reset ends.
     reset_done: tokio::sync::Notify,
-    /// One connection per pooled database, kept on the engine for its resets.
-    maintenance: Mutex<HashMap<String, PgConnection>>,
 }
 
 impl Warm {
@@ -90,7 +93,6 @@ fn warm_for(template: &Arc<Template>) -> Arc<Warm> {
                 filling: AtomicUsize::new(0),
                 resetting: AtomicUsize::new(0),
                 reset_done: tokio::sync::Notify::new(),
-                maintenance: Mutex::new(HashMap::new()),
             });
             pools.insert(template.name.clone(), warm.clone());
             warm
@@ -115,83 +117,52 @@ pub(crate) async fn acquire(
     rollback: bool,
     scope: &Scope,
 ) -> Result<TestDb<sqlx::Postgres>, DbError> {
-    for _attempt in 0..5 {
-        let (server, warm, claimed) = match take_here(&prepared.hash) {
-            Some(hot) => hot,
-            None => {
-                let work_prepared = prepared.clone();
-                let taken = engine::run(async move {
-                    let server = server().await?;
-                    engine::boxed(super::inventory::sweep_once(&server)).await;
-                    let template = engine::boxed(template::ensure(&server, &work_prepared)).await?;
-                    let warm = warm_for(&template);
-                    let claimed = match engine::boxed(take(&warm)).await {
-                        Some(claimed) => claimed,
-                        None => engine::boxed(claim_or_clone(&server, &template)).await?,
-                    };
-                    fill_in_background(&server, &warm);
-                    Ok::<_, DbError>((server, warm, claimed))
-                })
-                .await?;
-                remember(&prepared.hash, &taken.0, &taken.1);
-                taken
-            }
-        };
-        // Lazy: the first query opens the connection, so acquiring costs next to nothing.
-        let plain = || {
-            PgPoolOptions::new()
-                .max_connections(5)
-                .acquire_timeout(Duration::from_secs(30))
-                .connect_lazy_with(server.options_for(&claimed.name))
-        };
-        if claimed.needs_reset {
-            // Left by a process that is gone: maybe mid-test, maybe with its schema changed.
-            let pool = plain();
-            let reset = reset(&warm.template, &pool).await;
-            pool.close().await;
-            match reset {
-                Ok(true) => {}
-                Ok(false) => {
-                    discard(server, claimed.name).await?;
-                    continue;
-                }
-                Err(error) => {
-                    discard(server, claimed.name).await?;
-                    return Err(error);
-                }
-            }
+    let (server, warm, claimed) = match take_here(&prepared.hash) {
+        Some(hot) => hot,
+        None => {
+            let work_prepared = prepared.clone();
+            let taken = engine::run(async move {
+                let server = server().await?;
+                engine::boxed(super::inventory::sweep_once(&server)).await;
+                let template = engine::boxed(template::ensure(&server, &work_prepared)).await?;
+                let warm = warm_for(&template);
+                let claimed = match engine::boxed(take(&warm)).await {
+                    Some(claimed) => claimed,
+                    None => engine::boxed(claim_ready(&server, &warm)).await?,
+                };
+                fill_in_background(&server, &warm);
+                Ok::<_, DbError>((server, warm, claimed))
+            })
+            .await?;
+            remember(&prepared.hash, &taken.0, &taken.1);
+            taken
         }
-        let pool = if rollback {
-            in_transaction(&server, &claimed.name)
-        } else {
-            plain()
-        };
-        let name = claimed.name.clone();
-        let url = server.url_of(&name);
-        let (cleanup_pool, cleanup_url, details) = (pool.clone(), url.clone(), scope.details());
-        scope.add_async_cleanup(move |outcome: Outcome| {
-            release(
-                server,
-                warm,
-                claimed,
-                cleanup_pool,
-                rollback,
-                (cleanup_url, details),
-                outcome,
-            )
-        });
-        return Ok(TestDb {
-            pool,
-            url: Some(url),
-            name,
-            backend: Backend::Postgres,
-        });
-    }
-    Err(DbError::server(
-        Backend::Postgres,
-        "find a usable pooled database",
-        sqlx::Error::Protocol("every pooled database had a changed schema".into()),
-    ))
+    };
+    let name = claimed.name.clone();
+    let url = server.url_of(&name);
+    let pool = if rollback {
+        in_transaction(&server, &name)
+    } else {
+        claimed.pool.clone()
+    };
+    let (cleanup_pool, details) = (pool.clone(), scope.details());
+    let cleanup_url = url.clone();
+    scope.add_async_cleanup(move |outcome: Outcome| {
+        release(
+            server,
+            warm,
+            claimed,
+            rollback.then_some(cleanup_pool),
+            (cleanup_url, details),
+            outcome,
+        )
+    });
+    Ok(TestDb {
+        pool,
+        url: Some(url),
+        name,
+        backend: Backend::Postgres,
+    })
 }
 
 /// A pool of one connection that opens a transaction as it connects. The transaction is
@@ -256,42 +227,44 @@ async fn commit(pool: &PgPool) -> Result<(), DbError> {
 }
 
 /// After the test: reset and return the database to the warm pool, or drop it if the
-/// test changed its schema, or keep it for inspection.
+/// test changed its schema, or keep it for inspection. `rollback` is the test's own
+/// pool in rollback mode.
 async fn release(
     server: Arc<PgServer>,
     warm: Arc<Warm>,
     claimed: Claimed,
-    pool: PgPool,
-    rollback: bool,
+    rollback: Option<PgPool>,
     (url, details): (String, testbed::Details),
     outcome: Outcome,
 ) -> Result<(), DbError> {
+    let Claimed { name, pool } = claimed;
     if outcome.is_failure() && owner::keep_failed() {
-        if rollback {
-            let _ = commit(&pool).await;
+        if let Some(rollback) = &rollback {
+            let _ = commit(rollback).await;
+            rollback.close().await;
         }
         pool.close().await;
-        warm.maintenance
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&claimed.name);
-        keep(server, claimed.name).await?;
+        keep(server, name).await?;
         crate::handle::announce_kept(&details, Backend::Postgres, &url);
         return Ok(());
     }
-    let clean = rollback && roll_back(&pool).await.unwrap_or(false);
+    if let Some(rollback) = rollback {
+        let clean = roll_back(&rollback).await.unwrap_or(false);
+        rollback.close().await;
+        if clean {
+            // Still in its transaction: the rollback undid everything.
+            warm.push(Claimed { name, pool });
+            warm.reset_done.notify_one();
+            return Ok(());
+        }
+        pool.close().await;
+        reset_in_background(server, warm, name);
+        return Ok(());
+    }
     // Closing waits for the test's connections to end, so none holds a lock the reset
     // would wait for.
     pool.close().await;
-    if clean {
-        // Still in its transaction: the rollback undid everything.
-        warm.push(Claimed {
-            name: claimed.name,
-            needs_reset: false,
-        });
-        return Ok(());
-    }
-    reset_in_background(server, warm, claimed.name);
+    reset_in_background(server, warm, name);
     Ok(())
 }
 
@@ -334,41 +307,25 @@ async fn take(warm: &Warm) -> Option<Claimed> {
     }
 }
 
-/// Resets `name` on the engine, off the test's clock, through the database's
-/// maintenance connection, then returns it to the warm pool (or drops it if the test
-/// changed its schema). A failure here has no test to report to: the database is
-/// dropped and the pool makes another.
+/// Resets `name` on the engine, off the test's clock, through a new pool that the next
+/// user then gets, or drops it if the test changed its schema. A failure here has no
+/// test to report to: the database is dropped and the pool makes another.
 fn reset_in_background(server: Arc<PgServer>, warm: Arc<Warm>, name: String) {
     warm.resetting.fetch_add(1, Ordering::SeqCst);
     engine::handle().spawn(async move {
-        let taken = warm
-            .maintenance
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&name);
-        let conn = match taken {
-            Some(conn) => Ok(conn),
-            None => PgConnection::connect_with(&server.options_for(&name)).await,
-        };
-        let outcome = match conn {
-            Ok(mut conn) => {
-                let reset = engine::boxed(reset(&warm.template, &mut conn)).await;
-                if matches!(reset, Ok(true)) {
-                    warm.maintenance
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(name.clone(), conn);
+        let outcome = match engine::boxed(open_pool(&server, &name)).await {
+            Ok(pool) => match engine::boxed(reset(&warm.template, &pool)).await {
+                Ok(true) => Some(pool),
+                _ => {
+                    pool.close().await;
+                    None
                 }
-                reset
-            }
-            Err(error) => Err(DbError::server(Backend::Postgres, "connect", error)),
+            },
+            Err(_) => None,
         };
         match outcome {
-            Ok(true) => warm.push(Claimed {
-                name,
-                needs_reset: false,
-            }),
-            _ => {
+            Some(pool) => warm.push(Claimed { name, pool }),
+            None => {
                 let _ = discard(server, name).await;
             }
         }
@@ -377,12 +334,62 @@ fn reset_in_background(server: Arc<PgServer>, warm: Arc<Warm>, name: String) {
     });
 }
 
+/// A pool for database `name`, made here on the engine so that it outlives tests, with
+/// its one connection open. No reaper, no minimum: nothing of it runs on its own.
+async fn open_pool(server: &PgServer, name: &str) -> Result<PgPool, DbError> {
+    PgPoolOptions::new()
+        .max_connections(5)
+        .min_connections(0)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        // Fresh connections for one test: a ping before each use would only cost a
+        // round trip.
+        .test_before_acquire(false)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(server.options_for(name))
+        .await
+        .map_err(|e| DbError::server(Backend::Postgres, format!("connect to `{name}`"), e))
+}
+
+/// Claims a free pooled database or makes a clone, and readies it: its pool open, and
+/// reset if another process left it. Loops past databases whose schema was changed.
+async fn claim_ready(server: &PgServer, warm: &Warm) -> Result<Claimed, DbError> {
+    for _attempt in 0..5 {
+        let (name, needs_reset) = claim_or_clone(server, &warm.template).await?;
+        let pool = match open_pool(server, &name).await {
+            Ok(pool) => pool,
+            Err(error) => {
+                unclaim(server, &name).await;
+                return Err(error);
+            }
+        };
+        if !needs_reset {
+            return Ok(Claimed { name, pool });
+        }
+        // Left by a process that is gone: maybe mid-test, maybe with its schema changed.
+        match reset(&warm.template, &pool).await {
+            Ok(true) => return Ok(Claimed { name, pool }),
+            Ok(false) => {
+                pool.close().await;
+                drop_claimed(server, &name).await?;
+            }
+            Err(error) => {
+                pool.close().await;
+                drop_claimed(server, &name).await?;
+                return Err(error);
+            }
+        }
+    }
+    Err(DbError::server(
+        Backend::Postgres,
+        "find a usable pooled database",
+        sqlx::Error::Protocol("every pooled database had a changed schema".into()),
+    ))
+}
+
 /// Resets the database behind `pool` to the template's rows in one round trip, unless
 /// its schema changed (`false`).
-async fn reset<'c, E>(template: &Template, executor: E) -> Result<bool, DbError>
-where
-    E: sqlx::Executor<'c, Database = sqlx::Postgres>,
-{
+async fn reset(template: &Template, pool: &PgPool) -> Result<bool, DbError> {
     let fingerprint = template.fingerprint.replace('\'', "''");
     let guard = format!(
         "do $testbed_guard$ begin
@@ -392,8 +399,8 @@ where
          end $testbed_guard$;\n",
         catalog::fingerprint_sql()
     );
-    let script = guard + &template.reset;
-    match sqlx::raw_sql(AssertSqlSafe(script)).execute(executor).await {
+    let script = format!("{guard}{}", template.reset);
+    match sqlx::raw_sql(AssertSqlSafe(script)).execute(pool).await {
         Ok(_) => Ok(true),
         Err(error)
             if error
@@ -412,7 +419,7 @@ where
 
 /// Claims a pooled database left free by another process (or a run before), or makes a
 /// new clone of `template`.
-async fn claim_or_clone(server: &PgServer, template: &Template) -> Result<Claimed, DbError> {
+async fn claim_or_clone(server: &PgServer, template: &Template) -> Result<(String, bool), DbError> {
     let fail = |action: &'static str| move |e| DbError::server(Backend::Postgres, action, e);
     let prefix = pool_prefix(template);
     let names: Vec<String> = sqlx::query_scalar(
@@ -427,10 +434,7 @@ async fn claim_or_clone(server: &PgServer, template: &Template) -> Result<Claime
     .map_err(fail("list pooled databases"))?;
     for name in &names {
         if try_claim(server, name).await? {
-            return Ok(Claimed {
-                name: name.clone(),
-                needs_reset: true,
-            });
+            return Ok((name.clone(), true));
         }
     }
     let mut serial = names.len() + 1;
@@ -441,12 +445,7 @@ async fn claim_or_clone(server: &PgServer, template: &Template) -> Result<Claime
             continue;
         }
         match clone_into(server, template, &name).await {
-            Ok(true) => {
-                return Ok(Claimed {
-                    name,
-                    needs_reset: false,
-                });
-            }
+            Ok(true) => return Ok((name, false)),
             // It exists (made by another process, or one with another comment).
             Ok(false) => unclaim(server, &name).await,
             Err(error) => {
@@ -543,9 +542,10 @@ fn fill_in_background(server: &Arc<PgServer>, warm: &Arc<Warm>) {
     warm.filling.fetch_add(1, Ordering::SeqCst);
     let (server, warm) = (server.clone(), warm.clone());
     engine::handle().spawn(async move {
-        let made = engine::boxed(claim_or_clone(&server, &warm.template)).await;
+        let made = engine::boxed(claim_ready(&server, &warm)).await;
         if let Ok(claimed) = made {
             warm.push(claimed);
+            warm.reset_done.notify_one();
         }
         warm.filling.fetch_sub(1, Ordering::SeqCst);
     });
@@ -553,20 +553,22 @@ fn fill_in_background(server: &Arc<PgServer>, warm: &Arc<Warm>) {
 
 /// Drops a pooled database whose schema a test changed, then lets it go.
 async fn discard(server: Arc<PgServer>, name: String) -> Result<(), DbError> {
-    engine::run(async move {
-        let result = engine::boxed(async {
-            let mut conn = PgConnection::connect_with(&server.admin)
-                .await
-                .map_err(|e| DbError::server(Backend::Postgres, "connect", e))?;
-            let dropped = template::drop_database(&mut conn, &name).await;
-            let _ = conn.close().await;
-            dropped.map_err(|e| DbError::server(Backend::Postgres, format!("drop `{name}`"), e))
-        })
-        .await;
-        unclaim(&server, &name).await;
-        result
-    })
-    .await
+    engine::run(async move { engine::boxed(drop_claimed(&server, &name)).await }).await
+}
+
+/// Drops claimed database `name` and releases its lock. Runs on the engine.
+async fn drop_claimed(server: &PgServer, name: &str) -> Result<(), DbError> {
+    let result = async {
+        let mut conn = PgConnection::connect_with(&server.admin)
+            .await
+            .map_err(|e| DbError::server(Backend::Postgres, "connect", e))?;
+        let dropped = template::drop_database(&mut conn, name).await;
+        let _ = conn.close().await;
+        dropped.map_err(|e| DbError::server(Backend::Postgres, format!("drop `{name}`"), e))
+    }
+    .await;
+    unclaim(server, name).await;
+    result
 }
 
 /// Marks a failing test's pooled database as kept, out of the pool, and lets it go.
