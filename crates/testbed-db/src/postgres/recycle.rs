@@ -315,7 +315,10 @@ fn reset_in_background(server: Arc<PgServer>, warm: Arc<Warm>, name: String) {
     engine::handle().spawn(async move {
         let outcome = match engine::boxed(open_pool(&server, &name)).await {
             Ok(pool) => match engine::boxed(reset(&warm.template, &pool)).await {
-                Ok(true) => Some(pool),
+                Ok(true) => {
+                    idle(&pool).await;
+                    Some(pool)
+                }
                 _ => {
                     pool.close().await;
                     None
@@ -334,10 +337,23 @@ fn reset_in_background(server: Arc<PgServer>, warm: Arc<Warm>, name: String) {
     });
 }
 
+/// Waits (on the engine, off the tests' clock) until the pool's connection is back in
+/// it: a connection is returned by a task after a ping, and a test that found none idle
+/// would open a connection of its own.
+async fn idle(pool: &PgPool) {
+    for _ in 0..200 {
+        if pool.num_idle() as u32 == pool.size() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
 /// A pool for database `name`, made here on the engine so that it outlives tests, with
-/// its one connection open. No reaper, no minimum: nothing of it runs on its own.
+/// two connections open and idle. No reaper, no minimum: nothing of it runs on its
+/// own.
 async fn open_pool(server: &PgServer, name: &str) -> Result<PgPool, DbError> {
-    PgPoolOptions::new()
+    let pool = PgPoolOptions::new()
         .max_connections(5)
         .min_connections(0)
         .idle_timeout(None)
@@ -348,7 +364,15 @@ async fn open_pool(server: &PgServer, name: &str) -> Result<PgPool, DbError> {
         .acquire_timeout(Duration::from_secs(30))
         .connect_with(server.options_for(name))
         .await
-        .map_err(|e| DbError::server(Backend::Postgres, format!("connect to `{name}`"), e))
+        .map_err(|e| DbError::server(Backend::Postgres, format!("connect to `{name}`"), e))?;
+    // A second connection: sqlx pings a connection on its way back to the pool, and a
+    // query that finds none idle opens one (milliseconds) rather than wait; with two, a
+    // test's back-to-back queries alternate between them.
+    let first = pool.acquire().await;
+    let second = pool.acquire().await;
+    drop((first, second));
+    idle(&pool).await;
+    Ok(pool)
 }
 
 /// Claims a free pooled database or makes a clone, and readies it: its pool open, and
