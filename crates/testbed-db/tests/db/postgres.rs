@@ -234,6 +234,13 @@ async fn a_recycled_database_comes_back_as_the_template_left_it() {
         .execute(db.pool())
         .await
         .unwrap();
+    // What a test can leave on a session, which the next test must not inherit.
+    let mut conn = db.pool().acquire().await.unwrap();
+    sqlx::raw_sql("create temp table scratch (x int); set application_name = 'leaky'")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
     scope.finish_async(Outcome::Passed).await.unwrap();
 
     // The next tests in this process get it back, reset (in the background, so it may
@@ -245,6 +252,19 @@ async fn a_recycled_database_comes_back_as_the_template_left_it() {
         .await
         .unwrap();
     assert_eq!(names, ["Ada", "Brian"]);
+    for _ in 0..3 {
+        let (scratch, application): (Option<String>, String) = sqlx::query_as(
+            "select to_regclass('pg_temp.scratch')::text, current_setting('application_name')",
+        )
+        .fetch_one(again.pool())
+        .await
+        .unwrap();
+        assert_eq!(scratch, None, "a temporary table leaked into the next test");
+        assert_ne!(
+            application, "leaky",
+            "a session setting leaked into the next test"
+        );
+    }
     let memberships: i64 = sqlx::query_scalar("select count(*) from memberships")
         .fetch_one(again.pool())
         .await
