@@ -66,15 +66,16 @@ async fn prune_removes_a_dead_owners_database_and_nothing_it_did_not_create() {
     let status = cargo_testbed(&["db", "status", "--backend", "postgres"]);
     assert!(status.status.success(), "{status:?}");
     let listed = stdout(&status);
+    // Another test process's first sweep may remove the orphan before this status
+    // (nextest runs tests side by side); if it is listed, it is as an orphan.
     assert!(
-        listed.contains(&format!("orphaned             {orphan}")),
+        !listed.contains(orphan) || listed.contains(&format!("orphaned             {orphan}")),
         "{listed}"
     );
     assert!(!listed.contains(foreign), "{listed}");
 
     let prune = cargo_testbed(&["db", "prune", "--backend", "postgres"]);
     assert!(prune.status.success(), "{prune:?}");
-    assert!(stdout(&prune).contains(orphan), "{}", stdout(&prune));
     assert!(!database_exists(&pool, orphan).await);
     assert!(
         database_exists(&pool, foreign).await,

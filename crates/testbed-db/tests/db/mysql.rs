@@ -2,7 +2,16 @@ use testbed::{Outcome, Scope};
 use testbed_db::admin::{self, HeldKind, PruneOptions};
 use testbed_db::{Backend, DbError};
 
+use testbed_db::Database;
+
 use crate::SHOP;
+
+/// The shop schema with pools of their own: these tests watch their databases' states,
+/// which another test process drawing from the same pool would change.
+static OWN_POOL: Database = Database::migrations("tests/schema")
+    .with_seeds(&["tests/seeds/base.sql", "tests/seeds/own_pool.sql"]);
+static ALTERED: Database = Database::migrations("tests/schema")
+    .with_seeds(&["tests/seeds/base.sql", "tests/seeds/altered_pool.sql"]);
 
 /// Skips the test (fails it under `TESTBED_REQUIRE`) when MySQL/MariaDB is not here.
 async fn require_mysql() {
@@ -47,8 +56,8 @@ async fn a_pooled_database_has_the_schema_and_seeds(scope: &Scope) -> Result<(),
 async fn a_recycled_database_comes_back_with_only_the_seed_rows() {
     require_mysql().await;
     let scope = Scope::new("first");
-    let first = SHOP.mysql(&scope).await.unwrap();
-    let second = SHOP.mysql(&scope).await.unwrap();
+    let first = OWN_POOL.mysql(&scope).await.unwrap();
+    let second = OWN_POOL.mysql(&scope).await.unwrap();
     assert_ne!(
         first.name(),
         second.name(),
@@ -73,7 +82,7 @@ async fn a_recycled_database_comes_back_with_only_the_seed_rows() {
 
     // The next test in this process gets a pooled database back, reset.
     let scope = Scope::new("second");
-    let again = SHOP.mysql(&scope).await.unwrap();
+    let again = OWN_POOL.mysql(&scope).await.unwrap();
     let tags: i64 = sqlx::query_scalar("select count(*) from tags where name = 'from-first'")
         .fetch_one(again.pool())
         .await
@@ -96,7 +105,7 @@ async fn a_recycled_database_comes_back_with_only_the_seed_rows() {
 async fn a_test_that_changes_the_schema_gets_a_rebuilt_database() {
     require_mysql().await;
     let scope = Scope::new("alters");
-    let db = SHOP.mysql(&scope).await.unwrap();
+    let db = ALTERED.mysql(&scope).await.unwrap();
     sqlx::query("alter table tags add column colour varchar(20)")
         .execute(db.pool())
         .await
