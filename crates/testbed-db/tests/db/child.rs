@@ -150,3 +150,21 @@ async fn child_needs_postgres(scope: &Scope) {
     SHOP.postgres(scope).await.unwrap();
     println!("REACHED THE BODY");
 }
+
+#[tokio::test]
+#[ignore = "helper: run in a child process by `a_half_built_mysql_template_is_rebuilt`"]
+async fn child_uses_the_half_built_mysql_schema() {
+    if !is_child("child_uses_the_half_built_mysql_schema") {
+        return;
+    }
+    let scope = Scope::new("child");
+    let db = crate::mysql::HALF_BUILT
+        .try_mysql(&scope)
+        .await
+        .expect("mysql is up");
+    sqlx::query("insert into wanted values (1)")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}

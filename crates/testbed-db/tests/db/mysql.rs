@@ -156,3 +156,66 @@ async fn a_broken_migration_names_its_file_and_statement_on_mysql(scope: &Scope)
     let error = crate::bad_input::BROKEN.mysql(scope).await.unwrap_err();
     crate::bad_input::assert_names_the_broken_statement(&error);
 }
+
+/// A schema only the half-built template test uses.
+pub static HALF_BUILT: Database = Database::function("mysql half-built v1", |target| {
+    Box::pin(async move {
+        if let testbed_db::Target::MySql(conn) = target {
+            sqlx::raw_sql("create table wanted (id int)")
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    })
+});
+
+#[testbed::test]
+async fn a_half_built_mysql_template_is_rebuilt() {
+    require_mysql().await;
+    // Build it once, then make it look like a build a crash cut short: marked
+    // `building` in the registry, with a table the schema does not have.
+    let scope = Scope::new("first");
+    HALF_BUILT.mysql(&scope).await.unwrap();
+    scope.finish_async(Outcome::Passed).await.unwrap();
+    let template = HALF_BUILT.template_name(Backend::MySql).unwrap();
+    let url =
+        std::env::var("TESTBED_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+    let admin = sqlx::MySqlPool::connect(&url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "update testbed_registry.databases set state = 'building' where name = '{template}';
+         create table `{template}`.leftover (id int)"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+    let held = admin::status(Backend::MySql, None).await.unwrap();
+    assert!(
+        held.iter()
+            .any(|h| h.name == template && h.kind == HeldKind::Unfinished)
+    );
+
+    // A new process (this one remembers the template) finds it unfinished and rebuilds it.
+    let output = crate::child::run("child::child_uses_the_half_built_mysql_schema", &[]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let leftover: i64 = sqlx::query_scalar(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = 'leftover'",
+    )
+    .bind(&template)
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    assert_eq!(
+        leftover, 0,
+        "the half-built template was rebuilt from scratch"
+    );
+    admin.close().await;
+    let held = admin::status(Backend::MySql, None).await.unwrap();
+    assert!(
+        held.iter()
+            .any(|h| h.name == template && h.kind == HeldKind::Template)
+    );
+}
