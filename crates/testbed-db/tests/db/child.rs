@@ -63,8 +63,8 @@ async fn child_dies_holding_a_postgres_database() {
         .expect("postgres is up");
     println!("DATABASE {}", db.name());
     std::io::stdout().flush().unwrap();
-    // Killed mid-test: no cleanup runs, no destructor, like SIGKILL.
-    std::process::abort();
+    // Killed mid-test: no cleanup runs, no destructor.
+    sigkill_self();
 }
 
 #[tokio::test]
@@ -96,7 +96,19 @@ async fn child_dies_dirtying_a_pooled_database() {
         .unwrap();
     println!("DATABASE {}", db.name());
     std::io::stdout().flush().unwrap();
-    std::process::abort();
+    sigkill_self();
+}
+
+/// Dies by SIGKILL, as a test process killed by a user or a runner's timeout does: no
+/// cleanup, no destructor, no exit handler runs. `kill -9` on our own pid needs no
+/// `unsafe`.
+fn sigkill_self() -> ! {
+    let pid = std::process::id().to_string();
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &pid])
+        .status();
+    // The signal is delivered before `kill` returns; this is never reached.
+    std::process::abort()
 }
 
 #[tokio::test]

@@ -125,7 +125,11 @@ async fn orphans_of_a_killed_run_are_pruned_and_live_ones_are_not() {
     let scope = Scope::new("alive");
     let mine = SHOP_CLONES.postgres(&scope).await.unwrap();
     let output = child::run("child::child_dies_holding_a_postgres_database", &[]);
-    assert!(!output.status.success(), "the child should have died");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&output.status),
+        Some(9),
+        "the child should have died by SIGKILL: {output:?}"
+    );
     let orphan = child::printed_database(&output);
     let held = admin::status(Backend::Postgres, None).await.unwrap();
     let kind_of = |name: &str| held.iter().find(|h| h.name == name).map(|h| h.kind);
@@ -344,7 +348,11 @@ pub static CRASHED: Database = Database::function("crashed v1", |target| {
 async fn a_killed_runs_pooled_database_is_reset_by_its_next_user() {
     require_postgres().await;
     let output = child::run("child::child_dies_dirtying_a_pooled_database", &[]);
-    assert!(!output.status.success(), "the child should have died");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&output.status),
+        Some(9),
+        "the child should have died by SIGKILL: {output:?}"
+    );
     let dirtied = child::printed_database(&output);
     let held = admin::status(Backend::Postgres, None).await.unwrap();
     let kind = held.iter().find(|h| h.name == dirtied).map(|h| h.kind);
