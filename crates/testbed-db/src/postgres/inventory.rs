@@ -8,6 +8,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::{Connection, PgConnection};
 
@@ -172,29 +173,249 @@ pub(crate) async fn drop_kinds(
         } else {
             None
         };
-        if let Some(key) = key {
-            let locked: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
-                .bind(key)
-                .fetch_one(&mut conn)
-                .await
-                .map_err(|e| DbError::server(Backend::Postgres, "lock a database", e))?;
-            if !locked {
-                continue;
-            }
+        // A template's users hold its use lock shared: leave the template to them.
+        let use_key = held
+            .name
+            .starts_with("testbed_tpl_")
+            .then(|| template::use_key(&held.name));
+        let keys: Vec<i64> = key.into_iter().chain(use_key).collect();
+        if !try_lock_all(&mut conn, &keys).await? {
+            continue;
         }
         let result = template::drop_database(&mut conn, &held.name).await;
-        if let Some(key) = key {
-            let _ = sqlx::query("select pg_advisory_unlock($1)")
-                .bind(key)
-                .execute(&mut conn)
-                .await;
-        }
+        unlock_all(&mut conn, &keys).await;
         result
             .map_err(|e| DbError::server(Backend::Postgres, format!("drop `{}`", held.name), e))?;
         dropped.push(held);
     }
     let _ = conn.close().await;
     Ok(dropped)
+}
+
+/// Takes every advisory lock of `keys` on `conn`, or none: `false` if one is held
+/// elsewhere.
+async fn try_lock_all(conn: &mut PgConnection, keys: &[i64]) -> Result<bool, DbError> {
+    for (taken, key) in keys.iter().enumerate() {
+        let locked: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
+            .bind(key)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| DbError::server(Backend::Postgres, "lock a database", e))?;
+        if !locked {
+            unlock_all(conn, &keys[..taken]).await;
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+async fn unlock_all(conn: &mut PgConnection, keys: &[i64]) {
+    for key in keys {
+        let _ = sqlx::query("select pg_advisory_unlock($1)")
+            .bind(key)
+            .execute(&mut *conn)
+            .await;
+    }
+}
+
+/// How many templates a sweep keeps on a server, the one being ensured included.
+pub(crate) const KEEP_TEMPLATES: usize = 4;
+/// A template unused for longer than this is swept.
+pub(crate) const MAX_TEMPLATE_AGE: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// Drops stale templates and their pools; returns what was dropped.
+///
+/// Stale: a complete template testbed built (named `testbed_tpl_<hash>`, marked by its
+/// comment) other than `current` (the one being ensured), that no live process uses,
+/// and that was last used more than [`MAX_TEMPLATE_AGE`] ago or is not among the
+/// [`KEEP_TEMPLATES`] most recently used (`current` counting as one; `None`, from
+/// `cargo testbed db prune`, keeps that many others). The policy of testbed's
+/// `Persistent` sweep.
+///
+/// In use: a process holds the template's use lock (every process that ensured it,
+/// for its whole life), its build lock, the lock of one of its pooled databases, or a
+/// clone of it whose owner's lease is open. Such a template is kept whatever its age.
+/// The pooled databases (those marked as pooled by testbed) go first, then the
+/// template; databases testbed did not mark are never touched.
+pub(crate) async fn sweep_stale(
+    server: &PgServer,
+    current: Option<&str>,
+) -> Result<Vec<Held>, DbError> {
+    let fail = |e| DbError::server(Backend::Postgres, "list testbed's templates", e);
+    let rows: Vec<(String, Option<Vec<String>>)> = sqlx::query_as(
+        r"select d.datname, s.setconfig
+          from pg_database d
+          left join pg_db_role_setting s on s.setdatabase = d.oid and s.setrole = 0
+          where d.datname like 'testbed\_tpl\_%' and d.datistemplate and not d.datallowconn
+            and starts_with(coalesce(shobj_description(d.oid, 'pg_database'), ''), $1)",
+    )
+    .bind(TEMPLATE_COMMENT)
+    .fetch_all(&server.pool)
+    .await
+    .map_err(fail)?;
+    let now = SystemTime::now();
+    let templates: Vec<(SystemTime, String)> = rows
+        .into_iter()
+        .filter(|(name, _)| is_template_name(name) && Some(name.as_str()) != current)
+        .map(|(name, settings)| (last_used(settings.as_deref()), name))
+        .collect();
+    let stale = stale_of(templates, current.is_some(), now);
+    if stale.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut conn = PgConnection::connect_with(&server.admin)
+        .await
+        .map_err(|e| DbError::server(Backend::Postgres, "connect", e))?;
+    let mut dropped = Vec::new();
+    for name in stale {
+        match drop_unused_template(&mut conn, &name).await {
+            Ok(gone) => dropped.extend(gone),
+            Err(error) => {
+                let _ = conn.close().await;
+                return Err(error);
+            }
+        }
+    }
+    let _ = conn.close().await;
+    Ok(dropped)
+}
+
+/// Of `others` (every template but the current one, with when each was last used), those
+/// past [`MAX_TEMPLATE_AGE`] or beyond the [`KEEP_TEMPLATES`] most recently used, the
+/// current one (`has_current`) counting as one of those.
+pub(crate) fn stale_of(
+    mut others: Vec<(SystemTime, String)>,
+    has_current: bool,
+    now: SystemTime,
+) -> Vec<String> {
+    others.sort_by_key(|(used, _)| std::cmp::Reverse(*used));
+    let kept_others = KEEP_TEMPLATES - usize::from(has_current);
+    others
+        .into_iter()
+        .enumerate()
+        .filter(|(rank, (used, _))| {
+            *rank >= kept_others || now.duration_since(*used).unwrap_or_default() > MAX_TEMPLATE_AGE
+        })
+        .map(|(_, (_, name))| name)
+        .collect()
+}
+
+fn is_template_name(name: &str) -> bool {
+    name.strip_prefix("testbed_tpl_")
+        .is_some_and(|hash| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// When a template was last used, from its `testbed.last_used` setting; a template
+/// without one (built before testbed recorded it) counts as long unused.
+fn last_used(settings: Option<&[String]>) -> SystemTime {
+    let prefix = format!("{}=", template::LAST_USED_SETTING);
+    settings
+        .unwrap_or_default()
+        .iter()
+        .find_map(|setting| setting.strip_prefix(&prefix)?.parse::<u64>().ok())
+        .map(|millis| UNIX_EPOCH + Duration::from_millis(millis))
+        .unwrap_or(UNIX_EPOCH)
+}
+
+/// Drops template `name` and its pool unless something uses them; returns what it
+/// dropped (nothing when in use).
+async fn drop_unused_template(conn: &mut PgConnection, name: &str) -> Result<Vec<Held>, DbError> {
+    let fail = |action: &str| {
+        let action = format!("{action} of template `{name}`");
+        move |e| DbError::server(Backend::Postgres, action, e)
+    };
+    let hash = name.strip_prefix("testbed_tpl_").unwrap_or_default();
+    // Held until the template is gone: a process starting to use it meanwhile waits,
+    // then rebuilds it.
+    let keys = [template::use_key(name), template::lock_key(name)];
+    if !try_lock_all(conn, &keys).await? {
+        return Ok(Vec::new());
+    }
+    let result = async {
+        let clones: Vec<String> = sqlx::query_scalar(
+            "select datname from pg_database
+             where shobj_description(oid, 'pg_database') = $1",
+        )
+        .bind(owned_comment(name))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(fail("list the clones"))?;
+        let leases: Vec<String> = sqlx::query_scalar(
+            "select application_name from pg_stat_activity where application_name like $1",
+        )
+        .bind(format!("{LEASE_PREFIX}%"))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(fail("list the leases"))?;
+        let live_clone = clones.iter().any(|clone| {
+            owner::owner_of(clone).is_some_and(|token| {
+                leases
+                    .iter()
+                    .any(|lease| lease.strip_prefix(LEASE_PREFIX) == Some(token))
+            })
+        });
+        if live_clone {
+            return Ok(Vec::new());
+        }
+        let prefix = format!("{}{hash}_", recycle::POOL_PREFIX);
+        let pooled: Vec<String> = sqlx::query_scalar(
+            "select datname from pg_database
+             where starts_with(datname, $1) and shobj_description(oid, 'pg_database') = $2
+             order by datname",
+        )
+        .bind(prefix.clone())
+        .bind(recycle::POOL_COMMENT)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(fail("list the pool"))?;
+        let pooled: Vec<String> = pooled
+            .into_iter()
+            .filter(|pool| {
+                pool.strip_prefix(&prefix)
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            })
+            .collect();
+        let pool_keys: Vec<i64> = pooled.iter().map(|pool| recycle::lock_key(pool)).collect();
+        if !try_lock_all(conn, &pool_keys).await? {
+            return Ok(Vec::new()); // a test is using one
+        }
+        let mut dropped = Vec::new();
+        let mut result = Ok(());
+        for pool in pooled {
+            if let Err(error) = template::drop_database(conn, &pool).await {
+                result = Err(DbError::server(
+                    Backend::Postgres,
+                    format!("drop `{pool}`"),
+                    error,
+                ));
+                break;
+            }
+            dropped.push(held(pool, HeldKind::Pooled));
+        }
+        if result.is_ok() {
+            result = template::drop_database(conn, name)
+                .await
+                .map_err(|e| DbError::server(Backend::Postgres, format!("drop `{name}`"), e));
+            if result.is_ok() {
+                template::forget(name);
+                dropped.push(held(name.to_owned(), HeldKind::Template));
+            }
+        }
+        unlock_all(conn, &pool_keys).await;
+        result.map(|()| dropped)
+    }
+    .await;
+    unlock_all(conn, &keys).await;
+    result
+}
+
+fn held(name: String, kind: HeldKind) -> Held {
+    Held {
+        backend: Backend::Postgres,
+        name,
+        kind,
+        owner: None,
+    }
 }
 
 /// Sweeps the orphans of killed runs, once per process, in the background.
@@ -216,9 +437,11 @@ pub async fn status(url: Option<&str>) -> Result<Vec<Held>, DbError> {
     crate::engine::run(async move { list(&*super::server::connect(&url).await?).await }).await
 }
 
-/// Drops the orphans on the PostgreSQL server at `url` (and templates and kept databases
-/// when `templates` / `kept`); returns what was dropped. Safe while other runs are
-/// active: their databases are in use, and templates being built are locked.
+/// Drops the orphans and the stale templates with their pools (see [`sweep_stale`]) on
+/// the PostgreSQL server at `url`, and every unused template and pool when `templates`,
+/// kept databases when `kept`; returns what was dropped. Safe while other runs are
+/// active: their databases and templates are in use, and templates being built are
+/// locked.
 pub async fn prune(url: Option<&str>, templates: bool, kept: bool) -> Result<Vec<Held>, DbError> {
     let url = admin_url(url);
     let mut kinds = vec![HeldKind::Orphaned];
@@ -229,7 +452,12 @@ pub async fn prune(url: Option<&str>, templates: bool, kept: bool) -> Result<Vec
         kinds.push(HeldKind::Kept);
     }
     let dropped = crate::engine::run(async move {
-        drop_kinds(&*super::server::connect(&url).await?, &kinds).await
+        let server = super::server::connect(&url).await?;
+        let mut dropped = drop_kinds(&server, &kinds).await?;
+        if !templates {
+            dropped.extend(sweep_stale(&server, None).await?);
+        }
+        Ok(dropped)
     })
     .await;
     // The sweep's part in the throwaway cluster's life: stop it if nobody uses it.
@@ -241,4 +469,40 @@ fn admin_url(url: Option<&str>) -> String {
     url.map(str::to_owned)
         .or_else(|| std::env::var(super::POSTGRES_URL_ENV).ok())
         .unwrap_or_else(|| super::server::DEFAULT_URL.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(now: SystemTime, hours_ago: u64) -> SystemTime {
+        now - Duration::from_secs(hours_ago * 60 * 60)
+    }
+
+    #[test]
+    fn keeps_the_most_recent_and_drops_the_old() {
+        let now = SystemTime::now();
+        let others: Vec<(SystemTime, String)> = [5, 1, 4, 2, 3]
+            .into_iter()
+            .map(|hours| (at(now, hours), format!("t{hours}")))
+            .collect();
+        // With a current template, three others stay: the three used last.
+        assert_eq!(stale_of(others.clone(), true, now), ["t4", "t5"]);
+        // From `prune` (no current template), four stay.
+        assert_eq!(stale_of(others, false, now), ["t5"]);
+        // Past the age limit, even a recent rank goes.
+        let old = vec![(at(now, 8 * 24), "old".to_owned())];
+        assert_eq!(stale_of(old, true, now), ["old"]);
+        assert!(stale_of(vec![(at(now, 1), "new".to_owned())], true, now).is_empty());
+    }
+
+    #[test]
+    fn a_template_without_a_recorded_use_counts_as_long_unused() {
+        assert_eq!(last_used(None), UNIX_EPOCH);
+        let settings = ["testbed.last_used=1500".to_owned()];
+        assert_eq!(
+            last_used(Some(&settings)),
+            UNIX_EPOCH + Duration::from_millis(1500)
+        );
+    }
 }

@@ -6,11 +6,17 @@
 //! The template's comment records what recycling needs to know about the pristine
 //! database: its catalog fingerprint, and the script that brings a used clone back to
 //! the template's rows and sequences.
+//!
+//! A process that uses a template holds a shared advisory lock on it (on its lease
+//! connection, for its whole life) and records when it last did (the database setting
+//! `testbed.last_used`, once per process): the sweep of stale templates
+//! ([`super::inventory::sweep_stale`]) reads both.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use sha2::{Digest, Sha256};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
 use super::catalog;
@@ -62,17 +68,78 @@ pub(crate) async fn ensure(
     {
         return Ok(found.clone());
     }
-    let template = match read(server, &name).await? {
-        Some(template) => template,
-        None => build(server, prepared, &name).await?,
+    // Held before reading, so a sweep either sees this process as a user or has
+    // finished dropping the template (then it is rebuilt below).
+    hold_use(server, &name).await?;
+    let (template, built) = match read(server, &name).await? {
+        Some(template) => (template, false),
+        None => (build(server, prepared, &name).await?, true),
     };
+    touch(server, &name).await;
     let template = Arc::new(template);
     READY
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .get_or_insert_default()
-        .insert(name, template.clone());
+        .insert(name.clone(), template.clone());
+    if built {
+        // Only when a template is built: that is when the old ones start to pile up.
+        let _ = super::inventory::sweep_stale(server, Some(&name)).await;
+    }
     Ok(template)
+}
+
+/// The advisory-lock key that users of template `name` hold shared and a sweep
+/// exclusive (distinct from the build lock, which a builder holds while users wait).
+pub(crate) fn use_key(name: &str) -> i64 {
+    let digest = Sha256::digest(format!("testbed use {name}").as_bytes());
+    i64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
+}
+
+/// Takes the shared use lock of template `name` on the lease, for the life of the
+/// process, waiting out a sweep that holds it exclusively.
+async fn hold_use(server: &PgServer, name: &str) -> Result<(), DbError> {
+    for attempt in 0..600u64 {
+        let held: bool = {
+            let mut lease = server.lease.lock().await;
+            sqlx::query_scalar("select pg_try_advisory_lock_shared($1)")
+                .bind(use_key(name))
+                .fetch_one(&mut *lease)
+                .await
+                .map_err(|e| {
+                    DbError::server(Backend::Postgres, format!("lock template `{name}`"), e)
+                })?
+        };
+        if held {
+            return Ok(());
+        }
+        // Not on the lease while waiting: this process's other tests need it.
+        tokio::time::sleep(Duration::from_millis(10 + 10 * attempt.min(9))).await;
+    }
+    Err(DbError::server(
+        Backend::Postgres,
+        format!("lock template `{name}`"),
+        sqlx::Error::Protocol("a sweep held it for over a minute".into()),
+    ))
+}
+
+/// The setting that records when a template was last used, in Unix milliseconds.
+pub(crate) const LAST_USED_SETTING: &str = "testbed.last_used";
+
+/// Records that template `name` is used now. Best effort: a template whose time could
+/// not be recorded is only swept earlier, never while in use.
+async fn touch(server: &PgServer, name: &str) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis())
+        .unwrap_or_default();
+    if let Ok(mut conn) = server.pool.acquire().await {
+        let _ = run(
+            &mut conn,
+            format!(r#"alter database "{name}" set {LAST_USED_SETTING} = '{now}'"#),
+        )
+        .await;
+    }
 }
 
 /// The template `name` if it is complete.

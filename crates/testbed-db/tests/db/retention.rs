@@ -1,0 +1,306 @@
+//! What stays on a server: stale templates and their pools are swept when a template is
+//! built and by `prune`, templates in use are kept, and nothing testbed did not mark is
+//! touched. Each schema version is built in a child process that then exits, as a
+//! developer's successive runs do.
+
+use std::io::{BufRead, BufReader, Write};
+use std::pin::Pin;
+use std::process::{Command, Stdio};
+
+use testbed::{Outcome, Scope};
+use testbed_db::admin::{self, PruneOptions};
+use testbed_db::{Backend, Database, DbError, Target};
+
+const ROLE_ENV: &str = "TESTBED_DB_CHILD";
+const VERSION_ENV: &str = "TESTBED_SWEEP_VERSION";
+
+type Built<'c> = Pin<Box<dyn Future<Output = Result<(), testbed::BoxError>> + Send + 'c>>;
+
+fn schema(target: Target<'_>) -> Built<'_> {
+    Box::pin(async move {
+        match target {
+            Target::Postgres(conn) => {
+                sqlx::raw_sql("create table swept (id int)")
+                    .execute(conn)
+                    .await?;
+            }
+            Target::MySql(conn) => {
+                sqlx::raw_sql("create table swept (id int)")
+                    .execute(conn)
+                    .await?;
+            }
+            Target::Sqlite(conn) => {
+                sqlx::raw_sql("create table swept (id int)")
+                    .execute(conn)
+                    .await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    })
+}
+
+/// Six schema versions, as a developer iterating on migrations makes them.
+static VERSIONS: [Database; 6] = [
+    Database::function("sweep v1", schema),
+    Database::function("sweep v2", schema),
+    Database::function("sweep v3", schema),
+    Database::function("sweep v4", schema),
+    Database::function("sweep v5", schema),
+    Database::function("sweep v6", schema),
+];
+
+/// A schema a live process keeps using while it is made to look long unused.
+static LIVE: Database = Database::function("sweep live v1", schema);
+
+fn role() -> Option<String> {
+    std::env::var(ROLE_ENV).ok()
+}
+
+fn backend_of(text: &str) -> Backend {
+    text.parse().expect("a backend name")
+}
+
+/// Runs `helper` of this binary in a child for `backend`, with `version` chosen.
+fn child(helper: &str, backend: Backend, version: usize) -> Command {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut command = Command::new(exe);
+    command
+        .args(["--exact", helper, "--ignored", "--nocapture"])
+        .args(["--test-threads=1"])
+        .env(ROLE_ENV, helper)
+        .env(VERSION_ENV, format!("{backend} {version}"))
+        .env_remove(testbed::REQUIRE_ENV);
+    command
+}
+
+fn chosen() -> (Backend, usize) {
+    let text = std::env::var(VERSION_ENV).expect("the parent chose a version");
+    let (backend, version) = text.split_once(' ').expect("`<backend> <version>`");
+    (backend_of(backend), version.parse().expect("a version"))
+}
+
+async fn use_once(database: &'static Database, backend: Backend) -> Result<String, DbError> {
+    let scope = Scope::new("child");
+    let db = database.acquire(&scope, backend).await?;
+    let name = match &db {
+        testbed_db::AnyTestDb::Sqlite(db) => db.name().to_owned(),
+        testbed_db::AnyTestDb::Postgres(db) => db.name().to_owned(),
+        testbed_db::AnyTestDb::MySql(db) => db.name().to_owned(),
+        _ => String::new(),
+    };
+    drop(db);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+    Ok(name)
+}
+
+#[tokio::test]
+#[ignore = "helper: run in a child process by the sweep tests"]
+async fn child_builds_one_version() {
+    if role().as_deref() != Some("retention::child_builds_one_version") {
+        return;
+    }
+    let (backend, version) = chosen();
+    let used = use_once(&VERSIONS[version], backend).await.unwrap();
+    println!("USED {used}");
+}
+
+#[tokio::test]
+#[ignore = "helper: run in a child process by the sweep tests"]
+async fn child_holds_the_live_schema() {
+    if role().as_deref() != Some("retention::child_holds_the_live_schema") {
+        return;
+    }
+    let (backend, _) = chosen();
+    let scope = Scope::new("child");
+    let _db = LIVE.acquire(&scope, backend).await.unwrap();
+    println!("READY");
+    std::io::stdout().flush().unwrap();
+    // Alive, using the schema, until the parent has looked.
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}
+
+/// Skips the test (fails it under `TESTBED_REQUIRE`) when `backend`'s server is absent.
+async fn require(backend: Backend) {
+    if let Err(DbError::Unavailable(unavailable)) = admin::status(backend, None).await {
+        testbed::skip(unavailable.requirement(), unavailable.reason());
+    }
+}
+
+async fn names(backend: Backend) -> Vec<String> {
+    admin::status(backend, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|held| held.name)
+        .collect()
+}
+
+/// Whether `backend`'s server holds something of template `template` (itself or a
+/// pooled database of it).
+fn has(names: &[String], template: &str) -> (bool, bool) {
+    let hash = template.rsplit('_').next().unwrap();
+    let pool = format!("testbed_pool_{hash}_");
+    (
+        names.iter().any(|name| name.contains(template)),
+        names.iter().any(|name| name.contains(&pool)),
+    )
+}
+
+/// Builds the six versions one run after the other; returns their template names.
+fn build_versions(backend: Backend) -> Vec<String> {
+    let mut templates = Vec::new();
+    for (version, database) in VERSIONS.iter().enumerate() {
+        let output = child("retention::child_builds_one_version", backend, version)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        templates.push(database.template_name(backend).unwrap());
+    }
+    templates
+}
+
+/// After six successive schema versions, the two oldest and their pools are gone (at
+/// most four templates are kept, the newest included; other test processes building
+/// templates may sweep more of them, never fewer).
+async fn oldest_versions_are_swept(backend: Backend) -> Vec<String> {
+    let templates = build_versions(backend);
+    let held = names(backend).await;
+    for old in &templates[..2] {
+        assert_eq!(has(&held, old), (false, false), "`{old}` left: {held:?}");
+    }
+    let remaining = templates
+        .iter()
+        .filter(|template| has(&held, template).0)
+        .count();
+    assert!(remaining <= 4, "{remaining} versions left: {held:?}");
+    templates
+}
+
+/// A template whose user is alive is kept however long unused it looks, and swept by
+/// `prune` once its user is gone.
+async fn a_live_template_is_kept(backend: Backend, backdate: impl AsyncFn(&str)) {
+    let mut holder = child("retention::child_holds_the_live_schema", backend, 0)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(holder.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("READY") {
+        line.clear();
+        assert_ne!(stdout.read_line(&mut line).unwrap(), 0, "the holder died");
+    }
+    let template = LIVE.template_name(backend).unwrap();
+    backdate(&template).await;
+    admin::prune(backend, None, PruneOptions::default())
+        .await
+        .unwrap();
+    let kept = has(&names(backend).await, &template).0;
+    holder.stdin.take().unwrap().write_all(b"done\n").unwrap();
+    assert!(holder.wait().unwrap().success());
+    assert!(kept, "`{template}` was swept while in use");
+    admin::prune(backend, None, PruneOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(has(&names(backend).await, &template), (false, false));
+}
+
+mod postgres {
+    use super::*;
+
+    const URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+    fn url() -> String {
+        std::env::var(testbed_db::POSTGRES_URL_ENV).unwrap_or_else(|_| URL.to_owned())
+    }
+
+    async fn execute(sql: &str) {
+        let pool = sqlx::PgPool::connect(&url()).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+
+    async fn exists(name: &str) -> bool {
+        let pool = sqlx::PgPool::connect(&url()).await.unwrap();
+        let found: Option<String> =
+            sqlx::query_scalar("select datname::text from pg_database where datname = $1")
+                .bind(name)
+                .fetch_optional(&pool)
+                .await
+                .unwrap();
+        pool.close().await;
+        found.is_some()
+    }
+
+    /// Drops what is left of `template` (it is no one's now), by name, for cleanup.
+    async fn remove(template: &str) {
+        let hash = template.rsplit('_').next().unwrap();
+        let pool = sqlx::PgPool::connect(&url()).await.unwrap();
+        let pooled: Vec<String> = sqlx::query_scalar(
+            "select datname::text from pg_database where starts_with(datname, $1)",
+        )
+        .bind(format!("testbed_pool_{hash}_"))
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        for name in pooled.iter().map(String::as_str).chain([template]) {
+            if exists(name).await {
+                execute(&format!(
+                    r#"alter database "{name}" with is_template false"#
+                ))
+                .await;
+                execute(&format!(r#"drop database if exists "{name}" with (force)"#)).await;
+            }
+        }
+    }
+
+    #[testbed::test]
+    async fn stale_templates_and_pools_are_swept_and_others_untouched() {
+        require(Backend::Postgres).await;
+        let v1 = VERSIONS[0].template_name(Backend::Postgres).unwrap();
+        let v1_hash = v1.rsplit('_').next().unwrap().to_owned();
+        // Databases testbed did not make, or did not mark: never touched.
+        let foreign = [
+            "not_testbed_x".to_owned(),
+            "testbed_lookalike".to_owned(),
+            format!("testbed_pool_{v1_hash}_90"),
+        ];
+        for name in &foreign {
+            execute(&format!(r#"drop database if exists "{name}""#)).await;
+            execute(&format!(r#"create database "{name}""#)).await;
+        }
+        let templates = oldest_versions_are_swept(Backend::Postgres).await;
+        admin::prune(Backend::Postgres, None, PruneOptions::default())
+            .await
+            .unwrap();
+        let mut untouched = Vec::new();
+        for name in &foreign {
+            untouched.push(exists(name).await);
+            execute(&format!(r#"drop database if exists "{name}""#)).await;
+        }
+        for template in &templates {
+            remove(template).await;
+        }
+        assert_eq!(untouched, [true, true, true], "{foreign:?}");
+    }
+
+    #[testbed::test]
+    async fn a_template_in_use_is_kept() {
+        require(Backend::Postgres).await;
+        a_live_template_is_kept(Backend::Postgres, async |template: &str| {
+            // Used last long ago, as far as the server records.
+            execute(&format!(
+                r#"alter database "{template}" set testbed.last_used = '1000'"#
+            ))
+            .await;
+        })
+        .await;
+    }
+}
