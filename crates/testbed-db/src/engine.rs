@@ -26,6 +26,11 @@ pub(crate) fn handle() -> &'static Handle {
     runtime().handle()
 }
 
+/// Whether the caller runs on the engine (not on a test's runtime).
+pub(crate) fn is_current() -> bool {
+    tokio::runtime::Handle::try_current().is_ok_and(|current| current.id() == handle().id())
+}
+
 /// Runs `work` on the engine and waits for it from any runtime (or none).
 pub(crate) async fn run<F>(work: F) -> F::Output
 where

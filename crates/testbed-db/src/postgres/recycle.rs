@@ -10,13 +10,16 @@
 //! to the pool by themselves, to be reset by their next user. Clones are made in the
 //! background so that a test rarely waits for one.
 //!
-//! A test gets a pool made on the engine's runtime with its first connection already
-//! open, so the test does not wait for one (several milliseconds here). After the test
-//! the pool is closed (what the test opened belongs to its runtime, which ends with it),
-//! and the background reset opens the next user's pool.
+//! A test gets a pool made on the engine's runtime with its connections already open,
+//! so the test does not wait for one (several milliseconds here). The pool and its
+//! connections outlive the test: the background reset ends each session
+//! (`DISCARD ALL`) and the next user gets them, which spares every test the connects
+//! and backend exits that otherwise cost more than the reset itself on two cores. A pool
+//! that opened a connection during the test (on the test's runtime, which ends with it)
+//! or still lends one out is closed instead, and the reset opens a new one.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -37,6 +40,9 @@ pub(crate) const POOL_COMMENT: &str = "testbed pool";
 pub(crate) const POOL_PREFIX: &str = "testbed_pool_";
 /// How many clean databases to keep ready beyond those in use.
 const WARM: usize = 2;
+/// The connections of each pooled database, all opened on the engine before a test
+/// gets them and kept from test to test.
+const CONNECTIONS: u32 = 3;
 
 /// The advisory-lock key of pooled database `name`.
 pub(crate) fn lock_key(name: &str) -> i64 {
@@ -48,6 +54,10 @@ pub(crate) fn lock_key(name: &str) -> i64 {
 struct Claimed {
     name: String,
     pool: PgPool,
+    /// Set when the pool opens a connection off the engine (a test's query that found
+    /// none idle): that connection dies with the test's runtime, so the pool cannot
+    /// outlive the test.
+    foreign: Arc<AtomicBool>,
 }
 
 /// The clean databases of one template this process holds.
@@ -237,8 +247,8 @@ async fn release(
     (url, details): (String, testbed::Details),
     outcome: Outcome,
 ) -> Result<(), DbError> {
-    let Claimed { name, pool } = claimed;
     if outcome.is_failure() && owner::keep_failed() {
+        let Claimed { name, pool, .. } = claimed;
         if let Some(rollback) = &rollback {
             let _ = commit(rollback).await;
             rollback.close().await;
@@ -253,18 +263,27 @@ async fn release(
         rollback.close().await;
         if clean {
             // Still in its transaction: the rollback undid everything.
-            warm.push(Claimed { name, pool });
+            warm.push(claimed);
             warm.reset_done.notify_one();
             return Ok(());
         }
-        pool.close().await;
-        reset_in_background(server, warm, name);
+        claimed.pool.close().await;
+        reset_in_background(server, warm, claimed.name, None);
         return Ok(());
     }
+    // The test's connections go back to the pool through tasks on the test's runtime:
+    // wait for them here (the engine only watches), before that runtime ends.
+    let (pool, foreign) = (claimed.pool.clone(), claimed.foreign.clone());
+    if engine::run(async move { reusable(&pool, &foreign).await }).await {
+        let name = claimed.name.clone();
+        reset_in_background(server, warm, name, Some(claimed));
+        return Ok(());
+    }
+    let Claimed { name, pool, .. } = claimed;
     // Closing waits for the test's connections to end, so none holds a lock the reset
     // would wait for.
     pool.close().await;
-    reset_in_background(server, warm, name);
+    reset_in_background(server, warm, name, None);
     Ok(())
 }
 
@@ -307,27 +326,43 @@ async fn take(warm: &Warm) -> Option<Claimed> {
     }
 }
 
-/// Resets `name` on the engine, off the test's clock, through a new pool that the next
-/// user then gets, or drops it if the test changed its schema. A failure here has no
+/// Resets `name` on the engine, off the test's clock, through the test's pool when it
+/// was `kept` (its sessions ended first) or a new pool, which the next user then gets;
+/// or drops it if the test changed its schema. A failure here has no
 /// test to report to: the database is dropped and the pool makes another.
-fn reset_in_background(server: Arc<PgServer>, warm: Arc<Warm>, name: String) {
+fn reset_in_background(
+    server: Arc<PgServer>,
+    warm: Arc<Warm>,
+    name: String,
+    kept: Option<Claimed>,
+) {
     warm.resetting.fetch_add(1, Ordering::SeqCst);
     engine::handle().spawn(async move {
-        let outcome = match engine::boxed(open_pool(&server, &name)).await {
-            Ok(pool) => match engine::boxed(reset(&warm.template, &pool)).await {
+        let opened = match kept {
+            Some(claimed) => match engine::boxed(end_sessions(&claimed.pool)).await {
+                Ok(()) => Ok(claimed),
+                Err(_) => {
+                    claimed.pool.close().await;
+                    engine::boxed(open_pool(&server, &name)).await
+                }
+            },
+            None => engine::boxed(open_pool(&server, &name)).await,
+        };
+        let outcome = match opened {
+            Ok(claimed) => match engine::boxed(reset(&warm.template, &claimed.pool)).await {
                 Ok(true) => {
-                    idle(&pool).await;
-                    Some(pool)
+                    idle(&claimed.pool).await;
+                    Some(claimed)
                 }
                 _ => {
-                    pool.close().await;
+                    claimed.pool.close().await;
                     None
                 }
             },
             Err(_) => None,
         };
         match outcome {
-            Some(pool) => warm.push(Claimed { name, pool }),
+            Some(claimed) => warm.push(claimed),
             None => {
                 let _ = discard(server, name).await;
             }
@@ -341,6 +376,14 @@ fn reset_in_background(server: Arc<PgServer>, warm: Arc<Warm>, name: String) {
 /// it: a connection is returned by a task after a ping, and a test that found none idle
 /// would open a connection of its own.
 async fn idle(pool: &PgPool) {
+    // A ping takes a round trip, far less than the timer's millisecond: yield first.
+    let spin = std::time::Instant::now();
+    while spin.elapsed() < Duration::from_millis(1) {
+        if pool.num_idle() as u32 == pool.size() {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
     for _ in 0..200 {
         if pool.num_idle() as u32 == pool.size() {
             return;
@@ -349,10 +392,50 @@ async fn idle(pool: &PgPool) {
     }
 }
 
+/// Whether the test's pool can serve the next test: every connection back in it and
+/// each one opened on the engine. Otherwise (a connection the test still holds, or one
+/// opened on the test's runtime, which dies with it) the pool is closed and a new one
+/// opened. Runs on the engine.
+async fn reusable(pool: &PgPool, foreign: &AtomicBool) -> bool {
+    idle(pool).await;
+    !pool.is_closed()
+        && pool.size() > 0
+        && pool.num_idle() as u32 == pool.size()
+        && !foreign.load(Ordering::SeqCst)
+}
+
+/// Ends what the last test left in each session of `pool`, so that the next test finds
+/// them as new ones: a transaction still open (or failed) is rolled back, then
+/// `DISCARD ALL` drops temporary tables, prepared statements, cursors, listeners,
+/// advisory locks and session settings (the role too), and sqlx's statement cache is
+/// emptied to match. Reusing the connections spares each test two connects and two
+/// backend exits, the bulk of a reset's cost. Runs on the engine.
+async fn end_sessions(pool: &PgPool) -> Result<(), sqlx::Error> {
+    let mut sessions = Vec::new();
+    for _ in 0..pool.size() {
+        sessions.push(pool.acquire().await?);
+    }
+    for session in &mut sessions {
+        // Refused inside a transaction block, open or failed: roll it back first.
+        if sqlx::raw_sql("discard all")
+            .execute(&mut **session)
+            .await
+            .is_err()
+        {
+            sqlx::raw_sql("rollback").execute(&mut **session).await?;
+            sqlx::raw_sql("discard all").execute(&mut **session).await?;
+        }
+        session.clear_cached_statements().await?;
+    }
+    Ok(())
+}
+
 /// A pool for database `name`, made here on the engine so that it outlives tests, with
-/// two connections open and idle. No reaper, no minimum: nothing of it runs on its
+/// all its [`CONNECTIONS`] open and idle. No reaper, no minimum: nothing of it runs on its
 /// own.
-async fn open_pool(server: &PgServer, name: &str) -> Result<PgPool, DbError> {
+async fn open_pool(server: &PgServer, name: &str) -> Result<Claimed, DbError> {
+    let foreign = Arc::new(AtomicBool::new(false));
+    let flag = foreign.clone();
     let pool = PgPoolOptions::new()
         .max_connections(5)
         .min_connections(0)
@@ -362,17 +445,49 @@ async fn open_pool(server: &PgServer, name: &str) -> Result<PgPool, DbError> {
         // round trip.
         .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |_, _| {
+            if !engine::is_current() {
+                flag.store(true, Ordering::SeqCst);
+            }
+            Box::pin(async { Ok(()) })
+        })
         .connect_with(server.options_for(name))
         .await
         .map_err(|e| DbError::server(Backend::Postgres, format!("connect to `{name}`"), e))?;
-    // A second connection: sqlx pings a connection on its way back to the pool, and a
-    // query that finds none idle opens one (milliseconds) rather than wait; with two, a
-    // test's back-to-back queries alternate between them.
-    let first = pool.acquire().await;
-    let second = pool.acquire().await;
-    drop((first, second));
+    // Every connection, opened at once: sqlx pings a connection on its way back to the
+    // pool, and a query that finds none idle opens one (milliseconds, and on the test's
+    // runtime, which would make the pool die with the test) rather than wait. Idle
+    // connections are handed out in turn, so each has several queries' time to return.
+    let opening: Vec<_> = (0..CONNECTIONS)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.acquire().await })
+        })
+        .collect();
+    let mut connected = Vec::new();
+    for task in opening {
+        connected.push(
+            task.await
+                .map_err(|e| sqlx::Error::Protocol(format!("connecting task failed: {e}")))
+                .and_then(|connection| connection),
+        );
+    }
+    // Every task awaited first: a connection still held by one would make `close` wait
+    // for it forever.
+    if let Err(error) = connected.into_iter().collect::<Result<Vec<_>, _>>() {
+        pool.close().await;
+        return Err(DbError::server(
+            Backend::Postgres,
+            format!("connect to `{name}`"),
+            error,
+        ));
+    }
     idle(&pool).await;
-    Ok(pool)
+    Ok(Claimed {
+        name: name.to_owned(),
+        pool,
+        foreign,
+    })
 }
 
 /// Claims a free pooled database or makes a clone, and readies it: its pool open, and
@@ -380,19 +495,20 @@ async fn open_pool(server: &PgServer, name: &str) -> Result<PgPool, DbError> {
 async fn claim_ready(server: &PgServer, warm: &Warm) -> Result<Claimed, DbError> {
     for _attempt in 0..5 {
         let (name, needs_reset) = claim_or_clone(server, &warm.template).await?;
-        let pool = match open_pool(server, &name).await {
-            Ok(pool) => pool,
+        let claimed = match open_pool(server, &name).await {
+            Ok(claimed) => claimed,
             Err(error) => {
                 unclaim(server, &name).await;
                 return Err(error);
             }
         };
         if !needs_reset {
-            return Ok(Claimed { name, pool });
+            return Ok(claimed);
         }
+        let pool = &claimed.pool;
         // Left by a process that is gone: maybe mid-test, maybe with its schema changed.
-        match reset(&warm.template, &pool).await {
-            Ok(true) => return Ok(Claimed { name, pool }),
+        match reset(&warm.template, pool).await {
+            Ok(true) => return Ok(claimed),
             Ok(false) => {
                 pool.close().await;
                 drop_claimed(server, &name).await?;
