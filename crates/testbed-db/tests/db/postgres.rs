@@ -289,6 +289,84 @@ async fn a_recycled_database_comes_back_as_the_template_left_it() {
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 
+/// A schema of its own, so that no other test draws its databases.
+static SESSIONS: Database = Database::function("sessions v1", |target| {
+    Box::pin(async move {
+        if let testbed_db::Target::Postgres(conn) = target {
+            sqlx::raw_sql("create table notes (body text not null)")
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    })
+});
+
+#[testbed::test]
+async fn a_recycled_databases_sessions_come_back_clean() {
+    require_postgres().await;
+    let scope = Scope::new("first");
+    let db = SESSIONS.postgres(&scope).await.unwrap();
+    let name = db.name().to_owned();
+    // Each left on its connection, all held at once so that they are distinct: an open
+    // transaction with a row in it, a failed transaction, session state.
+    let mut open = db.pool().acquire().await.unwrap();
+    sqlx::raw_sql("begin; insert into notes values ('uncommitted')")
+        .execute(&mut *open)
+        .await
+        .unwrap();
+    let mut failed = db.pool().acquire().await.unwrap();
+    sqlx::raw_sql("begin").execute(&mut *failed).await.unwrap();
+    assert!(
+        sqlx::raw_sql("select 1 / 0")
+            .execute(&mut *failed)
+            .await
+            .is_err()
+    );
+    let mut settings = db.pool().acquire().await.unwrap();
+    sqlx::raw_sql("set search_path = nowhere; prepare leaked as select 1; listen leaked")
+        .execute(&mut *settings)
+        .await
+        .unwrap();
+    drop((open, failed, settings));
+    scope.finish_async(Outcome::Passed).await.unwrap();
+
+    let scope = Scope::new("second");
+    let again = acquire_named(&SESSIONS, &scope, &name).await;
+    // Held at once again, so that every session the pool keeps is looked at.
+    let mut sessions = Vec::new();
+    for _ in 0..3 {
+        sessions.push(again.pool().acquire().await.unwrap());
+    }
+    for session in &mut sessions {
+        let (notes, path, prepared): (i64, String, i64) = sqlx::query_as(
+            "select (select count(*) from public.notes), current_setting('search_path'),
+                    (select count(*) from pg_prepared_statements where name = 'leaked')",
+        )
+        .fetch_one(&mut **session)
+        .await
+        .expect("no session is left in a failed transaction");
+        assert_eq!(notes, 0, "a transaction was left open into the next test");
+        assert_ne!(
+            path, "nowhere",
+            "a session setting leaked into the next test"
+        );
+        assert_eq!(
+            prepared, 0,
+            "a prepared statement leaked into the next test"
+        );
+    }
+    let in_transaction: i64 = sqlx::query_scalar(
+        "select count(*) from pg_stat_activity
+         where datname = current_database() and state like 'idle in transaction%'",
+    )
+    .fetch_one(&mut *sessions[0])
+    .await
+    .unwrap();
+    assert_eq!(in_transaction, 0, "a session is still in a transaction");
+    drop(sessions);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}
+
 static ALTERED: Database = Database::function("altered v1", |target| {
     Box::pin(async move {
         if let testbed_db::Target::Postgres(conn) = target {
