@@ -1,6 +1,10 @@
 //! SQLite: a template file built once per schema hash (shared by every process and
 //! later runs), then per test either its image deserialized into memory or a copy of
 //! the file on a RAM disk.
+//!
+//! A process that uses a template holds a shared lock on its `.use` file for its whole
+//! life, and touches the template file once (its modification time is when it was last
+//! used), so that the sweep of stale templates ([`sweep_stale`]) leaves it alone.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -68,10 +72,18 @@ async fn template(prepared: Arc<Prepared>) -> Result<Arc<Template>, DbError> {
     }
     let dir = template_dir();
     let path = dir.join(format!("{}.sqlite", prepared.template_name()));
-    if !path.exists() {
+    std::fs::create_dir_all(&dir).map_err(|e| DbError::io("create", &dir, e))?;
+    hold_use(&path).await?;
+    let built = !path.exists();
+    if built {
         build_template(&prepared, &dir, &path).await?;
     }
+    touch(&path);
     let image = std::fs::read(&path).map_err(|e| DbError::io("read the template", &path, e))?;
+    if built {
+        // Only when a template is built: that is when the old ones start to pile up.
+        sweep_stale(&dir, Some(&path));
+    }
     let template = Arc::new(Template {
         path,
         image: Arc::new(image),
@@ -80,6 +92,121 @@ async fn template(prepared: Arc<Prepared>) -> Result<Arc<Template>, DbError> {
         .get_or_insert_default()
         .insert(prepared.hash.clone(), template.clone());
     Ok(template)
+}
+
+/// The file whose lock marks template `path` as in use: shared by its users, taken
+/// exclusively by a sweep.
+fn use_file(path: &Path) -> PathBuf {
+    path.with_extension("use")
+}
+
+/// Takes a shared lock on `path`'s use file for the life of the process, waiting out a
+/// sweep that holds it (and taking the new file if the sweep removed the old one).
+async fn hold_use(path: &Path) -> Result<(), DbError> {
+    static HELD: Mutex<Vec<File>> = Mutex::new(Vec::new());
+    let use_path = use_file(path);
+    for _ in 0..6000 {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&use_path)
+            .map_err(|e| DbError::io("open", &use_path, e))?;
+        if file.try_lock_shared().is_ok() && same_file(&file, &use_path) {
+            lock(&HELD).push(file);
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    Err(DbError::io(
+        "lock",
+        &use_path,
+        std::io::Error::other("a sweep held it for over a minute"),
+    ))
+}
+
+/// Whether `file` is still the one at `path` (a sweep may have removed it meanwhile).
+fn same_file(file: &File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), std::fs::metadata(path)) {
+            (Ok(held), Ok(current)) => held.ino() == current.ino() && held.dev() == current.dev(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        path.exists()
+    }
+}
+
+/// Records that template `path` is used now: its modification time. Best effort: a
+/// template whose time could not be set is only swept earlier, never while in use.
+fn touch(path: &Path) {
+    if let Ok(file) = std::fs::OpenOptions::new().write(true).open(path) {
+        let _ = file.set_modified(std::time::SystemTime::now());
+    }
+}
+
+/// Removes stale templates from `dir`; returns what was removed.
+///
+/// Stale: a template file (`testbed_tpl_<hash>.sqlite`) other than `current` (the one
+/// being ensured), whose use file no live process holds, and that was last used (its
+/// modification time) more than [`MAX_TEMPLATE_AGE`](crate::admin::MAX_TEMPLATE_AGE)
+/// ago or is not among the [`KEEP_TEMPLATES`](crate::admin::KEEP_TEMPLATES) most
+/// recently used (`current` counting as one). Nothing else in `dir` is touched.
+fn sweep_stale(dir: &Path, current: Option<&Path>) -> Vec<Held> {
+    let others: Vec<(std::time::SystemTime, String)> = templates_in(dir)
+        .into_iter()
+        .filter(|held| Some(Path::new(&held.name)) != current)
+        .map(|held| {
+            let used = std::fs::metadata(&held.name)
+                .and_then(|meta| meta.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            (used, held.name)
+        })
+        .collect();
+    let stale = crate::admin::stale_of(others, current.is_some(), std::time::SystemTime::now());
+    let mut removed = Vec::new();
+    for name in stale {
+        let path = PathBuf::from(&name);
+        if remove_unused_template(&path) {
+            removed.push(Held {
+                backend: Backend::Sqlite,
+                name,
+                kind: HeldKind::Template,
+                owner: None,
+            });
+        }
+    }
+    removed
+}
+
+/// Removes template `path` unless a process uses or builds it.
+fn remove_unused_template(path: &Path) -> bool {
+    let use_path = use_file(path);
+    let user = match File::open(&use_path) {
+        Ok(file) => Some(file),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(_) => return false,
+    };
+    if user.as_ref().is_some_and(|file| file.try_lock().is_err()) {
+        return false;
+    }
+    let removed = std::fs::remove_file(path).is_ok();
+    let lock_path = path.with_extension("lock");
+    if let Ok(builder) = File::open(&lock_path)
+        && builder.try_lock().is_ok()
+    {
+        let _ = std::fs::remove_file(&lock_path);
+    }
+    // Removed while locked: a process waiting for it sees it gone and makes a new one.
+    if user.is_some() {
+        let _ = std::fs::remove_file(&use_path);
+    }
+    removed
 }
 
 /// Builds into a scratch file renamed into place at the end, so a build cut short by a
@@ -306,17 +433,27 @@ pub(crate) fn prune(options: PruneOptions) -> Vec<Held> {
     }
     if options.templates {
         for template in templates() {
-            if std::fs::remove_file(&template.name).is_ok() {
-                let _ = std::fs::remove_file(Path::new(&template.name).with_extension("lock"));
+            if remove_unused_template(Path::new(&template.name)) {
                 removed.push(template);
             }
         }
+    } else {
+        removed.extend(sweep_stale(&template_dir(), None));
     }
     removed
 }
 
+/// Removes the stale templates (see [`sweep_stale`]), and nothing else.
+pub(crate) fn sweep_templates() -> Vec<Held> {
+    sweep_stale(&template_dir(), None)
+}
+
 fn templates() -> Vec<Held> {
-    let Ok(entries) = std::fs::read_dir(template_dir()) else {
+    templates_in(&template_dir())
+}
+
+fn templates_in(dir: &Path) -> Vec<Held> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
     entries

@@ -1,6 +1,8 @@
 //! What testbed holds on a MySQL server, from its registry and the named locks of live
 //! processes, and pruning it.
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use sqlx::{AssertSqlSafe, Connection, MySqlConnection};
 
 use super::registry::{self, State};
@@ -64,6 +66,14 @@ async fn drop_kinds(server: &MySqlServer, kinds: &[HeldKind]) -> Result<Vec<Held
         if locked != Some(1) {
             continue;
         }
+        // A template's users hold one of its use locks: leave the template to them.
+        if held.kind == HeldKind::Template && any_used(&mut conn, &held.name).await? {
+            let _ = sqlx::query("select release_lock(?)")
+                .bind(held.name.clone())
+                .execute(&mut conn)
+                .await;
+            continue;
+        }
         let result = sqlx::raw_sql(AssertSqlSafe(format!(
             "drop database if exists `{}`",
             held.name
@@ -73,6 +83,7 @@ async fn drop_kinds(server: &MySqlServer, kinds: &[HeldKind]) -> Result<Vec<Held
         .map_err(|e| DbError::server(Backend::MySql, format!("drop `{}`", held.name), e));
         if result.is_ok() {
             registry::remove(&mut conn, &held.name).await?;
+            registry::forget_use(&mut conn, &held.name).await?;
         }
         let _ = sqlx::query("select release_lock(?)")
             .bind(held.name.clone())
@@ -85,6 +96,151 @@ async fn drop_kinds(server: &MySqlServer, kinds: &[HeldKind]) -> Result<Vec<Held
     Ok(dropped)
 }
 
+/// Whether a live process holds one of template `name`'s use locks.
+async fn any_used(conn: &mut MySqlConnection, name: &str) -> Result<bool, DbError> {
+    let locks = super::use_locks(name);
+    let probes = vec!["(is_used_lock(?) is not null)"; locks.len()].join(" + ");
+    let mut query =
+        sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!("select cast({probes} as signed)")));
+    for lock in locks {
+        query = query.bind(lock);
+    }
+    query
+        .fetch_one(conn)
+        .await
+        .map(|held| held > 0)
+        .map_err(|e| DbError::server(Backend::MySql, "read the locks", e))
+}
+
+/// Drops stale templates and their pools; returns what was dropped.
+///
+/// Stale: a complete template in the registry other than `current` (the one being
+/// ensured), that no live process uses, and that was last used more than
+/// [`MAX_TEMPLATE_AGE`](crate::admin::MAX_TEMPLATE_AGE) ago or is not among the
+/// [`KEEP_TEMPLATES`](crate::admin::KEEP_TEMPLATES) most recently used (`current`
+/// counting as one). In use: a process holds one of its use locks (every process that
+/// ensured it, for its whole life), its own lock (a builder or another sweep), or the
+/// lock of one of its pooled databases (a test). The pooled databases go first (but
+/// those kept for a failing test), then the template; only registered databases are
+/// ever dropped.
+pub(crate) async fn sweep_stale(
+    server: &MySqlServer,
+    current: Option<&str>,
+) -> Result<Vec<Held>, DbError> {
+    let rows = registry::all(&server.pool).await?;
+    let used = registry::last_used(&server.pool).await?;
+    let templates: Vec<(SystemTime, String)> = rows
+        .iter()
+        .filter(|row| row.kind == "template" && State::parse(&row.state) == State::Clean)
+        .filter(|row| Some(row.name.as_str()) != current)
+        .map(|row| {
+            let millis = used
+                .iter()
+                .find(|(name, _)| *name == row.name)
+                .map(|(_, millis)| *millis)
+                .unwrap_or_default();
+            (UNIX_EPOCH + Duration::from_millis(millis), row.name.clone())
+        })
+        .collect();
+    let stale = crate::admin::stale_of(templates, current.is_some(), SystemTime::now());
+    if stale.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut conn = MySqlConnection::connect_with(&server.admin)
+        .await
+        .map_err(|e| DbError::server(Backend::MySql, "connect", e))?;
+    let mut dropped = Vec::new();
+    for name in stale {
+        let hash = name.rsplit('_').next().unwrap_or_default();
+        let prefix = format!("testbed_pool_{hash}_");
+        let pooled: Vec<String> = rows
+            .iter()
+            .filter(|row| row.kind != "template" && State::parse(&row.state) != State::Kept)
+            .filter(|row| row.name.strip_prefix(&prefix).is_some_and(is_serial))
+            .map(|row| row.name.clone())
+            .collect();
+        match drop_unused_template(&mut conn, &name, &pooled).await {
+            Ok(gone) => dropped.extend(gone),
+            Err(error) => {
+                let _ = conn.close().await;
+                return Err(error);
+            }
+        }
+    }
+    let _ = conn.close().await;
+    Ok(dropped)
+}
+
+fn is_serial(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Drops template `name` and its `pooled` databases unless something uses them.
+async fn drop_unused_template(
+    conn: &mut MySqlConnection,
+    name: &str,
+    pooled: &[String],
+) -> Result<Vec<Held>, DbError> {
+    let mut locked = Vec::new();
+    let result = async {
+        // The template's lock first: a process starting to use it waits for it.
+        for lock in std::iter::once(name).chain(pooled.iter().map(String::as_str)) {
+            let taken: Option<i64> = sqlx::query_scalar("select get_lock(?, 0)")
+                .bind(lock.to_owned())
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(|e| DbError::server(Backend::MySql, "lock", e))?;
+            if taken != Some(1) {
+                return Ok(Vec::new());
+            }
+            locked.push(lock.to_owned());
+        }
+        if any_used(conn, name).await? {
+            return Ok(Vec::new());
+        }
+        let mut dropped = Vec::new();
+        for (database, kind) in pooled
+            .iter()
+            .map(|pool| (pool.as_str(), HeldKind::Pooled))
+            .chain([(name, HeldKind::Template)])
+        {
+            sqlx::raw_sql(AssertSqlSafe(format!(
+                "drop database if exists `{database}`"
+            )))
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| DbError::server(Backend::MySql, format!("drop `{database}`"), e))?;
+            registry::remove(conn, database).await?;
+            dropped.push(Held {
+                backend: Backend::MySql,
+                name: database.to_owned(),
+                kind,
+                owner: None,
+            });
+        }
+        registry::forget_use(conn, name).await?;
+        Ok(dropped)
+    }
+    .await;
+    for lock in locked {
+        let _ = sqlx::query("select release_lock(?)")
+            .bind(lock)
+            .execute(&mut *conn)
+            .await;
+    }
+    result
+}
+
+/// Drops the stale templates and their pools (see [`sweep_stale`]) on the MySQL server
+/// at `url`, and nothing else.
+pub(crate) async fn sweep_templates(url: Option<&str>) -> Result<Vec<Held>, DbError> {
+    let url = server::admin_url(url);
+    engine::run(async move {
+        engine::boxed(async { sweep_stale(&*server::connect(&url).await?, None).await }).await
+    })
+    .await
+}
+
 /// Lists what testbed holds on the MySQL server at `url`.
 pub(crate) async fn status(url: Option<&str>) -> Result<Vec<Held>, DbError> {
     let url = server::admin_url(url);
@@ -94,7 +250,8 @@ pub(crate) async fn status(url: Option<&str>) -> Result<Vec<Held>, DbError> {
     .await
 }
 
-/// Drops orphans (and the pool and templates, kept databases, on request).
+/// Drops orphans and stale templates with their pools (see [`sweep_stale`]); every
+/// unused template and pool, and kept databases, on request.
 pub(crate) async fn prune(url: Option<&str>, options: PruneOptions) -> Result<Vec<Held>, DbError> {
     let url = server::admin_url(url);
     let mut kinds = vec![HeldKind::Orphaned];
@@ -105,7 +262,15 @@ pub(crate) async fn prune(url: Option<&str>, options: PruneOptions) -> Result<Ve
         kinds.push(HeldKind::Kept);
     }
     engine::run(async move {
-        engine::boxed(async { drop_kinds(&*server::connect(&url).await?, &kinds).await }).await
+        engine::boxed(async {
+            let server = server::connect(&url).await?;
+            let mut dropped = drop_kinds(&server, &kinds).await?;
+            if !options.templates {
+                dropped.extend(sweep_stale(&server, None).await?);
+            }
+            Ok(dropped)
+        })
+        .await
     })
     .await
 }

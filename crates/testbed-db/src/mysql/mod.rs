@@ -22,7 +22,7 @@ use sqlx::{AssertSqlSafe, Connection, MySqlConnection};
 use testbed::{Outcome, Scope};
 use tokio::sync::OnceCell;
 
-pub(crate) use inventory::{prune, status};
+pub(crate) use inventory::{prune, status, sweep_templates};
 use registry::State;
 pub use server::MYSQL_URL_ENV;
 pub(crate) use server::MySqlServer;
@@ -139,48 +139,97 @@ async fn ensure_template(
         return Ok(info.clone());
     }
     registry_ready(server).await?;
+    hold_use(server, &name).await?;
     let mut conn = MySqlConnection::connect_with(&server.admin)
         .await
         .map_err(fail("connect"))?;
-    let info = match template_info(&mut conn, &name).await? {
-        Some(info) => info,
-        None => {
-            let locked: Option<i64> = sqlx::query_scalar("select get_lock(?, 600)")
-                .bind(name.clone())
-                .fetch_one(&mut conn)
-                .await
-                .map_err(fail("lock the template"))?;
-            if locked != Some(1) {
-                return Err(DbError::server(
-                    Backend::MySql,
-                    format!("lock template `{name}`"),
-                    sqlx::Error::Protocol("timed out after 600 s".into()),
-                ));
-            }
-            let built = match template_info(&mut conn, &name).await? {
-                Some(info) => Ok(info),
-                None => build_template(server, &mut conn, prepared, &name).await,
-            };
-            if built.is_err() {
-                // Leave nothing behind: the next attempt starts from scratch anyway.
-                let _ = sqlx::raw_sql(AssertSqlSafe(format!("drop database if exists `{name}`")))
-                    .execute(&mut conn)
-                    .await;
-                let _ = registry::remove(&mut conn, &name).await;
-            }
-            let _ = sqlx::query("select release_lock(?)")
-                .bind(name.clone())
-                .execute(&mut conn)
-                .await;
-            built?
+    // Read under the template's lock, which a sweep holds while it drops the template:
+    // either the sweep saw this process's use lock, or the template is gone and rebuilt.
+    let locked: Option<i64> = sqlx::query_scalar("select get_lock(?, 600)")
+        .bind(name.clone())
+        .fetch_one(&mut conn)
+        .await
+        .map_err(fail("lock the template"))?;
+    if locked != Some(1) {
+        return Err(DbError::server(
+            Backend::MySql,
+            format!("lock template `{name}`"),
+            sqlx::Error::Protocol("timed out after 600 s".into()),
+        ));
+    }
+    let mut built_here = false;
+    let built = match template_info(&mut conn, &name).await {
+        Ok(Some(info)) => Ok(info),
+        Ok(None) => {
+            built_here = true;
+            build_template(server, &mut conn, prepared, &name).await
         }
+        Err(error) => Err(error),
     };
+    if built_here && built.is_err() {
+        // Leave nothing behind: the next attempt starts from scratch anyway.
+        let _ = sqlx::raw_sql(AssertSqlSafe(format!("drop database if exists `{name}`")))
+            .execute(&mut conn)
+            .await;
+        let _ = registry::remove(&mut conn, &name).await;
+    }
+    if built.is_ok() {
+        // Best effort: a template whose use was not recorded is only swept earlier.
+        let _ = registry::touch(&mut conn, &name, now_millis()).await;
+    }
+    let _ = sqlx::query("select release_lock(?)")
+        .bind(name.clone())
+        .execute(&mut conn)
+        .await;
     let _ = conn.close().await;
+    let info = built?;
     KNOWN
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .push((name, info.clone()));
+        .push((name.clone(), info.clone()));
+    if built_here {
+        // Only when a template is built: that is when the old ones start to pile up.
+        let _ = inventory::sweep_stale(server, Some(&name)).await;
+    }
     Ok(info)
+}
+
+fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+/// How many processes can mark a template as in use at once (one named lock each).
+const USE_SLOTS: usize = 64;
+
+/// The named locks that mark template `name` as in use: a process that uses it holds
+/// one on its lease for its whole life (MySQL's named locks are exclusive, so each
+/// process takes a slot of its own), and a sweep leaves a template alone while any is
+/// held.
+pub(crate) fn use_locks(name: &str) -> Vec<String> {
+    let hash = name.rsplit('_').next().unwrap_or_default();
+    (0..USE_SLOTS)
+        .map(|slot| format!("testbed_use_{hash}_{slot}"))
+        .collect()
+}
+
+/// Takes a free use slot of template `name` on the lease. With every slot taken the
+/// template is still protected by the locks of the pooled databases its tests hold.
+async fn hold_use(server: &MySqlServer, name: &str) -> Result<(), DbError> {
+    let mut lease = server.lease.lock().await;
+    for slot in use_locks(name) {
+        let locked: Option<i64> = sqlx::query_scalar("select get_lock(?, 0)")
+            .bind(slot)
+            .fetch_one(&mut *lease)
+            .await
+            .map_err(fail("lock the template"))?;
+        if locked == Some(1) {
+            return Ok(());
+        }
+    }
+    Ok(())
 }
 
 async fn template_info(

@@ -1,6 +1,6 @@
 //! The registry of what testbed built on a MySQL server: the database `testbed_registry`,
-//! one row per template or pooled database with its state. Nothing outside it is ever
-//! dropped.
+//! one row per template or pooled database with its state, and when each template was
+//! last used. Nothing outside it is ever dropped.
 
 use sqlx::{AssertSqlSafe, MySqlConnection, MySqlPool};
 
@@ -61,6 +61,10 @@ pub(crate) async fn ensure(pool: &MySqlPool) -> Result<(), DbError> {
              state varchar(16) not null,
              fingerprint char(64) null,
              seeded text null
+         ) engine = InnoDB;
+         create table if not exists {REGISTRY}.used (
+             name varchar(64) not null primary key,
+             last_used bigint not null
          ) engine = InnoDB"
     );
     sqlx::raw_sql(AssertSqlSafe(sql))
@@ -148,6 +152,41 @@ pub(crate) async fn set_state(
 pub(crate) async fn remove(conn: &mut MySqlConnection, name: &str) -> Result<(), DbError> {
     sqlx::query(AssertSqlSafe(format!(
         "delete from {REGISTRY}.databases where name = ?"
+    )))
+    .bind(name.to_owned())
+    .execute(conn)
+    .await
+    .map(drop)
+    .map_err(|e| DbError::server(Backend::MySql, "write the registry", e))
+}
+
+/// Records that template `name` is used now (Unix milliseconds).
+pub(crate) async fn touch(conn: &mut MySqlConnection, name: &str, now: u64) -> Result<(), DbError> {
+    sqlx::query(AssertSqlSafe(format!(
+        "replace into {REGISTRY}.used (name, last_used) values (?, ?)"
+    )))
+    .bind(name.to_owned())
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(drop)
+    .map_err(|e| DbError::server(Backend::MySql, "write the registry", e))
+}
+
+/// When each template was last used (Unix milliseconds), by name.
+pub(crate) async fn last_used(pool: &MySqlPool) -> Result<Vec<(String, u64)>, DbError> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select name, cast(last_used as unsigned) from {REGISTRY}.used"
+    )))
+    .fetch_all(pool)
+    .await
+    .map_err(|e| DbError::server(Backend::MySql, "read the registry", e))
+}
+
+/// Forgets when template `name` was used (it is dropped).
+pub(crate) async fn forget_use(conn: &mut MySqlConnection, name: &str) -> Result<(), DbError> {
+    sqlx::query(AssertSqlSafe(format!(
+        "delete from {REGISTRY}.used where name = ?"
     )))
     .bind(name.to_owned())
     .execute(conn)

@@ -218,17 +218,12 @@ async fn unlock_all(conn: &mut PgConnection, keys: &[i64]) {
     }
 }
 
-/// How many templates a sweep keeps on a server, the one being ensured included.
-pub(crate) const KEEP_TEMPLATES: usize = 4;
-/// A template unused for longer than this is swept.
-pub(crate) const MAX_TEMPLATE_AGE: Duration = Duration::from_secs(7 * 24 * 60 * 60);
-
 /// Drops stale templates and their pools; returns what was dropped.
 ///
 /// Stale: a complete template testbed built (named `testbed_tpl_<hash>`, marked by its
 /// comment) other than `current` (the one being ensured), that no live process uses,
-/// and that was last used more than [`MAX_TEMPLATE_AGE`] ago or is not among the
-/// [`KEEP_TEMPLATES`] most recently used (`current` counting as one; `None`, from
+/// and that was last used more than [`MAX_TEMPLATE_AGE`](crate::admin::MAX_TEMPLATE_AGE) ago or is not among the
+/// [`KEEP_TEMPLATES`](crate::admin::KEEP_TEMPLATES) most recently used (`current` counting as one; `None`, from
 /// `cargo testbed db prune`, keeps that many others). The policy of testbed's
 /// `Persistent` sweep.
 ///
@@ -259,7 +254,7 @@ pub(crate) async fn sweep_stale(
         .filter(|(name, _)| is_template_name(name) && Some(name.as_str()) != current)
         .map(|(name, settings)| (last_used(settings.as_deref()), name))
         .collect();
-    let stale = stale_of(templates, current.is_some(), now);
+    let stale = crate::admin::stale_of(templates, current.is_some(), now);
     if stale.is_empty() {
         return Ok(Vec::new());
     }
@@ -278,26 +273,6 @@ pub(crate) async fn sweep_stale(
     }
     let _ = conn.close().await;
     Ok(dropped)
-}
-
-/// Of `others` (every template but the current one, with when each was last used), those
-/// past [`MAX_TEMPLATE_AGE`] or beyond the [`KEEP_TEMPLATES`] most recently used, the
-/// current one (`has_current`) counting as one of those.
-pub(crate) fn stale_of(
-    mut others: Vec<(SystemTime, String)>,
-    has_current: bool,
-    now: SystemTime,
-) -> Vec<String> {
-    others.sort_by_key(|(used, _)| std::cmp::Reverse(*used));
-    let kept_others = KEEP_TEMPLATES - usize::from(has_current);
-    others
-        .into_iter()
-        .enumerate()
-        .filter(|(rank, (used, _))| {
-            *rank >= kept_others || now.duration_since(*used).unwrap_or_default() > MAX_TEMPLATE_AGE
-        })
-        .map(|(_, (_, name))| name)
-        .collect()
 }
 
 fn is_template_name(name: &str) -> bool {
@@ -465,6 +440,16 @@ pub async fn prune(url: Option<&str>, templates: bool, kept: bool) -> Result<Vec
     dropped
 }
 
+/// Drops the stale templates and their pools (see [`sweep_stale`]) on the PostgreSQL
+/// server at `url`, and nothing else.
+pub async fn sweep_templates(url: Option<&str>) -> Result<Vec<Held>, DbError> {
+    let url = admin_url(url);
+    crate::engine::run(
+        async move { sweep_stale(&*super::server::connect(&url).await?, None).await },
+    )
+    .await
+}
+
 fn admin_url(url: Option<&str>) -> String {
     url.map(str::to_owned)
         .or_else(|| std::env::var(super::POSTGRES_URL_ENV).ok())
@@ -474,27 +459,6 @@ fn admin_url(url: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(now: SystemTime, hours_ago: u64) -> SystemTime {
-        now - Duration::from_secs(hours_ago * 60 * 60)
-    }
-
-    #[test]
-    fn keeps_the_most_recent_and_drops_the_old() {
-        let now = SystemTime::now();
-        let others: Vec<(SystemTime, String)> = [5, 1, 4, 2, 3]
-            .into_iter()
-            .map(|hours| (at(now, hours), format!("t{hours}")))
-            .collect();
-        // With a current template, three others stay: the three used last.
-        assert_eq!(stale_of(others.clone(), true, now), ["t4", "t5"]);
-        // From `prune` (no current template), four stay.
-        assert_eq!(stale_of(others, false, now), ["t5"]);
-        // Past the age limit, even a recent rank goes.
-        let old = vec![(at(now, 8 * 24), "old".to_owned())];
-        assert_eq!(stale_of(old, true, now), ["old"]);
-        assert!(stale_of(vec![(at(now, 1), "new".to_owned())], true, now).is_empty());
-    }
 
     #[test]
     fn a_template_without_a_recorded_use_counts_as_long_unused() {

@@ -22,7 +22,7 @@ use std::time::Duration;
 use sqlx::postgres::PgPoolOptions;
 use testbed::{Outcome, Scope};
 
-pub use inventory::{Held, HeldKind, prune, status};
+pub use inventory::{Held, HeldKind, prune, status, sweep_templates};
 pub use server::POSTGRES_URL_ENV;
 pub(crate) use server::{PgServer, server};
 

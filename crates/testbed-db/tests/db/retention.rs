@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::process::{Command, Stdio};
 
 use testbed::{Outcome, Scope};
-use testbed_db::admin::{self, PruneOptions};
+use testbed_db::admin;
 use testbed_db::{Backend, Database, DbError, Target};
 
 const ROLE_ENV: &str = "TESTBED_DB_CHILD";
@@ -195,17 +195,31 @@ async fn a_live_template_is_kept(backend: Backend, backdate: impl AsyncFn(&str))
     }
     let template = LIVE.template_name(backend).unwrap();
     backdate(&template).await;
-    admin::prune(backend, None, PruneOptions::default())
-        .await
-        .unwrap();
+    admin::sweep_templates(backend, None).await.unwrap();
     let kept = has(&names(backend).await, &template).0;
     holder.stdin.take().unwrap().write_all(b"done\n").unwrap();
     assert!(holder.wait().unwrap().success());
     assert!(kept, "`{template}` was swept while in use");
-    admin::prune(backend, None, PruneOptions::default())
-        .await
-        .unwrap();
-    assert_eq!(has(&names(backend).await, &template), (false, false));
+    sweep_until_gone(backend, std::slice::from_ref(&template)).await;
+}
+
+/// Sweeps until none of `templates` is left: a sweep skips what another process's
+/// sweep holds at that moment, so a few rounds may be needed when tests run side by
+/// side.
+async fn sweep_until_gone(backend: Backend, templates: &[String]) {
+    let mut held = Vec::new();
+    for _ in 0..10 {
+        admin::sweep_templates(backend, None).await.unwrap();
+        held = names(backend).await;
+        if templates
+            .iter()
+            .all(|template| has(&held, template) == (false, false))
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("{templates:?} not swept: {held:?}");
 }
 
 mod postgres {
@@ -277,7 +291,7 @@ mod postgres {
             execute(&format!(r#"create database "{name}""#)).await;
         }
         let templates = oldest_versions_are_swept(Backend::Postgres).await;
-        admin::prune(Backend::Postgres, None, PruneOptions::default())
+        admin::sweep_templates(Backend::Postgres, None)
             .await
             .unwrap();
         let mut untouched = Vec::new();
@@ -302,5 +316,138 @@ mod postgres {
             .await;
         })
         .await;
+    }
+}
+
+mod mysql {
+    use super::*;
+
+    const URL: &str = "mysql://root@127.0.0.1:3306";
+
+    async fn pool() -> sqlx::MySqlPool {
+        let url = std::env::var(testbed_db::MYSQL_URL_ENV).unwrap_or_else(|_| URL.to_owned());
+        sqlx::MySqlPool::connect(&url).await.unwrap()
+    }
+
+    async fn execute(sql: &str) {
+        let pool = pool().await;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+
+    async fn exists(name: &str) -> bool {
+        let pool = pool().await;
+        let found: Option<String> = sqlx::query_scalar(
+            "select cast(schema_name as char) from information_schema.schemata
+             where schema_name = ?",
+        )
+        .bind(name)
+        .fetch_optional(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        found.is_some()
+    }
+
+    #[testbed::test]
+    async fn stale_mysql_templates_and_pools_are_swept_and_others_untouched() {
+        require(Backend::MySql).await;
+        let v1 = VERSIONS[0].template_name(Backend::MySql).unwrap();
+        let v1_hash = v1.rsplit('_').next().unwrap().to_owned();
+        // Databases testbed did not make or register: never touched.
+        let foreign = [
+            "not_testbed_x".to_owned(),
+            "testbed_lookalike".to_owned(),
+            format!("testbed_pool_{v1_hash}_90"),
+        ];
+        for name in &foreign {
+            execute(&format!("drop database if exists `{name}`")).await;
+            execute(&format!("create database `{name}`")).await;
+        }
+        let templates = oldest_versions_are_swept(Backend::MySql).await;
+        admin::sweep_templates(Backend::MySql, None).await.unwrap();
+        let mut untouched = Vec::new();
+        for name in &foreign {
+            untouched.push(exists(name).await);
+            execute(&format!("drop database if exists `{name}`")).await;
+        }
+        // What is left of the versions is no one's now: make it long unused and sweep.
+        for template in &templates {
+            execute(&format!(
+                "update testbed_registry.used set last_used = 1000 where name = '{template}'"
+            ))
+            .await;
+        }
+        assert_eq!(untouched, [true, true, true], "{foreign:?}");
+        sweep_until_gone(Backend::MySql, &templates).await;
+    }
+
+    #[testbed::test]
+    async fn a_mysql_template_in_use_is_kept() {
+        require(Backend::MySql).await;
+        a_live_template_is_kept(Backend::MySql, async |template: &str| {
+            execute(&format!(
+                "update testbed_registry.used set last_used = 1000 where name = '{template}'"
+            ))
+            .await;
+        })
+        .await;
+    }
+}
+
+mod sqlite {
+    use super::*;
+
+    fn template_path(template: &str) -> std::path::PathBuf {
+        std::env::var_os("TESTBED_SQLITE_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| std::env::temp_dir().join("testbed-db"))
+            .join(format!("{template}.sqlite"))
+    }
+
+    /// Makes template `template` look used long ago.
+    fn backdate(template: &str) {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(template_path(template))
+            .unwrap();
+        let long_ago = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1000);
+        file.set_modified(long_ago).unwrap();
+    }
+
+    #[testbed::test]
+    async fn stale_sqlite_templates_are_swept_and_others_untouched() {
+        let v1 = VERSIONS[0].template_name(Backend::Sqlite).unwrap();
+        let dir = template_path(&v1).parent().unwrap().to_owned();
+        std::fs::create_dir_all(&dir).unwrap();
+        // Files testbed did not make: never touched.
+        let foreign = [
+            dir.join("not_testbed_x.sqlite"),
+            dir.join("testbed_lookalike"),
+        ];
+        for path in &foreign {
+            std::fs::write(path, b"not a template").unwrap();
+        }
+        let templates = oldest_versions_are_swept(Backend::Sqlite).await;
+        admin::sweep_templates(Backend::Sqlite, None).await.unwrap();
+        let untouched: Vec<bool> = foreign.iter().map(|path| path.exists()).collect();
+        for path in &foreign {
+            let _ = std::fs::remove_file(path);
+        }
+        assert_eq!(untouched, [true, true], "{foreign:?}");
+        for template in &templates {
+            if template_path(template).exists() {
+                backdate(template);
+            }
+        }
+        sweep_until_gone(Backend::Sqlite, &templates).await;
+    }
+
+    #[testbed::test]
+    async fn an_sqlite_template_in_use_is_kept() {
+        a_live_template_is_kept(Backend::Sqlite, async |template: &str| backdate(template)).await;
     }
 }
