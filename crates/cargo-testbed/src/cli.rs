@@ -25,11 +25,12 @@ enum Command {
 pub(crate) enum DbCommand {
     /// List what testbed holds: templates, pooled, in use, kept, orphaned.
     Status(Servers),
-    /// Remove the databases of test processes that are gone (safe while tests run).
+    /// Remove the databases of test processes that are gone and the stale templates
+    /// with their pools (safe while tests run).
     Prune {
         #[command(flatten)]
         servers: Servers,
-        /// Also remove the templates and pools (rebuilt on next use).
+        /// Also remove every unused template and pool (rebuilt on next use).
         #[arg(long)]
         templates: bool,
         /// Also remove the databases kept for failing tests (`TESTBED_KEEP_FAILED`).

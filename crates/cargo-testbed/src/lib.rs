@@ -2,8 +2,8 @@
 //!
 //! `cargo testbed db status` lists what testbed holds on each database server (templates,
 //! pooled databases, databases in use, kept ones, orphans of killed runs);
-//! `cargo testbed db prune` removes the orphans, and, on request, the templates and the
-//! databases kept for failing tests. Servers come from `TESTBED_POSTGRES_URL` and
+//! `cargo testbed db prune` removes the orphans and the stale templates with their pools,
+//! and, on request, every unused template and the databases kept for failing tests. Servers come from `TESTBED_POSTGRES_URL` and
 //! `TESTBED_MYSQL_URL`, else the local defaults; passwords are never printed.
 #![warn(missing_docs)]
 
