@@ -5,7 +5,6 @@ mod bad_input;
 mod child;
 mod mysql;
 mod postgres;
-mod retention;
 mod sqlite;
 
 use testbed_db::Database;

@@ -1,9 +1,11 @@
 //! What stays on a server: stale templates and their pools are swept when a template is
 //! built and by `prune`, templates in use are kept, and nothing testbed did not mark is
 //! touched. Each schema version is built in a child process that then exits, as a
-//! developer's successive runs do.
+//! developer's successive runs do. A test binary of its own, so that its process does
+//! not start with the connections other tests' warm pools keep open.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::process::{Command, Stdio};
 
@@ -13,6 +15,7 @@ use testbed_db::{Backend, Database, DbError, Target};
 
 const ROLE_ENV: &str = "TESTBED_DB_CHILD";
 const VERSION_ENV: &str = "TESTBED_SWEEP_VERSION";
+const READY_ENV: &str = "TESTBED_SWEEP_READY";
 
 type Built<'c> = Pin<Box<dyn Future<Output = Result<(), testbed::BoxError>> + Send + 'c>>;
 
@@ -97,7 +100,7 @@ async fn use_once(database: &'static Database, backend: Backend) -> Result<Strin
 #[tokio::test]
 #[ignore = "helper: run in a child process by the sweep tests"]
 async fn child_builds_one_version() {
-    if role().as_deref() != Some("retention::child_builds_one_version") {
+    if role().as_deref() != Some("child_builds_one_version") {
         return;
     }
     let (backend, version) = chosen();
@@ -108,14 +111,14 @@ async fn child_builds_one_version() {
 #[tokio::test]
 #[ignore = "helper: run in a child process by the sweep tests"]
 async fn child_holds_the_live_schema() {
-    if role().as_deref() != Some("retention::child_holds_the_live_schema") {
+    if role().as_deref() != Some("child_holds_the_live_schema") {
         return;
     }
     let (backend, _) = chosen();
     let scope = Scope::new("child");
     let _db = LIVE.acquire(&scope, backend).await.unwrap();
-    println!("READY");
-    std::io::stdout().flush().unwrap();
+    let ready = std::env::var_os(READY_ENV).expect("the parent's ready file");
+    std::fs::write(ready, b"ready").unwrap();
     // Alive, using the schema, until the parent has looked.
     let mut line = String::new();
     let _ = std::io::stdin().read_line(&mut line);
@@ -129,13 +132,30 @@ async fn require(backend: Backend) {
     }
 }
 
+/// Retries `call` while the server is at its connection limit: the whole suite shares
+/// it with the children these tests start.
+async fn patiently<T>(call: impl AsyncFn() -> Result<T, DbError>) -> T {
+    for _ in 0..40 {
+        match call().await {
+            Err(DbError::TooManyConnections { .. }) => {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            other => return other.unwrap(),
+        }
+    }
+    call().await.unwrap()
+}
+
 async fn names(backend: Backend) -> Vec<String> {
-    admin::status(backend, None)
+    patiently(async || admin::status(backend, None).await)
         .await
-        .unwrap()
         .into_iter()
         .map(|held| held.name)
         .collect()
+}
+
+async fn sweep(backend: Backend) {
+    patiently(async || admin::sweep_templates(backend, None).await).await;
 }
 
 /// Whether `backend`'s server holds something of template `template` (itself or a
@@ -153,13 +173,28 @@ fn has(names: &[String], template: &str) -> (bool, bool) {
 fn build_versions(backend: Backend) -> Vec<String> {
     let mut templates = Vec::new();
     for (version, database) in VERSIONS.iter().enumerate() {
-        let output = child("retention::child_builds_one_version", backend, version)
-            .output()
+        let log = scratch("build.log", backend);
+        let status = child("child_builds_one_version", backend, version)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .status()
             .unwrap();
-        assert!(output.status.success(), "{output:?}");
+        let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_file(&log);
+        assert!(status.success(), "version {version}: {status}: {stderr}");
         templates.push(database.template_name(backend).unwrap());
     }
     templates
+}
+
+/// A path of the temporary directory for this process and `backend` only. Children
+/// report through files, not pipes: a server a child starts (a throwaway PostgreSQL
+/// cluster) could inherit a pipe and hold it open after the child is gone.
+fn scratch(label: &str, backend: Backend) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "testbed-retention-{}-{backend}-{label}",
+        std::process::id()
+    ))
 }
 
 /// After six successive schema versions, the two oldest and their pools are gone (at
@@ -182,20 +217,30 @@ async fn oldest_versions_are_swept(backend: Backend) -> Vec<String> {
 /// A template whose user is alive is kept however long unused it looks, and swept by
 /// `prune` once its user is gone.
 async fn a_live_template_is_kept(backend: Backend, backdate: impl AsyncFn(&str)) {
-    let mut holder = child("retention::child_holds_the_live_schema", backend, 0)
+    let ready = scratch("ready", backend);
+    let _ = std::fs::remove_file(&ready);
+    let mut holder = child("child_holds_the_live_schema", backend, 0)
+        .env(READY_ENV, &ready)
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+        .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let mut stdout = BufReader::new(holder.stdout.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("READY") {
-        line.clear();
-        assert_ne!(stdout.read_line(&mut line).unwrap(), 0, "the holder died");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !ready.exists() {
+        if let Some(status) = holder.try_wait().unwrap() {
+            panic!("the holder died: {status}");
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = holder.kill();
+            let _ = holder.wait();
+            panic!("the holder was not ready within 120 s");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    let _ = std::fs::remove_file(&ready);
     let template = LIVE.template_name(backend).unwrap();
     backdate(&template).await;
-    admin::sweep_templates(backend, None).await.unwrap();
+    sweep(backend).await;
     let kept = has(&names(backend).await, &template).0;
     holder.stdin.take().unwrap().write_all(b"done\n").unwrap();
     assert!(holder.wait().unwrap().success());
@@ -209,7 +254,7 @@ async fn a_live_template_is_kept(backend: Backend, backdate: impl AsyncFn(&str))
 async fn sweep_until_gone(backend: Backend, templates: &[String]) {
     let mut held = Vec::new();
     for _ in 0..10 {
-        admin::sweep_templates(backend, None).await.unwrap();
+        sweep(backend).await;
         held = names(backend).await;
         if templates
             .iter()
@@ -291,9 +336,7 @@ mod postgres {
             execute(&format!(r#"create database "{name}""#)).await;
         }
         let templates = oldest_versions_are_swept(Backend::Postgres).await;
-        admin::sweep_templates(Backend::Postgres, None)
-            .await
-            .unwrap();
+        sweep(Backend::Postgres).await;
         let mut untouched = Vec::new();
         for name in &foreign {
             untouched.push(exists(name).await);
@@ -368,7 +411,7 @@ mod mysql {
             execute(&format!("create database `{name}`")).await;
         }
         let templates = oldest_versions_are_swept(Backend::MySql).await;
-        admin::sweep_templates(Backend::MySql, None).await.unwrap();
+        sweep(Backend::MySql).await;
         let mut untouched = Vec::new();
         for name in &foreign {
             untouched.push(exists(name).await);
@@ -432,7 +475,7 @@ mod sqlite {
             std::fs::write(path, b"not a template").unwrap();
         }
         let templates = oldest_versions_are_swept(Backend::Sqlite).await;
-        admin::sweep_templates(Backend::Sqlite, None).await.unwrap();
+        sweep(Backend::Sqlite).await;
         let untouched: Vec<bool> = foreign.iter().map(|path| path.exists()).collect();
         for path in &foreign {
             let _ = std::fs::remove_file(path);
