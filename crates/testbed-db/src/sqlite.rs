@@ -181,7 +181,32 @@ fn sweep_stale(dir: &Path, current: Option<&Path>) -> Vec<Held> {
             });
         }
     }
+    remove_lone_locks(dir);
     removed
+}
+
+/// Removes the lock files of templates that do not exist (a build that failed, a
+/// template removed by hand) once no process holds them, so they do not pile up.
+fn remove_lone_locks(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_lock = name.ends_with(".use") || name.ends_with(".lock");
+        if !name.starts_with("testbed_tpl_") || !is_lock {
+            continue;
+        }
+        let lock_path = entry.path();
+        if lock_path.with_extension("sqlite").exists() {
+            continue;
+        }
+        if let Ok(file) = File::open(&lock_path)
+            && file.try_lock().is_ok()
+        {
+            let _ = std::fs::remove_file(&lock_path);
+        }
+    }
 }
 
 /// Removes template `path` unless a process uses or builds it.

@@ -481,6 +481,16 @@ mod sqlite {
             let _ = std::fs::remove_file(path);
         }
         assert_eq!(untouched, [true, true], "{foreign:?}");
+        // The locks of a template that is not there (a build that failed) do not pile up.
+        let lone = [
+            dir.join("testbed_tpl_00000000000000aa.use"),
+            dir.join("testbed_tpl_00000000000000aa.lock"),
+        ];
+        for path in &lone {
+            std::fs::write(path, b"").unwrap();
+        }
+        sweep(Backend::Sqlite).await;
+        assert!(lone.iter().all(|path| !path.exists()), "{lone:?}");
         for template in &templates {
             if template_path(template).exists() {
                 backdate(template);
