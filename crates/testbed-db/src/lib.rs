@@ -50,5 +50,5 @@ pub use handle::{AnyTestDb, TestDb};
 pub use isolation::Isolation;
 pub use mysql::MYSQL_URL_ENV;
 pub use owner::{KEEP_FAILED_ENV, NAME_PREFIX, redact};
-pub use postgres::POSTGRES_URL_ENV;
+pub use postgres::{PG_MAX_KEPT_CONNECTIONS_ENV, POSTGRES_URL_ENV};
 pub use schema::{Database, SchemaFn, Target};

@@ -12,6 +12,7 @@
 mod catalog;
 mod cluster;
 mod inventory;
+mod kept;
 mod recycle;
 mod server;
 mod template;
@@ -23,6 +24,7 @@ use sqlx::postgres::PgPoolOptions;
 use testbed::{Outcome, Scope};
 
 pub use inventory::{Held, HeldKind, prune, status, sweep_templates};
+pub use kept::PG_MAX_KEPT_CONNECTIONS_ENV;
 pub use server::POSTGRES_URL_ENV;
 pub(crate) use server::{PgServer, server};
 

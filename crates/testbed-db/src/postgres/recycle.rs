@@ -28,9 +28,9 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use testbed::{Outcome, Scope};
 
-use super::catalog;
 use super::server::{PgServer, server};
 use super::template::{self, Template};
+use super::{catalog, kept};
 use crate::schema::Prepared;
 use crate::{Backend, DbError, TestDb, engine, owner};
 
@@ -38,6 +38,8 @@ use crate::{Backend, DbError, TestDb, engine, owner};
 pub(crate) const POOL_COMMENT: &str = "testbed pool";
 /// The prefix of pooled databases' names.
 pub(crate) const POOL_PREFIX: &str = "testbed_pool_";
+/// The application name of recycled pools' connections, before the owner token.
+pub(crate) const POOL_APPLICATION_PREFIX: &str = "testbed-pool-";
 /// How many clean databases to keep ready beyond those in use.
 const WARM: usize = 2;
 /// The connections of each pooled database, all opened on the engine before a test
@@ -58,10 +60,14 @@ struct Claimed {
     /// none idle): that connection dies with the test's runtime, so the pool cannot
     /// outlive the test.
     foreign: Arc<AtomicBool>,
+    /// When it last went idle (a [`kept::tick`]): the least recent is closed first when
+    /// the process keeps too many connections.
+    idle_since: u64,
 }
 
 /// The clean databases of one template this process holds.
 struct Warm {
+    server: Arc<PgServer>,
     template: Arc<Template>,
     free: Mutex<Vec<Claimed>>,
     /// Clones being made in the background.
@@ -77,11 +83,15 @@ impl Warm {
         self.free.lock().unwrap_or_else(|e| e.into_inner()).pop()
     }
 
-    fn push(&self, claimed: Claimed) {
+    /// Keeps `claimed` idle for the next test, then closes the least recently used idle
+    /// pools of the process past [`kept::max_kept`] connections.
+    fn push(&self, mut claimed: Claimed) {
+        claimed.idle_since = kept::tick();
         self.free
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(claimed);
+        limit_kept();
     }
 
     fn free_count(&self) -> usize {
@@ -89,8 +99,56 @@ impl Warm {
     }
 }
 
-fn warm_for(template: &Arc<Template>) -> Arc<Warm> {
-    static WARM_POOLS: Mutex<Option<HashMap<String, Arc<Warm>>>> = Mutex::new(None);
+/// The warm pool of each template this process uses.
+static WARM_POOLS: Mutex<Option<HashMap<String, Arc<Warm>>>> = Mutex::new(None);
+
+/// Closes the least recently used idle pools while this process keeps more than
+/// [`kept::max_kept`] connections in idle pools. Their databases are reset already: they
+/// are let go to the shared pool, where the next user (this process or another) claims
+/// them. A pool a test uses is never in a free list, so never closed here.
+fn limit_kept() {
+    let cap = kept::max_kept();
+    let mut evicted = Vec::new();
+    {
+        // The map first, then every free list: only this function holds several free
+        // locks at once, and it holds the map's lock while it does.
+        let pools = WARM_POOLS.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(pools) = pools.as_ref() else { return };
+        let mut lists: Vec<_> = pools
+            .values()
+            .map(|warm| (warm, warm.free.lock().unwrap_or_else(|e| e.into_inner())))
+            .collect();
+        let mut total: usize = lists
+            .iter()
+            .flat_map(|(_, free)| free.iter())
+            .map(|claimed| claimed.pool.size() as usize)
+            .sum();
+        while total > cap {
+            let oldest = lists
+                .iter()
+                .enumerate()
+                .flat_map(|(list, (_, free))| {
+                    free.iter()
+                        .enumerate()
+                        .map(move |(at, claimed)| (claimed.idle_since, list, at))
+                })
+                .min();
+            let Some((_, list, at)) = oldest else { break };
+            let (warm, free) = &mut lists[list];
+            let claimed = free.remove(at);
+            total -= claimed.pool.size() as usize;
+            evicted.push((warm.server.clone(), claimed));
+        }
+    }
+    for (server, claimed) in evicted {
+        engine::handle().spawn(async move {
+            claimed.pool.close().await;
+            unclaim(&server, &claimed.name).await;
+        });
+    }
+}
+
+fn warm_for(server: &Arc<PgServer>, template: &Arc<Template>) -> Arc<Warm> {
     let mut pools = WARM_POOLS.lock().unwrap_or_else(|e| e.into_inner());
     let pools = pools.get_or_insert_default();
     match pools.get(&template.name) {
@@ -98,6 +156,7 @@ fn warm_for(template: &Arc<Template>) -> Arc<Warm> {
         Some(warm) if Arc::ptr_eq(&warm.template, template) => warm.clone(),
         _ => {
             let warm = Arc::new(Warm {
+                server: server.clone(),
                 template: template.clone(),
                 free: Mutex::new(Vec::new()),
                 filling: AtomicUsize::new(0),
@@ -135,7 +194,7 @@ pub(crate) async fn acquire(
                 let server = server().await?;
                 engine::boxed(super::inventory::sweep_once(&server)).await;
                 let template = engine::boxed(template::ensure(&server, &work_prepared)).await?;
-                let warm = warm_for(&template);
+                let warm = warm_for(&server, &template);
                 let claimed = match engine::boxed(take(&warm)).await {
                     Some(claimed) => claimed,
                     None => engine::boxed(claim_ready(&server, &warm)).await?,
@@ -193,7 +252,15 @@ fn in_transaction(server: &PgServer, name: &str) -> PgPool {
                 Ok(())
             })
         })
-        .connect_lazy_with(server.options_for(name))
+        .connect_lazy_with(pool_options(server, name))
+}
+
+/// Connect options for a test's pool on `name`, named `testbed-pool-<token>` so that the
+/// server's `pg_stat_activity` tells which process keeps them.
+fn pool_options(server: &PgServer, name: &str) -> sqlx::postgres::PgConnectOptions {
+    server
+        .options_for(name)
+        .application_name(&format!("{POOL_APPLICATION_PREFIX}{}", owner::token()))
 }
 
 /// Rolls back the test's transaction: `true` if it was still open, so that nothing the
@@ -451,7 +518,7 @@ async fn open_pool(server: &PgServer, name: &str) -> Result<Claimed, DbError> {
             }
             Box::pin(async { Ok(()) })
         })
-        .connect_with(server.options_for(name))
+        .connect_with(pool_options(server, name))
         .await
         .map_err(|e| DbError::server(Backend::Postgres, format!("connect to `{name}`"), e))?;
     // Every connection, opened at once: sqlx pings a connection on its way back to the
@@ -487,6 +554,7 @@ async fn open_pool(server: &PgServer, name: &str) -> Result<Claimed, DbError> {
         name: name.to_owned(),
         pool,
         foreign,
+        idle_since: kept::tick(),
     })
 }
 
