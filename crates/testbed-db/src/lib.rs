@@ -50,5 +50,7 @@ pub use handle::{AnyTestDb, TestDb};
 pub use isolation::Isolation;
 pub use mysql::MYSQL_URL_ENV;
 pub use owner::{KEEP_FAILED_ENV, NAME_PREFIX, redact};
+#[doc(hidden)]
+pub use postgres::create_unmarked_for_tests;
 pub use postgres::{PG_MAX_KEPT_CONNECTIONS_ENV, POSTGRES_URL_ENV};
 pub use schema::{Database, SchemaFn, Target};

@@ -160,6 +160,17 @@ pub(crate) async fn drop_kinds(
     let mut conn = PgConnection::connect_with(&server.admin)
         .await
         .map_err(|e| DbError::server(Backend::Postgres, "connect", e))?;
+    if kinds.contains(&HeldKind::Orphaned) {
+        // Cut off between `CREATE DATABASE` and its mark: orphans too, proven by intents.
+        for name in super::intent::sweep(server, &mut conn).await? {
+            dropped.push(Held {
+                backend: Backend::Postgres,
+                owner: owner::owner_of(&name).map(str::to_owned),
+                name,
+                kind: HeldKind::Orphaned,
+            });
+        }
+    }
     for held in list(server).await? {
         if !kinds.contains(&held.kind) {
             continue;

@@ -11,6 +11,7 @@
 
 mod catalog;
 mod cluster;
+mod intent;
 mod inventory;
 mod kept;
 mod recycle;
@@ -23,6 +24,8 @@ use std::time::Duration;
 use sqlx::postgres::PgPoolOptions;
 use testbed::{Outcome, Scope};
 
+#[doc(hidden)]
+pub use intent::create_unmarked_for_tests;
 pub use inventory::{Held, HeldKind, prune, status, sweep_templates};
 pub use kept::PG_MAX_KEPT_CONNECTIONS_ENV;
 pub use server::POSTGRES_URL_ENV;
@@ -104,24 +107,34 @@ async fn acquire_clone(
 /// Clones `template` into a new database owned by this process.
 async fn clone(server: &PgServer, template: &str) -> Result<String, DbError> {
     let name = owner::database_name();
+    if !intent::record(server, &name).await? {
+        return Err(DbError::server(
+            Backend::Postgres,
+            format!("clone template `{template}`"),
+            sqlx::Error::Protocol(format!("`{name}` exists already")),
+        ));
+    }
     let mut conn = server
         .pool
         .acquire()
         .await
         .map_err(|e| DbError::server(Backend::Postgres, "connect", e))?;
-    create_clone(&mut conn, server, template, &name)
-        .await
-        .map_err(|error| {
-            DbError::server(
-                Backend::Postgres,
-                format!("clone template `{template}` (hint: disconnect any session from it)"),
-                error,
-            )
-        })?;
+    if let Err(error) = create_clone(&mut conn, server, template, &name).await {
+        // Nothing was made: the intent has nothing left to prove.
+        let _ = intent::clear(server, &name).await;
+        return Err(DbError::server(
+            Backend::Postgres,
+            format!("clone template `{template}` (hint: disconnect any session from it)"),
+            error,
+        ));
+    }
+    // A failed mark keeps the intent: once this process is gone, the sweep drops it.
     let comment = inventory::owned_comment(template);
     template::run(&mut conn, mark(&name, &comment))
         .await
         .map_err(|e| DbError::server(Backend::Postgres, format!("mark `{name}`"), e))?;
+    drop(conn);
+    intent::clear(server, &name).await?;
     Ok(name)
 }
 

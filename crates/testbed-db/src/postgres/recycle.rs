@@ -710,6 +710,9 @@ async fn unclaim(server: &PgServer, name: &str) {
 
 /// Clones `template` into `name`; `false` if `name` already exists.
 async fn clone_into(server: &PgServer, template: &Template, name: &str) -> Result<bool, DbError> {
+    if !super::intent::record(server, name).await? {
+        return Ok(false);
+    }
     let mut conn = server
         .pool
         .acquire()
@@ -722,9 +725,12 @@ async fn clone_into(server: &PgServer, template: &Template, name: &str) -> Resul
                 .as_database_error()
                 .is_some_and(|db| db.code().as_deref() == Some("42P04")) =>
         {
+            super::intent::clear(server, name).await?;
             return Ok(false);
         }
         Err(error) => {
+            // Nothing was made: the intent has nothing left to prove.
+            let _ = super::intent::clear(server, name).await;
             return Err(DbError::server(
                 Backend::Postgres,
                 format!(
@@ -735,9 +741,13 @@ async fn clone_into(server: &PgServer, template: &Template, name: &str) -> Resul
             ));
         }
     }
+    // A failed mark keeps the intent: once this process is gone, the sweep drops the
+    // database.
     template::run(&mut conn, super::mark(name, POOL_COMMENT))
         .await
         .map_err(|e| DbError::server(Backend::Postgres, format!("mark `{name}`"), e))?;
+    drop(conn);
+    super::intent::clear(server, name).await?;
     Ok(true)
 }
 

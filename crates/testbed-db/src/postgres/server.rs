@@ -33,6 +33,9 @@ pub(crate) struct PgServer {
     /// Held open so other processes see this one as alive; it also holds the advisory
     /// locks of the pooled databases this process uses, which die with it.
     pub(crate) lease: Mutex<PgConnection>,
+    /// The pool of `testbed_registry`, where intents are recorded (see `intent`), made
+    /// on first use.
+    pub(crate) registry: OnceCell<PgPool>,
 }
 
 impl PgServer {
@@ -174,6 +177,7 @@ async fn probe(url_text: &str) -> Result<Arc<PgServer>, ProbeFailure> {
         version,
         durable: fsync != "off",
         lease: Mutex::new(lease),
+        registry: OnceCell::new(),
     }))
 }
 

@@ -1,0 +1,140 @@
+//! Databases cut off between `CREATE DATABASE` and testbed's mark: a killed process's
+//! intent proves they are testbed's, so prune drops them; one with no intent, or whose
+//! owner lives, is left alone. A test binary of its own: the child kills itself.
+
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::Connection;
+use testbed_db::admin::{self, PruneOptions};
+use testbed_db::{Backend, DbError};
+
+const ROLE_ENV: &str = "TESTBED_DB_CHILD";
+const NAME_ENV: &str = "TESTBED_INTENT_NAME";
+
+/// A pooled database's name no other test uses: `testbed_pool_<hash>_<n>`.
+fn pool_name(serial: u32) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let hash = format!("{:016x}", (nanos as u64) ^ u64::from(std::process::id()));
+    format!("testbed_pool_{hash}_{serial}")
+}
+
+async fn admin_conn() -> sqlx::PgConnection {
+    let url = std::env::var(testbed_db::POSTGRES_URL_ENV)
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    sqlx::PgConnection::connect(&url).await.unwrap()
+}
+
+/// `Some(comment)` if `name` exists (`""` when unmarked).
+async fn comment_of(name: &str) -> Option<String> {
+    let mut conn = admin_conn().await;
+    sqlx::query_scalar(
+        "select coalesce(shobj_description(oid, 'pg_database'), '') from pg_database
+         where datname = $1",
+    )
+    .bind(name)
+    .fetch_optional(&mut conn)
+    .await
+    .unwrap()
+}
+
+async fn execute(sql: String) {
+    let mut conn = admin_conn().await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
+async fn prune() -> Vec<String> {
+    admin::prune(Backend::Postgres, None, PruneOptions::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|held| held.name)
+        .collect()
+}
+
+async fn require_postgres() {
+    if let Err(DbError::Unavailable(unavailable)) = admin::status(Backend::Postgres, None).await {
+        testbed::skip(unavailable.requirement(), unavailable.reason());
+    }
+}
+
+#[tokio::test]
+#[ignore = "helper: run in a child process by a_killed_creators_database_is_pruned"]
+async fn child_dies_before_marking() {
+    if std::env::var(ROLE_ENV).as_deref() != Ok("child_dies_before_marking") {
+        return;
+    }
+    let name = std::env::var(NAME_ENV).unwrap();
+    testbed_db::create_unmarked_for_tests(name).await.unwrap();
+    // Killed as nextest kills a run: no destructor, no cleanup.
+    let _ = Command::new("kill")
+        .args(["-9", &std::process::id().to_string()])
+        .status();
+    std::thread::sleep(std::time::Duration::from_secs(10));
+    unreachable!("the child outlived its SIGKILL");
+}
+
+#[tokio::test]
+async fn a_killed_creators_database_is_pruned() {
+    require_postgres().await;
+    let (orphan, by_hand) = (pool_name(1), pool_name(2));
+    let status = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_dies_before_marking",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(ROLE_ENV, "child_dies_before_marking")
+        .env(NAME_ENV, &orphan)
+        .status()
+        .unwrap();
+    assert!(!status.success(), "the child was to die: {status}");
+    assert_eq!(
+        comment_of(&orphan).await.as_deref(),
+        Some(""),
+        "left unmarked"
+    );
+    execute(format!(r#"create database "{by_hand}""#)).await;
+
+    // The dead child's lease closes a moment after the kill: until then, it is alive.
+    let mut pruned = Vec::new();
+    for _ in 0..100 {
+        pruned.extend(prune().await);
+        // The other test's prune may be the one that drops it.
+        if comment_of(&orphan).await.is_none() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (orphan_left, by_hand_left) = (comment_of(&orphan).await, comment_of(&by_hand).await);
+    execute(format!(r#"drop database if exists "{by_hand}""#)).await;
+    assert_eq!(orphan_left, None, "the dead creator's database is gone");
+    assert!(!pruned.contains(&by_hand), "pruned {pruned:?}");
+    assert_eq!(
+        by_hand_left.as_deref(),
+        Some(""),
+        "no intent: never touched"
+    );
+}
+
+#[tokio::test]
+async fn a_live_creators_database_is_kept() {
+    require_postgres().await;
+    let name = pool_name(3);
+    testbed_db::create_unmarked_for_tests(name.clone())
+        .await
+        .unwrap();
+    let pruned = prune().await;
+    let left = comment_of(&name).await;
+    // This process's intent stays: a later prune, once it is gone, clears it.
+    execute(format!(r#"drop database if exists "{name}""#)).await;
+    assert!(!pruned.contains(&name), "pruned {pruned:?}");
+    assert_eq!(left.as_deref(), Some(""), "its creator lives: kept");
+}
