@@ -18,7 +18,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection};
 
-use super::server::{LEASE_PREFIX, PgServer};
+use super::server::{ADMIN_PREFIX, LEASE_PREFIX, PgServer};
 use super::{recycle, template};
 use crate::{Backend, DbError, owner};
 
@@ -151,16 +151,26 @@ async fn sweep_with(
         .fetch_all(&mut *registry)
         .await
         .map_err(fail("list the intents"))?;
-    let leases: Vec<String> = sqlx::query_scalar(
-        "select application_name from pg_stat_activity where application_name like $1",
+    // An owner counts as alive while its lease is open, and also while one of its admin
+    // connections' backends runs: a process that exits during its `CREATE DATABASE`
+    // leaves the statement running, and the database appears only when it commits.
+    // Listed before the databases are looked at, so a backend gone from this list has
+    // committed its database by then.
+    let connections: Vec<String> = sqlx::query_scalar(
+        "select application_name from pg_stat_activity
+         where application_name like $1 or application_name like $2",
     )
     .bind(format!("{LEASE_PREFIX}%"))
+    .bind(format!("{ADMIN_PREFIX}%"))
     .fetch_all(&mut *conn)
     .await
     .map_err(fail("list the leases"))?;
-    let alive: HashSet<&str> = leases
+    let alive: HashSet<&str> = connections
         .iter()
-        .filter_map(|lease| lease.strip_prefix(LEASE_PREFIX))
+        .filter_map(|name| {
+            name.strip_prefix(LEASE_PREFIX)
+                .or_else(|| name.strip_prefix(ADMIN_PREFIX))
+        })
         .collect();
     let intended_live: HashSet<&str> = intents
         .iter()

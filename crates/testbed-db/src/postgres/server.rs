@@ -17,6 +17,10 @@ pub const POSTGRES_URL_ENV: &str = "TESTBED_POSTGRES_URL";
 pub(crate) const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 /// Names the lease connection of each owner token.
 pub(crate) const LEASE_PREFIX: &str = "testbed-owner-";
+/// Names the admin connections of each owner token: the backend running a process's
+/// `CREATE DATABASE` shows under it until the statement ends, even after the process
+/// is gone.
+pub(crate) const ADMIN_PREFIX: &str = "testbed-admin-";
 
 /// A reachable PostgreSQL server and this process's connections to it.
 pub(crate) struct PgServer {
@@ -156,7 +160,11 @@ async fn probe(url_text: &str) -> Result<Arc<PgServer>, ProbeFailure> {
         .max_connections(4)
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(30))
-        .connect_lazy_with(admin.clone());
+        .connect_lazy_with(
+            admin
+                .clone()
+                .application_name(&format!("{ADMIN_PREFIX}{}", owner::token())),
+        );
     // A connection of its own, not the pool's: a pool retries a full server until its
     // timeout and then reports only the timeout.
     let mut check = PgConnection::connect_with(&admin)
