@@ -35,6 +35,7 @@ mod isolation;
 mod mysql;
 mod owner;
 mod postgres;
+mod probe;
 mod schema;
 mod sql_split;
 mod sqlite;

@@ -11,6 +11,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::{Connection, MySqlConnection};
 use tokio::sync::{Mutex, OnceCell};
 
+use crate::probe::ProbeFailure;
 use crate::{Backend, DbError};
 
 /// The environment variable holding the admin URL of the MySQL/MariaDB server to use.
@@ -31,9 +32,7 @@ pub(crate) struct MySqlServer {
 impl MySqlServer {
     /// The URL of database `name` on this server.
     pub(crate) fn url_of(&self, name: &str) -> String {
-        let mut url = self.url.clone();
-        url.set_path(&format!("/{name}"));
-        url.to_string()
+        crate::probe::database_url(&self.url, name)
     }
 
     /// Connect options for database `name`.
@@ -42,28 +41,11 @@ impl MySqlServer {
     }
 }
 
-#[derive(Clone)]
-enum ProbeFailure {
-    Unavailable(testbed::Unavailable),
-    Refused { url: String, message: String },
-    Full,
-}
+/// Where a refusal by the server is fixed.
+const CREDENTIALS_HINT: &str = "check the user and password in TESTBED_MYSQL_URL";
 
-impl From<ProbeFailure> for DbError {
-    fn from(failure: ProbeFailure) -> Self {
-        match failure {
-            ProbeFailure::Unavailable(unavailable) => DbError::Unavailable(unavailable),
-            ProbeFailure::Refused { url, message } => DbError::Connect {
-                backend: Backend::MySql,
-                url,
-                message,
-                hint: "check the user and password in TESTBED_MYSQL_URL",
-            },
-            ProbeFailure::Full => DbError::TooManyConnections {
-                backend: Backend::MySql,
-            },
-        }
-    }
+fn into_db_error(failure: ProbeFailure) -> DbError {
+    failure.into_db_error(Backend::MySql, CREDENTIALS_HINT)
 }
 
 /// The server, probed on first use. Runs on the engine.
@@ -73,7 +55,7 @@ pub(crate) async fn server() -> Result<Arc<MySqlServer>, DbError> {
         .get_or_init(|| async { probe(&admin_url(None)).await })
         .await
         .clone()
-        .map_err(DbError::from)
+        .map_err(into_db_error)
 }
 
 /// `url`, else `TESTBED_MYSQL_URL`, else the local default.
@@ -85,7 +67,7 @@ pub(crate) fn admin_url(url: Option<&str>) -> String {
 
 /// Connects to the server at `url` for `cargo testbed` and tests.
 pub(crate) async fn connect(url: &str) -> Result<Arc<MySqlServer>, DbError> {
-    probe(url).await.map_err(DbError::from)
+    probe(url).await.map_err(into_db_error)
 }
 
 async fn probe(url_text: &str) -> Result<Arc<MySqlServer>, ProbeFailure> {
@@ -108,16 +90,7 @@ async fn probe(url_text: &str) -> Result<Arc<MySqlServer>, ProbeFailure> {
                 "no answer from `{redacted}` within 5 s"
             )));
         }
-        Ok(Err(error)) if crate::error::is_too_many_connections(&error) => {
-            return Err(ProbeFailure::Full);
-        }
-        Ok(Err(sqlx::Error::Database(db))) => {
-            return Err(ProbeFailure::Refused {
-                url: redacted,
-                message: db.message().to_owned(),
-            });
-        }
-        Ok(Err(error)) => return Err(unavailable(format!("cannot reach `{redacted}`: {error}"))),
+        Ok(Err(error)) => return Err(ProbeFailure::classify(&error, &redacted, unavailable)),
         Ok(Ok(lease)) => lease,
     };
     let pool = MySqlPoolOptions::new()

@@ -10,6 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection};
 use tokio::sync::{Mutex, OnceCell};
 
+use crate::probe::ProbeFailure;
 use crate::{Backend, DbError, owner};
 
 /// The environment variable holding the admin URL of the PostgreSQL server to use.
@@ -45,9 +46,7 @@ pub(crate) struct PgServer {
 impl PgServer {
     /// The URL of database `name` on this server.
     pub(crate) fn url_of(&self, name: &str) -> String {
-        let mut url = self.url.clone();
-        url.set_path(&format!("/{name}"));
-        url.to_string()
+        crate::probe::database_url(&self.url, name)
     }
 
     /// Connect options for database `name`.
@@ -56,28 +55,11 @@ impl PgServer {
     }
 }
 
-#[derive(Clone)]
-enum ProbeFailure {
-    Unavailable(testbed::Unavailable),
-    Refused { url: String, message: String },
-    Full,
-}
+/// Where a refusal by the server is fixed.
+const CREDENTIALS_HINT: &str = "check the user, password and database in TESTBED_POSTGRES_URL";
 
-impl From<ProbeFailure> for DbError {
-    fn from(failure: ProbeFailure) -> Self {
-        match failure {
-            ProbeFailure::Unavailable(unavailable) => DbError::Unavailable(unavailable),
-            ProbeFailure::Refused { url, message } => DbError::Connect {
-                backend: Backend::Postgres,
-                url,
-                message,
-                hint: "check the user, password and database in TESTBED_POSTGRES_URL",
-            },
-            ProbeFailure::Full => DbError::TooManyConnections {
-                backend: Backend::Postgres,
-            },
-        }
-    }
+fn into_db_error(failure: ProbeFailure) -> DbError {
+    failure.into_db_error(Backend::Postgres, CREDENTIALS_HINT)
 }
 
 /// The server, probed on first use. Runs on the engine.
@@ -99,7 +81,7 @@ pub(crate) async fn server() -> Result<Arc<PgServer>, DbError> {
         })
         .await
         .clone()
-        .map_err(DbError::from)
+        .map_err(into_db_error)
 }
 
 async fn probe_cluster() -> Result<Arc<PgServer>, ProbeFailure> {
@@ -121,7 +103,7 @@ pub(crate) async fn connect(url: &str) -> Result<Arc<PgServer>, DbError> {
     } else {
         url.to_owned()
     };
-    probe(&url).await.map_err(DbError::from)
+    probe(&url).await.map_err(into_db_error)
 }
 
 async fn probe(url_text: &str) -> Result<Arc<PgServer>, ProbeFailure> {
@@ -153,7 +135,7 @@ async fn probe(url_text: &str) -> Result<Arc<PgServer>, ProbeFailure> {
                 "no answer from `{redacted}` within 5 s"
             )));
         }
-        Ok(Err(error)) => return Err(classify(error, &redacted, unavailable)),
+        Ok(Err(error)) => return Err(ProbeFailure::classify(&error, &redacted, unavailable)),
         Ok(Ok(lease)) => lease,
     };
     let pool = PgPoolOptions::new()
@@ -169,7 +151,7 @@ async fn probe(url_text: &str) -> Result<Arc<PgServer>, ProbeFailure> {
     // timeout and then reports only the timeout.
     let mut check = PgConnection::connect_with(&admin)
         .await
-        .map_err(|e| classify(e, &redacted, unavailable))?;
+        .map_err(|e| ProbeFailure::classify(&e, &redacted, unavailable))?;
     let settings = sqlx::query_as(
         "select current_setting('server_version_num')::int, current_setting('fsync')",
     )
@@ -177,7 +159,7 @@ async fn probe(url_text: &str) -> Result<Arc<PgServer>, ProbeFailure> {
     .await;
     let _ = check.close().await;
     let (version, fsync): (i32, String) =
-        settings.map_err(|e| classify(e, &redacted, unavailable))?;
+        settings.map_err(|e| ProbeFailure::classify(&e, &redacted, unavailable))?;
     Ok(Arc::new(PgServer {
         admin,
         url,
@@ -187,21 +169,4 @@ async fn probe(url_text: &str) -> Result<Arc<PgServer>, ProbeFailure> {
         lease: Mutex::new(lease),
         registry: OnceCell::new(),
     }))
-}
-
-/// A server that does not answer is unavailable (skip); one that answers and refuses
-/// (credentials, missing database) is an error the user must fix.
-fn classify(
-    error: sqlx::Error,
-    redacted: &str,
-    unavailable: impl Fn(String) -> ProbeFailure,
-) -> ProbeFailure {
-    match &error {
-        _ if crate::error::is_too_many_connections(&error) => ProbeFailure::Full,
-        sqlx::Error::Database(db) => ProbeFailure::Refused {
-            url: redacted.to_owned(),
-            message: db.message().to_owned(),
-        },
-        _ => unavailable(format!("cannot reach `{redacted}`: {error}")),
-    }
 }
