@@ -14,10 +14,8 @@ mod server;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use sqlx::mysql::MySqlPoolOptions;
 use sqlx::{AssertSqlSafe, Connection, MySqlConnection};
 use testbed::{Outcome, Scope};
 use tokio::sync::OnceCell;
@@ -75,9 +73,7 @@ pub(crate) async fn acquire(
     })
     .await?;
     let url = server.url_of(&name);
-    let pool = MySqlPoolOptions::new()
-        .max_connections(5)
-        .acquire_timeout(Duration::from_secs(30))
+    let pool = crate::handle::test_pool_options::<sqlx::MySql>()
         .connect_with(server.options_for(&name))
         .await;
     let pool = match pool {

@@ -21,7 +21,6 @@ mod template;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::PgPoolOptions;
 use testbed::{Outcome, Scope};
 
 #[doc(hidden)]
@@ -69,9 +68,7 @@ async fn acquire_clone(
     })
     .await?;
     let url = server.url_of(&name);
-    let pool = PgPoolOptions::new()
-        .max_connections(5)
-        .acquire_timeout(Duration::from_secs(30))
+    let pool = crate::handle::test_pool_options::<sqlx::Postgres>()
         .connect_with(server.options_for(&name))
         .await;
     let pool = match pool {

@@ -503,15 +503,13 @@ async fn end_sessions(pool: &PgPool) -> Result<(), sqlx::Error> {
 async fn open_pool(server: &PgServer, name: &str) -> Result<Claimed, DbError> {
     let foreign = Arc::new(AtomicBool::new(false));
     let flag = foreign.clone();
-    let pool = PgPoolOptions::new()
-        .max_connections(5)
+    let pool = crate::handle::test_pool_options::<sqlx::Postgres>()
         .min_connections(0)
         .idle_timeout(None)
         .max_lifetime(None)
         // Fresh connections for one test: a ping before each use would only cost a
         // round trip.
         .test_before_acquire(false)
-        .acquire_timeout(Duration::from_secs(30))
         .after_connect(move |_, _| {
             if !engine::is_current() {
                 flag.store(true, Ordering::SeqCst);
