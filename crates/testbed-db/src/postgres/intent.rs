@@ -1,8 +1,8 @@
 //! Write-ahead intents: how testbed proves it created a database it never got to mark.
 //!
 //! A database is testbed's once its comment says so, but the comment can only be
-//! written after `CREATE DATABASE`: a process killed in between (normal when nextest
-//! ends a run while a background fill is cloning) leaves a database nothing marks. So
+//! written after `CREATE DATABASE`: a process killed in between (a test process
+//! SIGKILLed, or ended by a timeout) leaves a database nothing marks. So
 //! before creating one, a process records its intent (the name, its owner token, its
 //! pid, the time) in the `intents` table of `testbed_registry`, a database testbed
 //! creates and marks; it clears the intent once the database is marked. An unmarked
@@ -13,83 +13,20 @@
 //! made by hand before the intent can never be taken for testbed's.
 
 use std::collections::HashSet;
-use std::time::Duration;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::{Connection, PgConnection};
+use sqlx::PgConnection;
 
-use super::server::{ADMIN_PREFIX, LEASE_PREFIX, PgServer};
-use super::{recycle, template};
+use super::server::{ADMIN_PREFIX, LEASE_PREFIX};
+use super::template;
 use crate::{Backend, DbError, owner};
-
-/// The database holding the intents.
-pub(crate) const REGISTRY: &str = "testbed_registry";
-/// The registry's comment.
-const REGISTRY_COMMENT: &str = "testbed registry";
 
 fn fail(action: &'static str) -> impl Fn(sqlx::Error) -> DbError {
     move |e| DbError::server(Backend::Postgres, action, e)
 }
 
-/// The registry's pool, the registry created and its table made on first use.
-async fn registry(server: &PgServer) -> Result<&PgPool, DbError> {
-    server
-        .registry
-        .get_or_try_init(|| async {
-            let mut admin = server.pool.acquire().await.map_err(fail("connect"))?;
-            match template::run(&mut admin, format!(r#"create database "{REGISTRY}""#)).await {
-                Ok(()) => {}
-                // Made by another process (or an earlier run).
-                Err(error)
-                    if error
-                        .as_database_error()
-                        .is_some_and(|db| db.code().as_deref() == Some("42P04")) => {}
-                Err(error) => return Err(fail("create the registry `testbed_registry`")(error)),
-            }
-            // Marked every time: a process killed before marking leaves it unmarked.
-            // Its commits need not wait for the disk: `CREATE DATABASE`, which follows
-            // each intent, flushes the log that holds it.
-            template::run(
-                &mut admin,
-                format!(
-                    r#"comment on database "{REGISTRY}" is '{REGISTRY_COMMENT}';
-                       alter database "{REGISTRY}" set synchronous_commit = off"#
-                ),
-            )
-            .await
-            .map_err(fail("mark the registry `testbed_registry`"))?;
-            drop(admin);
-            let pool = PgPoolOptions::new()
-                .max_connections(1)
-                .min_connections(0)
-                .idle_timeout(Duration::from_secs(10))
-                .acquire_timeout(Duration::from_secs(30))
-                .connect_lazy_with(server.options_for(REGISTRY));
-            // Two processes making the table at once would collide in the catalog.
-            sqlx::raw_sql(
-                "begin;
-                 select pg_advisory_xact_lock(7474656462656401);
-                 create table if not exists intents (
-                   datname text not null,
-                   owner text not null,
-                   pid integer not null,
-                   since timestamptz not null default now(),
-                   primary key (datname, owner)
-                 );
-                 commit;",
-            )
-            .execute(&pool)
-            .await
-            .map_err(fail("make the registry's `intents` table"))?;
-            Ok(pool)
-        })
-        .await
-}
-
 /// Records this process's intent to create `name`: `false` (nothing recorded) if a
 /// database of that name exists already.
-pub(crate) async fn record(server: &PgServer, name: &str) -> Result<bool, DbError> {
-    let pool = registry(server).await?;
+pub(crate) async fn record(lease: &mut PgConnection, name: &str) -> Result<bool, DbError> {
     let recorded = sqlx::query(
         "insert into intents (datname, owner, pid)
          select $1, $2, $3
@@ -99,19 +36,18 @@ pub(crate) async fn record(server: &PgServer, name: &str) -> Result<bool, DbErro
     .bind(name)
     .bind(owner::token())
     .bind(std::process::id() as i32)
-    .execute(pool)
+    .execute(&mut *lease)
     .await
     .map_err(fail("record an intent in `testbed_registry`"))?;
     Ok(recorded.rows_affected() == 1)
 }
 
 /// Clears this process's intent to create `name` (made and marked, or given up).
-pub(crate) async fn clear(server: &PgServer, name: &str) -> Result<(), DbError> {
-    let pool = registry(server).await?;
+pub(crate) async fn clear(lease: &mut PgConnection, name: &str) -> Result<(), DbError> {
     sqlx::query("delete from intents where datname = $1 and owner = $2")
         .bind(name)
         .bind(owner::token())
-        .execute(pool)
+        .execute(&mut *lease)
         .await
         .map_err(fail("clear an intent in `testbed_registry`"))?;
     Ok(())
@@ -119,36 +55,11 @@ pub(crate) async fn clear(server: &PgServer, name: &str) -> Result<(), DbError> 
 
 /// Drops the unmarked databases that dead owners recorded intents for, and clears the
 /// intents of dead owners. Returns the names dropped. Nothing happens to a name a live
-/// owner intends, to a marked database, or without the registry.
-pub(crate) async fn sweep(
-    server: &PgServer,
-    conn: &mut PgConnection,
-) -> Result<Vec<String>, DbError> {
-    let exists: Option<bool> = sqlx::query_scalar(
-        "select shobj_description(oid, 'pg_database') = $2 from pg_database where datname = $1",
-    )
-    .bind(REGISTRY)
-    .bind(REGISTRY_COMMENT)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(fail("look for `testbed_registry`"))?;
-    if exists != Some(true) {
-        return Ok(Vec::new());
-    }
-    let mut registry = PgConnection::connect_with(&server.options_for(REGISTRY))
-        .await
-        .map_err(fail("connect to `testbed_registry`"))?;
-    let result = sweep_with(&mut registry, conn).await;
-    let _ = registry.close().await;
-    result
-}
-
-async fn sweep_with(
-    registry: &mut PgConnection,
-    conn: &mut PgConnection,
-) -> Result<Vec<String>, DbError> {
+/// owner intends, to a marked database, or without the registry. `conn` is connected
+/// to the registry.
+pub(crate) async fn sweep(conn: &mut PgConnection) -> Result<Vec<String>, DbError> {
     let intents: Vec<(String, String)> = sqlx::query_as("select datname, owner from intents")
-        .fetch_all(&mut *registry)
+        .fetch_all(&mut *conn)
         .await
         .map_err(fail("list the intents"))?;
     // An owner counts as alive while its lease is open, and also while one of its admin
@@ -184,7 +95,7 @@ async fn sweep_with(
         }
         if !intended_live.contains(name.as_str()) && name.starts_with(crate::NAME_PREFIX) {
             // The pool's claim lock, held while dropping: nobody claims it meanwhile.
-            let key = recycle::lock_key(name);
+            let key = super::registry::pool_key(name);
             let locked: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
                 .bind(key)
                 .fetch_one(&mut *conn)
@@ -218,7 +129,7 @@ async fn sweep_with(
         sqlx::query("delete from intents where datname = $1 and owner = $2")
             .bind(name)
             .bind(owner)
-            .execute(&mut *registry)
+            .execute(&mut *conn)
             .await
             .map_err(fail("clear a dead owner's intent"))?;
     }
@@ -232,13 +143,13 @@ async fn sweep_with(
 pub async fn create_unmarked_for_tests(name: String) -> Result<(), DbError> {
     crate::engine::run(async move {
         let server = super::server().await?;
-        if !record(&server, &name).await? {
+        let mut lease = server.lease.lock().await;
+        if !record(&mut lease, &name).await? {
             return Err(fail("record the intent")(sqlx::Error::Protocol(format!(
                 "`{name}` exists"
             ))));
         }
-        let mut conn = server.pool.acquire().await.map_err(fail("connect"))?;
-        template::run(&mut conn, format!(r#"create database "{name}""#))
+        template::run(&mut lease, format!(r#"create database "{name}""#))
             .await
             .map_err(fail("create the intended database"))
     })

@@ -71,19 +71,20 @@ impl std::fmt::Display for HeldKind {
 
 pub(crate) async fn list(server: &PgServer) -> Result<Vec<Held>, DbError> {
     let fail = |e| DbError::server(Backend::Postgres, "list testbed's databases", e);
+    let mut lease = server.lease.lock().await;
     let rows: Vec<(String, String, bool, bool)> = sqlx::query_as(
         r"select datname, coalesce(shobj_description(oid, 'pg_database'), ''),
                  datistemplate, datallowconn
           from pg_database where datname like 'testbed\_%' order by datname",
     )
-    .fetch_all(&server.pool)
+    .fetch_all(&mut *lease)
     .await
     .map_err(fail)?;
     let leases: Vec<String> = sqlx::query_scalar(
         "select application_name from pg_stat_activity where application_name like $1",
     )
     .bind(format!("{LEASE_PREFIX}%"))
-    .fetch_all(&server.pool)
+    .fetch_all(&mut *lease)
     .await
     .map_err(fail)?;
     let alive: HashSet<&str> = leases
@@ -94,9 +95,10 @@ pub(crate) async fn list(server: &PgServer) -> Result<Vec<Held>, DbError> {
         "select (classid::bigint << 32) | objid::bigint from pg_locks
          where locktype = 'advisory' and objsubid = 1 and granted",
     )
-    .fetch_all(&server.pool)
+    .fetch_all(&mut *lease)
     .await
     .map_err(fail)?;
+    drop(lease);
     let mut held = Vec::new();
     for (name, comment, is_template, allows_connections) in rows {
         let (kind, owner) = if name.starts_with("testbed_tpl_") {
@@ -117,9 +119,9 @@ pub(crate) async fn list(server: &PgServer) -> Result<Vec<Held>, DbError> {
         } else if name.starts_with(recycle::POOL_PREFIX) {
             let kind = if comment == KEPT_COMMENT {
                 HeldKind::Kept
-            } else if comment != recycle::POOL_COMMENT {
+            } else if comment != recycle::POOL_COMMENT && comment != recycle::LEGACY_POOL_COMMENT {
                 continue; // not a comment testbed wrote: not ours to judge
-            } else if locked.contains(&recycle::lock_key(&name)) {
+            } else if locked.contains(&super::registry::pool_key(&name)) {
                 HeldKind::InUse
             } else {
                 HeldKind::Pooled
@@ -162,7 +164,7 @@ pub(crate) async fn drop_kinds(
         .map_err(|e| DbError::server(Backend::Postgres, "connect", e))?;
     if kinds.contains(&HeldKind::Orphaned) {
         // Cut off between `CREATE DATABASE` and its mark: orphans too, proven by intents.
-        for name in super::intent::sweep(server, &mut conn).await? {
+        for name in super::intent::sweep(&mut conn).await? {
             dropped.push(Held {
                 backend: Backend::Postgres,
                 owner: owner::owner_of(&name).map(str::to_owned),
@@ -180,7 +182,7 @@ pub(crate) async fn drop_kinds(
         let key = if held.name.starts_with("testbed_tpl_") {
             Some(template::lock_key(&held.name))
         } else if held.name.starts_with(recycle::POOL_PREFIX) {
-            Some(recycle::lock_key(&held.name))
+            Some(super::registry::pool_key(&held.name))
         } else {
             None
         };
@@ -293,7 +295,7 @@ fn is_template_name(name: &str) -> bool {
 
 /// When a template was last used, from its `testbed.last_used` setting; a template
 /// without one (built before testbed recorded it) counts as long unused.
-fn last_used(settings: Option<&[String]>) -> SystemTime {
+pub(crate) fn last_used(settings: Option<&[String]>) -> SystemTime {
     let prefix = format!("{}=", template::LAST_USED_SETTING);
     settings
         .unwrap_or_default()
@@ -346,11 +348,13 @@ async fn drop_unused_template(conn: &mut PgConnection, name: &str) -> Result<Vec
         let prefix = format!("{}{hash}_", recycle::POOL_PREFIX);
         let pooled: Vec<String> = sqlx::query_scalar(
             "select datname from pg_database
-             where starts_with(datname, $1) and shobj_description(oid, 'pg_database') = $2
+             where starts_with(datname, $1)
+               and shobj_description(oid, 'pg_database') in ($2, $3)
              order by datname",
         )
         .bind(prefix.clone())
         .bind(recycle::POOL_COMMENT)
+        .bind(recycle::LEGACY_POOL_COMMENT)
         .fetch_all(&mut *conn)
         .await
         .map_err(fail("list the pool"))?;
@@ -361,7 +365,10 @@ async fn drop_unused_template(conn: &mut PgConnection, name: &str) -> Result<Vec
                     .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
             })
             .collect();
-        let pool_keys: Vec<i64> = pooled.iter().map(|pool| recycle::lock_key(pool)).collect();
+        let pool_keys: Vec<i64> = pooled
+            .iter()
+            .map(|pool| super::registry::pool_key(pool))
+            .collect();
         if !try_lock_all(conn, &pool_keys).await? {
             return Ok(Vec::new()); // a test is using one
         }
@@ -404,16 +411,24 @@ fn held(name: String, kind: HeldKind) -> Held {
     }
 }
 
-/// Sweeps the orphans of killed runs, once per process, in the background.
-pub(crate) async fn sweep_once(server: &Arc<PgServer>) {
+/// How often, at most, some process sweeps the orphans of killed runs.
+const SWEEP_EVERY_SECONDS: u32 = 60;
+
+/// Sweeps the orphans of killed runs, at most once per process and once a minute across
+/// every process sharing the server (the registry records the last sweep): a test
+/// process of a process-per-test runner does not pay for a sweep each time. The sweep
+/// runs before the test gets its database, not in the background, so that it finishes
+/// even in a process that exits right after its test.
+pub(crate) async fn sweep_if_due(server: &Arc<PgServer>) {
     static SWEPT: AtomicBool = AtomicBool::new(false);
     if SWEPT.swap(true, Ordering::SeqCst) {
         return;
     }
-    let server = server.clone();
-    crate::engine::handle().spawn(async move {
-        let _ = drop_kinds(&server, &[HeldKind::Orphaned]).await;
-    });
+    let due =
+        super::registry::sweep_due(&mut *server.lease.lock().await, SWEEP_EVERY_SECONDS).await;
+    if due {
+        let _ = drop_kinds(server, &[HeldKind::Orphaned]).await;
+    }
 }
 
 /// Lists what testbed holds on the PostgreSQL server at `url` (the admin URL; `None`:

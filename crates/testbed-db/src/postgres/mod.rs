@@ -15,6 +15,7 @@ mod intent;
 mod inventory;
 mod kept;
 mod recycle;
+mod registry;
 mod server;
 mod template;
 
@@ -53,7 +54,7 @@ async fn acquire_clone(
 ) -> Result<TestDb<sqlx::Postgres>, DbError> {
     let (server, name) = engine::run(async move {
         let server = server().await?;
-        engine::boxed(inventory::sweep_once(&server)).await;
+        engine::boxed(inventory::sweep_if_due(&server)).await;
         let template = engine::boxed(template::ensure(&server, &prepared)).await?;
         let name = match engine::boxed(clone(&server, &template.name)).await {
             // Pruned by `cargo testbed db prune --templates` since this process built it.
@@ -101,49 +102,41 @@ async fn acquire_clone(
     })
 }
 
-/// Clones `template` into a new database owned by this process.
+/// Clones `template` into a new database owned by this process, on the lease (its
+/// intent, the statement and the mark on one session).
 async fn clone(server: &PgServer, template: &str) -> Result<String, DbError> {
     let name = owner::database_name();
-    if !intent::record(server, &name).await? {
-        return Err(DbError::server(
-            Backend::Postgres,
-            format!("clone template `{template}`"),
+    let fail = |action: String| move |e| DbError::server(Backend::Postgres, action, e);
+    let mut lease = server.lease.lock().await;
+    if !intent::record(&mut lease, &name).await? {
+        return Err(fail(format!("clone template `{template}`"))(
             sqlx::Error::Protocol(format!("`{name}` exists already")),
         ));
     }
-    let mut conn = server
-        .pool
-        .acquire()
-        .await
-        .map_err(|e| DbError::server(Backend::Postgres, "connect", e))?;
-    if let Err(error) = create_clone(&mut conn, server, template, &name).await {
+    if let Err(error) = create_clone(&mut lease, server, template, &name).await {
         // Nothing was made: the intent has nothing left to prove.
-        let _ = intent::clear(server, &name).await;
-        return Err(DbError::server(
-            Backend::Postgres,
-            format!("clone template `{template}` (hint: disconnect any session from it)"),
-            error,
-        ));
+        let _ = intent::clear(&mut lease, &name).await;
+        let hint = if template::is_busy(&error) {
+            " (hint: disconnect any session from it)"
+        } else {
+            ""
+        };
+        return Err(fail(format!("clone template `{template}`{hint}"))(error));
     }
     // A failed mark keeps the intent: once this process is gone, the sweep drops it.
     let comment = inventory::owned_comment(template);
-    template::run(&mut conn, mark(&name, &comment))
+    template::run(&mut lease, mark(&name, &comment))
         .await
-        .map_err(|e| DbError::server(Backend::Postgres, format!("mark `{name}`"), e))?;
-    drop(conn);
-    intent::clear(server, &name).await?;
+        .map_err(fail(format!("mark `{name}`")))?;
+    intent::clear(&mut lease, &name).await?;
     Ok(name)
 }
 
 /// Drops a test's database on the engine.
 async fn release(server: Arc<PgServer>, name: String, _outcome: Outcome) -> Result<(), DbError> {
     engine::run(async move {
-        let mut conn = server
-            .pool
-            .acquire()
-            .await
-            .map_err(|e| DbError::server(Backend::Postgres, "connect", e))?;
-        template::drop_database(&mut conn, &name)
+        let mut lease = server.lease.lock().await;
+        template::drop_database(&mut lease, &name)
             .await
             .map_err(|e| DbError::server(Backend::Postgres, format!("drop `{name}`"), e))
     })
@@ -154,14 +147,10 @@ async fn release(server: Arc<PgServer>, name: String, _outcome: Outcome) -> Resu
 async fn keep(server: &Arc<PgServer>, name: &str) -> Result<(), DbError> {
     let (server, name) = (server.clone(), name.to_owned());
     engine::run(async move {
-        let mut conn = server
-            .pool
-            .acquire()
-            .await
-            .map_err(|e| DbError::server(Backend::Postgres, "connect", e))?;
+        let mut lease = server.lease.lock().await;
         let comment = inventory::KEPT_COMMENT;
         template::run(
-            &mut conn,
+            &mut lease,
             format!(r#"comment on database "{name}" is '{comment}'"#),
         )
         .await

@@ -24,23 +24,29 @@ pub(crate) const LEASE_PREFIX: &str = "testbed-owner-";
 pub(crate) const ADMIN_PREFIX: &str = "testbed-admin-";
 
 /// A reachable PostgreSQL server and this process's connections to it.
+///
+/// Every connection testbed opens for itself is to the registry database (see
+/// `registry`), so that all of testbed's advisory locks share one lock space. Steady
+/// state, a process keeps one of them: the lease. The admin pool opens connections
+/// only for rarer work (a fresh clone per test, status, keeping a failing test's
+/// database) and lets them go after a few idle seconds.
 pub(crate) struct PgServer {
-    /// Options for the maintenance database.
+    /// Options for the registry database (`testbed_registry`), where testbed's own
+    /// connections go.
     pub(crate) admin: PgConnectOptions,
     /// The admin URL, password included (never printed unredacted).
     url: url::Url,
-    /// Admin connections, on the engine's runtime.
+    /// Admin connections to the registry, on the engine's runtime, opened on demand.
     pub(crate) pool: PgPool,
     /// `server_version_num`.
     pub(crate) version: i32,
     /// Whether the server syncs to disk (`fsync` on): it decides the clone strategy.
     pub(crate) durable: bool,
-    /// Held open so other processes see this one as alive; it also holds the advisory
-    /// locks of the pooled databases this process uses, which die with it.
+    /// Held open so other processes see this one as alive; it holds the advisory locks
+    /// of the pooled databases and templates this process uses, which die with it, and
+    /// runs the `CREATE DATABASE` and `DROP DATABASE` of pooled databases, so that a
+    /// claim is never free while a statement of its holder still runs on the server.
     pub(crate) lease: Mutex<PgConnection>,
-    /// The pool of `testbed_registry`, where intents are recorded (see `intent`), made
-    /// on first use.
-    pub(crate) registry: OnceCell<PgPool>,
 }
 
 impl PgServer {
@@ -119,47 +125,46 @@ async fn probe(url_text: &str) -> Result<Arc<PgServer>, ProbeFailure> {
     if url.path().trim_matches('/').is_empty() {
         url.set_path("/postgres");
     }
-    let admin = PgConnectOptions::from_str(url.as_str())
+    let maintenance = PgConnectOptions::from_str(url.as_str())
         .map_err(|e| unavailable(format!("`{redacted}` is not a PostgreSQL URL: {e}")))?;
+    // testbed's own commits (claims, intents, the ledger) need not wait for the disk:
+    // each is either re-done or proven again by the `CREATE DATABASE` that follows it,
+    // which flushes the log.
+    let admin = maintenance
+        .clone()
+        .database(super::registry::REGISTRY)
+        .options([("synchronous_commit", "off")]);
     let lease_options = admin
         .clone()
         .application_name(&format!("{LEASE_PREFIX}{}", owner::token()));
-    let lease = match tokio::time::timeout(
-        Duration::from_secs(5),
-        PgConnection::connect_with(&lease_options),
+    let mut lease = connect_lease(&lease_options, &maintenance, &redacted, &unavailable).await?;
+    let settings = sqlx::query_as(
+        "select current_setting('server_version_num')::int, current_setting('fsync'),
+                to_regprocedure($1) is not null",
     )
-    .await
-    {
-        Err(_) => {
-            return Err(unavailable(format!(
-                "no answer from `{redacted}` within 5 s"
-            )));
-        }
-        Ok(Err(error)) => return Err(ProbeFailure::classify(&error, &redacted, unavailable)),
-        Ok(Ok(lease)) => lease,
-    };
+    .bind(super::registry::claim_signature())
+    .fetch_one(&mut lease)
+    .await;
+    let (version, fsync, ready): (i32, String, bool) =
+        settings.map_err(|e| ProbeFailure::classify(&e, &redacted, unavailable))?;
+    if !ready {
+        super::registry::ensure_schema(&mut lease)
+            .await
+            .map_err(|e| ProbeFailure::Refused {
+                url: redacted.clone(),
+                message: e.to_string(),
+            })?;
+    }
     let pool = PgPoolOptions::new()
-        .max_connections(4)
+        .max_connections(2)
         .min_connections(0)
+        .idle_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(30))
         .connect_lazy_with(
             admin
                 .clone()
                 .application_name(&format!("{ADMIN_PREFIX}{}", owner::token())),
         );
-    // A connection of its own, not the pool's: a pool retries a full server until its
-    // timeout and then reports only the timeout.
-    let mut check = PgConnection::connect_with(&admin)
-        .await
-        .map_err(|e| ProbeFailure::classify(&e, &redacted, unavailable))?;
-    let settings = sqlx::query_as(
-        "select current_setting('server_version_num')::int, current_setting('fsync')",
-    )
-    .fetch_one(&mut check)
-    .await;
-    let _ = check.close().await;
-    let (version, fsync): (i32, String) =
-        settings.map_err(|e| ProbeFailure::classify(&e, &redacted, unavailable))?;
     Ok(Arc::new(PgServer {
         admin,
         url,
@@ -167,6 +172,41 @@ async fn probe(url_text: &str) -> Result<Arc<PgServer>, ProbeFailure> {
         version,
         durable: fsync != "off",
         lease: Mutex::new(lease),
-        registry: OnceCell::new(),
     }))
+}
+
+/// Opens the lease on the registry, creating the registry first if this server has
+/// none yet. A server that does not answer within 5 s is unavailable.
+async fn connect_lease(
+    lease_options: &PgConnectOptions,
+    maintenance: &PgConnectOptions,
+    redacted: &str,
+    unavailable: &impl Fn(String) -> ProbeFailure,
+) -> Result<PgConnection, ProbeFailure> {
+    let connect = || async {
+        match tokio::time::timeout(
+            Duration::from_secs(5),
+            PgConnection::connect_with(lease_options),
+        )
+        .await
+        {
+            Err(_) => Err(None),
+            Ok(result) => result.map_err(Some),
+        }
+    };
+    let no_answer = || unavailable(format!("no answer from `{redacted}` within 5 s"));
+    match connect().await {
+        Ok(lease) => return Ok(lease),
+        Err(None) => return Err(no_answer()),
+        Err(Some(error)) if super::registry::is_missing(&error) => {}
+        Err(Some(error)) => return Err(ProbeFailure::classify(&error, redacted, unavailable)),
+    }
+    super::registry::create(maintenance)
+        .await
+        .map_err(|e| ProbeFailure::classify(&e, redacted, unavailable))?;
+    match connect().await {
+        Ok(lease) => Ok(lease),
+        Err(None) => Err(no_answer()),
+        Err(Some(error)) => Err(ProbeFailure::classify(&error, redacted, unavailable)),
+    }
 }

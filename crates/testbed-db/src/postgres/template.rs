@@ -68,14 +68,21 @@ pub(crate) async fn ensure(
     {
         return Ok(found.clone());
     }
-    // Held before reading, so a sweep either sees this process as a user or has
-    // finished dropping the template (then it is rebuilt below).
-    hold_use(server, &name).await?;
-    let (template, built) = match read(server, &name).await? {
+    // The use lock is held before the template is read, so a sweep either sees this
+    // process as a user or has finished dropping the template (then it is rebuilt).
+    let (found, last_used) = hold_use_and_read(server, &name).await?;
+    let (template, built) = match found {
         Some(template) => (template, false),
         None => (build(server, prepared, &name).await?, true),
     };
-    touch(server, &name).await;
+    // A template's last use only matters in days: recorded at most once an hour, so
+    // that a test process does not write the catalog for it.
+    let stale_after = SystemTime::now()
+        .checked_sub(TOUCH_EVERY)
+        .unwrap_or(UNIX_EPOCH);
+    if built || last_used < stale_after {
+        touch(server, &name).await;
+    }
     let template = Arc::new(template);
     READY
         .lock()
@@ -89,6 +96,9 @@ pub(crate) async fn ensure(
     Ok(template)
 }
 
+/// How often a template's `testbed.last_used` is brought up to date.
+const TOUCH_EVERY: Duration = Duration::from_secs(3600);
+
 /// The advisory-lock key that users of template `name` hold shared and a sweep
 /// exclusive (distinct from the build lock, which a builder holds while users wait).
 pub(crate) fn use_key(name: &str) -> i64 {
@@ -96,31 +106,54 @@ pub(crate) fn use_key(name: &str) -> i64 {
     i64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
 }
 
+/// Whether the use lock was taken, then the template's `datistemplate`,
+/// `datallowconn`, comment and settings (all `None` when there is no such database).
+type UseAndState = (
+    bool,
+    Option<bool>,
+    Option<bool>,
+    Option<String>,
+    Option<Vec<String>>,
+);
+
 /// Takes the shared use lock of template `name` on the lease, for the life of the
-/// process, waiting out a sweep that holds it exclusively.
-async fn hold_use(server: &PgServer, name: &str) -> Result<(), DbError> {
+/// process, waiting out a sweep that holds it exclusively; and in the same round trip
+/// reads the template (if it is complete) and when it was last used.
+async fn hold_use_and_read(
+    server: &PgServer,
+    name: &str,
+) -> Result<(Option<Template>, SystemTime), DbError> {
+    let fail = |e| DbError::server(Backend::Postgres, format!("lock template `{name}`"), e);
     for attempt in 0..600u64 {
-        let held: bool = {
+        let row: UseAndState = {
             let mut lease = server.lease.lock().await;
-            sqlx::query_scalar("select pg_try_advisory_lock_shared($1)")
-                .bind(use_key(name))
-                .fetch_one(&mut *lease)
-                .await
-                .map_err(|e| {
-                    DbError::server(Backend::Postgres, format!("lock template `{name}`"), e)
-                })?
+            sqlx::query_as(
+                "select pg_try_advisory_lock_shared($1), d.datistemplate, d.datallowconn,
+                        shobj_description(d.oid, 'pg_database'), s.setconfig
+                 from (select) one
+                 left join pg_database d on d.datname = $2
+                 left join pg_db_role_setting s on s.setdatabase = d.oid and s.setrole = 0",
+            )
+            .bind(use_key(name))
+            .bind(name)
+            .fetch_one(&mut *lease)
+            .await
+            .map_err(fail)?
         };
+        let (held, is_template, allows_connections, comment, settings) = row;
         if held {
-            return Ok(());
+            let template = match (is_template, allows_connections, comment) {
+                (Some(true), Some(false), Some(comment)) => parse_comment(name, &comment),
+                _ => None,
+            };
+            return Ok((template, super::inventory::last_used(settings.as_deref())));
         }
         // Not on the lease while waiting: this process's other tests need it.
         tokio::time::sleep(Duration::from_millis(10 + 10 * attempt.min(9))).await;
     }
-    Err(DbError::server(
-        Backend::Postgres,
-        format!("lock template `{name}`"),
-        sqlx::Error::Protocol("a sweep held it for over a minute".into()),
-    ))
+    Err(fail(sqlx::Error::Protocol(
+        "a sweep held it for over a minute".into(),
+    )))
 }
 
 /// The setting that records when a template was last used, in Unix milliseconds.
@@ -133,35 +166,29 @@ async fn touch(server: &PgServer, name: &str) {
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| elapsed.as_millis())
         .unwrap_or_default();
-    if let Ok(mut conn) = server.pool.acquire().await {
-        let _ = run(
-            &mut conn,
-            format!(r#"alter database "{name}" set {LAST_USED_SETTING} = '{now}'"#),
-        )
-        .await;
-    }
+    let mut lease = server.lease.lock().await;
+    let _ = run(
+        &mut lease,
+        format!(r#"alter database "{name}" set {LAST_USED_SETTING} = '{now}'"#),
+    )
+    .await;
 }
 
 /// The template `name` if it is complete.
-fn read<'a>(
-    server: &'a PgServer,
-    name: &'a str,
-) -> std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<Option<Template>, DbError>> + Send + 'a>,
-> {
-    Box::pin(async move {
-        let state: Option<(bool, bool, Option<String>)> = sqlx::query_as(
-            "select datistemplate, datallowconn, shobj_description(oid, 'pg_database')
-             from pg_database where datname = $1",
-        )
-        .bind(name)
-        .fetch_optional(&server.pool)
-        .await
-        .map_err(|e| DbError::server(Backend::Postgres, "look up the template", e))?;
-        Ok(match state {
-            Some((true, false, Some(comment))) => parse_comment(name, &comment),
-            _ => None,
-        })
+async fn read(server: &PgServer, name: &str) -> Result<Option<Template>, DbError> {
+    let mut lease = server.lease.lock().await;
+    let state: Option<(bool, bool, Option<String>)> = sqlx::query_as(
+        "select datistemplate, datallowconn, shobj_description(oid, 'pg_database')
+         from pg_database where datname = $1",
+    )
+    .bind(name)
+    .fetch_optional(&mut *lease)
+    .await
+    .map_err(|e| DbError::server(Backend::Postgres, "look up the template", e))?;
+    drop(lease);
+    Ok(match state {
+        Some((true, false, Some(comment))) => parse_comment(name, &comment),
+        _ => None,
     })
 }
 

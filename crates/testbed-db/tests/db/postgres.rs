@@ -516,8 +516,8 @@ async fn a_throwaway_cluster_serves_and_stops_when_unused() {
 #[testbed::test]
 async fn a_full_server_is_a_clear_error() {
     require_postgres().await;
-    // A role allowed one connection: testbed's lease takes it, the next one is refused
-    // as it would be by a server at max_connections (both are SQLSTATE 53300).
+    // A role allowed one connection, taken here: testbed's lease is refused as it
+    // would be by a server at max_connections (both are SQLSTATE 53300).
     let pool = sqlx::PgPool::connect(&admin_url()).await.unwrap();
     sqlx::raw_sql(
         "do $$ begin
@@ -532,9 +532,11 @@ async fn a_full_server_is_a_clear_error() {
     let mut limited = url::Url::parse(&admin_url()).unwrap();
     limited.set_username("testbed_one_connection").unwrap();
     limited.set_password(None).unwrap();
+    let taken = sqlx::PgPool::connect(limited.as_str()).await.unwrap();
     let error = admin::status(Backend::Postgres, Some(limited.as_str()))
         .await
         .unwrap_err();
+    taken.close().await;
     sqlx::raw_sql("drop role if exists testbed_one_connection")
         .execute(&pool)
         .await

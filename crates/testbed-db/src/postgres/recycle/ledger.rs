@@ -1,0 +1,239 @@
+//! Who holds which pooled database, across processes: claiming one (or cloning a new
+//! one), recording its state in the registry's ledger, letting it go, dropping it.
+//!
+//! The hand-over rules, which hold whatever a process does when it exits:
+//! - A process holds pooled database `N` while its lease holds `N`'s claim lock
+//!   (`registry::pool_key`). Only the holder touches `N`.
+//! - `N` is created and dropped on the holder's lease itself. A backend runs its
+//!   statement to the end even when its client is gone, and releases its session's
+//!   locks only when it exits, so the claim is never free while a `CREATE DATABASE` or
+//!   `DROP DATABASE` of `N` still runs.
+//! - What runs inside `N` (a test's queries, a reset) runs on other sessions, which can
+//!   outlive a killed holder. So a claimer ends every session on `N` and waits for
+//!   them to be gone before it uses `N` (the claim function does it in the same round
+//!   trip as the claim).
+//! - The ledger says `clean` only from the moment a holder finished resetting `N` to
+//!   the moment the next one claims it, and only sessions of that holder's pool, idle,
+//!   may be found on it then. Anything else (a holder killed mid-test, a statement
+//!   still running, no ledger row) makes the claimer reset `N` before use.
+
+use std::collections::HashSet;
+use std::sync::{LazyLock, Mutex, MutexGuard};
+
+use sqlx::PgConnection;
+
+use super::super::registry;
+use super::super::server::PgServer;
+use super::super::template::{self, Template};
+use super::super::{create_clone, intent, mark};
+use crate::{Backend, DbError, owner};
+
+/// The comment of a pooled database of this version of the hand-over protocol.
+pub(crate) const POOL_COMMENT: &str = "testbed pool v2";
+/// The comment of pooled databases of earlier versions, left alone by runs and dropped
+/// by `cargo testbed db prune --templates`.
+pub(crate) const LEGACY_POOL_COMMENT: &str = "testbed pool";
+/// The prefix of pooled databases' names.
+pub(crate) const POOL_PREFIX: &str = "testbed_pool_";
+
+/// The names this process holds, so it never claims one twice (advisory locks are
+/// re-entrant within a session).
+fn held() -> MutexGuard<'static, HashSet<String>> {
+    static HELD: LazyLock<Mutex<HashSet<String>>> = LazyLock::new(Default::default);
+    HELD.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A pooled database this process just claimed.
+pub(crate) struct Claim {
+    pub(crate) name: String,
+    /// Usable as it is; otherwise reset it first.
+    pub(crate) clean: bool,
+}
+
+fn fail(action: impl Into<String>) -> impl FnOnce(sqlx::Error) -> DbError {
+    let action = action.into();
+    move |e| DbError::server(Backend::Postgres, action, e)
+}
+
+/// `testbed_pool_<hash>_`: the names of `template`'s pooled databases.
+pub(crate) fn pool_prefix(template: &Template) -> String {
+    let hash = template.name.rsplit('_').next().unwrap_or_default();
+    format!("{POOL_PREFIX}{hash}_")
+}
+
+/// Claims a free pooled database of `template`, or clones a new one.
+pub(crate) async fn claim(server: &PgServer, template: &Template) -> Result<Claim, DbError> {
+    let prefix = pool_prefix(template);
+    let mut lease = server.lease.lock().await;
+    // Past a few invalid databases (dropped on the way), give up.
+    for _ in 0..8 {
+        let skip: Vec<String> = held().iter().cloned().collect();
+        let (claimed, clean, invalid, next_serial): (Option<String>, bool, bool, i32) =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "select * from {}($1, $2, $3)",
+                registry::claim_function()
+            )))
+            .bind(&prefix)
+            .bind(POOL_COMMENT)
+            .bind(&skip)
+            .fetch_one(&mut *lease)
+            .await
+            .map_err(fail("claim a pooled database"))?;
+        let Some(name) = claimed else {
+            return clone_new(&mut lease, server, template, &prefix, next_serial).await;
+        };
+        held().insert(name.clone());
+        if !invalid {
+            return Ok(Claim { name, clean });
+        }
+        // Left invalid by an interrupted `DROP DATABASE`: it can only be dropped.
+        let dropped = template::drop_database(&mut lease, &name).await;
+        registry::forget(&mut lease, &name).await;
+        unlock(&mut lease, &name).await;
+        dropped.map_err(fail(format!("drop the invalid `{name}`")))?;
+    }
+    Err(fail("claim a pooled database")(sqlx::Error::Protocol(
+        "every pooled database found was invalid".into(),
+    )))
+}
+
+/// Clones `template` into the first free name from `next_serial` on, on the lease.
+async fn clone_new(
+    lease: &mut PgConnection,
+    server: &PgServer,
+    template: &Template,
+    prefix: &str,
+    next_serial: i32,
+) -> Result<Claim, DbError> {
+    for serial in next_serial..next_serial + 64 {
+        let name = format!("{prefix}{serial}");
+        if !try_lock(lease, &name).await? {
+            continue;
+        }
+        match clone_into(lease, server, template, &name).await {
+            Ok(true) => return Ok(Claim { name, clean: true }),
+            // It exists (made by another process, or unmarked): the next name.
+            Ok(false) => unlock(lease, &name).await,
+            Err(error) => {
+                unlock(lease, &name).await;
+                return Err(error);
+            }
+        }
+    }
+    Err(fail("find a free name for a pooled database")(
+        sqlx::Error::Protocol(format!(
+            "64 names from `{prefix}{next_serial}` on were taken"
+        )),
+    ))
+}
+
+/// Takes the claim lock of `name` on the lease: `true` if this process now holds it.
+async fn try_lock(lease: &mut PgConnection, name: &str) -> Result<bool, DbError> {
+    if !held().insert(name.to_owned()) {
+        return Ok(false);
+    }
+    let locked = sqlx::query_scalar("select pg_try_advisory_lock($1)")
+        .bind(registry::pool_key(name))
+        .fetch_one(&mut *lease)
+        .await;
+    match locked {
+        Ok(true) => Ok(true),
+        Ok(false) => {
+            held().remove(name);
+            Ok(false)
+        }
+        Err(error) => {
+            held().remove(name);
+            Err(fail("lock a pooled database")(error))
+        }
+    }
+}
+
+async fn unlock(lease: &mut PgConnection, name: &str) {
+    let _ = sqlx::query("select pg_advisory_unlock($1)")
+        .bind(registry::pool_key(name))
+        .execute(&mut *lease)
+        .await;
+    held().remove(name);
+}
+
+/// Lets `name` go: the next claimer (this process or another) takes it as the ledger
+/// says.
+pub(crate) async fn unclaim(server: &PgServer, name: &str) {
+    unlock(&mut *server.lease.lock().await, name).await;
+}
+
+/// Clones `template` into `name` on the lease; `false` if `name` already exists.
+async fn clone_into(
+    lease: &mut PgConnection,
+    server: &PgServer,
+    template: &Template,
+    name: &str,
+) -> Result<bool, DbError> {
+    if !intent::record(lease, name).await? {
+        return Ok(false);
+    }
+    match create_clone(lease, server, &template.name, name).await {
+        Ok(()) => {}
+        Err(error)
+            if registry::has_code(&error, "42P04") || registry::has_code(&error, "23505") =>
+        {
+            intent::clear(lease, name).await?;
+            return Ok(false);
+        }
+        Err(error) => {
+            // Nothing was made: the intent has nothing left to prove.
+            let _ = intent::clear(lease, name).await;
+            let hint = if template::is_busy(&error) {
+                " (hint: disconnect any session from it)"
+            } else {
+                ""
+            };
+            return Err(fail(format!("clone template `{}`{hint}", template.name))(
+                error,
+            ));
+        }
+    }
+    // A failed mark keeps the intent: once this process is gone, the sweep drops the
+    // database.
+    template::run(lease, mark(name, POOL_COMMENT))
+        .await
+        .map_err(fail(format!("mark `{name}`")))?;
+    registry::mark_in_use(lease, name).await?;
+    intent::clear(lease, name).await?;
+    Ok(true)
+}
+
+/// Records that this process finished resetting `name`, which it still holds.
+pub(crate) async fn mark_clean(server: &PgServer, name: &str) -> Result<(), DbError> {
+    registry::mark_clean(&mut *server.lease.lock().await, name, owner::token()).await
+}
+
+/// Records that `name`, held by this process, goes to a test.
+pub(crate) async fn mark_in_use(server: &PgServer, name: &str) -> Result<(), DbError> {
+    registry::mark_in_use(&mut *server.lease.lock().await, name).await
+}
+
+/// Drops `name`, which this process holds (its schema was changed), then lets it go.
+pub(crate) async fn drop_claimed(server: &PgServer, name: &str) -> Result<(), DbError> {
+    let mut lease = server.lease.lock().await;
+    let dropped = template::drop_database(&mut lease, name).await;
+    registry::forget(&mut lease, name).await;
+    unlock(&mut lease, name).await;
+    dropped.map_err(fail(format!("drop `{name}`")))
+}
+
+/// Marks `name`, which this process holds, as a failing test's database kept for
+/// inspection (out of the pool), then lets it go.
+pub(crate) async fn keep(server: &PgServer, name: &str) -> Result<(), DbError> {
+    let comment = super::super::inventory::KEPT_COMMENT;
+    let mut lease = server.lease.lock().await;
+    let kept = template::run(
+        &mut lease,
+        format!(r#"comment on database "{name}" is '{comment}'"#),
+    )
+    .await;
+    registry::forget(&mut lease, name).await;
+    unlock(&mut lease, name).await;
+    kept.map_err(fail(format!("keep `{name}`")))
+}

@@ -1,0 +1,231 @@
+//! Recycling (PostgreSQL's default isolation): a pool of clones per template, shared by
+//! every process, each handed from test to test.
+//!
+//! A clone from a template costs tens to hundreds of milliseconds on a disk-backed
+//! server, so each test's database is reused. After the test, in its cleanup, one round
+//! trip checks the schema fingerprint and, if the test left the schema alone, deletes
+//! every row and restores the template's rows and sequences; the database is then
+//! recorded clean in the registry's ledger. A test that changed the schema gets its
+//! database dropped. The reset is done by the test that dirtied the database, before
+//! its process can exit, so a process-per-test runner hands clean databases on: the
+//! next process claims one and uses it as it is. The hand-over rules, and what a
+//! claimer does with a database whose holder died, are in `ledger`.
+//!
+//! With `Rollback`, the test's pool has one connection inside a transaction rolled
+//! back after the test; if the transaction was still open, nothing needs resetting.
+
+mod ledger;
+mod session;
+mod warm;
+
+use std::sync::Arc;
+
+use sqlx::postgres::PgPool;
+use testbed::{Outcome, Scope};
+
+pub(crate) use ledger::{LEGACY_POOL_COMMENT, POOL_COMMENT, POOL_PREFIX};
+#[cfg(test)]
+pub(crate) use session::POOL_APPLICATION_PREFIX;
+
+use super::server::{PgServer, server};
+use super::template;
+use crate::schema::Prepared;
+use crate::{Backend, DbError, TestDb, engine, owner};
+use session::Claimed;
+use warm::Warm;
+
+/// Gives `scope`'s test a clean pooled database of `prepared`'s template.
+///
+/// With `rollback`, the test's pool has one connection that runs inside a transaction
+/// opened when it connects and rolled back after the test: nothing the test writes is
+/// ever committed, so there is nothing to reset.
+pub(crate) async fn acquire(
+    prepared: Arc<Prepared>,
+    rollback: bool,
+    scope: &Scope,
+) -> Result<TestDb<sqlx::Postgres>, DbError> {
+    let (warm, claimed) = match warm::take_here(&prepared.hash) {
+        Some((warm, claimed)) => {
+            let (server, name) = (warm.server.clone(), claimed.name.clone());
+            let marked = engine::run(async move { ledger::mark_in_use(&server, &name).await });
+            if let Err(error) = marked.await {
+                warm.push(claimed);
+                return Err(error);
+            }
+            (warm, claimed)
+        }
+        None => {
+            let work_prepared = prepared.clone();
+            let taken = engine::run(async move {
+                let server = server().await?;
+                engine::boxed(super::inventory::sweep_if_due(&server)).await;
+                let template = engine::boxed(template::ensure(&server, &work_prepared)).await?;
+                let warm = warm::warm_for(&server, &template);
+                // In rollback mode the test works on a pool of its own: open nothing
+                // here that it would not use.
+                let open = if rollback { 0 } else { session::CONNECTIONS };
+                let claimed = engine::boxed(claim_ready(&server, &warm, open)).await?;
+                Ok::<_, DbError>((warm, claimed))
+            })
+            .await?;
+            warm::remember(&prepared.hash, &taken.0);
+            taken
+        }
+    };
+    let server = warm.server.clone();
+    let name = claimed.name.clone();
+    let url = server.url_of(&name);
+    let pool = if rollback {
+        session::in_transaction(&server, &name)
+    } else {
+        claimed.pool.clone()
+    };
+    let (cleanup_pool, details) = (pool.clone(), scope.details());
+    let cleanup_url = url.clone();
+    scope.add_async_cleanup(move |outcome: Outcome| {
+        release(
+            warm,
+            claimed,
+            rollback.then_some(cleanup_pool),
+            (cleanup_url, details),
+            outcome,
+        )
+    });
+    Ok(TestDb {
+        pool,
+        url: Some(url),
+        name,
+        backend: Backend::Postgres,
+    })
+}
+
+/// Claims a pooled database (or makes a clone) and readies it: its pool open with
+/// `open` connections, and reset unless the ledger and the claim found it clean. Loops
+/// past databases whose schema a killed test changed, and databases gone meanwhile.
+async fn claim_ready(server: &PgServer, warm: &Warm, open: u32) -> Result<Claimed, DbError> {
+    for _attempt in 0..5 {
+        let claim = ledger::claim(server, &warm.template).await?;
+        let claimed = match session::open_pool(server, &claim.name, open).await {
+            Ok(claimed) => claimed,
+            Err(DbError::Server { source, .. }) if template::is_missing(&source) => {
+                // Dropped by an older testbed, or by hand: try the next one.
+                ledger::unclaim(server, &claim.name).await;
+                continue;
+            }
+            Err(error) => {
+                ledger::unclaim(server, &claim.name).await;
+                return Err(error);
+            }
+        };
+        if claim.clean {
+            return Ok(claimed);
+        }
+        match session::reset(&warm.template, &claimed.pool).await {
+            Ok(true) => return Ok(claimed),
+            Ok(false) => {
+                claimed.pool.close().await;
+                ledger::drop_claimed(server, &claim.name).await?;
+            }
+            Err(error) => {
+                claimed.pool.close().await;
+                ledger::drop_claimed(server, &claim.name).await?;
+                return Err(error);
+            }
+        }
+    }
+    Err(DbError::server(
+        Backend::Postgres,
+        "find a usable pooled database",
+        sqlx::Error::Protocol("every pooled database had a changed schema".into()),
+    ))
+}
+
+/// After the test: reset the database and record it clean, keeping it (and its
+/// connections) for this process's next test; or drop it if the test changed its
+/// schema; or keep it for inspection. `rollback` is the test's own pool in rollback
+/// mode.
+async fn release(
+    warm: Arc<Warm>,
+    claimed: Claimed,
+    rollback: Option<PgPool>,
+    (url, details): (String, testbed::Details),
+    outcome: Outcome,
+) -> Result<(), DbError> {
+    let server = warm.server.clone();
+    if outcome.is_failure() && owner::keep_failed() {
+        if let Some(rollback) = &rollback {
+            let _ = session::commit(rollback).await;
+            rollback.close().await;
+        }
+        claimed.pool.close().await;
+        let name = claimed.name.clone();
+        engine::run(async move { ledger::keep(&server, &name).await }).await?;
+        crate::handle::announce_kept(&details, Backend::Postgres, &url);
+        return Ok(());
+    }
+    if let Some(rollback) = rollback {
+        let untouched = session::roll_back(&rollback).await.unwrap_or(false);
+        rollback.close().await;
+        if untouched {
+            // Still in its transaction: the rollback undid everything.
+            let name = claimed.name.clone();
+            engine::run(async move { ledger::mark_clean(&server, &name).await }).await?;
+            warm.push(claimed);
+            return Ok(());
+        }
+    }
+    // The test's connections go back to the pool through tasks on the test's runtime:
+    // wait for them on the engine, before that runtime ends.
+    let (pool, foreign) = (claimed.pool.clone(), claimed.foreign.clone());
+    let reusable = engine::run(async move { session::reusable(&pool, &foreign).await }).await;
+    let claimed = if reusable {
+        claimed
+    } else {
+        // Closing waits for the test's connections to end, so none holds a lock the
+        // reset would wait for.
+        claimed.pool.close().await;
+        let (opener, name) = (server.clone(), claimed.name.clone());
+        let reopened = engine::run(async move {
+            engine::boxed(session::open_pool(&opener, &name, session::CONNECTIONS)).await
+        })
+        .await;
+        match reopened {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                let name = claimed.name.clone();
+                engine::run(async move { ledger::unclaim(&server, &name).await }).await;
+                return Err(error);
+            }
+        }
+    };
+    engine::run(async move {
+        let name = claimed.name.clone();
+        let ended = engine::boxed(session::end_sessions(&claimed.pool)).await;
+        let reset = match ended {
+            Ok(()) => engine::boxed(session::reset(&warm.template, &claimed.pool)).await,
+            Err(error) => Err(DbError::server(
+                Backend::Postgres,
+                format!("end the test's sessions on `{name}`"),
+                error,
+            )),
+        };
+        match reset {
+            Ok(true) => {
+                engine::boxed(ledger::mark_clean(&server, &name)).await?;
+                warm.push(claimed);
+                Ok(())
+            }
+            // The test changed the schema: a new clone will take its place.
+            Ok(false) => {
+                claimed.pool.close().await;
+                engine::boxed(ledger::drop_claimed(&server, &name)).await
+            }
+            Err(error) => {
+                claimed.pool.close().await;
+                let _ = engine::boxed(ledger::drop_claimed(&server, &name)).await;
+                Err(error)
+            }
+        }
+    })
+    .await
+}

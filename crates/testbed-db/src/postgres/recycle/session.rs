@@ -1,0 +1,247 @@
+//! The connections to one pooled database: opening its pool on the engine, ending what
+//! a test left in its sessions, and the one-round-trip reset to the template's rows.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Connection};
+
+use super::super::catalog;
+use super::super::server::PgServer;
+use super::super::template::Template;
+use crate::{Backend, DbError, engine, owner};
+
+/// The application name of recycled pools' connections, before the owner token: the
+/// claim function trusts the idle sessions of the holder that reset a database last.
+pub(crate) const POOL_APPLICATION_PREFIX: &str = "testbed-pool-";
+
+/// The connections opened before a test gets its pool. sqlx pings a connection on its
+/// way back to the pool, and a query that finds none idle opens another (milliseconds,
+/// on the test's clock); with two, back-to-back queries alternate. With the lease, a
+/// test process keeps three connections in all.
+pub(crate) const CONNECTIONS: u32 = 2;
+
+/// A pool on a pooled database this process holds, made on the engine.
+pub(crate) struct Claimed {
+    pub(crate) name: String,
+    pub(crate) pool: PgPool,
+    /// Set when the pool opens a connection off the engine (a test's query that found
+    /// none idle): that connection dies with the test's runtime, so the pool cannot
+    /// outlive the test.
+    pub(crate) foreign: Arc<AtomicBool>,
+    /// When it last went idle (a `kept::tick`): the least recent is closed first when
+    /// the process keeps too many connections.
+    pub(crate) idle_since: u64,
+}
+
+/// Connect options for a test's pool on `name`, named `testbed-pool-<token>` so that
+/// `pg_stat_activity` tells which process keeps them.
+fn pool_options(server: &PgServer, name: &str) -> sqlx::postgres::PgConnectOptions {
+    server
+        .options_for(name)
+        .application_name(&format!("{POOL_APPLICATION_PREFIX}{}", owner::token()))
+}
+
+/// A pool for database `name`, made here on the engine so that it outlives tests, with
+/// `open` connections open and idle. No reaper, no minimum: nothing of it runs on its
+/// own.
+pub(crate) async fn open_pool(
+    server: &PgServer,
+    name: &str,
+    open: u32,
+) -> Result<Claimed, DbError> {
+    let foreign = Arc::new(AtomicBool::new(false));
+    let flag = foreign.clone();
+    let pool = crate::handle::test_pool_options::<sqlx::Postgres>()
+        .min_connections(0)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        // Fresh connections for one test: a ping before each use would only cost a
+        // round trip.
+        .test_before_acquire(false)
+        .after_connect(move |_, _| {
+            if !engine::is_current() {
+                flag.store(true, Ordering::SeqCst);
+            }
+            Box::pin(async { Ok(()) })
+        })
+        .connect_lazy_with(pool_options(server, name));
+    // Opened at once, in parallel: each costs a backend start on the server.
+    let opening: Vec<_> = (0..open)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.acquire().await })
+        })
+        .collect();
+    let mut connected = Vec::new();
+    for task in opening {
+        connected.push(
+            task.await
+                .map_err(|e| sqlx::Error::Protocol(format!("connecting task failed: {e}")))
+                .and_then(|connection| connection),
+        );
+    }
+    // Every task awaited first: a connection still held by one would make `close` wait
+    // for it forever.
+    if let Err(error) = connected.into_iter().collect::<Result<Vec<_>, _>>() {
+        pool.close().await;
+        return Err(DbError::server(
+            Backend::Postgres,
+            format!("connect to `{name}`"),
+            error,
+        ));
+    }
+    idle(&pool).await;
+    Ok(Claimed {
+        name: name.to_owned(),
+        pool,
+        foreign,
+        idle_since: super::super::kept::tick(),
+    })
+}
+
+/// Waits (on the engine) until every connection of `pool` is back in it: a connection
+/// is returned by a task after a ping.
+pub(crate) async fn idle(pool: &PgPool) {
+    // A ping takes a round trip, far less than the timer's millisecond: yield first.
+    let spin = std::time::Instant::now();
+    while spin.elapsed() < Duration::from_millis(1) {
+        if pool.num_idle() as u32 == pool.size() {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+    for _ in 0..200 {
+        if pool.num_idle() as u32 == pool.size() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Whether the test's pool can serve the next test: every connection back in it and
+/// each one opened on the engine. Otherwise (a connection the test still holds, or one
+/// opened on the test's runtime, which dies with it) the pool is closed and a new one
+/// opened. Runs on the engine.
+pub(crate) async fn reusable(pool: &PgPool, foreign: &AtomicBool) -> bool {
+    idle(pool).await;
+    !pool.is_closed() && pool.num_idle() as u32 == pool.size() && !foreign.load(Ordering::SeqCst)
+}
+
+/// Ends what the last test left in each session of `pool`, so that the next test finds
+/// them as new ones and the reset waits for no lock of theirs: a transaction still
+/// open (or failed) is rolled back, then `DISCARD ALL` drops temporary tables, prepared
+/// statements, cursors, listeners, advisory locks and session settings (the role too),
+/// and sqlx's statement cache is emptied to match. Runs on the engine.
+pub(crate) async fn end_sessions(pool: &PgPool) -> Result<(), sqlx::Error> {
+    let mut sessions = Vec::new();
+    for _ in 0..pool.size() {
+        sessions.push(pool.acquire().await?);
+    }
+    for session in &mut sessions {
+        // Refused inside a transaction block, open or failed: roll it back first.
+        if sqlx::raw_sql("discard all")
+            .execute(&mut **session)
+            .await
+            .is_err()
+        {
+            sqlx::raw_sql("rollback").execute(&mut **session).await?;
+            sqlx::raw_sql("discard all").execute(&mut **session).await?;
+        }
+        session.clear_cached_statements().await?;
+    }
+    Ok(())
+}
+
+/// Resets the database behind `pool` to the template's rows in one round trip, unless
+/// its schema changed (`false`).
+pub(crate) async fn reset(template: &Template, pool: &PgPool) -> Result<bool, DbError> {
+    let fingerprint = template.fingerprint.replace('\'', "''");
+    let guard = format!(
+        "do $testbed_guard$ begin
+           if ({}) <> '{fingerprint}' then
+             raise exception 'testbed: schema changed' using errcode = 'TBSCH';
+           end if;
+         end $testbed_guard$;\n",
+        catalog::fingerprint_sql()
+    );
+    let script = format!("{guard}{}", template.reset);
+    match sqlx::raw_sql(AssertSqlSafe(script)).execute(pool).await {
+        Ok(_) => Ok(true),
+        Err(error)
+            if error
+                .as_database_error()
+                .is_some_and(|db| db.code().as_deref() == Some("TBSCH")) =>
+        {
+            Ok(false)
+        }
+        Err(error) => Err(DbError::server(
+            Backend::Postgres,
+            "reset a pooled database",
+            error,
+        )),
+    }
+}
+
+/// A pool of one connection that opens a transaction as it connects. The transaction is
+/// left open with sqlx counting it, so that the test's own `begin()` becomes a savepoint
+/// and its `commit()` a savepoint release: nothing reaches the database for good.
+pub(crate) fn in_transaction(server: &PgServer, name: &str) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                let transaction = conn.begin().await?;
+                // Forgetting the guard keeps the transaction open (its drop would roll
+                // back) and sqlx's depth at one; the cleanup rolls back by hand.
+                std::mem::forget(transaction);
+                Ok(())
+            })
+        })
+        .connect_lazy_with(pool_options(server, name))
+}
+
+/// Rolls back the test's transaction: `true` if it was still open, so that nothing the
+/// test did was committed.
+pub(crate) async fn roll_back(pool: &PgPool) -> Result<bool, DbError> {
+    let fail = |e| DbError::server(Backend::Postgres, "roll back the test's transaction", e);
+    let mut conn = pool.acquire().await.map_err(fail)?;
+    // A savepoint is refused outside a transaction block (25P01), and a transaction
+    // aborted by an error refuses everything but a rollback (25P02): both tell.
+    let open = match sqlx::raw_sql("savepoint testbed_check")
+        .execute(&mut *conn)
+        .await
+    {
+        Ok(_) => true,
+        Err(error) => match error
+            .as_database_error()
+            .and_then(|db| db.code())
+            .as_deref()
+        {
+            Some("25P01") => false,
+            Some("25P02") => true,
+            _ => return Err(fail(error)),
+        },
+    };
+    sqlx::raw_sql("rollback")
+        .execute(&mut *conn)
+        .await
+        .map_err(fail)?;
+    Ok(open)
+}
+
+/// Commits the test's transaction, so a failing test's rows are there to inspect.
+pub(crate) async fn commit(pool: &PgPool) -> Result<(), DbError> {
+    let fail = |e| DbError::server(Backend::Postgres, "commit the failing test's work", e);
+    let mut conn = pool.acquire().await.map_err(fail)?;
+    sqlx::raw_sql("commit")
+        .execute(&mut *conn)
+        .await
+        .map_err(fail)?;
+    Ok(())
+}

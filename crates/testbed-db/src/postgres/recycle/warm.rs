@@ -1,0 +1,131 @@
+//! The in-process fast path: reset databases this process still holds, with their
+//! connections open, for its next test of the same template.
+//!
+//! Under `cargo test` many tests share a process, and the next test of a template takes
+//! the database the last one left, reset and with its connections open, on its own
+//! thread. Under `cargo nextest run` there is no next test in the process: the
+//! database goes back to the shared pool when the process exits, already reset and
+//! recorded clean in the ledger, and nothing here is needed. The connections kept are
+//! capped per process (see `kept`): past the cap, the least recently used idle pools
+//! are closed and their databases let go.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::super::kept;
+use super::super::server::PgServer;
+use super::super::template::Template;
+use super::ledger;
+use super::session::Claimed;
+use crate::engine;
+
+/// The reset databases of one template this process holds.
+pub(crate) struct Warm {
+    pub(crate) server: Arc<PgServer>,
+    pub(crate) template: Arc<Template>,
+    free: Mutex<Vec<Claimed>>,
+}
+
+impl Warm {
+    fn free(&self) -> MutexGuard<'_, Vec<Claimed>> {
+        self.free.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps `claimed` (reset, recorded clean) for the next test, then closes the least
+    /// recently used idle pools of the process past [`kept::max_kept`] connections.
+    pub(crate) fn push(&self, mut claimed: Claimed) {
+        claimed.idle_since = kept::tick();
+        self.free().push(claimed);
+        limit_kept();
+    }
+}
+
+/// The warm pool of each template this process uses.
+static WARM_POOLS: Mutex<Option<HashMap<String, Arc<Warm>>>> = Mutex::new(None);
+
+/// Closes the least recently used idle pools while this process keeps more than
+/// [`kept::max_kept`] connections in idle pools. Their databases are reset and recorded
+/// clean already: they are let go to the shared pool, where the next claimer takes them
+/// as they are. A pool a test uses is never in a free list, so never closed here.
+fn limit_kept() {
+    let cap = kept::max_kept();
+    let mut evicted = Vec::new();
+    {
+        // The map first, then every free list: only this function holds several free
+        // locks at once, and it holds the map's lock while it does.
+        let pools = WARM_POOLS.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(pools) = pools.as_ref() else { return };
+        let mut lists: Vec<_> = pools.values().map(|warm| (warm, warm.free())).collect();
+        let mut total: usize = lists
+            .iter()
+            .flat_map(|(_, free)| free.iter())
+            .map(|claimed| claimed.pool.size() as usize)
+            .sum();
+        while total > cap {
+            let oldest = lists
+                .iter()
+                .enumerate()
+                .flat_map(|(list, (_, free))| {
+                    free.iter()
+                        .enumerate()
+                        .map(move |(at, claimed)| (claimed.idle_since, list, at))
+                })
+                .min();
+            let Some((_, list, at)) = oldest else { break };
+            let (warm, free) = &mut lists[list];
+            let claimed = free.remove(at);
+            total -= claimed.pool.size() as usize;
+            evicted.push((warm.server.clone(), claimed));
+        }
+    }
+    for (server, claimed) in evicted {
+        engine::handle().spawn(async move {
+            // Closed before the claim goes: the next claimer finds no session of ours
+            // but idle ones that are leaving.
+            claimed.pool.close().await;
+            ledger::unclaim(&server, &claimed.name).await;
+        });
+    }
+}
+
+/// The warm pool of `template`.
+pub(crate) fn warm_for(server: &Arc<PgServer>, template: &Arc<Template>) -> Arc<Warm> {
+    let mut pools = WARM_POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    let pools = pools.get_or_insert_default();
+    match pools.get(&template.name) {
+        // A rebuilt template (pruned meanwhile) starts a new pool.
+        Some(warm) if Arc::ptr_eq(&warm.template, template) => warm.clone(),
+        _ => {
+            let warm = Arc::new(Warm {
+                server: server.clone(),
+                template: template.clone(),
+                free: Mutex::new(Vec::new()),
+            });
+            pools.insert(template.name.clone(), warm.clone());
+            warm
+        }
+    }
+}
+
+/// The warm pool of each schema hash this process has used.
+type Hot = HashMap<String, Arc<Warm>>;
+
+fn hot() -> MutexGuard<'static, Option<Hot>> {
+    static HOT: Mutex<Option<Hot>> = Mutex::new(None);
+    HOT.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Remembers `warm` as the pool of schema `hash`, for [`take_here`].
+pub(crate) fn remember(hash: &str, warm: &Arc<Warm>) {
+    hot()
+        .get_or_insert_default()
+        .insert(hash.to_owned(), warm.clone());
+}
+
+/// A reset database of schema `hash` that this process holds, taken on the test's own
+/// thread: no trip to the engine.
+pub(crate) fn take_here(hash: &str) -> Option<(Arc<Warm>, Claimed)> {
+    let warm = hot().as_ref()?.get(hash)?.clone();
+    let claimed = warm.free().pop()?;
+    Some((warm, claimed))
+}
