@@ -39,6 +39,7 @@ mod probe;
 mod schema;
 mod sql_split;
 mod sqlite;
+mod trace;
 
 pub use backend::{Backend, UnknownBackend};
 

@@ -200,33 +200,40 @@ begin
     end if;
     select p.clean, p.clean_by into was_clean, trusted
       from pooled p where p.datname = candidate.name;
+    -- The holder that reset it last may have left its pool's sessions, idle: they are
+    -- leaving with their process, or closed by it before it let go. Any other session
+    -- (a holder killed mid-test, a statement still running) is ended, waited for, and
+    -- makes this claim reset the database.
     select count(*) into strays from pg_stat_activity a
       where a.datname = candidate.name and a.pid <> pg_backend_pid()
-        and not (a.state = 'idle' and trusted is not null
+        and not (coalesce(was_clean, false) and a.state = 'idle'
                  and a.application_name = 'testbed-pool-' || trusted);
-    begin
-      perform pg_terminate_backend(a.pid) from pg_stat_activity a
-        where a.datname = candidate.name and a.pid <> pg_backend_pid();
-    exception when insufficient_privilege then
-      -- Another role's session: this database is not ours to take over.
-      perform pg_advisory_unlock(testbed_pool_key(candidate.name));
-      continue;
-    end;
-    deadline := clock_timestamp() + interval '",
+    if strays > 0 then
+      begin
+        perform pg_terminate_backend(a.pid) from pg_stat_activity a
+          where a.datname = candidate.name and a.pid <> pg_backend_pid();
+      exception when insufficient_privilege then
+        -- Another role's session: this database is not ours to take over.
+        perform pg_advisory_unlock(testbed_pool_key(candidate.name));
+        continue;
+      end;
+      deadline := clock_timestamp() + interval '",
     evict_wait!(),
     "';
-    loop
-      perform pg_stat_clear_snapshot();
-      exit when not exists (select from pg_stat_activity a
-                            where a.datname = candidate.name and a.pid <> pg_backend_pid());
-      if clock_timestamp() > deadline then
-        raise exception 'testbed: sessions on % did not end within ",
+      loop
+        perform pg_stat_clear_snapshot();
+        exit when not exists (select from pg_stat_activity a
+                              where a.datname = candidate.name
+                                and a.pid <> pg_backend_pid());
+        if clock_timestamp() > deadline then
+          raise exception 'testbed: sessions on % did not end within ",
     evict_wait!(),
     "', candidate.name
-          using errcode = 'TBEVI';
-      end if;
-      perform pg_sleep(0.001);
-    end loop;
+            using errcode = 'TBEVI';
+        end if;
+        perform pg_sleep(0.001);
+      end loop;
+    end if;
     insert into pooled (datname, clean, clean_by) values (candidate.name, false, null)
       on conflict (datname) do update set clean = false, clean_by = null;
     return query select candidate.name, coalesce(was_clean, false) and strays = 0, false, top + 1;

@@ -42,6 +42,8 @@ pub(crate) struct PgServer {
     pub(crate) version: i32,
     /// Whether the server syncs to disk (`fsync` on): it decides the clone strategy.
     pub(crate) durable: bool,
+    /// Whether testbed connects as a superuser: a reset may then skip triggers.
+    pub(crate) superuser: bool,
     /// Held open so other processes see this one as alive; it holds the advisory locks
     /// of the pooled databases and templates this process uses, which die with it, and
     /// runs the `CREATE DATABASE` and `DROP DATABASE` of pooled databases, so that a
@@ -140,12 +142,12 @@ async fn probe(url_text: &str) -> Result<Arc<PgServer>, ProbeFailure> {
     let mut lease = connect_lease(&lease_options, &maintenance, &redacted, &unavailable).await?;
     let settings = sqlx::query_as(
         "select current_setting('server_version_num')::int, current_setting('fsync'),
-                to_regprocedure($1) is not null",
+                current_setting('is_superuser') = 'on', to_regprocedure($1) is not null",
     )
     .bind(super::registry::claim_signature())
     .fetch_one(&mut lease)
     .await;
-    let (version, fsync, ready): (i32, String, bool) =
+    let (version, fsync, superuser, ready): (i32, String, bool, bool) =
         settings.map_err(|e| ProbeFailure::classify(&e, &redacted, unavailable))?;
     if !ready {
         super::registry::ensure_schema(&mut lease)
@@ -171,6 +173,7 @@ async fn probe(url_text: &str) -> Result<Arc<PgServer>, ProbeFailure> {
         pool,
         version,
         durable: fsync != "off",
+        superuser,
         lease: Mutex::new(lease),
     }))
 }

@@ -30,7 +30,7 @@ pub(crate) use session::POOL_APPLICATION_PREFIX;
 use super::server::{PgServer, server};
 use super::template;
 use crate::schema::Prepared;
-use crate::{Backend, DbError, TestDb, engine, owner};
+use crate::{Backend, DbError, TestDb, engine, owner, trace};
 use session::Claimed;
 use warm::Warm;
 
@@ -57,9 +57,15 @@ pub(crate) async fn acquire(
         None => {
             let work_prepared = prepared.clone();
             let taken = engine::run(async move {
+                let probe = trace::step("probe");
                 let server = server().await?;
+                probe.end();
+                let sweep = trace::step("sweep");
                 engine::boxed(super::inventory::sweep_if_due(&server)).await;
+                sweep.end();
+                let ensure = trace::step("template");
                 let template = engine::boxed(template::ensure(&server, &work_prepared)).await?;
+                ensure.end();
                 let warm = warm::warm_for(&server, &template);
                 // In rollback mode the test works on a pool of its own: open nothing
                 // here that it would not use.
@@ -104,8 +110,13 @@ pub(crate) async fn acquire(
 /// past databases whose schema a killed test changed, and databases gone meanwhile.
 async fn claim_ready(server: &PgServer, warm: &Warm, open: u32) -> Result<Claimed, DbError> {
     for _attempt in 0..5 {
+        let step = trace::step("claim");
         let claim = ledger::claim(server, &warm.template).await?;
-        let claimed = match session::open_pool(server, &claim.name, open).await {
+        step.end();
+        let step = trace::step("connect");
+        let opened = session::open_pool(server, &claim.name, open).await;
+        step.end();
+        let claimed = match opened {
             Ok(claimed) => claimed,
             Err(DbError::Server { source, .. }) if template::is_missing(&source) => {
                 // Dropped by an older testbed, or by hand: try the next one.
@@ -120,7 +131,10 @@ async fn claim_ready(server: &PgServer, warm: &Warm, open: u32) -> Result<Claime
         if claim.clean {
             return Ok(claimed);
         }
-        match session::reset(&warm.template, &claimed.pool).await {
+        let step = trace::step("reset a dirty claim");
+        let reset = session::reset(server, &warm.template, &claimed.pool).await;
+        step.end();
+        match reset {
             Ok(true) => return Ok(claimed),
             Ok(false) => {
                 claimed.pool.close().await;
@@ -177,7 +191,9 @@ async fn release(
     // The test's connections go back to the pool through tasks on the test's runtime:
     // wait for them on the engine, before that runtime ends.
     let (pool, foreign) = (claimed.pool.clone(), claimed.foreign.clone());
+    let step = trace::step("wait for the test's connections");
     let reusable = engine::run(async move { session::reusable(&pool, &foreign).await }).await;
+    step.end();
     let claimed = if reusable {
         claimed
     } else {
@@ -200,18 +216,24 @@ async fn release(
     };
     engine::run(async move {
         let name = claimed.name.clone();
+        let step = trace::step("end sessions");
         let ended = engine::boxed(session::end_sessions(&claimed.pool)).await;
+        step.end();
+        let step = trace::step("reset");
         let reset = match ended {
-            Ok(()) => engine::boxed(session::reset(&warm.template, &claimed.pool)).await,
+            Ok(()) => engine::boxed(session::reset(&server, &warm.template, &claimed.pool)).await,
             Err(error) => Err(DbError::server(
                 Backend::Postgres,
                 format!("end the test's sessions on `{name}`"),
                 error,
             )),
         };
+        step.end();
         match reset {
             Ok(true) => {
+                let step = trace::step("record clean");
                 engine::boxed(ledger::mark_clean(&server, &name)).await?;
+                step.end();
                 warm.push(claimed);
                 Ok(())
             }
