@@ -99,6 +99,53 @@ async fn child_dies_dirtying_a_pooled_database() {
     sigkill_self();
 }
 
+#[tokio::test]
+#[ignore = "helper: run in a child process by `a_killed_runs_running_statement_is_ended_by_the_next_claimer`"]
+async fn child_dies_with_a_statement_running() {
+    if !is_child("child_dies_with_a_statement_running") {
+        return;
+    }
+    let scope = Scope::new("child");
+    let db = crate::postgres::STRAGGLER
+        .try_postgres(&scope)
+        .await
+        .expect("postgres is up");
+    // A write that commits only after the process is gone: the server runs the
+    // statement to its end whatever happens to its client.
+    let mut conn = db.pool().acquire().await.unwrap();
+    sqlx::raw_sql(
+        "set application_name = 'testbed-test-straggler';
+         begin;
+         insert into notes values ('committed after its process died')",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    tokio::spawn(async move {
+        let _ = sqlx::raw_sql("select pg_sleep(4); commit")
+            .execute(&mut *conn)
+            .await;
+    });
+    // Until the server says it runs.
+    let probe = sqlx::PgPool::connect(db.url().unwrap()).await.unwrap();
+    for _ in 0..200 {
+        let active: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity
+             where application_name = 'testbed-test-straggler' and state = 'active'",
+        )
+        .fetch_one(&probe)
+        .await
+        .unwrap();
+        if active == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    println!("DATABASE {}", db.name());
+    std::io::stdout().flush().unwrap();
+    sigkill_self();
+}
+
 /// Dies by SIGKILL, as a test process killed by a user or a runner's timeout does: no
 /// cleanup, no destructor, no exit handler runs. `kill -9` on our own pid needs no
 /// `unsafe`.

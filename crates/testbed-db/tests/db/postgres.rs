@@ -447,6 +447,50 @@ async fn a_killed_runs_pooled_database_is_reset_by_its_next_user() {
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 
+/// A schema of its own: no other test claims its pooled databases meanwhile.
+pub static STRAGGLER: Database = Database::function("straggler v1", |target| {
+    Box::pin(async move {
+        if let testbed_db::Target::Postgres(conn) = target {
+            sqlx::raw_sql("create table notes (body text)")
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    })
+});
+
+#[testbed::test]
+async fn a_killed_runs_running_statement_is_ended_by_the_next_claimer() {
+    require_postgres().await;
+    let output = child::run("child::child_dies_with_a_statement_running", &[]);
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&output.status),
+        Some(9),
+        "the child should have died by SIGKILL: {output:?}"
+    );
+    let dirtied = child::printed_database(&output);
+    // The child's lease is gone, its statement still runs on the server: whoever claims
+    // the database next must end it before using the database.
+    let scope = Scope::new("next user");
+    let db = STRAGGLER.postgres(&scope).await.unwrap();
+    assert_eq!(db.name(), dirtied, "the free pooled database is reused");
+    let stragglers: i64 = sqlx::query_scalar(
+        "select count(*) from pg_stat_activity where application_name = 'testbed-test-straggler'",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(stragglers, 0, "the killed run's statement was ended");
+    // Had it lived, it would have committed by now.
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let notes: i64 = sqlx::query_scalar("select count(*) from notes")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(notes, 0, "nothing of the killed run reached the next user");
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}
+
 /// Whether PostgreSQL's server programs are installed (on the PATH or Debian's place).
 fn server_programs_installed() -> bool {
     let on_path = std::env::var_os("PATH")
