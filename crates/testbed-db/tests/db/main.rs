@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod child;
+mod embedded;
 mod mysql;
 mod postgres;
 mod sqlite;
