@@ -4,13 +4,14 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use testbed::{Scope, TempDir};
+use testbed::{EnvLock, Scope, TempDir};
 use testbed_db::{Backend, Database, Seed};
 
 use crate::SHOP;
 
 /// Runs test `name` of this binary as a user would run the bare binary: from another
 /// directory, with none of cargo's `CARGO_*` variables (`CARGO_MANIFEST_DIR` first).
+/// Reads the environment: hold the `EnvLock`.
 fn run_without_cargo(name: &str, dir: &Path, role: Option<&str>) -> Output {
     let exe = std::env::current_exe().expect("the test binary's path");
     let mut command = Command::new(exe);
@@ -40,7 +41,7 @@ fn printed(output: &Output) -> String {
 }
 
 #[testbed::test]
-fn a_test_binary_run_without_cargo_finds_its_embedded_migrations(dir: TempDir) {
+fn a_test_binary_run_without_cargo_finds_its_embedded_migrations(dir: TempDir, _env: EnvLock) {
     // The SQLite test checks all 22 tables, the 12 applied migrations and the seed rows.
     let output = run_without_cargo("sqlite::builds_the_schema_and_seeds", dir.path(), None);
     let printed = printed(&output);
@@ -57,7 +58,10 @@ static READ_AT_RUN_TIME: Database =
     Database::migrations("tests/schema").with_seeds(&[Seed::file("tests/seeds/base.sql")]);
 
 #[testbed::test]
-fn migrations_read_at_run_time_are_missing_without_cargo_and_say_how_to_embed(dir: TempDir) {
+fn migrations_read_at_run_time_are_missing_without_cargo_and_say_how_to_embed(
+    dir: TempDir,
+    _env: EnvLock,
+) {
     let name = "embedded::child_reads_migrations_at_run_time";
     let output = run_without_cargo(name, dir.path(), Some(name));
     let printed = printed(&output);
@@ -81,7 +85,7 @@ async fn child_reads_migrations_at_run_time() {
 }
 
 #[testbed::test]
-fn embedded_or_read_at_run_time_the_same_files_name_the_same_template() {
+fn embedded_or_read_at_run_time_the_same_files_name_the_same_template(_env: EnvLock) {
     let manifest = std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default();
     if !Path::new(&manifest).join("tests/schema").is_dir() {
         // Run from an archive without the source tree: nothing to read at run time.
