@@ -26,16 +26,13 @@ use testbed_db::{Backend, Database, Isolation};
 const SCHEMA: &str = "tests/schema";
 const SEEDS: &str = "tests/seeds/base.sql";
 
-static RECYCLED: Database = Database::migrations(SCHEMA).with_seeds(&[SEEDS]);
-static CLONED: Database = Database::migrations(SCHEMA)
-    .with_seeds(&[SEEDS])
-    .isolation(Isolation::Clone);
-static ROLLBACK: Database = Database::migrations(SCHEMA)
-    .with_seeds(&[SEEDS])
-    .isolation(Isolation::Rollback);
-static FILE_COPY: Database = Database::migrations(SCHEMA)
-    .with_seeds(&[SEEDS])
-    .isolation(Isolation::File);
+/// The schema and seeds, embedded (`SCHEMA` and `SEEDS` are what `#[sqlx::test]`'s
+/// steps read).
+static RECYCLED: Database =
+    testbed_db::migrations!("tests/schema").with_seeds(testbed_db::seeds!["tests/seeds/base.sql"]);
+static CLONED: Database = RECYCLED.isolation(Isolation::Clone);
+static ROLLBACK: Database = RECYCLED.isolation(Isolation::Rollback);
+static FILE_COPY: Database = RECYCLED.isolation(Isolation::File);
 
 /// What every test of the suite does: an order with three items, a count, an update.
 const BODY: [&str; 5] = [

@@ -25,11 +25,22 @@ pub enum DbError {
         /// How to fix it.
         hint: &'static str,
     },
-    /// The migrations directory does not exist.
-    #[error("migrations directory `{}` not found (hint: the path is relative to the crate's Cargo.toml)", path.display())]
+    /// The migrations directory given to [`Database::migrations`](crate::Database::migrations)
+    /// does not exist when the test runs.
+    #[error("migrations directory `{}` not found (hint: the path is read when the test runs, relative to `CARGO_MANIFEST_DIR` or, without it, the current directory; embed the migrations with `testbed_db::migrations!(\"...\")` to run the test binary anywhere)", path.display())]
     MissingMigrations {
         /// Where it was looked for.
         path: PathBuf,
+    },
+    /// The binary runs in its source tree, whose migrations directory has a migration
+    /// added after [`migrations!`](crate::migrations) embedded the others: cargo cannot
+    /// see a new file in a directory, so it did not rebuild.
+    #[error("migration `{}` was added after this test binary was built, so it is not embedded (hint: rebuild the tests; to have cargo rebuild when a migration is added, add a build script printing `cargo:rerun-if-changed={}`)", path.display(), dir.display())]
+    StaleMigrations {
+        /// The migration (or backend subdirectory) the binary lacks.
+        path: PathBuf,
+        /// The migrations directory.
+        dir: PathBuf,
     },
     /// The migrations directory could not be read as sqlx migrations.
     #[error("cannot read the migrations in `{}`: {message}", path.display())]
@@ -40,7 +51,7 @@ pub enum DbError {
         message: String,
     },
     /// A seed file could not be read.
-    #[error("cannot read seed file `{}`: {source}", path.display())]
+    #[error("cannot read seed file `{}`: {source} (hint: the path is read when the test runs, relative to `CARGO_MANIFEST_DIR`; embed seed files with `testbed_db::seeds![\"...\"]` to run the test binary anywhere)", path.display())]
     Seed {
         /// The file.
         path: PathBuf,

@@ -1,7 +1,8 @@
 //! Isolated databases for tests: SQLite, PostgreSQL and MySQL/MariaDB.
 //!
-//! Declare a [`Database`] once (its schema: a migrations directory or a Rust function,
-//! and seed files), then acquire a fresh copy in each test. The schema is built once per
+//! Declare a [`Database`] once (its schema: migrations embedded by [`migrations!`] or a
+//! Rust function, and seed files embedded by [`seeds!`]), then acquire a fresh copy in
+//! each test. The schema is built once per
 //! schema hash into a template, shared by every test process and by later runs; each
 //! test gets a database nothing else touches, its URL and a ready sqlx pool. After the
 //! test its database is dropped (or kept, URL printed, when the test failed and
@@ -12,7 +13,9 @@
 //! ```no_run
 //! use testbed_db::Database;
 //!
-//! static DB: Database = Database::migrations("migrations").with_seeds(&["tests/seeds.sql"]);
+//! // Embedded in the test binary: it runs without cargo, or from an archive elsewhere.
+//! static DB: Database =
+//!     testbed_db::migrations!("tests/schema").with_seeds(testbed_db::seeds!["tests/seeds/base.sql"]);
 //!
 //! #[testbed::test]
 //! async fn counts(scope: &testbed::Scope) -> Result<(), Box<dyn std::error::Error>> {
@@ -28,6 +31,7 @@
 mod acquire;
 pub mod admin;
 mod backend;
+mod embedded;
 mod engine;
 mod error;
 mod handle;
@@ -55,4 +59,82 @@ pub use owner::{KEEP_FAILED_ENV, NAME_PREFIX, redact};
 #[doc(hidden)]
 pub use postgres::create_unmarked_for_tests;
 pub use postgres::{PG_MAX_KEPT_CONNECTIONS_ENV, POSTGRES_URL_ENV};
-pub use schema::{Database, SchemaFn, Target};
+pub use schema::{Database, SchemaFn, Seed, Target};
+
+/// Embeds a directory of sqlx migrations in the test binary at compile time and gives
+/// the [`Database`] they build, usable in a `static`.
+///
+/// The path is relative to the directory of the crate's `Cargo.toml`; without an
+/// argument it is `migrations`, as for `sqlx::migrate!()`. Files are named as sqlx names
+/// them (`<version>_<description>.sql`, or `.up.sql`/`.down.sql` pairs; other files are
+/// ignored), and each backend subdirectory there is (`sqlite/`, `postgres/`, `mysql/`)
+/// is embedded too and used on its backend. A directory that is missing, or a migration
+/// name without an integer version, is a compile error.
+///
+/// Each file is embedded with `include_str!`, so cargo rebuilds the test binary when a
+/// migration changes, and the binary needs neither its source tree nor cargo to run
+/// (directly, or from a `cargo nextest archive` on another machine). The template is
+/// named by a hash of the files' contents, the same as
+/// [`Database::migrations`] gives for the same directory.
+///
+/// Cargo cannot see a file *added* to a directory: when the binary runs where it was
+/// built and the directory holds a migration it lacks, acquiring a database fails with
+/// [`DbError::StaleMigrations`], naming the file. A build script makes cargo rebuild on
+/// its own:
+///
+/// ```rust,ignore
+/// // build.rs
+/// fn main() {
+///     println!("cargo:rerun-if-changed=migrations");
+/// }
+/// ```
+///
+/// ```
+/// use testbed_db::{Database, Isolation};
+///
+/// static DB: Database = testbed_db::migrations!("tests/schema");
+/// static CLONED: Database = testbed_db::migrations!("tests/schema")
+///     .with_seeds(testbed_db::seeds!["tests/seeds/base.sql"])
+///     .isolation(Isolation::Clone);
+/// ```
+#[macro_export]
+macro_rules! migrations {
+    ($($dir:tt)*) => {
+        $crate::__private::macros::migrations!($($dir)*)
+    };
+}
+
+/// Embeds seed files (SQL run after the schema, in order) in the test binary at compile
+/// time, for [`Database::with_seeds`]. Paths are relative to the directory of the
+/// crate's `Cargo.toml`; a missing file is a compile error. The seeds' contents are part
+/// of the template's hash, and cargo rebuilds the binary when one changes.
+///
+/// ```
+/// use testbed_db::Database;
+///
+/// static DB: Database = testbed_db::migrations!("tests/schema")
+///     .with_seeds(testbed_db::seeds!["tests/seeds/base.sql", "tests/seeds/own_pool.sql"]);
+/// ```
+#[macro_export]
+macro_rules! seeds {
+    ($($files:tt)*) => {
+        $crate::__private::macros::seeds!($($files)*)
+    };
+}
+
+/// What the macros expand to. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::embedded::{EmbeddedMigration, EmbeddedMigrations, EmbeddedSet};
+    pub use testbed_db_macros as macros;
+
+    /// A [`Database`](crate::Database) built by embedded migrations.
+    pub const fn migrations(embedded: &'static EmbeddedMigrations) -> crate::Database {
+        crate::Database::embedded(embedded)
+    }
+
+    /// An embedded seed file.
+    pub const fn seed(path: &'static str, sql: &'static str) -> crate::Seed {
+        crate::Seed::embedded(path, sql)
+    }
+}

@@ -1,7 +1,10 @@
-//! Where a test database's schema comes from (a migrations directory or a Rust function,
-//! then seed files), the hash that names its template, and building it on a connection.
+//! Where a test database's schema comes from (migrations embedded at compile time or read
+//! from a directory, or a Rust function; then seed files), the hash that names its
+//! template, and building it on a connection.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::fmt;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -11,6 +14,7 @@ use sha2::{Digest, Sha256};
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::{AssertSqlSafe, MySqlConnection, PgConnection, SqliteConnection};
 
+use crate::embedded::EmbeddedMigrations;
 use crate::owner::hex;
 use crate::{Backend, DbError, sql_split};
 
@@ -36,6 +40,7 @@ pub type SchemaFn =
 enum Source {
     Empty,
     Migrations(&'static str),
+    Embedded(&'static EmbeddedMigrations),
     Function {
         version: &'static str,
         build: SchemaFn,
@@ -46,22 +51,74 @@ enum Source {
 /// Declare it once (as a `static`) and [`acquire`](Database::acquire) a fresh, isolated
 /// copy in each test.
 ///
-/// Relative paths are taken from the directory of the crate's `Cargo.toml`
-/// (`CARGO_MANIFEST_DIR`). A migrations directory is in sqlx's format
-/// (`<version>_<description>.sql`, or `.up.sql`/`.down.sql` pairs); when it holds a
-/// subdirectory named after the backend (`sqlite`, `postgres`, `mysql`), that one is used.
+/// [`migrations!`](crate::migrations) and [`seeds!`](crate::seeds) embed the files in the
+/// test binary at compile time, so the binary runs anywhere (directly, from a
+/// `cargo nextest archive` on another machine). A migrations directory is in sqlx's
+/// format (`<version>_<description>.sql`, or `.up.sql`/`.down.sql` pairs); when it holds
+/// a subdirectory named after the backend (`sqlite`, `postgres`, `mysql`), that one is
+/// used.
 ///
 /// ```
 /// use testbed_db::Database;
 ///
-/// static DB: Database = Database::migrations("tests/schema").with_seeds(&["tests/seeds/users.sql"]);
+/// static DB: Database =
+///     testbed_db::migrations!("tests/schema").with_seeds(testbed_db::seeds!["tests/seeds/base.sql"]);
 /// static EMPTY: Database = Database::empty();
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Database {
     source: Source,
-    seeds: &'static [&'static str],
+    seeds: &'static [Seed],
     pub(crate) isolation: crate::Isolation,
+}
+
+/// A seed file: SQL run after the schema, whose rows are in every copy. Embedded by
+/// [`seeds!`](crate::seeds) (the way to use), or read when the test runs with
+/// [`Seed::file`].
+///
+/// ```
+/// use testbed_db::{Database, Seed};
+///
+/// static EMBEDDED: Database = Database::empty().with_seeds(testbed_db::seeds!["tests/seeds/base.sql"]);
+/// static READ_AT_RUN_TIME: Database = Database::empty().with_seeds(&[Seed::file("tests/seeds/base.sql")]);
+/// ```
+#[derive(Clone, Copy)]
+pub struct Seed {
+    path: &'static str,
+    sql: Option<&'static str>,
+}
+
+impl Seed {
+    /// A seed file read when the first test uses it, relative to `CARGO_MANIFEST_DIR`
+    /// (the current directory without it): the test binary then needs its source tree.
+    /// [`seeds!`](crate::seeds) embeds the file instead.
+    ///
+    /// ```
+    /// use testbed_db::{Database, Seed};
+    ///
+    /// static DB: Database = Database::empty().with_seeds(&[Seed::file("tests/seeds/base.sql")]);
+    /// ```
+    pub const fn file(path: &'static str) -> Self {
+        Seed { path, sql: None }
+    }
+
+    /// What [`seeds!`](crate::seeds) emits: `path` (absolute) and its contents.
+    pub(crate) const fn embedded(path: &'static str, sql: &'static str) -> Self {
+        Seed {
+            path,
+            sql: Some(sql),
+        }
+    }
+}
+
+impl fmt::Debug for Seed {
+    // The SQL is left out: a `Database` is printed in test reports.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Seed")
+            .field("path", &self.path)
+            .field("embedded", &self.sql.is_some())
+            .finish()
+    }
 }
 
 impl Database {
@@ -74,7 +131,17 @@ impl Database {
         }
     }
 
-    /// A database whose schema is built by the sqlx migrations in `dir`.
+    /// A database whose schema is built by the sqlx migrations in `dir`, read when the
+    /// first test uses it, relative to `CARGO_MANIFEST_DIR` (the current directory
+    /// without it): the test binary then needs its source tree and cargo's environment.
+    /// [`migrations!`](crate::migrations) embeds them instead, and is the way to use; this
+    /// is for directories that only exist at run time.
+    ///
+    /// ```
+    /// use testbed_db::Database;
+    ///
+    /// static DB: Database = Database::migrations("tests/schema");
+    /// ```
     pub const fn migrations(dir: &'static str) -> Self {
         Database {
             source: Source::Migrations(dir),
@@ -103,9 +170,25 @@ impl Database {
     }
 
     /// Seed files (SQL) run after the schema, in order; their rows are in every copy.
-    pub const fn with_seeds(mut self, files: &'static [&'static str]) -> Self {
-        self.seeds = files;
+    /// Embed them with [`seeds!`](crate::seeds).
+    ///
+    /// ```
+    /// use testbed_db::Database;
+    ///
+    /// static DB: Database =
+    ///     testbed_db::migrations!("tests/schema").with_seeds(testbed_db::seeds!["tests/seeds/base.sql"]);
+    /// ```
+    pub const fn with_seeds(mut self, seeds: &'static [Seed]) -> Self {
+        self.seeds = seeds;
         self
+    }
+
+    /// What [`migrations!`](crate::migrations) emits.
+    pub(crate) const fn embedded(migrations: &'static EmbeddedMigrations) -> Self {
+        Database {
+            source: Source::Embedded(migrations),
+            ..Database::empty()
+        }
     }
 
     /// How tests are isolated from each other (default: the backend's fastest full
@@ -116,7 +199,16 @@ impl Database {
     }
 
     /// The name of this schema's template on `backend`: `testbed_tpl_<hash>`, where the
-    /// hash covers the migrations, the seed files and the backend.
+    /// hash covers the migrations' and seed files' contents and the backend (embedded
+    /// or read at run time, the same files give the same name).
+    ///
+    /// ```
+    /// use testbed_db::{Backend, Database};
+    ///
+    /// static DB: Database = testbed_db::migrations!("tests/schema");
+    /// assert!(DB.template_name(Backend::Sqlite)?.starts_with("testbed_tpl_"));
+    /// # Ok::<(), testbed_db::DbError>(())
+    /// ```
     pub fn template_name(&self, backend: Backend) -> Result<String, DbError> {
         Ok(self.prepare(backend)?.template_name())
     }
@@ -124,7 +216,7 @@ impl Database {
     /// Reads the schema's files for `backend` and hashes them, once per process.
     pub(crate) fn prepare(&self, backend: Backend) -> Result<Arc<Prepared>, DbError> {
         static PREPARED: Mutex<Vec<(String, Arc<Prepared>)>> = Mutex::new(Vec::new());
-        let key = format!("{:?}|{:?}|{backend}", self.source, self.seeds);
+        let key = self.cache_key(backend);
         let mut prepared = PREPARED.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((_, found)) = prepared.iter().find(|(k, _)| *k == key) {
             return Ok(found.clone());
@@ -132,6 +224,21 @@ impl Database {
         let made = Arc::new(Prepared::new(self, backend)?);
         prepared.push((key, made.clone()));
         Ok(made)
+    }
+
+    /// Tells schemas apart without formatting embedded SQL: embedded files by address.
+    fn cache_key(&self, backend: Backend) -> String {
+        use std::fmt::Write;
+        let mut key = match self.source {
+            Source::Embedded(embedded) => format!("embedded {:p} {}", embedded, embedded.dir),
+            other => format!("{other:?}"),
+        };
+        for seed in self.seeds {
+            let at = seed.sql.map_or(std::ptr::null(), str::as_ptr);
+            let _ = write!(key, "|{}@{at:p}", seed.path);
+        }
+        let _ = write!(key, "|{backend}");
+        key
     }
 }
 
@@ -154,9 +261,10 @@ enum PreparedSchema {
     Function(SchemaFn),
 }
 
-struct Script {
-    path: PathBuf,
-    sql: String,
+/// A migration or seed file: where it came from (for errors) and its SQL.
+pub(crate) struct Script {
+    pub(crate) path: PathBuf,
+    pub(crate) sql: Cow<'static, str>,
 }
 
 /// Bumped when the way templates are built changes.
@@ -176,24 +284,34 @@ impl Prepared {
             Source::Migrations(dir) => {
                 let dir = migrations_dir(&resolve(dir), backend)?;
                 let (migrator, files) = read_migrations(&dir)?;
-                for migration in migrator.iter() {
-                    hasher.update(migration.version.to_le_bytes());
-                    hasher.update(migration.description.as_bytes());
-                    hasher.update(&*migration.checksum);
-                    hasher.update([migration.no_tx as u8]);
-                }
-                PreparedSchema::Migrations { migrator, files }
+                migrations_schema(&mut hasher, migrator, files)
+            }
+            Source::Embedded(embedded) => {
+                let (migrator, files) = embedded.migrator(backend)?;
+                migrations_schema(&mut hasher, migrator, files)
             }
         };
         let mut seeds = Vec::new();
-        for file in database.seeds {
-            let path = resolve(file);
-            let sql = std::fs::read_to_string(&path).map_err(|source| DbError::Seed {
-                path: path.clone(),
-                source,
-            })?;
-            hasher.update(sql.as_bytes());
-            seeds.push(Script { path, sql });
+        for seed in database.seeds {
+            let script = match seed.sql {
+                Some(sql) => Script {
+                    path: PathBuf::from(seed.path),
+                    sql: Cow::Borrowed(sql),
+                },
+                None => {
+                    let path = resolve(seed.path);
+                    let sql = std::fs::read_to_string(&path).map_err(|source| DbError::Seed {
+                        path: path.clone(),
+                        source,
+                    })?;
+                    Script {
+                        path,
+                        sql: Cow::Owned(sql),
+                    }
+                }
+            };
+            hasher.update(script.sql.as_bytes());
+            seeds.push(script);
         }
         Ok(Prepared {
             backend,
@@ -207,6 +325,23 @@ impl Prepared {
     pub(crate) fn template_name(&self) -> String {
         format!("{}tpl_{}", crate::owner::NAME_PREFIX, self.hash)
     }
+}
+
+/// Hashes the migrations (versions, descriptions, contents) and readies them to run.
+fn migrations_schema(
+    hasher: &mut Sha256,
+    mut migrator: Migrator,
+    files: HashMap<i64, Script>,
+) -> PreparedSchema {
+    for migration in migrator.iter() {
+        hasher.update(migration.version.to_le_bytes());
+        hasher.update(migration.description.as_bytes());
+        hasher.update(&*migration.checksum);
+        hasher.update([migration.no_tx as u8]);
+    }
+    // The template is built under testbed's own lock; sqlx's would be a second one.
+    migrator.set_locking(false);
+    PreparedSchema::Migrations { migrator, files }
 }
 
 /// `path` relative to the crate under test.
@@ -242,14 +377,11 @@ fn read_migrations(dir: &Path) -> Result<(Migrator, HashMap<i64, Script>), DbErr
         if migration.migration_type.is_down_migration() {
             continue;
         }
-        let sql = migration.sql.as_str().to_owned();
+        let sql = Cow::Owned(migration.sql.as_str().to_owned());
         files.insert(migration.version, Script { path, sql });
         migrations.push(migration);
     }
-    let mut migrator = Migrator::with_migrations(migrations);
-    // The template is built under testbed's own lock; sqlx's would be a second one.
-    migrator.set_locking(false);
-    Ok((migrator, files))
+    Ok((Migrator::with_migrations(migrations), files))
 }
 
 macro_rules! build_on {

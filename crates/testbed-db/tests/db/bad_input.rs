@@ -1,10 +1,12 @@
 use testbed::Scope;
-use testbed_db::{Database, DbError};
+use testbed_db::{Database, DbError, Seed};
 
+/// Read when the test runs: embedded, a missing directory fails to compile (see
+/// testbed-db-macros' UI tests).
 static MISSING: Database = Database::migrations("tests/no_such_dir");
-pub static BROKEN: Database = Database::migrations("tests/bad_schema");
+pub static BROKEN: Database = testbed_db::migrations!("tests/bad_schema");
 static BAD_SEED: Database =
-    Database::migrations("tests/schema").with_seeds(&["tests/no_such_seed.sql"]);
+    testbed_db::migrations!("tests/schema").with_seeds(&[Seed::file("tests/no_such_seed.sql")]);
 
 #[tokio::test]
 async fn a_missing_migrations_directory_is_named() {

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod child;
+mod embedded;
 mod mysql;
 mod postgres;
 mod sqlite;
@@ -11,9 +12,9 @@ use testbed_db::Database;
 
 /// The realistic schema: 22 tables in 12 migrations per backend, plus portable seeds.
 pub static SHOP: Database =
-    Database::migrations("tests/schema").with_seeds(&["tests/seeds/base.sql"]);
+    testbed_db::migrations!("tests/schema").with_seeds(testbed_db::seeds!["tests/seeds/base.sql"]);
 
 /// The same, with a fresh clone per test (dropped after it) instead of recycling.
-pub static SHOP_CLONES: Database = Database::migrations("tests/schema")
-    .with_seeds(&["tests/seeds/base.sql"])
+pub static SHOP_CLONES: Database = testbed_db::migrations!("tests/schema")
+    .with_seeds(testbed_db::seeds!["tests/seeds/base.sql"])
     .isolation(testbed_db::Isolation::Clone);

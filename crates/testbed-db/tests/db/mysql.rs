@@ -8,10 +8,14 @@ use crate::SHOP;
 
 /// The shop schema with pools of their own: these tests watch their databases' states,
 /// which another test process drawing from the same pool would change.
-static OWN_POOL: Database = Database::migrations("tests/schema")
-    .with_seeds(&["tests/seeds/base.sql", "tests/seeds/own_pool.sql"]);
-static ALTERED: Database = Database::migrations("tests/schema")
-    .with_seeds(&["tests/seeds/base.sql", "tests/seeds/altered_pool.sql"]);
+static OWN_POOL: Database = testbed_db::migrations!("tests/schema").with_seeds(testbed_db::seeds![
+    "tests/seeds/base.sql",
+    "tests/seeds/own_pool.sql"
+]);
+static ALTERED: Database = testbed_db::migrations!("tests/schema").with_seeds(testbed_db::seeds![
+    "tests/seeds/base.sql",
+    "tests/seeds/altered_pool.sql"
+]);
 
 /// Skips the test (fails it under `TESTBED_REQUIRE`) when MySQL/MariaDB is not here.
 async fn require_mysql() {

@@ -219,8 +219,10 @@ async fn wrong_credentials_are_an_error_without_the_password() {
 }
 
 /// The shop schema with a pool no other test draws from.
-static OWN_POOL: Database = Database::migrations("tests/schema")
-    .with_seeds(&["tests/seeds/base.sql", "tests/seeds/own_pool.sql"]);
+static OWN_POOL: Database = testbed_db::migrations!("tests/schema").with_seeds(testbed_db::seeds![
+    "tests/seeds/base.sql",
+    "tests/seeds/own_pool.sql"
+]);
 
 #[testbed::test]
 async fn a_recycled_database_comes_back_as_the_template_left_it() {

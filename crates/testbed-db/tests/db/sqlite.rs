@@ -45,8 +45,8 @@ async fn each_database_is_isolated(scope: &Scope) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-static FILE_COPY: Database = Database::migrations("tests/schema")
-    .with_seeds(&["tests/seeds/base.sql"])
+static FILE_COPY: Database = testbed_db::migrations!("tests/schema")
+    .with_seeds(testbed_db::seeds!["tests/seeds/base.sql"])
     .isolation(Isolation::File);
 
 #[tokio::test]

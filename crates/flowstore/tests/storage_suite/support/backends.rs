@@ -17,10 +17,12 @@ use testbed_db::{Database, Isolation};
 
 use super::acquisitions;
 
-/// The schema, from the migrations `SqlBackend::upgrade` applies. SQLite copies a
+/// The schema, from the migrations `SqlBackend::upgrade` applies, embedded from
+/// `migrations/` (the default, as for `sqlx::migrate!()`) so the suite's binary runs
+/// without cargo or its source tree (from a nextest archive, say). SQLite copies a
 /// template file (rather than the in-memory image testbed-db prefers) so the backend can
 /// open it by URL with its own pool.
-static SCHEMA: Database = Database::migrations("migrations").isolation(Isolation::File);
+static SCHEMA: Database = testbed_db::migrations!().isolation(Isolation::File);
 
 /// The runtime testbed-db's pools run on: alive for the whole run, since a pool's
 /// connections die with the runtime they were opened on, and testbed-db closes its pool

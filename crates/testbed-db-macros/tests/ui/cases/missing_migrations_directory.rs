@@ -1,0 +1,3 @@
+fn main() {
+    let _ = testbed_db_macros::migrations!("tests/no_such_dir");
+}
