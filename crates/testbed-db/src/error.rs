@@ -72,7 +72,8 @@ pub enum DbError {
     },
     /// The server is at its connection limit.
     #[error(
-        "{backend} server refused a connection: too many connections (hint: raise `max_connections` or run fewer tests at once)"
+        "{backend} server refused a connection: too many connections (hint: raise the server's `max_connections` or run fewer tests at once{})",
+        if matches!(backend, Backend::Postgres) { "; each test process keeps up to TESTBED_PG_MAX_KEPT_CONNECTIONS idle for its next tests, lower it to keep fewer" } else { "" }
     )]
     TooManyConnections {
         /// The backend.

@@ -593,7 +593,12 @@ async fn a_full_server_is_a_clear_error() {
         "{error}"
     );
     assert!(
-        error.to_string().contains("hint: raise `max_connections`"),
+        error
+            .to_string()
+            .contains("hint: raise the server's `max_connections`")
+            && error
+                .to_string()
+                .contains("TESTBED_PG_MAX_KEPT_CONNECTIONS"),
         "{error}"
     );
 }

@@ -90,7 +90,7 @@ pub(crate) async fn open_pool(
         return Err(DbError::server(
             Backend::Postgres,
             format!("connect to `{name}`"),
-            error,
+            cause_of(error, server, name).await,
         ));
     }
     idle(&pool).await;
@@ -100,6 +100,22 @@ pub(crate) async fn open_pool(
         foreign,
         idle_since: super::super::kept::tick(),
     })
+}
+
+/// The real cause behind a pool's timeout: sqlx's pool retries a server that refuses
+/// for too many connections (or is starting up) until its timeout and then reports only
+/// the timeout. One direct connection tells what the server says.
+async fn cause_of(error: sqlx::Error, server: &PgServer, name: &str) -> sqlx::Error {
+    if !matches!(error, sqlx::Error::PoolTimedOut) {
+        return error;
+    }
+    match sqlx::PgConnection::connect_with(&pool_options(server, name)).await {
+        Ok(conn) => {
+            let _ = conn.close().await;
+            error
+        }
+        Err(cause) => cause,
+    }
 }
 
 /// Waits (on the engine) until every connection of `pool` is back in it: a connection
