@@ -201,6 +201,11 @@ pub(crate) async fn drop_kinds(
             .map_err(|e| DbError::server(Backend::Postgres, format!("drop `{}`", held.name), e))?;
         dropped.push(held);
     }
+    // The ledger forgets what is gone (dropped here, by hand, or by an older testbed).
+    let _ =
+        sqlx::query("delete from pooled where datname not in (select datname from pg_database)")
+            .execute(&mut conn)
+            .await;
     let _ = conn.close().await;
     Ok(dropped)
 }
