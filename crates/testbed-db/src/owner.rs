@@ -59,23 +59,76 @@ pub(crate) fn keep_failed() -> bool {
     std::env::var(KEEP_FAILED_ENV).is_ok_and(|value| !matches!(value.as_str(), "" | "0" | "false"))
 }
 
-/// `url` with any password replaced by `***`.
+/// The query parameters of a database URL whose values are secrets.
+const SECRET_PARAMETERS: [&str; 4] = ["password", "sslpassword", "sslkey", "passfile"];
+
+/// `url` with every secret replaced by `***`: the password of the user info, and the
+/// values of the query parameters `password`, `sslpassword`, `sslkey` and `passfile`.
+/// A URL that does not parse is redacted by the same rules on its text, so that even a
+/// malformed URL is never printed with its secret.
 ///
 /// ```
 /// assert_eq!(
 ///     testbed_db::redact("postgres://app:s3cret@db:5432/x"),
 ///     "postgres://app:***@db:5432/x"
 /// );
+/// assert_eq!(
+///     testbed_db::redact("postgres://app@db/x?sslmode=require&password=s3cret"),
+///     "postgres://app@db/x?sslmode=require&password=***"
+/// );
+/// assert_eq!(
+///     testbed_db::redact("postgres://u:s3cret@db:notaport/x"),
+///     "postgres://u:***@db:notaport/x"
+/// );
 /// assert_eq!(testbed_db::redact("sqlite::memory:"), "sqlite::memory:");
 /// ```
 pub fn redact(url: &str) -> String {
     match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
+        Ok(mut parsed) if parsed.has_host() => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            redact_query(parsed.as_str())
         }
-        _ => url.to_owned(),
+        _ => redact_query(&redact_user_info(url)),
     }
+}
+
+/// The password of `scheme://user:password@host...` (or `user:password@host...`),
+/// found in the text.
+fn redact_user_info(url: &str) -> String {
+    // Without a scheme, the whole text up to the first `/` is taken as the authority.
+    let start = url.find("://").map_or(0, |at| at + 3);
+    let authority_end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |at| start + at);
+    let Some(at) = url[start..authority_end].rfind('@').map(|at| start + at) else {
+        return url.to_owned();
+    };
+    match url[start..at].find(':').map(|colon| start + colon) {
+        Some(colon) => format!("{}***{}", &url[..=colon], &url[at..]),
+        None => url.to_owned(),
+    }
+}
+
+/// The values of secret query parameters, found in the text (as written, encoded or
+/// not).
+fn redact_query(url: &str) -> String {
+    let Some(query_start) = url.find('?').map(|at| at + 1) else {
+        return url.to_owned();
+    };
+    let (head, rest) = url.split_at(query_start);
+    let (query, fragment) = rest.split_at(rest.find('#').unwrap_or(rest.len()));
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if SECRET_PARAMETERS.contains(&key.to_ascii_lowercase().as_str()) => {
+                format!("{key}=***")
+            }
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{head}{}{fragment}", pairs.join("&"))
 }
 
 #[cfg(test)]
@@ -93,8 +146,24 @@ mod tests {
     }
 
     #[test]
-    fn redacts_only_passwords() {
+    fn redacts_only_secrets() {
         assert_eq!(redact("mysql://root@h/db"), "mysql://root@h/db");
         assert!(!redact("postgres://u:pw@h/db").contains("pw"));
+        for url in [
+            "postgres://u@h/db?password=SECRET",
+            "postgres://u@h/db?sslmode=verify-full&sslpassword=SECRET&x=1",
+            "postgres://u@h/db?PASSWORD=SECRET#frag",
+            "postgres://u:SECRET@h:notaport/db",
+            "postgres://u:SECRET@h:notaport/db?password=SECRET",
+            "mysql://u:SECRET@[::1/db",
+            "not a url u:SECRET@host",
+        ] {
+            let redacted = redact(url);
+            assert!(!redacted.contains("SECRET"), "{url} -> {redacted}");
+        }
+        assert_eq!(
+            redact("postgres://u@h/db?sslmode=require&application_name=x"),
+            "postgres://u@h/db?sslmode=require&application_name=x"
+        );
     }
 }
