@@ -25,6 +25,19 @@ pub enum DbError {
         /// How to fix it.
         hint: &'static str,
     },
+    /// The configured server URL cannot be one of this backend's: not a URL, or another
+    /// scheme. A configuration error, never a skip.
+    #[error("{backend} URL `{url}` in {variable} is not usable: {message} (hint: set {variable} to a URL such as `{}`)", example_url(*backend))]
+    BadUrl {
+        /// The backend.
+        backend: Backend,
+        /// Where the URL came from.
+        variable: &'static str,
+        /// The URL, secrets redacted.
+        url: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The migrations directory given to [`Database::migrations`](crate::Database::migrations)
     /// does not exist when the test runs.
     #[error("migrations directory `{}` not found (hint: the path is read when the test runs, relative to `CARGO_MANIFEST_DIR` or, without it, the current directory; embed the migrations with `testbed_db::migrations!(\"...\")` to run the test binary anywhere)", path.display())]
@@ -145,6 +158,15 @@ impl DbError {
 }
 
 /// PostgreSQL's `53300` or MySQL's `1040`: the server is full.
+/// A URL of `backend`'s default server, for hints.
+fn example_url(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => "postgres://postgres@127.0.0.1:5432/postgres",
+        Backend::MySql => "mysql://root@127.0.0.1:3306",
+        Backend::Sqlite => "sqlite::memory:",
+    }
+}
+
 pub(crate) fn is_too_many_connections(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Database(db) => {

@@ -1,6 +1,7 @@
 //! What probing a database server can find, shared by the PostgreSQL and MySQL/MariaDB
 //! servers: no answer (the test is skipped), an answer that refuses (an error the user
-//! must fix), or a server with no free connection.
+//! must fix), a server with no free connection, or a URL that cannot be the server's
+//! (an error too).
 
 use crate::{Backend, DbError};
 
@@ -13,6 +14,15 @@ pub(crate) enum ProbeFailure {
     Refused { url: String, message: String },
     /// The server answered but has no free connection.
     Full,
+    /// The configured URL cannot be a URL of this backend's server.
+    Misconfigured {
+        /// The environment variable the URL came from.
+        variable: &'static str,
+        /// The URL, secrets redacted.
+        url: String,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 impl ProbeFailure {
@@ -29,6 +39,16 @@ impl ProbeFailure {
                 url: redacted.to_owned(),
                 message: db.message().to_owned(),
             },
+            // Something answers, but not this backend's server (a MySQL port given as
+            // PostgreSQL's, say): the configuration is wrong, nothing to skip.
+            sqlx::Error::Protocol(message) => ProbeFailure::Refused {
+                url: redacted.to_owned(),
+                message: format!("the server answered in another protocol ({message})"),
+            },
+            sqlx::Error::Tls(error) => ProbeFailure::Refused {
+                url: redacted.to_owned(),
+                message: format!("TLS failed: {error}"),
+            },
             _ => unavailable(format!("cannot reach `{redacted}`: {error}")),
         }
     }
@@ -44,6 +64,16 @@ impl ProbeFailure {
                 hint: credentials_hint,
             },
             ProbeFailure::Full => DbError::TooManyConnections { backend },
+            ProbeFailure::Misconfigured {
+                variable,
+                url,
+                message,
+            } => DbError::BadUrl {
+                backend,
+                variable,
+                url,
+                message,
+            },
         }
     }
 }

@@ -122,13 +122,24 @@ async fn probe(url_text: &str) -> Result<Arc<PgServer>, ProbeFailure> {
             format!("{reason} (hint: start PostgreSQL or set {POSTGRES_URL_ENV})"),
         ))
     };
-    let mut url = url::Url::parse(url_text)
-        .map_err(|e| unavailable(format!("`{redacted}` is not a URL: {e}")))?;
+    let misconfigured = |message: String| ProbeFailure::Misconfigured {
+        variable: POSTGRES_URL_ENV,
+        url: redacted.clone(),
+        message,
+    };
+    let mut url =
+        url::Url::parse(url_text).map_err(|e| misconfigured(format!("not a URL ({e})")))?;
+    if !matches!(url.scheme(), "postgres" | "postgresql") {
+        return Err(misconfigured(format!(
+            "`{}://` is not PostgreSQL's scheme (`postgres://`)",
+            url.scheme()
+        )));
+    }
     if url.path().trim_matches('/').is_empty() {
         url.set_path("/postgres");
     }
     let maintenance = PgConnectOptions::from_str(url.as_str())
-        .map_err(|e| unavailable(format!("`{redacted}` is not a PostgreSQL URL: {e}")))?;
+        .map_err(|e| misconfigured(format!("not a PostgreSQL URL ({e})")))?;
     // testbed's own commits (claims, intents, the ledger) need not wait for the disk:
     // each is either re-done or proven again by the `CREATE DATABASE` that follows it,
     // which flushes the log.

@@ -53,3 +53,44 @@ async fn a_broken_migration_names_its_file_and_statement_on_postgres(scope: &Sco
     let error = BROKEN.postgres(scope).await.unwrap_err();
     assert_names_the_broken_statement(&error);
 }
+
+/// A URL that cannot be PostgreSQL's is a configuration error naming the variable, never
+/// a skip; and its secrets are not printed.
+#[tokio::test]
+async fn a_postgres_url_that_cannot_be_postgres_is_an_error() {
+    use testbed_db::{Backend, admin};
+    for url in [
+        "not a url",
+        "postgres://app:SECRET@db:notaport/x",
+        "mysql://root:SECRET@127.0.0.1:3306",
+    ] {
+        let error = admin::status(Backend::Postgres, Some(url))
+            .await
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(matches!(error, DbError::BadUrl { .. }), "{url}: {message}");
+        assert!(message.contains("TESTBED_POSTGRES_URL"), "{message}");
+        assert!(!message.contains("SECRET"), "{message}");
+    }
+}
+
+/// A server that answers in another protocol (PostgreSQL's URL pointed at MariaDB's
+/// port) is an error, not "unreachable".
+#[testbed::test]
+async fn a_server_of_another_protocol_is_an_error() {
+    use testbed_db::{Backend, admin};
+    if tokio::net::TcpStream::connect("127.0.0.1:3306")
+        .await
+        .is_err()
+    {
+        testbed::skip(
+            "mysql",
+            "nothing listens on 127.0.0.1:3306 to answer in MySQL's protocol",
+        );
+    }
+    let error = admin::status(Backend::Postgres, Some("postgres://root@127.0.0.1:3306/x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, DbError::Connect { .. }), "{error}");
+    assert!(error.to_string().contains("another protocol"), "{error}");
+}
