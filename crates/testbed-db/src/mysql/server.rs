@@ -78,11 +78,22 @@ async fn probe(url_text: &str) -> Result<Arc<MySqlServer>, ProbeFailure> {
             format!("{reason} (hint: start MySQL/MariaDB or set {MYSQL_URL_ENV})"),
         ))
     };
-    let mut url = url::Url::parse(url_text)
-        .map_err(|e| unavailable(format!("`{redacted}` is not a URL: {e}")))?;
+    let misconfigured = |message: String| ProbeFailure::Misconfigured {
+        variable: MYSQL_URL_ENV,
+        url: redacted.clone(),
+        message,
+    };
+    let mut url =
+        url::Url::parse(url_text).map_err(|e| misconfigured(format!("not a URL ({e})")))?;
+    if !matches!(url.scheme(), "mysql" | "mariadb") {
+        return Err(misconfigured(format!(
+            "`{}://` is not MySQL's scheme (`mysql://`)",
+            url.scheme()
+        )));
+    }
     url.set_path("");
     let admin = MySqlConnectOptions::from_str(url.as_str())
-        .map_err(|e| unavailable(format!("`{redacted}` is not a MySQL URL: {e}")))?;
+        .map_err(|e| misconfigured(format!("not a MySQL URL ({e})")))?;
     let connecting = MySqlConnection::connect_with(&admin);
     let lease = match tokio::time::timeout(Duration::from_secs(5), connecting).await {
         Err(_) => {

@@ -94,3 +94,19 @@ async fn a_server_of_another_protocol_is_an_error() {
     assert!(matches!(error, DbError::Connect { .. }), "{error}");
     assert!(error.to_string().contains("another protocol"), "{error}");
 }
+
+/// The same for MySQL's URL.
+#[tokio::test]
+async fn a_mysql_url_that_cannot_be_mysql_is_an_error() {
+    use testbed_db::{Backend, admin};
+    for url in [
+        "not a url",
+        "postgres://postgres:SECRET@127.0.0.1:5432/postgres",
+    ] {
+        let error = admin::status(Backend::MySql, Some(url)).await.unwrap_err();
+        let message = error.to_string();
+        assert!(matches!(error, DbError::BadUrl { .. }), "{url}: {message}");
+        assert!(message.contains("TESTBED_MYSQL_URL"), "{message}");
+        assert!(!message.contains("SECRET"), "{message}");
+    }
+}
