@@ -1,4 +1,5 @@
--- Seed rows every test database starts with; portable across SQLite, PostgreSQL and MySQL.
+-- Seed rows every test database of the generated nextest suite starts with (portable across
+-- SQLite, PostgreSQL and MySQL; the same rows as `tests/seeds/base.sql`, its own template).
 insert into users (email, name, created_at) values
     ('ada@example.com', 'Ada', '2024-01-01 09:00:00'),
     ('brian@example.com', 'Brian', '2024-01-02 09:00:00');

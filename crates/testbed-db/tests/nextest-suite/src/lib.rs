@@ -25,6 +25,12 @@ pub const KINDS: [&str; 8] = [
 /// Tests per backend and strategy: every kind, [`INSTANCES`] times.
 pub const TESTS_PER_SUITE: usize = INSTANCES * KINDS.len();
 
+/// The suite's schema as testbed-db declares it: the migrations for each backend, then
+/// the seed rows (paths relative to this project's `Cargo.toml`). Every strategy's
+/// `Database` is this one with an `isolation`.
+pub const SCHEMA: testbed_db::Database =
+    testbed_db::Database::migrations("migrations").with_seeds(&["seeds.sql"]);
+
 /// What a test returns: any error fails it.
 pub type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 

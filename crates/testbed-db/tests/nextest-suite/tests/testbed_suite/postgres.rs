@@ -4,7 +4,7 @@ use testbed::Scope;
 use testbed_db::{Database, Isolation};
 use testbed_nextest_suite::{POSTGRES as DIALECT, TestResult, postgres as kinds};
 
-const SCHEMA: Database = Database::migrations("migrations").with_seeds(&["seeds.sql"]);
+use testbed_nextest_suite::SCHEMA;
 static DB: Database = SCHEMA.isolation(Isolation::Auto);
 static MULTI: Database = SCHEMA.isolation(Isolation::Auto);
 
