@@ -102,11 +102,23 @@ pub fn build(scratch: &Path) -> Result<Binaries, String> {
     })
 }
 
-/// The string value of `"key":"..."` in one line of JSON (no escapes in paths here).
+/// The string value of `"key":"..."` in one line of JSON, its escapes undone.
 fn json_string(line: &str, key: &str) -> Option<String> {
     let start = line.find(&format!("\"{key}\":\""))? + key.len() + 4;
-    let end = line[start..].find('"')? + start;
-    Some(line[start..end].to_owned())
+    let mut value = String::new();
+    let mut chars = line[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(value),
+            '\\' => match chars.next()? {
+                'n' => value.push('\n'),
+                't' => value.push('\t'),
+                other => value.push(other),
+            },
+            c => value.push(c),
+        }
+    }
+    None
 }
 
 /// One part of the suite: a binary and the module of one backend and strategy.
@@ -248,7 +260,7 @@ pub fn cargo_test(
                 run.failed += 1;
                 if run.first_error.is_none() {
                     run.first_error = json_string(&line.replace("\": \"", "\":\""), "stdout")
-                        .map(|out| first_error(&out.replace("\\n", "\n")));
+                        .map(|out| first_error(&out));
                 }
             }
             _ => continue,
