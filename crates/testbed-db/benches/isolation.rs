@@ -15,6 +15,10 @@
 //! database to holding it; `ready` adds the first query, which for a pooled database
 //! opens its first connection. `TESTBED_BENCH_TESTS` changes the number of tests, and
 //! `TESTBED_BENCH_BACKENDS=postgres,mysql` runs only those backends.
+//!
+//! `-- --nextest` runs the generated suite of `tests/nextest-suite` instead, under the
+//! real `cargo nextest run` and `cargo test`, against the real `#[sqlx::test]` (see
+//! `isolation/nextest.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +26,9 @@ use sqlx::migrate::Migrator;
 use sqlx::{AssertSqlSafe, Connection, Executor};
 use testbed::{Outcome, Scope};
 use testbed_db::{Backend, Database, Isolation};
+
+#[path = "isolation/nextest.rs"]
+mod nextest;
 
 const SCHEMA: &str = "tests/schema";
 const SEEDS: &str = "tests/seeds/base.sql";
@@ -303,6 +310,10 @@ fn report(backend: Backend, strategy: &str, timings: &Timings, baseline: Option<
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` runs this too, as a smoke run.
     if std::env::args().any(|arg| arg == "--test" || arg == "--list") {
+        return;
+    }
+    if std::env::args().any(|arg| arg == "--nextest") {
+        nextest::main();
         return;
     }
     println!("{} tests per suite, one at a time", tests());
