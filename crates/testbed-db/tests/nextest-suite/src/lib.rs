@@ -26,10 +26,11 @@ pub const KINDS: [&str; 8] = [
 pub const TESTS_PER_SUITE: usize = INSTANCES * KINDS.len();
 
 /// The suite's schema as testbed-db declares it: the migrations for each backend, then
-/// the seed rows (paths relative to this project's `Cargo.toml`). Every strategy's
-/// `Database` is this one with an `isolation`.
+/// the seed rows (paths relative to this project's `Cargo.toml`), embedded in the test
+/// binaries so that an archived build runs anywhere. Every strategy's `Database` is this
+/// one with an `isolation`.
 pub const SCHEMA: testbed_db::Database =
-    testbed_db::Database::migrations("migrations").with_seeds(&["seeds.sql"]);
+    testbed_db::migrations!("migrations").with_seeds(testbed_db::seeds!["seeds.sql"]);
 
 /// What a test returns: any error fails it.
 pub type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
