@@ -2,11 +2,12 @@
 //! pool of pre-built databases shared by every process and later runs. A test claims
 //! one with a named lock held by its process's lease connection; after the test its rows
 //! are deleted and the seed rows copied back from the schema's template database, one
-//! round trip. A test that changed the schema gets its database rebuilt.
+//! round trip. The auto-increment counters a test moved are set back to the template's
+//! (one `ALTER TABLE` each, in the same round trip), so every test gets the ids a fresh
+//! copy of the template would give. A test that changed the schema gets its database
+//! rebuilt.
 //!
-//! Limits: auto-increment counters are not rewound by the reset, so ids handed out in a
-//! test differ from run to run; views, triggers and routines are rebuilt with the
-//! schema, never reset.
+//! Limits: views, triggers and routines are rebuilt with the schema, never reset.
 
 mod inventory;
 mod registry;
@@ -16,7 +17,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
-use sqlx::{AssertSqlSafe, Connection, MySqlConnection};
+use sqlx::{AssertSqlSafe, Connection, MySqlConnection, Row};
 use testbed::{Outcome, Scope};
 use tokio::sync::OnceCell;
 
@@ -28,13 +29,15 @@ pub(crate) use server::MySqlServer;
 use crate::schema::{Prepared, build_mysql};
 use crate::{Backend, DbError, Isolation, TestDb, engine, owner};
 
-/// What a template tells the pool: its schema fingerprint and its tables.
+/// What a template tells the pool: its schema fingerprint, its tables, and the next
+/// auto-increment value of each table that has one.
 #[derive(Debug, Clone)]
 struct TemplateInfo {
     name: String,
     fingerprint: String,
     tables: Vec<String>,
     seeded: Vec<String>,
+    counters: Vec<(String, u64)>,
 }
 
 /// The databases this process holds (MySQL's named locks are re-entrant within a
@@ -246,11 +249,14 @@ async fn template_info(
             .map(str::to_owned)
             .collect()
     };
+    // Read from the template itself, which nothing writes once it is built.
+    let counters = counters(conn, name).await?;
     Ok(Some(TemplateInfo {
         name: name.to_owned(),
         fingerprint: row.fingerprint.unwrap_or_default(),
         tables,
         seeded: split(row.seeded),
+        counters,
     }))
 }
 
@@ -285,6 +291,7 @@ async fn build_template(
         }
     }
     let fingerprint = fingerprint(conn, name).await?;
+    let counters = counters(conn, name).await?;
     let seeded_list = seeded.join(",");
     registry::put(
         conn,
@@ -301,6 +308,7 @@ async fn build_template(
         fingerprint,
         tables,
         seeded,
+        counters,
     })
 }
 
@@ -337,6 +345,35 @@ async fn tables_of(conn: &mut MySqlConnection, database: &str) -> Result<Vec<Str
     .fetch_all(conn)
     .await
     .map_err(fail("list tables"))
+}
+
+/// The next auto-increment value of each table of `database` that has one, by name.
+///
+/// MySQL 8 caches these statistics for a day by default
+/// (`information_schema_stats_expiry`): the session's cache is turned off first, in the
+/// same round trip. MariaDB has no such cache (nor the variable), and skips the
+/// version-gated comment.
+async fn counters(
+    conn: &mut MySqlConnection,
+    database: &str,
+) -> Result<Vec<(String, u64)>, DbError> {
+    debug_assert!(database.starts_with(crate::NAME_PREFIX));
+    let sql = format!(
+        "set /*!80000 session information_schema_stats_expiry = 0, */ @testbed_counters = 1;
+         select cast(table_name as char), cast(auto_increment as unsigned)
+         from information_schema.tables
+         where table_schema = '{database}' and table_type = 'BASE TABLE'
+           and auto_increment is not null and table_name <> '_sqlx_migrations'
+         order by table_name"
+    );
+    let rows = sqlx::raw_sql(AssertSqlSafe(sql))
+        .fetch_all(conn)
+        .await
+        .map_err(fail("read the auto-increment counters"))?;
+    rows.iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(fail("read the auto-increment counters"))
 }
 
 /// A hash of the schema of `database` (tables, columns, indexes), to tell whether a test
@@ -467,12 +504,24 @@ async fn reset_or_rebuild(
     }
 }
 
-/// Deletes every row and copies the seed rows back from the template, in one round trip.
+/// Deletes every row, copies the seed rows back from the template and sets back the
+/// auto-increment counters the test moved, in one round trip (after reading the counters).
+///
+/// Only moved counters are set, since each `ALTER TABLE` is DDL (tens of milliseconds
+/// on a disk with `sync_frm`). Deleting rows never lowers a counter and the seed rows
+/// keep their ids, so the counters read before the reset are those it leaves; InnoDB
+/// cannot set a counter below the table's largest id, which after the reset is at most
+/// the template's.
 async fn reset(
     conn: &mut MySqlConnection,
     template: &TemplateInfo,
     name: &str,
 ) -> Result<(), DbError> {
+    let moved: Vec<(String, u64)> = counters(conn, name)
+        .await?
+        .into_iter()
+        .filter(|counter| !template.counters.contains(counter))
+        .collect();
     let mut sql = String::from("set foreign_key_checks = 0;");
     for table in &template.tables {
         sql.push_str(&format!("delete from `{name}`.`{table}`;"));
@@ -482,6 +531,14 @@ async fn reset(
             "insert into `{name}`.`{table}` select * from `{}`.`{table}`;",
             template.name
         ));
+    }
+    for (table, _) in &moved {
+        // A table the template has no counter for cannot be here: the schemas match.
+        if let Some((_, next)) = template.counters.iter().find(|(t, _)| t == table) {
+            sql.push_str(&format!(
+                "alter table `{name}`.`{table}` auto_increment = {next};"
+            ));
+        }
     }
     sql.push_str("set foreign_key_checks = 1");
     sqlx::raw_sql(AssertSqlSafe(sql))
