@@ -38,6 +38,9 @@ struct TemplateInfo {
     tables: Vec<String>,
     seeded: Vec<String>,
     counters: Vec<(String, u64)>,
+    /// The seeded tables whose counter is one past their largest id: truncating them and
+    /// restoring their seed rows gives them back the template's counter.
+    refillable: Vec<String>,
 }
 
 /// The databases this process holds (MySQL's named locks are re-entrant within a
@@ -250,13 +253,16 @@ async fn template_info(
             .collect()
     };
     // Read from the template itself, which nothing writes once it is built.
+    let seeded = split(row.seeded);
     let counters = counters(conn, name).await?;
+    let refillable = refillable(conn, name, &seeded, &counters).await?;
     Ok(Some(TemplateInfo {
         name: name.to_owned(),
         fingerprint: row.fingerprint.unwrap_or_default(),
         tables,
-        seeded: split(row.seeded),
+        seeded,
         counters,
+        refillable,
     }))
 }
 
@@ -292,6 +298,7 @@ async fn build_template(
     }
     let fingerprint = fingerprint(conn, name).await?;
     let counters = counters(conn, name).await?;
+    let refillable = refillable(conn, name, &seeded, &counters).await?;
     let seeded_list = seeded.join(",");
     registry::put(
         conn,
@@ -309,6 +316,7 @@ async fn build_template(
         tables,
         seeded,
         counters,
+        refillable,
     })
 }
 
@@ -374,6 +382,51 @@ async fn counters(
         .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
         .collect::<Result<_, sqlx::Error>>()
         .map_err(fail("read the auto-increment counters"))
+}
+
+/// The tables of `seeded` whose auto-increment counter in template `database` is one past
+/// their largest id (InnoDB's counter after `TRUNCATE` and inserting the seed rows).
+async fn refillable(
+    conn: &mut MySqlConnection,
+    database: &str,
+    seeded: &[String],
+    counters: &[(String, u64)],
+) -> Result<Vec<String>, DbError> {
+    let columns: Vec<(String, String)> = sqlx::query_as(
+        "select cast(table_name as char), cast(column_name as char)
+         from information_schema.columns
+         where table_schema = ? and extra like '%auto_increment%'",
+    )
+    .bind(database.to_owned())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(fail("read the auto-increment columns"))?;
+    let columns: Vec<(String, String)> = columns
+        .into_iter()
+        .filter(|(table, _)| seeded.contains(table))
+        .collect();
+    if columns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = columns
+        .iter()
+        .map(|(table, column)| {
+            format!(
+                "select cast('{table}' as char), cast(coalesce(max(`{column}`), 0) + 1 as unsigned) \
+                 from `{database}`.`{table}`"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" union all ");
+    let next: Vec<(String, u64)> = sqlx::query_as(AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(fail("read the seed rows' largest ids"))?;
+    Ok(next
+        .into_iter()
+        .filter(|counter| counters.contains(counter))
+        .map(|(table, _)| table)
+        .collect())
 }
 
 /// A hash of the schema of `database` (tables, columns, indexes), to tell whether a test
@@ -507,13 +560,13 @@ async fn reset_or_rebuild(
 /// Empties every table, copies the seed rows back from the template and sets back the
 /// auto-increment counters the test moved, in one round trip (after reading the counters).
 ///
-/// Only moved counters are set, since that takes DDL, the cheapest first: a table with
-/// no seed rows whose template counter is 1 is truncated (about 15 ms on a disk-backed
-/// MariaDB, where `DELETE` and `ALTER TABLE ... AUTO_INCREMENT` take about 30), any
-/// other gets the `ALTER` after its rows are restored. Deleting rows never lowers a
-/// counter and the seed rows keep their ids, so the counters read before the reset are
-/// those a `DELETE` leaves; InnoDB cannot set a counter below the table's largest id,
-/// which after the reset is at most the template's.
+/// Only moved counters are set, since that takes DDL, the cheapest first: a table whose
+/// template counter is one past its largest id (or 1, without seed rows) is truncated
+/// (about 15 ms on a disk-backed MariaDB, where `DELETE` and `ALTER TABLE ...
+/// AUTO_INCREMENT` take about 30), any other gets the `ALTER` after its rows are
+/// restored. Deleting rows never lowers a counter and the seed rows keep their ids, so
+/// the counters read before the reset are those a `DELETE` leaves; InnoDB cannot set a
+/// counter below the table's largest id, which after the reset is at most the template's.
 async fn reset(
     conn: &mut MySqlConnection,
     template: &TemplateInfo,
@@ -528,9 +581,16 @@ async fn reset(
     let mut sql = String::from("set foreign_key_checks = 0;");
     let mut alter = String::new();
     for table in &template.tables {
-        let seeded = template.seeded.contains(table);
+        // What a truncated table's counter becomes with its seed rows back.
+        let truncates_to = |next: u64| {
+            if template.seeded.contains(table) {
+                template.refillable.contains(table)
+            } else {
+                next == 1
+            }
+        };
         match moved(table) {
-            Some(1) if !seeded => {
+            Some(next) if truncates_to(next) => {
                 sql.push_str(&format!("truncate table `{name}`.`{table}`;"));
                 continue;
             }

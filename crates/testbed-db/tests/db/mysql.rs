@@ -136,13 +136,28 @@ async fn a_recycled_database_hands_out_the_ids_of_a_fresh_copy() {
         let db = COUNTERS.mysql(&scope).await.unwrap();
         if round == 0 {
             // The seed file gives the template its own hash, so it exists by now.
-            assert_eq!(next_id(&template, "tags").await, 3, "two seed tags");
+            assert_eq!(
+                next_id(&template, "tags").await,
+                4,
+                "two seed tags, one deleted"
+            );
+            assert_eq!(next_id(&template, "products").await, 3, "two seed products");
+            assert_eq!(
+                next_id(&template, "customers").await,
+                1,
+                "no seed customers"
+            );
         }
-        // Tags: after the two seed rows. Customers: none seeded.
+        // Each way back to a fresh counter: seeded with a gap after the largest id (an
+        // `ALTER`), seeded without one, and not seeded (both truncated).
         for (table, insert) in [
             (
                 "tags",
                 "insert into tags (name) values ('first'), ('second')",
+            ),
+            (
+                "products",
+                "insert into products (sku, name, price_cents) values ('NEW-1', 'New', 1)",
             ),
             (
                 "customers",
