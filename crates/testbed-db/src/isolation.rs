@@ -11,11 +11,13 @@ pub enum Isolation {
     /// [`Recycle`](Isolation::Recycle) on PostgreSQL and MySQL.
     #[default]
     Auto,
-    /// SQLite: the cached template image deserialized into a private in-memory database,
-    /// with one connection (the fastest: no file at all). Other backends: their default.
+    /// SQLite: the cached template image copied into an in-memory database of the test's
+    /// own (the fastest: no file at all), which the up to 5 connections of its pool share,
+    /// one writer at a time (SQLite's `memdb` VFS, with rollback-journal locking).
+    /// Other backends: their default.
     Image,
-    /// SQLite: a copy of the template file (on a RAM disk when there is one), so the test
-    /// may open several connections and other drivers may use its URL.
+    /// SQLite: a copy of the template file (on a RAM disk when there is one), so that
+    /// other drivers may use its URL; its pool allows 5 connections.
     /// Other backends: their default.
     File,
     /// A fresh copy of the template per test (PostgreSQL `CREATE DATABASE ... TEMPLATE`),

@@ -1,17 +1,20 @@
 //! SQLite: a template file built once per schema hash (shared by every process and
-//! later runs), then per test either its image deserialized into memory or a copy of
-//! the file on a RAM disk.
+//! later runs), then per test either its image copied into an in-memory database of the
+//! `memdb` VFS (see [`memdb`]) or a copy of the file on a RAM disk. Either allows a
+//! test's pool its usual [`TEST_POOL_CONNECTIONS`](crate::handle::TEST_POOL_CONNECTIONS).
 //!
 //! A process that uses a template holds a shared lock on its `.use` file for its whole
 //! life, and touches the template file once (its modification time is when it was last
 //! used), so that the sweep of stale templates ([`sweep_stale`]) leaves it alone.
+
+mod memdb;
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteOwnedBuf, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use sqlx::{Connection, Sqlite, SqliteConnection};
 use testbed::{Outcome, Scope};
 
@@ -49,8 +52,8 @@ pub(crate) async fn acquire(
     match isolation {
         Isolation::File => acquire_file(&template, scope).await,
         _ => {
-            let db = acquire_image(&template).await?;
-            release_image(&db, scope);
+            let (db, keeper) = acquire_image(&template).await?;
+            release_image(&db, keeper, scope);
             Ok(db)
         }
     }
@@ -58,7 +61,8 @@ pub(crate) async fn acquire(
 
 struct Template {
     path: PathBuf,
-    image: Arc<Vec<u8>>,
+    /// The template's image, open in memory: what each test's in-memory copy is made from.
+    source: memdb::Source,
 }
 
 /// The template of `prepared`, built under a file lock if no process built it yet.
@@ -80,14 +84,13 @@ async fn template(prepared: Arc<Prepared>) -> Result<Arc<Template>, DbError> {
     }
     touch(&path);
     let image = std::fs::read(&path).map_err(|e| DbError::io("read the template", &path, e))?;
+    let source = memdb::Source::open(&image)
+        .map_err(|message| DbError::io("open in memory", &path, std::io::Error::other(message)))?;
     if built {
         // Only when a template is built: that is when the old ones start to pile up.
         sweep_stale(&dir, Some(&path));
     }
-    let template = Arc::new(Template {
-        path,
-        image: Arc::new(image),
-    });
+    let template = Arc::new(Template { path, source });
     lock(&BUILT)
         .get_or_insert_default()
         .insert(prepared.hash.clone(), template.clone());
@@ -279,38 +282,44 @@ async fn build_template(prepared: &Prepared, dir: &Path, path: &Path) -> Result<
     result
 }
 
-/// The image deserialized into a private in-memory database: one connection, no file.
-async fn acquire_image(template: &Template) -> Result<TestDb<Sqlite>, DbError> {
-    let image = template.image.clone();
-    let pool = SqlitePoolOptions::new()
-        // Each connection to `:memory:` is a database of its own: keep exactly one.
-        .max_connections(1)
+/// The image copied into an in-memory database of its own, shared by the connections of
+/// its pool (up to [`TEST_POOL_CONNECTIONS`](crate::handle::TEST_POOL_CONNECTIONS)); no
+/// file. The returned handle keeps the database alive: hold it until the pool is closed.
+async fn acquire_image(template: &Template) -> Result<(TestDb<Sqlite>, memdb::Handle), DbError> {
+    let name = owner::database_name();
+    let keeper = template.source.copy_to(&name).map_err(|message| {
+        DbError::io(
+            "copy the template into",
+            format!("file:/{name}?vfs=memdb"),
+            std::io::Error::other(message),
+        )
+    })?;
+    // The same name on the `memdb` VFS: every connection of the pool opens the copy.
+    let options = SqliteConnectOptions::new()
+        .filename(format!("/{name}"))
+        .vfs("memdb");
+    let pool = crate::handle::test_pool_options::<Sqlite>()
         .min_connections(0)
         .idle_timeout(None)
         .max_lifetime(None)
+        // Nothing to check: the database is in this process.
         .test_before_acquire(false)
-        .after_connect(move |conn, _| {
-            let image = image.clone();
-            Box::pin(async move {
-                let buffer = SqliteOwnedBuf::try_from(&image[..])?;
-                conn.deserialize(None, buffer, false).await
-            })
-        })
-        .connect_with(SqliteConnectOptions::new().in_memory(true))
+        .connect_with(options)
         .await
         .map_err(|e| DbError::server(Backend::Sqlite, "open an in-memory copy", e))?;
-    Ok(TestDb {
+    let db = TestDb {
         pool,
         url: None,
-        name: owner::database_name(),
+        name,
         backend: Backend::Sqlite,
-    })
+    };
+    Ok((db, keeper))
 }
 
-/// Closes the image's pool after the test. An in-memory database vanishes with its
-/// connection, so when a failing test's database is to be kept, its image is written to
-/// a file first.
-fn release_image(db: &TestDb<Sqlite>, scope: &Scope) {
+/// Closes the image's pool after the test, then `keeper`, which frees the database. An
+/// in-memory database vanishes with its connections, so when a failing test's database
+/// is to be kept, its image is written to a file first.
+fn release_image(db: &TestDb<Sqlite>, keeper: memdb::Handle, scope: &Scope) {
     let (pool, name, details) = (db.pool.clone(), db.name.clone(), scope.details());
     scope.add_async_cleanup(move |outcome: Outcome| async move {
         let kept = if outcome.is_failure() && owner::keep_failed() {
@@ -319,6 +328,7 @@ fn release_image(db: &TestDb<Sqlite>, scope: &Scope) {
             Ok(())
         };
         pool.close().await;
+        drop(keeper);
         kept
     });
 }
@@ -359,8 +369,7 @@ async fn acquire_file(template: &Template, scope: &Scope) -> Result<TestDb<Sqlit
     let options = SqliteConnectOptions::new()
         .filename(&path)
         .journal_mode(SqliteJournalMode::Wal);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(4)
+    let pool = crate::handle::test_pool_options::<Sqlite>()
         .connect_with(options)
         .await
         .map_err(|e| DbError::server(Backend::Sqlite, "open the copy", e))?;

@@ -2,11 +2,12 @@
 //! pool of pre-built databases shared by every process and later runs. A test claims
 //! one with a named lock held by its process's lease connection; after the test its rows
 //! are deleted and the seed rows copied back from the schema's template database, one
-//! round trip. A test that changed the schema gets its database rebuilt.
+//! round trip. The auto-increment counters a test moved are set back to the template's
+//! in the same round trip (a `TRUNCATE` or an `ALTER TABLE` each, see [`reset`]), so
+//! every test gets the ids a fresh copy of the template would give. A test that changed the schema gets its database
+//! rebuilt.
 //!
-//! Limits: auto-increment counters are not rewound by the reset, so ids handed out in a
-//! test differ from run to run; views, triggers and routines are rebuilt with the
-//! schema, never reset.
+//! Limits: views, triggers and routines are rebuilt with the schema, never reset.
 
 mod inventory;
 mod registry;
@@ -16,7 +17,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
-use sqlx::{AssertSqlSafe, Connection, MySqlConnection};
+use sqlx::{AssertSqlSafe, Connection, MySqlConnection, Row};
 use testbed::{Outcome, Scope};
 use tokio::sync::OnceCell;
 
@@ -28,13 +29,18 @@ pub(crate) use server::MySqlServer;
 use crate::schema::{Prepared, build_mysql};
 use crate::{Backend, DbError, Isolation, TestDb, engine, owner};
 
-/// What a template tells the pool: its schema fingerprint and its tables.
+/// What a template tells the pool: its schema fingerprint, its tables, and the next
+/// auto-increment value of each table that has one.
 #[derive(Debug, Clone)]
 struct TemplateInfo {
     name: String,
     fingerprint: String,
     tables: Vec<String>,
     seeded: Vec<String>,
+    counters: Vec<(String, u64)>,
+    /// The seeded tables whose counter is one past their largest id: truncating them and
+    /// restoring their seed rows gives them back the template's counter.
+    refillable: Vec<String>,
 }
 
 /// The databases this process holds (MySQL's named locks are re-entrant within a
@@ -246,11 +252,17 @@ async fn template_info(
             .map(str::to_owned)
             .collect()
     };
+    // Read from the template itself, which nothing writes once it is built.
+    let seeded = split(row.seeded);
+    let counters = counters(conn, name).await?;
+    let refillable = refillable(conn, name, &seeded, &counters).await?;
     Ok(Some(TemplateInfo {
         name: name.to_owned(),
         fingerprint: row.fingerprint.unwrap_or_default(),
         tables,
-        seeded: split(row.seeded),
+        seeded,
+        counters,
+        refillable,
     }))
 }
 
@@ -285,6 +297,8 @@ async fn build_template(
         }
     }
     let fingerprint = fingerprint(conn, name).await?;
+    let counters = counters(conn, name).await?;
+    let refillable = refillable(conn, name, &seeded, &counters).await?;
     let seeded_list = seeded.join(",");
     registry::put(
         conn,
@@ -301,6 +315,8 @@ async fn build_template(
         fingerprint,
         tables,
         seeded,
+        counters,
+        refillable,
     })
 }
 
@@ -337,6 +353,80 @@ async fn tables_of(conn: &mut MySqlConnection, database: &str) -> Result<Vec<Str
     .fetch_all(conn)
     .await
     .map_err(fail("list tables"))
+}
+
+/// The next auto-increment value of each table of `database` that has one, by name.
+///
+/// MySQL 8 caches these statistics for a day by default
+/// (`information_schema_stats_expiry`): the session's cache is turned off first, in the
+/// same round trip. MariaDB has no such cache (nor the variable), and skips the
+/// version-gated comment.
+async fn counters(
+    conn: &mut MySqlConnection,
+    database: &str,
+) -> Result<Vec<(String, u64)>, DbError> {
+    debug_assert!(database.starts_with(crate::NAME_PREFIX));
+    let sql = format!(
+        "set /*!80000 session information_schema_stats_expiry = 0, */ @testbed_counters = 1;
+         select cast(table_name as char), cast(auto_increment as unsigned)
+         from information_schema.tables
+         where table_schema = '{database}' and table_type = 'BASE TABLE'
+           and auto_increment is not null and table_name <> '_sqlx_migrations'
+         order by table_name"
+    );
+    let rows = sqlx::raw_sql(AssertSqlSafe(sql))
+        .fetch_all(conn)
+        .await
+        .map_err(fail("read the auto-increment counters"))?;
+    rows.iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(fail("read the auto-increment counters"))
+}
+
+/// The tables of `seeded` whose auto-increment counter in template `database` is one past
+/// their largest id (InnoDB's counter after `TRUNCATE` and inserting the seed rows).
+async fn refillable(
+    conn: &mut MySqlConnection,
+    database: &str,
+    seeded: &[String],
+    counters: &[(String, u64)],
+) -> Result<Vec<String>, DbError> {
+    let columns: Vec<(String, String)> = sqlx::query_as(
+        "select cast(table_name as char), cast(column_name as char)
+         from information_schema.columns
+         where table_schema = ? and extra like '%auto_increment%'",
+    )
+    .bind(database.to_owned())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(fail("read the auto-increment columns"))?;
+    let columns: Vec<(String, String)> = columns
+        .into_iter()
+        .filter(|(table, _)| seeded.contains(table))
+        .collect();
+    if columns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = columns
+        .iter()
+        .map(|(table, column)| {
+            format!(
+                "select cast('{table}' as char), cast(coalesce(max(`{column}`), 0) + 1 as unsigned) \
+                 from `{database}`.`{table}`"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" union all ");
+    let next: Vec<(String, u64)> = sqlx::query_as(AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(fail("read the seed rows' largest ids"))?;
+    Ok(next
+        .into_iter()
+        .filter(|counter| counters.contains(counter))
+        .map(|(table, _)| table)
+        .collect())
 }
 
 /// A hash of the schema of `database` (tables, columns, indexes), to tell whether a test
@@ -467,14 +557,48 @@ async fn reset_or_rebuild(
     }
 }
 
-/// Deletes every row and copies the seed rows back from the template, in one round trip.
+/// Empties every table, copies the seed rows back from the template and sets back the
+/// auto-increment counters the test moved, in one round trip (after reading the counters).
+///
+/// Only moved counters are set, since that takes DDL, the cheapest first: a table whose
+/// template counter is one past its largest id (or 1, without seed rows) is truncated
+/// (about 15 ms on a disk-backed MariaDB, where `DELETE` and `ALTER TABLE ...
+/// AUTO_INCREMENT` take about 30), any other gets the `ALTER` after its rows are
+/// restored. Deleting rows never lowers a counter and the seed rows keep their ids, so
+/// the counters read before the reset are those a `DELETE` leaves; InnoDB cannot set a
+/// counter below the table's largest id, which after the reset is at most the template's.
 async fn reset(
     conn: &mut MySqlConnection,
     template: &TemplateInfo,
     name: &str,
 ) -> Result<(), DbError> {
+    let counters = counters(conn, name).await?;
+    let moved = |table: &str| -> Option<u64> {
+        let now = counters.iter().find(|(t, _)| t == table)?;
+        let fresh = template.counters.iter().find(|(t, _)| t == table)?;
+        (now.1 != fresh.1).then_some(fresh.1)
+    };
     let mut sql = String::from("set foreign_key_checks = 0;");
+    let mut alter = String::new();
     for table in &template.tables {
+        // What a truncated table's counter becomes with its seed rows back.
+        let truncates_to = |next: u64| {
+            if template.seeded.contains(table) {
+                template.refillable.contains(table)
+            } else {
+                next == 1
+            }
+        };
+        match moved(table) {
+            Some(next) if truncates_to(next) => {
+                sql.push_str(&format!("truncate table `{name}`.`{table}`;"));
+                continue;
+            }
+            Some(next) => alter.push_str(&format!(
+                "alter table `{name}`.`{table}` auto_increment = {next};"
+            )),
+            None => {}
+        }
         sql.push_str(&format!("delete from `{name}`.`{table}`;"));
     }
     for table in &template.seeded {
@@ -483,6 +607,7 @@ async fn reset(
             template.name
         ));
     }
+    sql.push_str(&alter);
     sql.push_str("set foreign_key_checks = 1");
     sqlx::raw_sql(AssertSqlSafe(sql))
         .execute(conn)

@@ -146,6 +146,26 @@ async fn child_dies_with_a_statement_running() {
     sigkill_self();
 }
 
+#[tokio::test]
+#[ignore = "helper: run in a child process by `a_killed_runs_pooled_database_gets_its_counters_back`"]
+async fn child_dies_moving_mysql_counters() {
+    if !is_child("child_dies_moving_mysql_counters") {
+        return;
+    }
+    let scope = Scope::new("child");
+    let db = crate::mysql::KILLED_COUNTERS
+        .try_mysql(&scope)
+        .await
+        .expect("mysql is up");
+    sqlx::query("insert into tags (name) values ('left by a killed run'), ('and another')")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    println!("DATABASE {}", db.name());
+    std::io::stdout().flush().unwrap();
+    sigkill_self();
+}
+
 /// Dies by SIGKILL, as a test process killed by a user or a runner's timeout does: no
 /// cleanup, no destructor, no exit handler runs. `kill -9` on our own pid needs no
 /// `unsafe`.

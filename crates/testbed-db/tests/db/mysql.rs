@@ -12,6 +12,16 @@ static OWN_POOL: Database = testbed_db::migrations!("tests/schema").with_seeds(t
     "tests/seeds/base.sql",
     "tests/seeds/own_pool.sql"
 ]);
+static COUNTERS: Database = testbed_db::migrations!("tests/schema").with_seeds(testbed_db::seeds![
+    "tests/seeds/base.sql",
+    "tests/seeds/counters_pool.sql"
+]);
+/// Used by a child process killed mid-test, and then by the test that runs it.
+pub static KILLED_COUNTERS: Database =
+    testbed_db::migrations!("tests/schema").with_seeds(testbed_db::seeds![
+        "tests/seeds/base.sql",
+        "tests/seeds/killed_counters_pool.sql"
+    ]);
 static ALTERED: Database = testbed_db::migrations!("tests/schema").with_seeds(testbed_db::seeds![
     "tests/seeds/base.sql",
     "tests/seeds/altered_pool.sql"
@@ -102,6 +112,119 @@ async fn a_recycled_database_comes_back_with_only_the_seed_rows() {
         .await
         .unwrap();
     assert_eq!(ids, seed_ids, "seed rows keep their ids");
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}
+
+/// The next id of `table` in `database`, as a fresh copy of it would hand out.
+async fn next_id(database: &str, table: &str) -> u64 {
+    let url =
+        std::env::var("TESTBED_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+    let admin = sqlx::MySqlPool::connect(&url).await.unwrap();
+    let next: u64 = sqlx::query_scalar(
+        "select cast(auto_increment as unsigned) from information_schema.tables
+         where table_schema = ? and table_name = ?",
+    )
+    .bind(database)
+    .bind(table)
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    admin.close().await;
+    next
+}
+
+#[testbed::test]
+async fn a_recycled_database_hands_out_the_ids_of_a_fresh_copy() {
+    require_mysql().await;
+    let template = COUNTERS.template_name(Backend::MySql).unwrap();
+    let mut used = None;
+    for round in 0..3 {
+        let scope = Scope::new(format!("round {round}"));
+        let db = COUNTERS.mysql(&scope).await.unwrap();
+        if round == 0 {
+            // The seed file gives the template its own hash, so it exists by now.
+            assert_eq!(
+                next_id(&template, "tags").await,
+                4,
+                "two seed tags, one deleted"
+            );
+            assert_eq!(next_id(&template, "products").await, 3, "two seed products");
+            assert_eq!(
+                next_id(&template, "customers").await,
+                1,
+                "no seed customers"
+            );
+        }
+        // Each way back to a fresh counter: seeded with a gap after the largest id (an
+        // `ALTER`), seeded without one, and not seeded (both truncated).
+        for (table, insert) in [
+            (
+                "tags",
+                "insert into tags (name) values ('first'), ('second')",
+            ),
+            (
+                "products",
+                "insert into products (sku, name, price_cents) values ('NEW-1', 'New', 1)",
+            ),
+            (
+                "customers",
+                "insert into customers (name, email) values ('Ada', 'ada@example.com')",
+            ),
+        ] {
+            let fresh = next_id(&template, table).await;
+            let id = sqlx::query(insert)
+                .execute(db.pool())
+                .await
+                .unwrap()
+                .last_insert_id();
+            assert_eq!(
+                id,
+                fresh,
+                "round {round}: `{table}` in `{}` did not start where a fresh copy does",
+                db.name()
+            );
+        }
+        // A rolled-back insert moves the counter too.
+        let mut tx = db.pool().begin().await.unwrap();
+        sqlx::query("insert into tags (name) values ('rolled back')")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.rollback().await.unwrap();
+        match &used {
+            None => used = Some(db.name().to_owned()),
+            // Nothing else uses this schema: the database released last round comes back.
+            Some(name) => assert_eq!(db.name(), name, "round {round} got another database"),
+        }
+        scope.finish_async(Outcome::Passed).await.unwrap();
+    }
+}
+
+#[testbed::test]
+async fn a_killed_runs_pooled_database_gets_its_counters_back() {
+    require_mysql().await;
+    let output = crate::child::run("child::child_dies_moving_mysql_counters", &[]);
+    let name = crate::child::printed_database(&output);
+    // The killed child's lock goes with its connection, once the server notices.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while kind_of(&name).await != Some(HeldKind::Orphaned) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} is {:?}",
+            kind_of(&name).await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let template = KILLED_COUNTERS.template_name(Backend::MySql).unwrap();
+    let scope = Scope::new("next user");
+    let db = KILLED_COUNTERS.mysql(&scope).await.unwrap();
+    assert_eq!(db.name(), name, "the first free database of the pool");
+    let id = sqlx::query("insert into tags (name) values ('after the kill')")
+        .execute(db.pool())
+        .await
+        .unwrap()
+        .last_insert_id();
+    assert_eq!(id, next_id(&template, "tags").await);
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 

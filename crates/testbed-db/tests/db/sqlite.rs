@@ -70,6 +70,78 @@ async fn a_file_copy_has_a_url_and_is_removed_after_a_pass() -> Result<(), sqlx:
     Ok(())
 }
 
+/// Holds five connections of `pool` at once (the limit of every test pool but
+/// PostgreSQL's `Rollback`), and checks they share one database: what one writes,
+/// another reads.
+async fn holds_five_connections(pool: &sqlx::SqlitePool) {
+    let holding = async {
+        let mut held = Vec::new();
+        for _ in 0..5 {
+            held.push(pool.acquire().await.unwrap());
+        }
+        held
+    };
+    // Loose: a pool that allows fewer waits 30 s for sqlx's `PoolTimedOut`.
+    let mut held = tokio::time::timeout(std::time::Duration::from_secs(5), holding)
+        .await
+        .expect("five connections at once within 5 s");
+    sqlx::query("insert into tags (name) values ('shared')")
+        .execute(&mut *held[0])
+        .await
+        .unwrap();
+    for conn in &mut held[1..] {
+        let seen: i64 = sqlx::query_scalar("select count(*) from tags where name = 'shared'")
+            .fetch_one(&mut **conn)
+            .await
+            .unwrap();
+        assert_eq!(seen, 1, "every connection sees the same database");
+    }
+}
+
+#[testbed::test]
+async fn the_default_in_memory_database_allows_five_connections(scope: &Scope) {
+    let db = SHOP.sqlite(scope).await.unwrap();
+    holds_five_connections(db.pool()).await;
+    // And it is still this test's own: a second database does not see the row.
+    let other = SHOP.sqlite(scope).await.unwrap();
+    let seen: i64 = sqlx::query_scalar("select count(*) from tags where name = 'shared'")
+        .fetch_one(other.pool())
+        .await
+        .unwrap();
+    assert_eq!(seen, 0);
+}
+
+#[testbed::test]
+async fn a_file_copy_allows_five_connections(scope: &Scope) {
+    let db = FILE_COPY.sqlite(scope).await.unwrap();
+    holds_five_connections(db.pool()).await;
+}
+
+#[tokio::test]
+async fn an_in_memory_database_lives_until_its_test_ends() {
+    let scope = Scope::new("in memory");
+    let db = SHOP.sqlite(&scope).await.unwrap();
+    sqlx::query("insert into tags (name) values ('kept')")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    // Every connection of the pool closed: the database stays for the test's next one.
+    for _ in 0..10 {
+        if db.pool().size() == 0 {
+            break;
+        }
+        let conn = db.pool().acquire().await.unwrap().detach();
+        sqlx::Connection::close(conn).await.unwrap();
+    }
+    assert_eq!(db.pool().size(), 0);
+    let seen: i64 = sqlx::query_scalar("select count(*) from tags where name = 'kept'")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(seen, 1);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}
+
 static BY_FUNCTION: Database = Database::function("notes v1", |target| {
     Box::pin(async move {
         if let testbed_db::Target::Sqlite(conn) = target {
