@@ -779,3 +779,34 @@ fn an_unavailable_server_skips_or_fails_when_required() {
         "under TESTBED_REQUIRE a missing server fails the test"
     );
 }
+
+/// Under `Rollback`, a statement that fails takes nothing else with it, as it would on
+/// a database of its own: the statements before it stay, the ones after it run.
+#[testbed::test]
+async fn rollback_survives_a_failing_statement() {
+    require_postgres().await;
+    let scope = Scope::new("failing statement");
+    let db = ROLLED_BACK.postgres(&scope).await.unwrap();
+    sqlx::query("insert into notes values ('before')")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let refused = sqlx::query("insert into notes values (1 / 0)")
+        .execute(db.pool())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused
+            .as_database_error()
+            .and_then(|e| e.code())
+            .as_deref(),
+        Some("22012"),
+        "{refused}"
+    );
+    sqlx::query("insert into notes values ('after')")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(count_notes(db.pool()).await, 2);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}

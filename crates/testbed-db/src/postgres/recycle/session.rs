@@ -9,6 +9,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection};
 
 use super::super::catalog;
+use super::super::registry::has_code;
 use super::super::server::PgServer;
 use super::super::template::Template;
 use crate::{Backend, DbError, engine, owner};
@@ -221,6 +222,13 @@ pub(crate) async fn reset(
 /// A pool of one connection that opens a transaction as it connects. The transaction is
 /// left open with sqlx counting it, so that the test's own `begin()` becomes a savepoint
 /// and its `commit()` a savepoint release: nothing reaches the database for good.
+///
+/// Outside a transaction of its own, each statement of a test would stand alone: one
+/// that fails (a refused duplicate, say) takes nothing else with it. Inside the one
+/// transaction, a failed statement would abort every later one (`25P02`). So each use
+/// of the connection runs under a savepoint of its own: when the connection comes back
+/// to the pool, the savepoint is released and a new one set, or, if a statement failed,
+/// rolled back to, undoing only that use. One round trip per use.
 pub(crate) fn in_transaction(server: &PgServer, name: &str) -> PgPool {
     PgPoolOptions::new()
         .max_connections(1)
@@ -233,7 +241,34 @@ pub(crate) fn in_transaction(server: &PgServer, name: &str) -> PgPool {
                 // Forgetting the guard keeps the transaction open (its drop would roll
                 // back) and sqlx's depth at one; the cleanup rolls back by hand.
                 std::mem::forget(transaction);
+                sqlx::raw_sql("savepoint testbed_use").execute(conn).await?;
                 Ok(())
+            })
+        })
+        .after_release(|conn, _| {
+            Box::pin(async move {
+                let next = sqlx::raw_sql("release savepoint testbed_use; savepoint testbed_use")
+                    .execute(&mut *conn)
+                    .await;
+                match next {
+                    Ok(_) => {}
+                    // A statement of this use failed: undo this use only.
+                    Err(error) if has_code(&error, "25P02") => {
+                        sqlx::raw_sql("rollback to savepoint testbed_use")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    // The test rolled back to a savepoint of its own set before this one.
+                    Err(error) if has_code(&error, "3B001") => {
+                        sqlx::raw_sql("savepoint testbed_use")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    // No transaction: a raw `COMMIT` escaped it, which the cleanup sees.
+                    Err(error) if has_code(&error, "25P01") => {}
+                    Err(error) => return Err(error),
+                }
+                Ok(true)
             })
         })
         .connect_lazy_with(pool_options(server, name))
