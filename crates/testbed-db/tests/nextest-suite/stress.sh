@@ -189,7 +189,12 @@ kill_round() {
     local kills=$((RANDOM % 3 + 1))
     for ((k = 0; k < kills; k++)); do
         sleep "$((RANDOM % 3 + 1)).$((RANDOM % 10))"
-        mapfile -t pids < <(test_pids "$run")
+        # Between two tests no test process may be running: look again, for up to 2 s.
+        pids=()
+        for ((tries = 0; tries < 20 && ${#pids[@]} == 0; tries++)); do
+            mapfile -t pids < <(test_pids "$run")
+            ((${#pids[@]})) || sleep 0.1
+        done
         ((${#pids[@]})) || continue
         pid=${pids[RANDOM % ${#pids[@]}]}
         name=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | sed -n 3p || true)
