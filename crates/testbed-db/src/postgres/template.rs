@@ -37,6 +37,18 @@ pub(crate) struct Template {
     pub(crate) reset: String,
 }
 
+impl Template {
+    /// The part of [`reset`](Template::reset) that rewinds the sequences: what a
+    /// rolled-back test still changes, since `nextval` is not undone by a rollback.
+    pub(crate) fn rewind_sequences(&self) -> String {
+        self.reset
+            .lines()
+            .filter(|line| line.starts_with("select setval("))
+            .map(|line| format!("{line}\n"))
+            .collect()
+    }
+}
+
 /// The templates this process knows to be complete.
 static READY: Mutex<Option<HashMap<String, Arc<Template>>>> = Mutex::new(None);
 

@@ -810,3 +810,50 @@ async fn rollback_survives_a_failing_statement() {
     assert_eq!(count_notes(db.pool()).await, 2);
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
+
+type Build<'c> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), testbed::BoxError>> + Send + 'c>>;
+
+fn counted(target: testbed_db::Target<'_>) -> Build<'_> {
+    Box::pin(async move {
+        if let testbed_db::Target::Postgres(conn) = target {
+            sqlx::raw_sql("create table counted (id serial primary key, body text)")
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    })
+}
+
+/// One schema, two strategies: the same template, the same pooled databases.
+static COUNTED: Database = Database::function("counted v1", counted);
+static COUNTED_ROLLBACK: Database =
+    Database::function("counted v1", counted).isolation(testbed_db::Isolation::Rollback);
+
+/// A rolled-back test still moves sequences (`nextval` is not undone by a rollback):
+/// the next user of its database, whatever its strategy, gets the ids a fresh copy
+/// gives.
+#[testbed::test]
+async fn a_rolled_back_test_leaves_its_sequences_rewound() {
+    require_postgres().await;
+    let scope = Scope::new("rolled back");
+    let db = COUNTED_ROLLBACK.postgres(&scope).await.unwrap();
+    let name = db.name().to_owned();
+    for body in ["a", "b", "c"] {
+        sqlx::query("insert into counted (body) values ($1)")
+            .bind(body)
+            .execute(db.pool())
+            .await
+            .unwrap();
+    }
+    scope.finish_async(Outcome::Passed).await.unwrap();
+
+    let scope = Scope::new("recycled");
+    let again = acquire_named(&COUNTED, &scope, &name).await;
+    let id: i32 = sqlx::query_scalar("insert into counted (body) values ('d') returning id")
+        .fetch_one(again.pool())
+        .await
+        .unwrap();
+    assert_eq!(id, 1, "the rolled-back test's ids were given back");
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}

@@ -178,7 +178,9 @@ async fn release(
         return Ok(());
     }
     if let Some(rollback) = rollback {
-        let untouched = session::roll_back(&rollback).await.unwrap_or(false);
+        let untouched = session::roll_back(&warm.template, &rollback)
+            .await
+            .unwrap_or(false);
         rollback.close().await;
         if untouched {
             // Still in its transaction: the rollback undid everything.

@@ -275,8 +275,9 @@ pub(crate) fn in_transaction(server: &PgServer, name: &str) -> PgPool {
 }
 
 /// Rolls back the test's transaction: `true` if it was still open, so that nothing the
-/// test did was committed.
-pub(crate) async fn roll_back(pool: &PgPool) -> Result<bool, DbError> {
+/// test did was committed; its sequences are then rewound too (a rollback does not undo
+/// `nextval`), so the database is as the template left it.
+pub(crate) async fn roll_back(template: &Template, pool: &PgPool) -> Result<bool, DbError> {
     let fail = |e| DbError::server(Backend::Postgres, "roll back the test's transaction", e);
     let mut conn = pool.acquire().await.map_err(fail)?;
     // A savepoint is refused outside a transaction block (25P01), and a transaction
@@ -300,6 +301,15 @@ pub(crate) async fn roll_back(pool: &PgPool) -> Result<bool, DbError> {
         .execute(&mut *conn)
         .await
         .map_err(fail)?;
+    if open {
+        let rewind = template.rewind_sequences();
+        if !rewind.is_empty() {
+            sqlx::raw_sql(AssertSqlSafe(rewind))
+                .execute(&mut *conn)
+                .await
+                .map_err(fail)?;
+        }
+    }
     Ok(open)
 }
 
