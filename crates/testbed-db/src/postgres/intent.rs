@@ -53,6 +53,17 @@ pub(crate) async fn clear(lease: &mut PgConnection, name: &str) -> Result<(), Db
     Ok(())
 }
 
+/// Clears every owner's intent to create `name`: for a builder that holds the lock under
+/// which `name` is made, any other intent is a dead builder's.
+pub(crate) async fn forget_all(conn: &mut PgConnection, name: &str) -> Result<(), DbError> {
+    sqlx::query("delete from intents where datname = $1")
+        .bind(name)
+        .execute(&mut *conn)
+        .await
+        .map_err(fail("clear the intents in `testbed_registry`"))?;
+    Ok(())
+}
+
 /// Drops the unmarked databases that dead owners recorded intents for, and clears the
 /// intents of dead owners. Returns the names dropped. Nothing happens to a name a live
 /// owner intends, to a marked database, or without the registry. `conn` is connected
@@ -94,8 +105,13 @@ pub(crate) async fn sweep(conn: &mut PgConnection) -> Result<Vec<String>, DbErro
             continue;
         }
         if !intended_live.contains(name.as_str()) && name.starts_with(crate::NAME_PREFIX) {
-            // The pool's claim lock, held while dropping: nobody claims it meanwhile.
-            let key = super::registry::pool_key(name);
+            // The lock under which the name is made (a template's build lock, a pooled
+            // database's claim), held while dropping: nobody makes it meanwhile.
+            let key = if name.starts_with(template::TEMPLATE_PREFIX) {
+                template::lock_key(name)
+            } else {
+                super::registry::pool_key(name)
+            };
             let locked: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
                 .bind(key)
                 .fetch_one(&mut *conn)

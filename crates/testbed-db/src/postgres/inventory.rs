@@ -98,6 +98,10 @@ pub(crate) async fn list(server: &PgServer) -> Result<Vec<Held>, DbError> {
     .fetch_all(&mut *lease)
     .await
     .map_err(fail)?;
+    let intended: Vec<String> = sqlx::query_scalar("select datname from intents")
+        .fetch_all(&mut *lease)
+        .await
+        .map_err(fail)?;
     drop(lease);
     let mut held = Vec::new();
     for (name, comment, is_template, allows_connections) in rows {
@@ -110,10 +114,15 @@ pub(crate) async fn list(server: &PgServer) -> Result<Vec<Held>, DbError> {
             }
             let complete =
                 is_template && !allows_connections && comment.starts_with(TEMPLATE_COMMENT);
+            // Unfinished only if a builder recorded its intent or builds it now: a
+            // name is no proof.
+            let building = intended.contains(&name) || locked.contains(&template::lock_key(&name));
             let kind = if complete {
                 HeldKind::Template
-            } else {
+            } else if building {
                 HeldKind::Unfinished
+            } else {
+                continue; // not made by testbed: not ours to judge
             };
             (kind, None)
         } else if name.starts_with(recycle::POOL_PREFIX) {

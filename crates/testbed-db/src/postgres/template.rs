@@ -24,6 +24,8 @@ use super::server::PgServer;
 use crate::schema::{Prepared, build_postgres};
 use crate::{Backend, DbError};
 
+/// The prefix of templates' names.
+pub(crate) const TEMPLATE_PREFIX: &str = "testbed_tpl_";
 /// The start of the comment that marks a database as a testbed template.
 pub(crate) const TEMPLATE_COMMENT: &str = "testbed template";
 
@@ -245,10 +247,34 @@ async fn build(server: &PgServer, prepared: &Prepared, name: &str) -> Result<Tem
         if let Some(template) = read(server, name).await? {
             return Ok(template); // another process built it while this one waited
         }
-        // Whatever is there is a build cut short: ours by its name, and nobody uses it.
-        drop_database(&mut locker, name)
-            .await
-            .map_err(fail("drop the half-built"))?;
+        // A database of that name that is not complete is a build cut short only if a
+        // builder recorded its intent (it is dead: this process holds the build lock).
+        // A name is no proof: one made by hand is left alone, and the build refused.
+        let (exists, intended): (bool, bool) = sqlx::query_as(
+            "select exists (select from pg_database where datname = $1),
+                    exists (select from intents where datname = $1)",
+        )
+        .bind(name)
+        .fetch_one(&mut locker)
+        .await
+        .map_err(fail("look for a half-built"))?;
+        if exists && !intended {
+            return Err(fail("build")(sqlx::Error::Protocol(format!(
+                "a database `{name}` exists that testbed did not create (no mark, no \
+                 recorded intent); drop or rename it"
+            ))));
+        }
+        if exists {
+            drop_database(&mut locker, name)
+                .await
+                .map_err(fail("drop the half-built"))?;
+        }
+        super::intent::forget_all(&mut locker, name).await?;
+        if !super::intent::record(&mut locker, name).await? {
+            return Err(fail("build")(sqlx::Error::Protocol(format!(
+                "`{name}` appeared while this process held its build lock"
+            ))));
+        }
         run(&mut locker, format!(r#"create database "{name}""#))
             .await
             .map_err(fail("create"))?;
@@ -286,6 +312,7 @@ async fn build(server: &PgServer, prepared: &Prepared, name: &str) -> Result<Tem
         )
         .await
         .map_err(fail("complete"))?;
+        super::intent::clear(&mut locker, name).await?;
         Ok(template)
     }
     .await;

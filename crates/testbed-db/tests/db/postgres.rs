@@ -81,10 +81,20 @@ static REPAIRED: Database = Database::function("half-built v1", |target| {
 async fn a_half_built_template_is_rebuilt() {
     require_postgres().await;
     let template = REPAIRED.template_name(Backend::Postgres).unwrap();
-    // What a build killed halfway leaves: the database exists, unmarked, half-filled.
+    // What a build killed halfway leaves: its intent recorded by an owner that is gone,
+    // the database there, unmarked, half-filled.
     let url = std::env::var("TESTBED_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let admin_pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let mut registry_url = url::Url::parse(&url).unwrap();
+    registry_url.set_path("/testbed_registry");
+    let registry = sqlx::PgPool::connect(registry_url.as_str()).await.unwrap();
+    sqlx::query("insert into intents (datname, owner, pid) values ($1, 'dead00000000', 1) on conflict do nothing")
+        .bind(&template)
+        .execute(&registry)
+        .await
+        .unwrap();
+    registry.close().await;
     for (sql, must_work) in [
         (
             format!(r#"alter database "{template}" with is_template false"#),
@@ -857,3 +867,57 @@ async fn a_rolled_back_test_leaves_its_sequences_rewound() {
     assert_eq!(id, 1, "the rolled-back test's ids were given back");
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
+
+/// A database named like a template that testbed did not make (no mark, no intent) is
+/// never listed, dropped or built over: the build refuses with what to do.
+#[testbed::test]
+async fn a_hand_made_database_named_like_a_template_is_left_alone() {
+    require_postgres().await;
+    let template = HAND_MADE.template_name(Backend::Postgres).unwrap();
+    let admin_pool = sqlx::PgPool::connect(&admin_url()).await.unwrap();
+    let run = async |sql: String| {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&admin_pool)
+            .await
+            .unwrap();
+    };
+    run(format!(r#"drop database if exists "{template}""#)).await;
+    run(format!(r#"create database "{template}""#)).await;
+    let listed = admin::status(Backend::Postgres, None).await.unwrap();
+    // Orphans and stale templates only: `--templates` would drop other tests' pools.
+    let pruned = admin::prune(Backend::Postgres, None, Default::default()).await;
+    let scope = Scope::new("hand-made");
+    let refused = HAND_MADE.postgres(&scope).await.map(|_| ()).unwrap_err();
+    let still_there: bool =
+        sqlx::query_scalar("select exists (select from pg_database where datname = $1)")
+            .bind(&template)
+            .fetch_one(&admin_pool)
+            .await
+            .unwrap();
+    run(format!(r#"drop database if exists "{template}""#)).await;
+    admin_pool.close().await;
+    assert!(
+        !listed.iter().any(|held| held.name == template),
+        "{listed:?}"
+    );
+    assert!(
+        !pruned.unwrap().iter().any(|held| held.name == template),
+        "pruned"
+    );
+    assert!(still_there, "the hand-made database was dropped");
+    assert!(
+        refused.to_string().contains("testbed did not create"),
+        "{refused}"
+    );
+}
+
+static HAND_MADE: Database = Database::function("hand-made v1", |target| {
+    Box::pin(async move {
+        if let testbed_db::Target::Postgres(conn) = target {
+            sqlx::raw_sql("create table notes (body text)")
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    })
+});
