@@ -102,20 +102,27 @@ async fn acquire_clone(
     })
 }
 
-/// Clones `template` into a new database owned by this process, on the lease (its
-/// intent, the statement and the mark on one session).
+/// Clones `template` into a new database owned by this process, on an admin connection
+/// (its intent, the statement and the mark on one session; not on the lease, which the
+/// process's other tests need meanwhile). Its name is this process's alone; a backend
+/// still creating it after the process died keeps the owner alive for the sweep (see
+/// `intent`).
 async fn clone(server: &PgServer, template: &str) -> Result<String, DbError> {
     let name = owner::database_name();
     let fail = |action: String| move |e| DbError::server(Backend::Postgres, action, e);
-    let mut lease = server.lease.lock().await;
-    if !intent::record(&mut lease, &name).await? {
+    let mut conn = server
+        .pool
+        .acquire()
+        .await
+        .map_err(fail("connect to `testbed_registry`".into()))?;
+    if !intent::record(&mut conn, &name).await? {
         return Err(fail(format!("clone template `{template}`"))(
             sqlx::Error::Protocol(format!("`{name}` exists already")),
         ));
     }
-    if let Err(error) = create_clone(&mut lease, server, template, &name).await {
+    if let Err(error) = create_clone(&mut conn, server, template, &name).await {
         // Nothing was made: the intent has nothing left to prove.
-        let _ = intent::clear(&mut lease, &name).await;
+        let _ = intent::clear(&mut conn, &name).await;
         let hint = if template::is_busy(&error) {
             " (hint: disconnect any session from it)"
         } else {
@@ -125,18 +132,22 @@ async fn clone(server: &PgServer, template: &str) -> Result<String, DbError> {
     }
     // A failed mark keeps the intent: once this process is gone, the sweep drops it.
     let comment = inventory::owned_comment(template);
-    template::run(&mut lease, mark(&name, &comment))
+    template::run(&mut conn, mark(&name, &comment))
         .await
         .map_err(fail(format!("mark `{name}`")))?;
-    intent::clear(&mut lease, &name).await?;
+    intent::clear(&mut conn, &name).await?;
     Ok(name)
 }
 
 /// Drops a test's database on the engine.
 async fn release(server: Arc<PgServer>, name: String, _outcome: Outcome) -> Result<(), DbError> {
     engine::run(async move {
-        let mut lease = server.lease.lock().await;
-        template::drop_database(&mut lease, &name)
+        let mut conn = server
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| DbError::server(Backend::Postgres, "connect", e))?;
+        template::drop_database(&mut conn, &name)
             .await
             .map_err(|e| DbError::server(Backend::Postgres, format!("drop `{name}`"), e))
     })

@@ -143,6 +143,12 @@ const KEY_SQL: &str = "create or replace function testbed_pool_key(name text) re
   language sql immutable strict
   as $$ select ('x' || left(encode(sha256(convert_to(name, 'UTF8')), 'hex'), 16))::bit(64)::bigint $$;";
 
+/// The advisory-lock key held, for the whole statement, by the session that creates
+/// or drops pooled database `name`: as the claim function computes it.
+pub(crate) fn existence_key(name: &str) -> i64 {
+    pool_key(&format!("testbed exists {name}"))
+}
+
 /// The advisory-lock key of pooled database `name` (see [`KEY_SQL`]).
 pub(crate) fn pool_key(name: &str) -> i64 {
     use sha2::{Digest, Sha256};
@@ -194,6 +200,12 @@ begin
     if not pg_try_advisory_lock(testbed_pool_key(candidate.name)) then
       continue;
     end if;
+    -- A `CREATE DATABASE` or `DROP DATABASE` of it still runs (its holder died): pass.
+    if not pg_try_advisory_lock(testbed_pool_key('testbed exists ' || candidate.name)) then
+      perform pg_advisory_unlock(testbed_pool_key(candidate.name));
+      continue;
+    end if;
+    perform pg_advisory_unlock(testbed_pool_key('testbed exists ' || candidate.name));
     if candidate.bad then
       return query select candidate.name, false, true, top + 1;
       return;

@@ -4,10 +4,13 @@
 //! The hand-over rules, which hold whatever a process does when it exits:
 //! - A process holds pooled database `N` while its lease holds `N`'s claim lock
 //!   (`registry::pool_key`). Only the holder touches `N`.
-//! - `N` is created and dropped on the holder's lease itself. A backend runs its
-//!   statement to the end even when its client is gone, and releases its session's
-//!   locks only when it exits, so the claim is never free while a `CREATE DATABASE` or
-//!   `DROP DATABASE` of `N` still runs.
+//! - `N` is created and dropped on a session that holds `N`'s existence lock
+//!   (`registry::existence_key`) from before the statement to after it. A backend runs
+//!   its statement to the end even when its client is gone, and releases its session's
+//!   locks only when it exits, so the existence lock is held while a `CREATE DATABASE`
+//!   or `DROP DATABASE` of `N` still runs, whatever became of its process; a claimer
+//!   passes over a database whose existence lock is held. (Not on the lease, which
+//!   every test of the process needs: a statement of 100 ms there would stall them.)
 //! - What runs inside `N` (a test's queries, a reset) runs on other sessions, which can
 //!   outlive a killed holder. So a claimer ends every session on `N` and waits for
 //!   them to be gone before it uses `N` (the claim function does it in the same round
@@ -64,10 +67,10 @@ pub(crate) fn pool_prefix(template: &Template) -> String {
 /// Claims a free pooled database of `template`, or clones a new one.
 pub(crate) async fn claim(server: &PgServer, template: &Template) -> Result<Claim, DbError> {
     let prefix = pool_prefix(template);
-    let mut lease = server.lease.lock().await;
     // Past a few invalid databases (dropped on the way), give up.
     for _ in 0..8 {
         let skip: Vec<String> = held().iter().cloned().collect();
+        let mut lease = server.lease.lock().await;
         let (claimed, clean, invalid, next_serial): (Option<String>, bool, bool, i32) =
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "select * from {}($1, $2, $3)",
@@ -79,27 +82,27 @@ pub(crate) async fn claim(server: &PgServer, template: &Template) -> Result<Clai
             .fetch_one(&mut *lease)
             .await
             .map_err(fail("claim a pooled database"))?;
+        drop(lease);
         let Some(name) = claimed else {
-            return clone_new(&mut lease, server, template, &prefix, next_serial).await;
+            return clone_new(server, template, &prefix, next_serial).await;
         };
         held().insert(name.clone());
         if !invalid {
             return Ok(Claim { name, clean });
         }
         // Left invalid by an interrupted `DROP DATABASE`: it can only be dropped.
-        let dropped = template::drop_database(&mut lease, &name).await;
-        registry::forget(&mut lease, &name).await;
-        unlock(&mut lease, &name).await;
-        dropped.map_err(fail(format!("drop the invalid `{name}`")))?;
+        drop_claimed(server, &name).await.map_err(|e| match e {
+            DbError::Server { source, .. } => fail(format!("drop the invalid `{name}`"))(source),
+            other => other,
+        })?;
     }
     Err(fail("claim a pooled database")(sqlx::Error::Protocol(
         "every pooled database found was invalid".into(),
     )))
 }
 
-/// Clones `template` into the first free name from `next_serial` on, on the lease.
+/// Clones `template` into the first free name from `next_serial` on.
 async fn clone_new(
-    lease: &mut PgConnection,
     server: &PgServer,
     template: &Template,
     prefix: &str,
@@ -107,15 +110,15 @@ async fn clone_new(
 ) -> Result<Claim, DbError> {
     for serial in next_serial..next_serial + 64 {
         let name = format!("{prefix}{serial}");
-        if !try_lock(lease, &name).await? {
+        if !try_lock(&mut *server.lease.lock().await, &name).await? {
             continue;
         }
-        match clone_into(lease, server, template, &name).await {
+        match clone_into(server, template, &name).await {
             Ok(true) => return Ok(Claim { name, clean: true }),
             // It exists (made by another process, or unmarked): the next name.
-            Ok(false) => unlock(lease, &name).await,
+            Ok(false) => unclaim(server, &name).await,
             Err(error) => {
-                unlock(lease, &name).await;
+                unclaim(server, &name).await;
                 return Err(error);
             }
         }
@@ -163,27 +166,69 @@ pub(crate) async fn unclaim(server: &PgServer, name: &str) {
     unlock(&mut *server.lease.lock().await, name).await;
 }
 
-/// Clones `template` into `name` on the lease; `false` if `name` already exists.
-async fn clone_into(
-    lease: &mut PgConnection,
+/// A connection of the admin pool holding `name`'s existence lock, for creating or
+/// dropping it; `None` if another session holds it (a dead holder's statement runs).
+async fn for_existence(
+    server: &PgServer,
+    name: &str,
+    wait: bool,
+) -> Result<Option<sqlx::pool::PoolConnection<sqlx::Postgres>>, DbError> {
+    let mut conn = server
+        .pool
+        .acquire()
+        .await
+        .map_err(fail("connect to `testbed_registry`"))?;
+    let sql = if wait {
+        "select pg_advisory_lock($1) is not null"
+    } else {
+        "select pg_try_advisory_lock($1)"
+    };
+    let locked: bool = sqlx::query_scalar(sql)
+        .bind(registry::existence_key(name))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(fail(format!("lock the existence of `{name}`")))?;
+    Ok(locked.then_some(conn))
+}
+
+async fn end_existence(conn: &mut PgConnection, name: &str) {
+    let _ = sqlx::query("select pg_advisory_unlock($1)")
+        .bind(registry::existence_key(name))
+        .execute(&mut *conn)
+        .await;
+}
+
+/// Clones `template` into `name`, which this process has claimed; `false` if `name`
+/// already exists (or is being made or dropped).
+async fn clone_into(server: &PgServer, template: &Template, name: &str) -> Result<bool, DbError> {
+    let Some(mut conn) = for_existence(server, name, false).await? else {
+        return Ok(false);
+    };
+    let made = create_marked(&mut conn, server, template, name).await;
+    end_existence(&mut conn, name).await;
+    made
+}
+
+async fn create_marked(
+    conn: &mut PgConnection,
     server: &PgServer,
     template: &Template,
     name: &str,
 ) -> Result<bool, DbError> {
-    if !intent::record(lease, name).await? {
+    if !intent::record(conn, name).await? {
         return Ok(false);
     }
-    match create_clone(lease, server, &template.name, name).await {
+    match create_clone(conn, server, &template.name, name).await {
         Ok(()) => {}
         Err(error)
             if registry::has_code(&error, "42P04") || registry::has_code(&error, "23505") =>
         {
-            intent::clear(lease, name).await?;
+            intent::clear(conn, name).await?;
             return Ok(false);
         }
         Err(error) => {
             // Nothing was made: the intent has nothing left to prove.
-            let _ = intent::clear(lease, name).await;
+            let _ = intent::clear(conn, name).await;
             let hint = if template::is_busy(&error) {
                 " (hint: disconnect any session from it)"
             } else {
@@ -196,11 +241,11 @@ async fn clone_into(
     }
     // A failed mark keeps the intent: once this process is gone, the sweep drops the
     // database.
-    template::run(lease, mark(name, POOL_COMMENT))
+    template::run(conn, mark(name, POOL_COMMENT))
         .await
         .map_err(fail(format!("mark `{name}`")))?;
-    registry::mark_in_use(lease, name).await?;
-    intent::clear(lease, name).await?;
+    registry::mark_in_use(conn, name).await?;
+    intent::clear(conn, name).await?;
     Ok(true)
 }
 
@@ -216,11 +261,20 @@ pub(crate) async fn mark_in_use(server: &PgServer, name: &str) -> Result<(), DbE
 
 /// Drops `name`, which this process holds (its schema was changed), then lets it go.
 pub(crate) async fn drop_claimed(server: &PgServer, name: &str) -> Result<(), DbError> {
-    let mut lease = server.lease.lock().await;
-    let dropped = template::drop_database(&mut lease, name).await;
-    registry::forget(&mut lease, name).await;
-    unlock(&mut lease, name).await;
-    dropped.map_err(fail(format!("drop `{name}`")))
+    let dropped = match for_existence(server, name, true).await {
+        Ok(Some(mut conn)) => {
+            let dropped = template::drop_database(&mut conn, name).await;
+            registry::forget(&mut conn, name).await;
+            end_existence(&mut conn, name).await;
+            dropped.map_err(fail(format!("drop `{name}`")))
+        }
+        Ok(None) => Err(fail(format!("lock the existence of `{name}`"))(
+            sqlx::Error::Protocol("the lock was not granted".into()),
+        )),
+        Err(error) => Err(error),
+    };
+    unclaim(server, name).await;
+    dropped
 }
 
 /// Marks `name`, which this process holds, as a failing test's database kept for
