@@ -69,8 +69,11 @@ pub(crate) async fn claim(server: &PgServer, template: &Template) -> Result<Clai
     let prefix = pool_prefix(template);
     // Past a few invalid databases (dropped on the way), give up.
     for _ in 0..8 {
-        let skip: Vec<String> = held().iter().cloned().collect();
+        // Under the lease's lock from the list of held names to the new name's entry in
+        // it: advisory locks are re-entrant within the lease's session, so another task
+        // of this process claiming meanwhile would get the same database.
         let mut lease = server.lease.lock().await;
+        let skip: Vec<String> = held().iter().cloned().collect();
         let (claimed, clean, invalid, next_serial): (Option<String>, bool, bool, i32) =
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "select * from {}($1, $2, $3)",
@@ -82,11 +85,13 @@ pub(crate) async fn claim(server: &PgServer, template: &Template) -> Result<Clai
             .fetch_one(&mut *lease)
             .await
             .map_err(fail("claim a pooled database"))?;
+        if let Some(name) = &claimed {
+            held().insert(name.clone());
+        }
         drop(lease);
         let Some(name) = claimed else {
             return clone_new(server, template, &prefix, next_serial).await;
         };
-        held().insert(name.clone());
         if !invalid {
             return Ok(Claim { name, clean });
         }
