@@ -423,16 +423,7 @@ async fn a_recycled_database_whose_schema_changed_is_dropped() {
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 
-pub static CRASHED: Database = Database::function("crashed v1", |target| {
-    Box::pin(async move {
-        if let testbed_db::Target::Postgres(conn) = target {
-            sqlx::raw_sql("create table notes (body text)")
-                .execute(conn)
-                .await?;
-        }
-        Ok(())
-    })
-});
+pub static CRASHED: Database = Database::function("crashed v1", notes);
 
 #[testbed::test]
 async fn a_killed_runs_pooled_database_is_reset_by_its_next_user() {
@@ -460,16 +451,7 @@ async fn a_killed_runs_pooled_database_is_reset_by_its_next_user() {
 }
 
 /// A schema of its own: no other test claims its pooled databases meanwhile.
-pub static STRAGGLER: Database = Database::function("straggler v1", |target| {
-    Box::pin(async move {
-        if let testbed_db::Target::Postgres(conn) = target {
-            sqlx::raw_sql("create table notes (body text)")
-                .execute(conn)
-                .await?;
-        }
-        Ok(())
-    })
-});
+pub static STRAGGLER: Database = Database::function("straggler v1", notes);
 
 #[testbed::test]
 async fn a_killed_runs_running_statement_is_ended_by_the_next_claimer() {
@@ -638,17 +620,8 @@ fn admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-static ROLLED_BACK: Database = Database::function("rollback v1", |target| {
-    Box::pin(async move {
-        if let testbed_db::Target::Postgres(conn) = target {
-            sqlx::raw_sql("create table notes (body text)")
-                .execute(conn)
-                .await?;
-        }
-        Ok(())
-    })
-})
-.isolation(testbed_db::Isolation::Rollback);
+static ROLLED_BACK: Database =
+    Database::function("rollback v1", notes).isolation(testbed_db::Isolation::Rollback);
 
 async fn count_notes(pool: &sqlx::PgPool) -> i64 {
     sqlx::query_scalar("select count(*) from notes")
@@ -824,6 +797,18 @@ async fn rollback_survives_a_failing_statement() {
 type Build<'c> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), testbed::BoxError>> + Send + 'c>>;
 
+/// A schema of one `notes (body text)` table, for tests that need rows and no more.
+fn notes(target: testbed_db::Target<'_>) -> Build<'_> {
+    Box::pin(async move {
+        if let testbed_db::Target::Postgres(conn) = target {
+            sqlx::raw_sql("create table notes (body text)")
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    })
+}
+
 fn counted(target: testbed_db::Target<'_>) -> Build<'_> {
     Box::pin(async move {
         if let testbed_db::Target::Postgres(conn) = target {
@@ -911,13 +896,4 @@ async fn a_hand_made_database_named_like_a_template_is_left_alone() {
     );
 }
 
-static HAND_MADE: Database = Database::function("hand-made v1", |target| {
-    Box::pin(async move {
-        if let testbed_db::Target::Postgres(conn) = target {
-            sqlx::raw_sql("create table notes (body text)")
-                .execute(conn)
-                .await?;
-        }
-        Ok(())
-    })
-});
+static HAND_MADE: Database = Database::function("hand-made v1", notes);
