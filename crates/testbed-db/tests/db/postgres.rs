@@ -141,6 +141,7 @@ async fn orphans_of_a_killed_run_are_pruned_and_live_ones_are_not() {
         "the child should have died by SIGKILL: {output:?}"
     );
     let orphan = child::printed_database(&output);
+    wait_until_unclaimed(&orphan).await;
     let held = admin::status(Backend::Postgres, None).await.unwrap();
     let kind_of = |name: &str| held.iter().find(|h| h.name == name).map(|h| h.kind);
     // Another test process's first sweep may have removed it already (nextest runs
@@ -435,6 +436,7 @@ async fn a_killed_runs_pooled_database_is_reset_by_its_next_user() {
         "the child should have died by SIGKILL: {output:?}"
     );
     let dirtied = child::printed_database(&output);
+    wait_until_unclaimed(&dirtied).await;
     let held = admin::status(Backend::Postgres, None).await.unwrap();
     let kind = held.iter().find(|h| h.name == dirtied).map(|h| h.kind);
     assert_eq!(kind, Some(HeldKind::Pooled), "its lock died with the child");
@@ -463,6 +465,9 @@ async fn a_killed_runs_running_statement_is_ended_by_the_next_claimer() {
         "the child should have died by SIGKILL: {output:?}"
     );
     let dirtied = child::printed_database(&output);
+    // The server ends the child's lease session a moment after the kill; until then its
+    // claim lock stands and a claimer rightly passes the database by.
+    wait_until_unclaimed(&dirtied).await;
     // The child's lease is gone, its statement still runs on the server: whoever claims
     // the database next must end it before using the database.
     let scope = Scope::new("next user");
@@ -483,6 +488,33 @@ async fn a_killed_runs_running_statement_is_ended_by_the_next_claimer() {
         .unwrap();
     assert_eq!(notes, 0, "nothing of the killed run reached the next user");
     scope.finish_async(Outcome::Passed).await.unwrap();
+}
+
+/// Waits (up to 10 s) until no session holds the lock that marks database `name` in use:
+/// a killed child's session ends a moment after the child.
+async fn wait_until_unclaimed(name: &str) {
+    let mut registry_url = url::Url::parse(&admin_url()).unwrap();
+    registry_url.set_path("/testbed_registry");
+    let registry = sqlx::PgPool::connect(registry_url.as_str()).await.unwrap();
+    for _ in 0..1000 {
+        let held: bool = sqlx::query_scalar(
+            "select exists (select from pg_locks l
+               where l.locktype = 'advisory' and l.granted
+                 and l.database = (select oid from pg_database
+                                   where datname = current_database())
+                 and ((l.classid::bigint << 32) | l.objid::bigint) = testbed_pool_key($1))",
+        )
+        .bind(name)
+        .fetch_one(&registry)
+        .await
+        .unwrap();
+        if !held {
+            registry.close().await;
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the killed child's claim on {name} outlived it by 10 s");
 }
 
 /// Whether PostgreSQL's server programs are installed (on the PATH or Debian's place).
@@ -620,8 +652,13 @@ fn admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// Used by one test only: it follows one pooled database through three users, which a
+/// concurrent test of the same template would take from it.
 static ROLLED_BACK: Database =
     Database::function("rollback v1", notes).isolation(testbed_db::Isolation::Rollback);
+
+static ROLLED_BACK_FAILING: Database =
+    Database::function("rollback failing v1", notes).isolation(testbed_db::Isolation::Rollback);
 
 async fn count_notes(pool: &sqlx::PgPool) -> i64 {
     sqlx::query_scalar("select count(*) from notes")
@@ -769,7 +806,7 @@ fn an_unavailable_server_skips_or_fails_when_required() {
 async fn rollback_survives_a_failing_statement() {
     require_postgres().await;
     let scope = Scope::new("failing statement");
-    let db = ROLLED_BACK.postgres(&scope).await.unwrap();
+    let db = ROLLED_BACK_FAILING.postgres(&scope).await.unwrap();
     sqlx::query("insert into notes values ('before')")
         .execute(db.pool())
         .await
