@@ -28,7 +28,9 @@ impl Database {
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(example()).unwrap();
     /// ```
     pub async fn sqlite(&self, scope: &Scope) -> Result<TestDb<sqlx::Sqlite>, DbError> {
+        let step = crate::trace::step("sqlite prepare");
         let prepared = self.prepare(Backend::Sqlite)?;
+        step.end();
         let (isolation, scope_handle) = (self.isolation, scope.clone());
         let db =
             engine::run(

@@ -48,11 +48,15 @@ pub(crate) async fn acquire(
     isolation: Isolation,
     scope: &Scope,
 ) -> Result<TestDb<Sqlite>, DbError> {
+    let step = crate::trace::step("sqlite template");
     let template = template(prepared).await?;
+    step.end();
     match isolation {
         Isolation::File => acquire_file(&template, scope).await,
         _ => {
+            let step = crate::trace::step("sqlite image copy and pool");
             let (db, keeper) = acquire_image(&template).await?;
+            step.end();
             release_image(&db, keeper, scope);
             Ok(db)
         }
@@ -327,8 +331,10 @@ fn release_image(db: &TestDb<Sqlite>, keeper: memdb::Handle, scope: &Scope) {
         } else {
             Ok(())
         };
+        let step = crate::trace::step("sqlite release");
         pool.close().await;
         drop(keeper);
+        step.end();
         kept
     });
 }
