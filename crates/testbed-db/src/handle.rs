@@ -91,17 +91,6 @@ impl AnyTestDb {
     }
 }
 
-/// How many connections a test's pool may open, on every backend.
-pub(crate) const TEST_POOL_CONNECTIONS: u32 = 5;
-
-/// The pool settings of a test's database: a few connections, and a wait long enough
-/// for a busy server rather than one that hides a stuck test.
-pub(crate) fn test_pool_options<DB: sqlx::Database>() -> sqlx::pool::PoolOptions<DB> {
-    sqlx::pool::PoolOptions::new()
-        .max_connections(TEST_POOL_CONNECTIONS)
-        .acquire_timeout(std::time::Duration::from_secs(30))
-}
-
 /// Prints where a failing test's kept database is, password redacted, and attaches it
 /// to the test's report.
 pub(crate) fn announce_kept(scope_details: &testbed::Details, backend: Backend, url: &str) {

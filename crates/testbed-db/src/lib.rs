@@ -38,6 +38,7 @@ mod handle;
 mod isolation;
 mod mysql;
 mod owner;
+mod pool_limit;
 mod postgres;
 mod probe;
 mod schema;

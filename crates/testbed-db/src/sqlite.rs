@@ -1,7 +1,7 @@
 //! SQLite: a template file built once per schema hash (shared by every process and
 //! later runs), then per test either its image copied into an in-memory database of the
 //! `memdb` VFS (see [`memdb`]) or a copy of the file on a RAM disk. Either allows a
-//! test's pool its usual [`TEST_POOL_CONNECTIONS`](crate::handle::TEST_POOL_CONNECTIONS).
+//! test's pool its usual [`TEST_POOL_CONNECTIONS`](crate::pool_limit::TEST_POOL_CONNECTIONS).
 //!
 //! A process that uses a template holds a shared lock on its `.use` file for its whole
 //! life, and touches the template file once (its modification time is when it was last
@@ -20,6 +20,7 @@ use testbed::{Outcome, Scope};
 
 use crate::admin::{Held, HeldKind, PruneOptions};
 use crate::owner::{self, NAME_PREFIX};
+use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
 use crate::schema::{Prepared, build_sqlite};
 use crate::{Backend, DbError, Isolation, TestDb};
 
@@ -55,9 +56,10 @@ pub(crate) async fn acquire(
         Isolation::File => acquire_file(&template, scope).await,
         _ => {
             let step = crate::trace::step("sqlite image copy and pool");
-            let (db, keeper) = acquire_image(&template).await?;
+            let (db, keeper, holdings) = acquire_image(&template).await?;
             step.end();
             release_image(&db, keeper, scope);
+            pool_limit::explain_on_failure(scope, holdings, Backend::Sqlite, &db.name, "");
             Ok(db)
         }
     }
@@ -287,9 +289,11 @@ async fn build_template(prepared: &Prepared, dir: &Path, path: &Path) -> Result<
 }
 
 /// The image copied into an in-memory database of its own, shared by the connections of
-/// its pool (up to [`TEST_POOL_CONNECTIONS`](crate::handle::TEST_POOL_CONNECTIONS)); no
+/// its pool (up to [`TEST_POOL_CONNECTIONS`](crate::pool_limit::TEST_POOL_CONNECTIONS)); no
 /// file. The returned handle keeps the database alive: hold it until the pool is closed.
-async fn acquire_image(template: &Template) -> Result<(TestDb<Sqlite>, memdb::Handle), DbError> {
+async fn acquire_image(
+    template: &Template,
+) -> Result<(TestDb<Sqlite>, memdb::Handle, Arc<Holdings>), DbError> {
     let name = owner::database_name();
     let keeper = template.source.copy_to(&name).map_err(|message| {
         DbError::io(
@@ -302,7 +306,8 @@ async fn acquire_image(template: &Template) -> Result<(TestDb<Sqlite>, memdb::Ha
     let options = SqliteConnectOptions::new()
         .filename(format!("/{name}"))
         .vfs("memdb");
-    let pool = crate::handle::test_pool_options::<Sqlite>()
+    let holdings = Holdings::new(TEST_POOL_CONNECTIONS);
+    let pool = pool_limit::test_pool_options::<Sqlite>(&holdings)
         .min_connections(0)
         .idle_timeout(None)
         .max_lifetime(None)
@@ -317,7 +322,7 @@ async fn acquire_image(template: &Template) -> Result<(TestDb<Sqlite>, memdb::Ha
         name,
         backend: Backend::Sqlite,
     };
-    Ok((db, keeper))
+    Ok((db, keeper, holdings))
 }
 
 /// Closes the image's pool after the test, then `keeper`, which frees the database. An
@@ -375,7 +380,8 @@ async fn acquire_file(template: &Template, scope: &Scope) -> Result<TestDb<Sqlit
     let options = SqliteConnectOptions::new()
         .filename(&path)
         .journal_mode(SqliteJournalMode::Wal);
-    let pool = crate::handle::test_pool_options::<Sqlite>()
+    let holdings = Holdings::new(TEST_POOL_CONNECTIONS);
+    let pool = pool_limit::test_pool_options::<Sqlite>(&holdings)
         .connect_with(options)
         .await
         .map_err(|e| DbError::server(Backend::Sqlite, "open the copy", e))?;
@@ -393,6 +399,7 @@ async fn acquire_file(template: &Template, scope: &Scope) -> Result<TestDb<Sqlit
         }
         remove_copy(&path)
     });
+    pool_limit::explain_on_failure(scope, holdings, Backend::Sqlite, &name, "");
     Ok(TestDb {
         pool,
         url: Some(url),

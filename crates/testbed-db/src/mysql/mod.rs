@@ -26,6 +26,7 @@ use registry::State;
 pub use server::MYSQL_URL_ENV;
 pub(crate) use server::MySqlServer;
 
+use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
 use crate::schema::{Prepared, build_mysql};
 use crate::{Backend, DbError, Isolation, TestDb, engine, owner};
 
@@ -79,7 +80,8 @@ pub(crate) async fn acquire(
     })
     .await?;
     let url = server.url_of(&name);
-    let pool = crate::handle::test_pool_options::<sqlx::MySql>()
+    let holdings = Holdings::new(TEST_POOL_CONNECTIONS);
+    let pool = pool_limit::test_pool_options::<sqlx::MySql>(&holdings)
         .connect_with(server.options_for(&name))
         .await;
     let pool = match pool {
@@ -104,6 +106,7 @@ pub(crate) async fn acquire(
         }
         Ok::<(), DbError>(())
     });
+    pool_limit::explain_on_failure(scope, holdings, Backend::MySql, &name, "");
     Ok(TestDb {
         pool,
         url: Some(url),

@@ -31,6 +31,7 @@ pub use kept::PG_MAX_KEPT_CONNECTIONS_ENV;
 pub use server::POSTGRES_URL_ENV;
 pub(crate) use server::{PgServer, server};
 
+use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
 use crate::schema::Prepared;
 use crate::{Backend, DbError, Isolation, TestDb, engine, owner};
 
@@ -69,7 +70,8 @@ async fn acquire_clone(
     })
     .await?;
     let url = server.url_of(&name);
-    let pool = crate::handle::test_pool_options::<sqlx::Postgres>()
+    let holdings = Holdings::new(TEST_POOL_CONNECTIONS);
+    let pool = pool_limit::test_pool_options::<sqlx::Postgres>(&holdings)
         .connect_with(server.options_for(&name))
         .await;
     let pool = match pool {
@@ -94,6 +96,7 @@ async fn acquire_clone(
         }
         release(server, cleanup_name, outcome).await
     });
+    pool_limit::explain_on_failure(scope, holdings, Backend::Postgres, &name, "");
     Ok(TestDb {
         pool,
         url: Some(url),

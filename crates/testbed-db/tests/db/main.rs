@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod child;
+mod connection_limit;
 mod embedded;
 mod mysql;
 mod postgres;

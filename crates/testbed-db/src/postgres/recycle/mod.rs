@@ -29,6 +29,7 @@ pub(crate) use session::POOL_APPLICATION_PREFIX;
 
 use super::server::{PgServer, server};
 use super::template;
+use crate::pool_limit::{self, Holdings};
 use crate::schema::Prepared;
 use crate::{Backend, DbError, TestDb, engine, owner, trace};
 use session::Claimed;
@@ -81,10 +82,12 @@ pub(crate) async fn acquire(
     let server = warm.server.clone();
     let name = claimed.name.clone();
     let url = server.url_of(&name);
-    let pool = if rollback {
-        session::in_transaction(&server, &name)
+    let (pool, holdings, more) = if rollback {
+        let holdings = Holdings::new(1);
+        let pool = session::in_transaction(&server, &name, &holdings);
+        (pool, holdings, ROLLBACK_ALLOWS_MORE)
     } else {
-        claimed.pool.clone()
+        (claimed.pool.clone(), claimed.holdings.clone(), "")
     };
     let (cleanup_pool, details) = (pool.clone(), scope.details());
     let cleanup_url = url.clone();
@@ -97,6 +100,7 @@ pub(crate) async fn acquire(
             outcome,
         )
     });
+    pool_limit::explain_on_failure(scope, holdings, Backend::Postgres, &name, more);
     Ok(TestDb {
         pool,
         url: Some(url),
@@ -104,6 +108,10 @@ pub(crate) async fn acquire(
         backend: Backend::Postgres,
     })
 }
+
+/// What a Rollback test that held its one connection is told allows more.
+const ROLLBACK_ALLOWS_MORE: &str =
+    "; `Isolation::Rollback` gives a test one connection, the default `Isolation::Recycle` five";
 
 /// Claims a pooled database (or makes a clone) and readies it: its pool open with
 /// `open` connections, and reset unless the ledger and the claim found it clean. Loops

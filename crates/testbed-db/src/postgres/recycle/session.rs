@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::PgPool;
 use sqlx::{AssertSqlSafe, Connection};
 
 use super::super::catalog;
 use super::super::registry::has_code;
 use super::super::server::PgServer;
 use super::super::template::Template;
+use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
 use crate::{Backend, DbError, engine, owner};
 
 /// The application name of recycled pools' connections, before the owner token: the
@@ -35,6 +36,8 @@ pub(crate) struct Claimed {
     /// When it last went idle (a `kept::tick`): the least recent is closed first when
     /// the process keeps too many connections.
     pub(crate) idle_since: u64,
+    /// What the test using it holds of its connections.
+    pub(crate) holdings: Arc<Holdings>,
 }
 
 /// Connect options for a test's pool on `name`, named `testbed-pool-<token>` so that
@@ -55,7 +58,9 @@ pub(crate) async fn open_pool(
 ) -> Result<Claimed, DbError> {
     let foreign = Arc::new(AtomicBool::new(false));
     let flag = foreign.clone();
-    let pool = crate::handle::test_pool_options::<sqlx::Postgres>()
+    let holdings = Holdings::new(TEST_POOL_CONNECTIONS);
+    let on_connect = holdings.clone();
+    let pool = pool_limit::test_pool_options::<sqlx::Postgres>(&holdings)
         .min_connections(0)
         .idle_timeout(None)
         .max_lifetime(None)
@@ -63,6 +68,7 @@ pub(crate) async fn open_pool(
         // round trip.
         .test_before_acquire(false)
         .after_connect(move |_, _| {
+            on_connect.took();
             if !engine::is_current() {
                 flag.store(true, Ordering::SeqCst);
             }
@@ -100,6 +106,7 @@ pub(crate) async fn open_pool(
         pool,
         foreign,
         idle_since: super::super::kept::tick(),
+        holdings,
     })
 }
 
@@ -229,13 +236,13 @@ pub(crate) async fn reset(
 /// of the connection runs under a savepoint of its own: when the connection comes back
 /// to the pool, the savepoint is released and a new one set, or, if a statement failed,
 /// rolled back to, undoing only that use. One round trip per use.
-pub(crate) fn in_transaction(server: &PgServer, name: &str) -> PgPool {
-    PgPoolOptions::new()
-        .max_connections(1)
+pub(crate) fn in_transaction(server: &PgServer, name: &str, holdings: &Arc<Holdings>) -> PgPool {
+    let (on_connect, on_release) = (holdings.clone(), holdings.clone());
+    pool_limit::test_pool_options::<sqlx::Postgres>(holdings)
         .idle_timeout(None)
         .max_lifetime(None)
-        .acquire_timeout(Duration::from_secs(30))
-        .after_connect(|conn, _| {
+        .after_connect(move |conn, _| {
+            on_connect.took();
             Box::pin(async move {
                 let transaction = conn.begin().await?;
                 // Forgetting the guard keeps the transaction open (its drop would roll
@@ -245,7 +252,8 @@ pub(crate) fn in_transaction(server: &PgServer, name: &str) -> PgPool {
                 Ok(())
             })
         })
-        .after_release(|conn, _| {
+        .after_release(move |conn, _| {
+            on_release.gave_back();
             Box::pin(async move {
                 let next = sqlx::raw_sql("release savepoint testbed_use; savepoint testbed_use")
                     .execute(&mut *conn)
