@@ -1,5 +1,6 @@
 //! What recycling reads from a database's catalog: a fingerprint of its schema (to tell
-//! whether a test changed it), its sequences, and the order to empty its tables in.
+//! whether a test changed it), the objects behind it (to undo what a test added), its
+//! sequences, and the order to empty its tables in.
 
 use sqlx::{AssertSqlSafe, PgConnection};
 
@@ -23,6 +24,92 @@ pub(crate) fn fingerprint_sql() -> String {
              from pg_constraint where connamespace in ({USER_NAMESPACES})
          ) parts"
     )
+}
+
+/// Each object the fingerprint covers, as the fingerprint spells it, beside the statement
+/// that drops it; and each user schema (`schema <name>`), which the fingerprint leaves
+/// out. Domain constraints cannot be dropped from a table: theirs is null. Ordered for
+/// dropping: schemas, then tables and views (their columns, indexes and constraints go
+/// with them), then columns and constraints added to the template's tables (an index
+/// behind a constraint goes only with it), then indexes, sequences and types left.
+fn objects_sql() -> String {
+    format!(
+        "select part, ddl from (
+           select 0 as phase, 'schema ' || nspname as part,
+                  format('drop schema if exists %I cascade', nspname) as ddl
+             from pg_namespace where oid in ({USER_NAMESPACES})
+           union all
+           select case when relkind in ('i', 'I', 'S', 'c') then 3 else 1 end,
+                  format('%s %s %s', relnamespace::regnamespace, relname, relkind),
+                  format('drop %s if exists %I.%I cascade',
+                         case relkind when 'v' then 'view' when 'm' then 'materialized view'
+                                      when 'S' then 'sequence' when 'i' then 'index'
+                                      when 'I' then 'index' when 'f' then 'foreign table'
+                                      when 'c' then 'type' else 'table' end,
+                         relnamespace::regnamespace::text, relname)
+             from pg_class where relnamespace in ({USER_NAMESPACES})
+           union all
+           select 2, format('%s %s %s %s', attrelid::regclass, attname,
+                            format_type(atttypid, atttypmod), attnotnull),
+                  format('alter table if exists %s drop column if exists %I cascade',
+                         attrelid::regclass, attname)
+             from pg_attribute a join pg_class c on c.oid = a.attrelid
+             where c.relnamespace in ({USER_NAMESPACES}) and attnum > 0 and not attisdropped
+               and c.relkind in ('r', 'p')
+           union all
+           select 2, format('%s %s %s', conrelid::regclass, conname, pg_get_constraintdef(oid)),
+                  case when conrelid <> 0 then
+                    format('alter table if exists %s drop constraint if exists %I cascade',
+                           conrelid::regclass, conname) end
+             from pg_constraint where connamespace in ({USER_NAMESPACES})
+         ) objects order by phase"
+    )
+}
+
+/// What a pristine database holds (see [`undo_additions`]), recorded with its template.
+pub(crate) async fn objects(conn: &mut PgConnection) -> Result<Vec<String>, DbError> {
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as(AssertSqlSafe(objects_sql()))
+        .fetch_all(conn)
+        .await
+        .map_err(|e| DbError::server(Backend::Postgres, "list the schema's objects", e))?;
+    let mut parts: Vec<String> = rows.into_iter().map(|(part, _)| part).collect();
+    parts.sort();
+    Ok(parts)
+}
+
+/// The statements that bring a database whose test added to its schema (a table, a
+/// column, an index, a constraint, a schema) back to `template_objects`, by dropping
+/// the additions; `None` when the test also changed or removed something of the
+/// template's, which only a new clone undoes. The caller checks the fingerprint again
+/// after running them.
+pub(crate) async fn undo_additions(
+    conn: &mut PgConnection,
+    template_objects: &[String],
+) -> Result<Option<String>, sqlx::Error> {
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as(AssertSqlSafe(objects_sql()))
+        .fetch_all(conn)
+        .await?;
+    let template: std::collections::HashSet<&str> =
+        template_objects.iter().map(String::as_str).collect();
+    let present: std::collections::HashSet<&str> =
+        rows.iter().map(|(part, _)| part.as_str()).collect();
+    if template.iter().any(|part| !present.contains(part)) {
+        return Ok(None);
+    }
+    let mut script = String::new();
+    for (part, ddl) in &rows {
+        if template.contains(part.as_str()) {
+            continue;
+        }
+        match ddl {
+            Some(ddl) => {
+                script.push_str(ddl);
+                script.push_str(";\n");
+            }
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(script))
 }
 
 /// A hash of the schema: tables, columns, indexes, sequences, views, constraints.

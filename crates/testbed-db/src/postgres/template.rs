@@ -4,8 +4,8 @@
 //! next builder drops and rebuilds it.
 //!
 //! The template's comment records what recycling needs to know about the pristine
-//! database: its catalog fingerprint, and the script that brings a used clone back to
-//! the template's rows and sequences.
+//! database: its catalog fingerprint, the objects behind it, and the script that brings
+//! a used clone back to the template's rows and sequences.
 //!
 //! A process that uses a template holds a shared advisory lock on it (on its lease
 //! connection, for its whole life) and records when it last did (the database setting
@@ -37,6 +37,11 @@ pub(crate) struct Template {
     pub(crate) fingerprint: String,
     /// Deletes every row, restores the template's rows and rewinds the sequences.
     pub(crate) reset: String,
+    /// What the fingerprint covers, object by object, and the user schemas (see
+    /// `catalog::objects`): what a test's additions are undone against. Empty for a
+    /// template built by a testbed that did not record them: its changed clones are
+    /// dropped.
+    pub(crate) objects: Vec<String>,
 }
 
 impl Template {
@@ -206,21 +211,60 @@ async fn read(server: &PgServer, name: &str) -> Result<Option<Template>, DbError
     })
 }
 
+/// `testbed template`, `fingerprint <md5>`, `objects <n>` and the n objects (a line
+/// each, newlines escaped), then the reset script.
 fn comment_of(template: &Template) -> String {
-    format!(
-        "{TEMPLATE_COMMENT}\nfingerprint {}\n{}",
-        template.fingerprint, template.reset
-    )
+    let mut comment = format!(
+        "{TEMPLATE_COMMENT}\nfingerprint {}\nobjects {}\n",
+        template.fingerprint,
+        template.objects.len()
+    );
+    for object in &template.objects {
+        comment.push_str(&object.replace('\\', "\\\\").replace('\n', "\\n"));
+        comment.push('\n');
+    }
+    comment.push_str(&template.reset);
+    comment
 }
 
 fn parse_comment(name: &str, comment: &str) -> Option<Template> {
     let rest = comment.strip_prefix(TEMPLATE_COMMENT)?.strip_prefix('\n')?;
-    let (fingerprint, reset) = rest.strip_prefix("fingerprint ")?.split_once('\n')?;
+    let (fingerprint, mut rest) = rest.strip_prefix("fingerprint ")?.split_once('\n')?;
+    let mut objects = Vec::new();
+    // Templates built before objects were recorded have none.
+    if let Some(listed) = rest.strip_prefix("objects ") {
+        let (count, mut lines) = listed.split_once('\n')?;
+        for _ in 0..count.parse::<usize>().ok()? {
+            let (object, after) = lines.split_once('\n')?;
+            objects.push(unescape_line(object));
+            lines = after;
+        }
+        rest = lines;
+    }
     Some(Template {
         name: name.to_owned(),
         fingerprint: fingerprint.to_owned(),
-        reset: reset.to_owned(),
+        reset: rest.to_owned(),
+        objects,
     })
+}
+
+/// Reverses the escaping of [`comment_of`]: `\\n` is a newline, `\\\\` a backslash.
+fn unescape_line(line: &str) -> String {
+    let mut text = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            text.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => text.push('\n'),
+            Some(other) => text.push(other),
+            None => text.push('\\'),
+        }
+    }
+    text
 }
 
 /// The advisory-lock key of a template: its hash's first 8 bytes.
@@ -324,6 +368,7 @@ async fn describe(conn: &mut PgConnection, name: &str) -> Result<Template, DbErr
     Ok(Template {
         name: name.to_owned(),
         fingerprint: catalog::fingerprint(&mut *conn).await?,
+        objects: catalog::objects(&mut *conn).await?,
         reset: catalog::reset_script(conn).await?,
     })
 }
@@ -375,4 +420,34 @@ pub(crate) async fn run(conn: &mut PgConnection, sql: String) -> Result<(), sqlx
         .execute(conn)
         .await
         .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Template, comment_of, parse_comment};
+
+    #[test]
+    fn a_comment_gives_back_the_template_it_was_written_from() {
+        let template = Template {
+            name: "testbed_tpl_00".into(),
+            fingerprint: "abc".into(),
+            reset: "delete from a;\nselect setval('s', 1, false);\n".into(),
+            objects: vec!["public a r".into(), "odd\nname \\ r".into()],
+        };
+        let parsed = parse_comment("testbed_tpl_00", &comment_of(&template)).unwrap();
+        assert_eq!(parsed.fingerprint, "abc");
+        assert_eq!(parsed.objects, template.objects);
+        assert_eq!(parsed.reset, template.reset);
+    }
+
+    #[test]
+    fn a_comment_from_before_objects_were_recorded_has_none() {
+        let parsed = parse_comment(
+            "testbed_tpl_00",
+            "testbed template\nfingerprint abc\ndelete from a;\n",
+        )
+        .unwrap();
+        assert!(parsed.objects.is_empty());
+        assert_eq!(parsed.reset, "delete from a;\n");
+    }
 }

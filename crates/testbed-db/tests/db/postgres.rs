@@ -380,47 +380,111 @@ async fn a_recycled_databases_sessions_come_back_clean() {
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 
-static ALTERED: Database = Database::function("altered v1", |target| {
+/// A one-table schema; each test that changes it has its own, so no other test claims
+/// its pooled databases meanwhile.
+fn things(target: testbed_db::Target<'_>) -> Build<'_> {
     Box::pin(async move {
         if let testbed_db::Target::Postgres(conn) = target {
-            sqlx::raw_sql("create table things (id int)")
+            sqlx::raw_sql("create table things (id int primary key)")
                 .execute(conn)
                 .await?;
         }
         Ok(())
     })
-});
+}
+
+static ALTERED: Database = Database::function("altered v2", things);
+static ADDED_TO: Database = Database::function("added to v1", things);
+
+async fn count(pool: &sqlx::PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// Waits up to 5 s for database `name` to be gone.
+async fn dropped(name: &str) -> bool {
+    for _ in 0..50 {
+        if !exists(name).await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
 
 #[testbed::test]
-async fn a_recycled_database_whose_schema_changed_is_dropped() {
+async fn a_recycled_database_whose_template_objects_changed_is_dropped() {
     require_postgres().await;
     let scope = Scope::new("alters");
     let db = ALTERED.postgres(&scope).await.unwrap();
-    sqlx::query("alter table things add column extra text")
+    sqlx::query("alter table things alter column id type bigint")
         .execute(db.pool())
         .await
         .unwrap();
     let name = db.name().to_owned();
     scope.finish_async(Outcome::Passed).await.unwrap();
-    // Dropped in the background, off the test's clock.
-    let mut gone = false;
-    for _ in 0..50 {
-        if !exists(&name).await {
-            gone = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(gone, "{name} was recycled with a changed schema");
+    assert!(
+        dropped(&name).await,
+        "{name} was recycled with a changed schema"
+    );
     let scope = Scope::new("after");
     let db = ALTERED.postgres(&scope).await.unwrap();
-    let columns: i64 = sqlx::query_scalar(
-        "select count(*) from information_schema.columns where table_name = 'things'",
+    let bigint = "select count(*) from information_schema.columns \
+                  where table_name = 'things' and data_type = 'bigint'";
+    assert_eq!(count(db.pool(), bigint).await, 0);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}
+
+#[testbed::test]
+async fn a_tests_schema_additions_are_undone_and_its_database_recycled() {
+    require_postgres().await;
+    let scope = Scope::new("adds");
+    let db = ADDED_TO.postgres(&scope).await.unwrap();
+    sqlx::raw_sql(
+        "alter table things add column extra text not null default 'x';
+         alter table things add constraint extra_short check (length(extra) < 10);
+         create index things_extra on things (extra);
+         alter table things add constraint things_id_unique unique (id);
+         alter table things add constraint id_positive check (id > 0);
+         create table scratch (id serial primary key, thing int references things (id));
+         create view scratch_view as select id from scratch;
+         create schema side;
+         create table side.more (id int);
+         insert into things values (1, 'y');
+         insert into scratch (thing) values (1);",
     )
-    .fetch_one(db.pool())
+    .execute(db.pool())
     .await
     .unwrap();
-    assert_eq!(columns, 1);
+    let name = db.name().to_owned();
+    scope.finish_async(Outcome::Passed).await.unwrap();
+    assert!(exists(&name).await, "{name} was dropped, not undone");
+    // This process's next test of the schema takes the same database back.
+    let scope = Scope::new("after");
+    let db = ADDED_TO.postgres(&scope).await.unwrap();
+    assert_eq!(db.name(), name);
+    let pool = db.pool();
+    let columns = "select count(*) from information_schema.columns where table_name = 'things'";
+    assert_eq!(count(pool, columns).await, 1, "the added column is gone");
+    let tables = "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace \
+                  where n.nspname not in ('pg_catalog', 'information_schema') \
+                    and n.nspname not like 'pg\\_%'";
+    // `things` and its primary key index.
+    assert_eq!(
+        count(pool, tables).await,
+        2,
+        "only the template's relations are left"
+    );
+    let schemas = "select count(*) from pg_namespace where nspname = 'side'";
+    assert_eq!(count(pool, schemas).await, 0, "the added schema is gone");
+    assert_eq!(count(pool, "select count(*) from things").await, 0);
+    // Adding them again works: nothing of the first test's is in the way.
+    sqlx::raw_sql("create table scratch (id int); create schema side;")
+        .execute(pool)
+        .await
+        .unwrap();
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 
