@@ -113,6 +113,15 @@ pub fn migrations(input: MigrationsInput) -> syn::Result<TokenStream> {
     })
 }
 
+/// The SHA-384 of the file at `path`, as sqlx checksums a migration's SQL. Read in the
+/// same compilation as the `include_str!` beside it, so the two always agree.
+fn checksum(path: &Path) -> Result<Vec<u8>, String> {
+    use sha2::Digest;
+    let sql = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read migration `{}`: {e}", path.display()))?;
+    Ok(sha2::Sha384::digest(sql.as_bytes()).to_vec())
+}
+
 /// The migrations of one directory (the root or a backend's subdirectory).
 fn set(dir: &Path, backend: Option<&str>, span: Span) -> syn::Result<TokenStream> {
     let backend = match backend {
@@ -133,6 +142,7 @@ fn set(dir: &Path, backend: Option<&str>, span: Span) -> syn::Result<TokenStream
                 file,
             } = m;
             let path = path_str(&dir.join(&file), span)?;
+            let checksum = checksum(&dir.join(&file)).map_err(|e| syn::Error::new(span, e))?;
             Ok(quote! {
                 ::testbed_db::__private::EmbeddedMigration {
                     version: #version,
@@ -140,6 +150,7 @@ fn set(dir: &Path, backend: Option<&str>, span: Span) -> syn::Result<TokenStream
                     reversible: #reversible,
                     file: #file,
                     sql: ::core::include_str!(#path),
+                    checksum: &[#(#checksum),*],
                 }
             })
         })

@@ -267,8 +267,9 @@ pub(crate) struct Script {
     pub(crate) sql: Cow<'static, str>,
 }
 
-/// Bumped when the way templates are built changes.
-const LAYOUT: &str = "testbed-db template v1";
+/// Bumped when the way templates are built changes (v2: PostgreSQL templates record
+/// their objects, for undoing a test's schema additions).
+const LAYOUT: &str = "testbed-db template v2";
 
 impl Prepared {
     fn new(database: &Database, backend: Backend) -> Result<Self, DbError> {
