@@ -174,7 +174,8 @@ nextest() {
 test_pids() {
     local pid child
     for child in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
-        if tr '\0' ' ' <"/proc/$child/cmdline" 2>/dev/null | grep -q 'testbed_suite-.* --exact'; then
+        # The process may end meanwhile: the redirection's error is the shell's own.
+        if { tr '\0' ' ' <"/proc/$child/cmdline"; } 2>/dev/null | grep -q 'testbed_suite-.* --exact'; then
             echo "$child"
         fi
         test_pids "$child"
