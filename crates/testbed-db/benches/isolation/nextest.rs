@@ -9,6 +9,8 @@
 //! <backend> <strategy> nextest: suite <S> s, per test p50 <P> ms, vs sqlx::test <R>x
 //! <backend> <strategy> cargo test: suite <S> s, per test p50 <P> ms, vs sqlx::test <R>x
 //! <backend> first run nextest: ...   (the template built in the run, from a new schema)
+//! floor (no database) nextest: suite <S> s, per test p50 <P> ms   (the same 200 names,
+//!                                     no database: what a test process costs alone)
 //! ```
 //!
 //! `TESTBED_BENCH_REPS` (default 3) repetitions at `TESTBED_BENCH_THREADS` (default 4)
@@ -152,6 +154,7 @@ pub fn main() {
         "the generated suite (200 tests per backend and strategy), {threads} test threads, \
          {reps} repetitions (medians); nextest runs one process per test"
     );
+    bench_floor(&bins, reps, threads);
     let only = std::env::var("TESTBED_BENCH_BACKENDS").ok();
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -178,6 +181,38 @@ pub fn main() {
         }
     }
     let _ = std::fs::remove_dir_all(&scratch);
+}
+
+/// The floor: the suite's 200 test names with no database (`floor` in `testbed_suite`),
+/// under both runners, so each line below can be read against what a test process
+/// costs by itself.
+fn bench_floor(bins: &suite::Binaries, reps: usize, threads: usize) {
+    let floor = Part {
+        sqlx: false,
+        module: "floor",
+        backend: Backend::Sqlite,
+    };
+    let (mut nextest, mut cargo) = (Series::default(), Series::default());
+    for _ in 0..reps {
+        nextest.add(suite::nextest(floor, threads, None));
+        cargo.add(suite::cargo_test(bins, floor, threads, &suite::dir()));
+    }
+    for (runner, series) in [("nextest", &nextest), ("cargo test", &cargo)] {
+        if series.suites.is_empty() {
+            let error = series
+                .errors
+                .first()
+                .map(String::as_str)
+                .unwrap_or("no run");
+            println!("floor (no database) {runner}: failed: {error}");
+        } else {
+            println!(
+                "floor (no database) {runner}: suite {:.2} s, per test p50 {:.1} ms",
+                series.suite(),
+                p50_ms(&series.per_test)
+            );
+        }
+    }
 }
 
 fn bench_backend(

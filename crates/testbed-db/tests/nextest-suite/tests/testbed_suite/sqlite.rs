@@ -1,4 +1,5 @@
-//! SQLite, default isolation (`Image`, one connection); the several-connections kind asks for `Isolation::File`, which allows several.
+//! SQLite, default isolation (`Image`); the several-connections kind asks for
+//! `Isolation::File`, as a test that wants a URL would.
 
 use testbed::Scope;
 use testbed_db::{Database, Isolation};
