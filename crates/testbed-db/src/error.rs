@@ -101,6 +101,20 @@ pub enum DbError {
         /// The test's name.
         test: String,
     },
+    /// A pooled database was still being changed, after the wait, by a statement of an
+    /// earlier holder: a test process killed while it built or reset the database
+    /// leaves that statement running on the server until it ends.
+    #[error(
+        "{backend} database `{database}` was still being changed by an earlier holder's statement after {waited_seconds} s (hint: a test process killed mid-reset leaves its statement running on the server; find it with SHOW PROCESSLIST and KILL it, or wait and run again)"
+    )]
+    StillChanging {
+        /// The backend.
+        backend: Backend,
+        /// The pooled database.
+        database: String,
+        /// How long testbed-db waited.
+        waited_seconds: u32,
+    },
     /// A statement testbed-db runs itself failed.
     #[error("{backend}: cannot {action}: {source}")]
     Server {

@@ -66,6 +66,14 @@ async fn drop_kinds(server: &MySqlServer, kinds: &[HeldKind]) -> Result<Vec<Held
         if locked != Some(1) {
             continue;
         }
+        // A killed holder's last statement may still run on it: leave it for now.
+        if !super::try_lock_work(&mut conn, &held.name, 0).await? {
+            let _ = sqlx::query("select release_lock(?)")
+                .bind(held.name.clone())
+                .execute(&mut conn)
+                .await;
+            continue;
+        }
         // A template's users hold one of its use locks: leave the template to them.
         if held.kind == HeldKind::Template && any_used(&mut conn, &held.name).await? {
             let _ = sqlx::query("select release_lock(?)")
@@ -85,6 +93,7 @@ async fn drop_kinds(server: &MySqlServer, kinds: &[HeldKind]) -> Result<Vec<Held
             registry::remove(&mut conn, &held.name).await?;
             registry::forget_use(&mut conn, &held.name).await?;
         }
+        super::unlock_work(&mut conn, &held.name).await;
         let _ = sqlx::query("select release_lock(?)")
             .bind(held.name.clone())
             .execute(&mut conn)
@@ -183,17 +192,22 @@ async fn drop_unused_template(
 ) -> Result<Vec<Held>, DbError> {
     let mut locked = Vec::new();
     let result = async {
-        // The template's lock first: a process starting to use it waits for it.
-        for lock in std::iter::once(name).chain(pooled.iter().map(String::as_str)) {
+        // The template's lock first: a process starting to use it waits for it. Then
+        // each pooled database's claim lock, and its work lock: a killed holder's last
+        // statement may still run on it.
+        let locks = std::iter::once(name.to_owned())
+            .chain(pooled.iter().cloned())
+            .chain(pooled.iter().map(|pool| super::work_lock(pool)));
+        for lock in locks {
             let taken: Option<i64> = sqlx::query_scalar("select get_lock(?, 0)")
-                .bind(lock.to_owned())
+                .bind(lock.clone())
                 .fetch_one(&mut *conn)
                 .await
                 .map_err(|e| DbError::server(Backend::MySql, "lock", e))?;
             if taken != Some(1) {
                 return Ok(Vec::new());
             }
-            locked.push(lock.to_owned());
+            locked.push(lock);
         }
         if any_used(conn, name).await? {
             return Ok(Vec::new());

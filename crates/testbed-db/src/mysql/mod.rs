@@ -331,12 +331,15 @@ async fn build_database(
     name: &str,
 ) -> Result<(), DbError> {
     debug_assert!(name.starts_with(crate::NAME_PREFIX));
-    sqlx::raw_sql(AssertSqlSafe(format!(
+    lock_work(conn, name, WORK_WAIT_SECONDS).await?;
+    let created = sqlx::raw_sql(AssertSqlSafe(format!(
         "drop database if exists `{name}`; create database `{name}`"
     )))
     .execute(&mut *conn)
     .await
-    .map_err(fail(format!("create `{name}`")))?;
+    .map_err(fail(format!("create `{name}`")));
+    unlock_work(conn, name).await;
+    created?;
     let mut target = MySqlConnection::connect_with(&server.options_for(name))
         .await
         .map_err(fail(format!("connect to `{name}`")))?;
@@ -512,6 +515,11 @@ async fn prepare_claimed(
     let state = registry::get(&mut conn, name)
         .await?
         .map(|row| State::parse(&row.state));
+    if !matches!(state, Some(State::Clean | State::Kept)) {
+        // A holder died with it (mid-test, mid-reset or mid-build): what it still had
+        // running goes first, or it would land after the reset.
+        end_sessions_on(&mut conn, name).await?;
+    }
     match state {
         Some(State::Kept) => return Ok(false),
         Some(State::Clean) => {}
@@ -612,11 +620,96 @@ async fn reset(
     }
     sql.push_str(&alter);
     sql.push_str("set foreign_key_checks = 1");
-    sqlx::raw_sql(AssertSqlSafe(sql))
-        .execute(conn)
+    lock_work(conn, name, WORK_WAIT_SECONDS).await?;
+    let reset = sqlx::raw_sql(AssertSqlSafe(sql))
+        .execute(&mut *conn)
         .await
         .map(drop)
-        .map_err(fail(format!("reset `{name}`")))
+        .map_err(fail(format!("reset `{name}`")));
+    unlock_work(conn, name).await;
+    reset
+}
+
+/// Ends every other session on database `name` and waits (up to
+/// [`WORK_WAIT_SECONDS`]) until they are gone. Only a dead holder's sessions can be
+/// there: a live one closes its test's pool before it releases its claim. MySQL runs a
+/// statement of a client that died to its end (an autocommitted `INSERT` lands after
+/// its process is gone), so the next holder ends them before it resets.
+async fn end_sessions_on(conn: &mut MySqlConnection, name: &str) -> Result<(), DbError> {
+    for _ in 0..WORK_WAIT_SECONDS * 50 {
+        let sessions: Vec<i64> = sqlx::query_scalar(
+            "select cast(id as signed) from information_schema.processlist
+             where db = ? and id <> connection_id()",
+        )
+        .bind(name.to_owned())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(fail(format!("list the sessions on `{name}`")))?;
+        if sessions.is_empty() {
+            return Ok(());
+        }
+        for id in sessions {
+            // Gone meanwhile is as good as ended.
+            let _ = sqlx::raw_sql(AssertSqlSafe(format!("kill {id}")))
+                .execute(&mut *conn)
+                .await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    Err(DbError::StillChanging {
+        backend: Backend::MySql,
+        database: name.to_owned(),
+        waited_seconds: WORK_WAIT_SECONDS,
+    })
+}
+
+/// How long a builder or resetter waits for a dead holder's statement to end.
+const WORK_WAIT_SECONDS: u32 = 120;
+
+/// The named lock held, on the connection that runs them, around the statements that
+/// change pooled database `name` as a whole (creating, resetting, dropping it). MySQL
+/// runs a statement to its end after its client is gone, and frees the session's locks
+/// only then; so the claim lock (on the lease, which dies with its process) says who may
+/// change `name`, and this one says that nobody still does: whoever changes it next
+/// waits for a killed holder's last statement instead of racing it (a second `CREATE
+/// DATABASE`, a reset over a reset).
+pub(crate) fn work_lock(name: &str) -> String {
+    format!("testbed_work_{name}")
+}
+
+/// Takes `name`'s work lock on `conn`, waiting up to `seconds`: `false` if it did not
+/// come in time.
+pub(crate) async fn try_lock_work(
+    conn: &mut MySqlConnection,
+    name: &str,
+    seconds: u32,
+) -> Result<bool, DbError> {
+    let taken: Option<i64> = sqlx::query_scalar("select get_lock(?, ?)")
+        .bind(work_lock(name))
+        .bind(seconds)
+        .fetch_one(conn)
+        .await
+        .map_err(fail(format!("lock `{name}` for work")))?;
+    Ok(taken == Some(1))
+}
+
+async fn lock_work(conn: &mut MySqlConnection, name: &str, seconds: u32) -> Result<(), DbError> {
+    if try_lock_work(conn, name, seconds).await? {
+        return Ok(());
+    }
+    Err(DbError::StillChanging {
+        backend: Backend::MySql,
+        database: name.to_owned(),
+        waited_seconds: seconds,
+    })
+}
+
+/// Releases `name`'s work lock on `conn` (closing the connection would too).
+pub(crate) async fn unlock_work(conn: &mut MySqlConnection, name: &str) {
+    let _ = sqlx::query("select release_lock(?)")
+        .bind(work_lock(name))
+        .execute(conn)
+        .await;
 }
 
 async fn release_lock(server: &MySqlServer, name: &str) {

@@ -166,6 +166,45 @@ async fn child_dies_moving_mysql_counters() {
     sigkill_self();
 }
 
+#[tokio::test]
+#[ignore = "helper: run in a child process by `mysql::a_killed_runs_running_statement_is_ended_by_the_next_claimer`"]
+async fn child_dies_with_a_mysql_statement_running() {
+    if !is_child("child_dies_with_a_mysql_statement_running") {
+        return;
+    }
+    let scope = Scope::new("child");
+    let db = crate::mysql::STRAGGLER
+        .try_mysql(&scope)
+        .await
+        .expect("mysql is up");
+    // An autocommitted write that lands only after the process is gone: the server runs
+    // the statement to its end whatever happens to its client.
+    let pool = db.pool().clone();
+    tokio::spawn(async move {
+        let _ = sqlx::query("insert into tags (name) select concat('late', sleep(4))")
+            .execute(&pool)
+            .await;
+    });
+    // Until the server says it runs.
+    let probe = sqlx::MySqlPool::connect(db.url().unwrap()).await.unwrap();
+    for _ in 0..200 {
+        let running: i64 = sqlx::query_scalar(
+            "select count(*) from information_schema.processlist
+             where db = database() and info like 'insert into tags%'",
+        )
+        .fetch_one(&probe)
+        .await
+        .unwrap();
+        if running == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    println!("DATABASE {}", db.name());
+    std::io::stdout().flush().unwrap();
+    sigkill_self();
+}
+
 /// Dies by SIGKILL, as a test process killed by a user or a runner's timeout does: no
 /// cleanup, no destructor, no exit handler runs. `kill -9` on our own pid needs no
 /// `unsafe`.

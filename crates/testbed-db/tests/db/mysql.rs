@@ -22,6 +22,13 @@ pub static KILLED_COUNTERS: Database =
         "tests/seeds/base.sql",
         "tests/seeds/killed_counters_pool.sql"
     ]);
+/// Used by a child process killed while a statement of its test still runs, and then by
+/// the test that runs it.
+pub static STRAGGLER: Database =
+    testbed_db::migrations!("tests/schema").with_seeds(testbed_db::seeds![
+        "tests/seeds/base.sql",
+        "tests/seeds/straggler_pool.sql"
+    ]);
 static ALTERED: Database = testbed_db::migrations!("tests/schema").with_seeds(testbed_db::seeds![
     "tests/seeds/base.sql",
     "tests/seeds/altered_pool.sql"
@@ -225,6 +232,37 @@ async fn a_killed_runs_pooled_database_gets_its_counters_back() {
         .unwrap()
         .last_insert_id();
     assert_eq!(id, next_id(&template, "tags").await);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}
+
+#[testbed::test]
+async fn a_killed_runs_running_statement_is_ended_by_the_next_claimer() {
+    require_mysql().await;
+    let output = crate::child::run("child::child_dies_with_a_mysql_statement_running", &[]);
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&output.status),
+        Some(9),
+        "the child should have died by SIGKILL: {output:?}"
+    );
+    let name = crate::child::printed_database(&output);
+    // The killed child's claim goes with its lease, once the server notices.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while kind_of(&name).await != Some(HeldKind::Orphaned) {
+        assert!(std::time::Instant::now() < deadline, "{name} still claimed");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Its statement still runs on the server: whoever claims the database next must end
+    // it before using the database.
+    let scope = Scope::new("next user");
+    let db = STRAGGLER.mysql(&scope).await.unwrap();
+    assert_eq!(db.name(), name, "the free pooled database is reused");
+    // Had it lived, it would have committed by now.
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let late: i64 = sqlx::query_scalar("select count(*) from tags where name like 'late%'")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(late, 0, "nothing of the killed run reached the next user");
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 
