@@ -58,6 +58,16 @@ async fn prune() -> Vec<String> {
         .collect()
 }
 
+/// What `cargo testbed db status` says of `name`, if it lists it.
+async fn status_of(name: &str) -> Option<admin::HeldKind> {
+    admin::status(Backend::Postgres, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|held| held.name == name)
+        .map(|held| held.kind)
+}
+
 async fn require_postgres() {
     if let Err(DbError::Unavailable(unavailable)) = admin::status(Backend::Postgres, None).await {
         testbed::skip(unavailable.requirement(), unavailable.reason());
@@ -102,6 +112,20 @@ async fn a_killed_creators_database_is_pruned() {
         "left unmarked"
     );
     execute(format!(r#"create database "{by_hand}""#)).await;
+    // Status tells the truth before any prune: the dead creator's database is an orphan
+    // (once the server has noticed the kill), the hand-made one is not listed.
+    let mut listed = status_of(&orphan).await;
+    for _ in 0..100 {
+        if listed != Some(admin::HeldKind::InUse) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        listed = status_of(&orphan).await;
+    }
+    // Not listed is right only if someone's prune dropped it meanwhile.
+    let listed_truly = listed == Some(admin::HeldKind::Orphaned)
+        || (listed.is_none() && comment_of(&orphan).await.is_none());
+    let by_hand_listed = status_of(&by_hand).await;
 
     // The dead child's lease closes a moment after the kill: until then, it is alive.
     let mut pruned = Vec::new();
@@ -116,6 +140,8 @@ async fn a_killed_creators_database_is_pruned() {
     let (orphan_left, by_hand_left) = (comment_of(&orphan).await, comment_of(&by_hand).await);
     execute(format!(r#"drop database if exists "{by_hand}""#)).await;
     assert_eq!(orphan_left, None, "the dead creator's database is gone");
+    assert!(listed_truly, "status listed it as {listed:?}");
+    assert_eq!(by_hand_listed, None, "status lists only what testbed made");
     assert!(!pruned.contains(&by_hand), "pruned {pruned:?}");
     assert_eq!(
         by_hand_left.as_deref(),
@@ -131,10 +157,16 @@ async fn a_live_creators_database_is_kept() {
     testbed_db::create_unmarked_for_tests(name.clone())
         .await
         .unwrap();
+    let listed = status_of(&name).await;
     let pruned = prune().await;
     let left = comment_of(&name).await;
     // This process's intent stays: a later prune, once it is gone, clears it.
     execute(format!(r#"drop database if exists "{name}""#)).await;
     assert!(!pruned.contains(&name), "pruned {pruned:?}");
     assert_eq!(left.as_deref(), Some(""), "its creator lives: kept");
+    assert_eq!(
+        listed,
+        Some(admin::HeldKind::InUse),
+        "status lists it, in use"
+    );
 }

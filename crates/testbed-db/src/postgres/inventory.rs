@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::{Connection, PgConnection};
 
 use super::recycle;
-use super::server::{LEASE_PREFIX, PgServer};
+use super::server::{ADMIN_PREFIX, LEASE_PREFIX, PgServer};
 use super::template::{self, TEMPLATE_COMMENT};
 use crate::{Backend, DbError, owner};
 
@@ -80,16 +80,25 @@ pub(crate) async fn list(server: &PgServer) -> Result<Vec<Held>, DbError> {
     .fetch_all(&mut *lease)
     .await
     .map_err(fail)?;
-    let leases: Vec<String> = sqlx::query_scalar(
-        "select application_name from pg_stat_activity where application_name like $1",
+    let connections: Vec<String> = sqlx::query_scalar(
+        "select application_name from pg_stat_activity
+         where application_name like $1 or application_name like $2",
     )
     .bind(format!("{LEASE_PREFIX}%"))
+    .bind(format!("{ADMIN_PREFIX}%"))
     .fetch_all(&mut *lease)
     .await
     .map_err(fail)?;
-    let alive: HashSet<&str> = leases
+    let alive: HashSet<&str> = connections
         .iter()
         .filter_map(|name| name.strip_prefix(LEASE_PREFIX))
+        .collect();
+    // An intent's owner also lives while a `CREATE DATABASE` of its admin connections
+    // runs (see `intent::sweep`, which judges the same way).
+    let creating: HashSet<&str> = connections
+        .iter()
+        .filter_map(|name| name.strip_prefix(ADMIN_PREFIX))
+        .chain(alive.iter().copied())
         .collect();
     let locked: Vec<i64> = sqlx::query_scalar(
         "select (classid::bigint << 32) | objid::bigint from pg_locks
@@ -98,10 +107,27 @@ pub(crate) async fn list(server: &PgServer) -> Result<Vec<Held>, DbError> {
     .fetch_all(&mut *lease)
     .await
     .map_err(fail)?;
-    let intended: Vec<String> = sqlx::query_scalar("select datname from intents")
+    let intents: Vec<(String, String)> = sqlx::query_as("select datname, owner from intents")
         .fetch_all(&mut *lease)
         .await
         .map_err(fail)?;
+    let intended: Vec<String> = intents.iter().map(|(name, _)| name.clone()).collect();
+    // An unmarked database with an intent is testbed's: being made while its owner
+    // lives, an orphan once it is gone (what the sweep and `prune` drop).
+    let intended_kind = |name: &str| {
+        let mut owners = intents
+            .iter()
+            .filter(|(intended, _)| intended == name)
+            .map(|(_, owner)| owner.as_str());
+        let first = owners.next()?;
+        let live = std::iter::once(first)
+            .chain(owners)
+            .find(|owner| creating.contains(owner));
+        Some(match live {
+            Some(owner) => (HeldKind::InUse, owner.to_owned()),
+            None => (HeldKind::Orphaned, first.to_owned()),
+        })
+    };
     drop(lease);
     let mut held = Vec::new();
     for (name, comment, is_template, allows_connections) in rows {
@@ -125,6 +151,10 @@ pub(crate) async fn list(server: &PgServer) -> Result<Vec<Held>, DbError> {
                 continue; // not made by testbed: not ours to judge
             };
             (kind, None)
+        } else if let Some((kind, owner)) =
+            comment.is_empty().then(|| intended_kind(&name)).flatten()
+        {
+            (kind, Some(owner))
         } else if name.starts_with(recycle::POOL_PREFIX) {
             let kind = if comment == KEPT_COMMENT {
                 HeldKind::Kept
