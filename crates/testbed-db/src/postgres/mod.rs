@@ -126,11 +126,7 @@ async fn clone(server: &PgServer, template: &str) -> Result<String, DbError> {
     if let Err(error) = create_clone(&mut conn, server, template, &name).await {
         // Nothing was made: the intent has nothing left to prove.
         let _ = intent::clear(&mut conn, &name).await;
-        let hint = if template::is_busy(&error) {
-            " (hint: disconnect any session from it)"
-        } else {
-            ""
-        };
+        let hint = template::clone_hint(&error);
         return Err(fail(format!("clone template `{template}`{hint}"))(error));
     }
     // A failed mark keeps the intent: once this process is gone, the sweep drops it.

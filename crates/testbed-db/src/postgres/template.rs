@@ -408,6 +408,22 @@ pub(crate) async fn drop_database(conn: &mut PgConnection, name: &str) -> Result
     }
 }
 
+/// What to do about a `CREATE DATABASE ... TEMPLATE` that failed with `error`, as a
+/// ` (hint: ...)` to append, or nothing where no advice is true for that cause.
+pub(crate) fn clone_hint(error: &sqlx::Error) -> &'static str {
+    let code = error.as_database_error().and_then(|db| db.code());
+    match code.as_deref() {
+        Some("55006") => " (hint: a session is connected to the template: disconnect it)",
+        // disk_full, insufficient_resources, out_of_memory
+        Some("53100") => {
+            " (hint: the server's disk is full: free space there, or drop testbed's unused \
+             templates and pools with `cargo testbed db prune --templates`)"
+        }
+        Some("53000" | "53200") => " (hint: the server is out of memory or resources)",
+        _ => "",
+    }
+}
+
 /// "database is being accessed by other users": a session is still leaving.
 pub(crate) fn is_busy(error: &sqlx::Error) -> bool {
     error

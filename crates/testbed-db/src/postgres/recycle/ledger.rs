@@ -234,11 +234,7 @@ async fn create_marked(
         Err(error) => {
             // Nothing was made: the intent has nothing left to prove.
             let _ = intent::clear(conn, name).await;
-            let hint = if template::is_busy(&error) {
-                " (hint: disconnect any session from it)"
-            } else {
-                ""
-            };
+            let hint = template::clone_hint(&error);
             return Err(fail(format!("clone template `{}`{hint}", template.name))(
                 error,
             ));
