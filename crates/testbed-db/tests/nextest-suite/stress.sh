@@ -198,7 +198,7 @@ kill_round() {
         done
         ((${#pids[@]})) || continue
         pid=${pids[RANDOM % ${#pids[@]}]}
-        name=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | sed -n 3p || true)
+        name=$({ tr '\0' '\n' <"/proc/$pid/cmdline"; } 2>/dev/null | sed -n 3p || true)
         if kill -9 "$pid" 2>/dev/null; then
             killed+="$name"$'\n'
         fi
