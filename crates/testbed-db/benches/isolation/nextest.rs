@@ -79,6 +79,11 @@ impl Series {
     fn suite(&self) -> f64 {
         median(self.suites.clone())
     }
+
+    /// Why no run counted, for a series without one.
+    fn error(&self) -> &str {
+        self.errors.first().map(String::as_str).unwrap_or("no run")
+    }
 }
 
 fn line(
@@ -89,12 +94,7 @@ fn line(
     baseline: Option<&Series>,
 ) {
     if series.suites.is_empty() {
-        let error = series
-            .errors
-            .first()
-            .map(String::as_str)
-            .unwrap_or("no run");
-        println!("{backend} {strategy} {runner}: failed: {error}");
+        println!("{backend} {strategy} {runner}: failed: {}", series.error());
         return;
     }
     let ratio = baseline
@@ -199,12 +199,7 @@ fn bench_floor(bins: &suite::Binaries, reps: usize, threads: usize) {
     }
     for (runner, series) in [("nextest", &nextest), ("cargo test", &cargo)] {
         if series.suites.is_empty() {
-            let error = series
-                .errors
-                .first()
-                .map(String::as_str)
-                .unwrap_or("no run");
-            println!("floor (no database) {runner}: failed: {error}");
+            println!("floor (no database) {runner}: failed: {}", series.error());
         } else {
             println!(
                 "floor (no database) {runner}: suite {:.2} s, per test p50 {:.1} ms",
