@@ -3,10 +3,16 @@
 //!
 //! It is tuned for tests (fsync, synchronous commit and full-page writes off), keeps its
 //! data on a RAM disk when there is one, and is shared by every test process: each holds
-//! a shared lock on `users.lock` for its life, and a small watcher started with the
-//! cluster stops it once nobody holds that lock (`cargo testbed db prune` stops an unused
-//! one too). The server programs refuse to run as root, so as root they run as the
-//! `postgres` system user.
+//! a shared lock on `users.lock` for its life, and a small watcher stops the cluster and
+//! removes its data once nobody holds that lock (`cargo testbed db prune` does the same
+//! for an unused one). The server programs refuse to run as root, so as root they run as
+//! the `postgres` system user.
+//!
+//! A process may be killed at any moment of the start, so its order makes every moment
+//! safe: the port file is written before the server starts (a running server's port is
+//! always the one on file), and a watcher is made sure of, before the start and by every
+//! process that joins (at most one runs: it holds `watcher.lock`), so a server whose
+//! starter died still gets stopped and removed.
 
 use std::fs::File;
 use std::net::TcpListener;
@@ -179,20 +185,27 @@ fn start_blocking() -> Result<String, DbError> {
         .status()
         .is_ok_and(|status| status.success());
     let port = if running {
-        std::fs::read_to_string(&port_path)
+        let port = std::fs::read_to_string(&port_path)
             .map_err(io("read", &port_path))?
             .trim()
-            .to_owned()
+            .to_owned();
+        // Its starter may have been killed while it was still starting up.
+        wait_until_ready(&data)?;
+        port
     } else {
-        if !data.join("PG_VERSION").exists() {
-            // A directory without PG_VERSION is an initdb cut short: start over.
+        if !data.join("global").join("pg_control").exists() {
+            // Made in a scratch directory and moved into place when complete: an initdb
+            // cut short (its process killed; it may even run on) never looks like a
+            // cluster. What such starters left is removed first.
             let _ = std::fs::remove_dir_all(&data);
-            let data_arg = data.display().to_string();
+            remove_scratch(&base);
+            let scratch = base.join(format!("{SCRATCH_PREFIX}{}", crate::owner::token()));
+            let scratch_arg = scratch.display().to_string();
             runner.run(
                 "initdb",
                 &[
                     "-D",
-                    &data_arg,
+                    &scratch_arg,
                     "-U",
                     "postgres",
                     "-A",
@@ -202,8 +215,15 @@ fn start_blocking() -> Result<String, DbError> {
                     "--no-sync",
                 ],
             )?;
+            std::fs::rename(&scratch, &data).map_err(io("move into place", &scratch))?;
         }
         let port = free_port().map_err(io("find a free port for", &base))?;
+        // Before the start: if this process dies once the server runs, the next one
+        // finds the server's port here.
+        std::fs::write(&port_path, &port).map_err(io("write", &port_path))?;
+        // And a watcher to stop it: it waits for `lock`, held here until this process
+        // has joined, so it can only act once this process is a user, or dead.
+        spawn_watcher(&runner, &base).map_err(io("start the watcher of", &base))?;
         let options = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -F -c synchronous_commit=off \
              -c full_page_writes=off -c max_connections=200",
@@ -217,8 +237,6 @@ fn start_blocking() -> Result<String, DbError> {
                 "start", "-D", &data_arg, "-l", &log, "-w", "-t", "60", "-o", &options,
             ],
         )?;
-        std::fs::write(&port_path, &port).map_err(io("write", &port_path))?;
-        spawn_watcher(&runner, &base).map_err(io("start the watcher of", &base))?;
         port
     };
     let users_path = base.join("users.lock");
@@ -227,8 +245,54 @@ fn start_blocking() -> Result<String, DbError> {
         users.lock_shared().map_err(io("lock", &users_path))?;
         let _ = USING.set(users);
     }
+    // One that started the server and died before its watcher ran leaves none: adopt it.
+    spawn_watcher(&runner, &base).map_err(io("start the watcher of", &base))?;
     drop(lock);
     Ok(format!("postgres://postgres@127.0.0.1:{port}/postgres"))
+}
+
+/// Waits (up to 60 s) until the cluster in `data` accepts connections, as `pg_ctl start
+/// -w` does for the process that starts it: the server writes its state (`starting`,
+/// `ready`) on the eighth line of `postmaster.pid`.
+fn wait_until_ready(data: &Path) -> Result<(), DbError> {
+    let pid_file = data.join("postmaster.pid");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let state = std::fs::read_to_string(&pid_file).unwrap_or_default();
+        if state
+            .lines()
+            .nth(7)
+            .is_some_and(|line| line.trim() == "ready")
+        {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(unavailable(format!(
+                "the throwaway cluster in `{}` runs but has not been ready for 60 s",
+                data.display()
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The start of the directories `initdb` fills before they become `data`.
+const SCRATCH_PREFIX: &str = "data.initdb-";
+
+/// Removes what starters killed during `initdb` left.
+fn remove_scratch(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(SCRATCH_PREFIX)
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn free_port() -> std::io::Result<String> {
@@ -236,8 +300,10 @@ fn free_port() -> std::io::Result<String> {
     Ok(listener.local_addr()?.port().to_string())
 }
 
-/// A detached shell loop that stops the cluster once no process holds `users.lock`
-/// (checked under `lock`, so it never races with a process joining).
+/// A detached shell loop that stops the cluster and removes its data once no process
+/// holds `users.lock` (checked under `lock`, so it never races with a process joining).
+/// At most one runs: a second finds `watcher.lock` held and exits at once, so every
+/// process may start one.
 fn spawn_watcher(runner: &Runner, base: &Path) -> std::io::Result<()> {
     let script = stop_script(runner, base);
     let watcher = format!(
@@ -246,6 +312,9 @@ fn spawn_watcher(runner: &Runner, base: &Path) -> std::io::Result<()> {
         shell_word(&script)
     );
     Command::new("setsid")
+        .arg("flock")
+        .arg("-n")
+        .arg(base.join("watcher.lock"))
         .args(["sh", "-c", &watcher])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -254,13 +323,20 @@ fn spawn_watcher(runner: &Runner, base: &Path) -> std::io::Result<()> {
         .map(drop)
 }
 
-/// Exits 0 after stopping the cluster if nobody uses it, 1 if someone does.
+/// Exits 0 once nobody uses the cluster and it is stopped and its data removed (about
+/// 40 MB on the RAM disk, more with templates; the next user runs `initdb` again, 1-2 s);
+/// 1 while someone uses it, or it would not stop.
 fn stop_script(runner: &Runner, base: &Path) -> String {
+    let (pg_ctl, data) = (runner.shell("pg_ctl"), quote(&base.join("data")));
     format!(
-        "flock -n -x {} true || exit 1; {} stop -D {} -m fast -w >/dev/null 2>&1; exit 0",
-        quote(&base.join("users.lock")),
-        runner.shell("pg_ctl"),
-        quote(&base.join("data")),
+        "flock -n -x {users} true || exit 1; \
+         {pg_ctl} status -D {data} >/dev/null 2>&1 && {pg_ctl} stop -D {data} -m fast -w >/dev/null 2>&1; \
+         {pg_ctl} status -D {data} >/dev/null 2>&1 && exit 1; \
+         rm -rf {data} {port} {log} {scratch}*; exit 0",
+        users = quote(&base.join("users.lock")),
+        port = quote(&base.join("port")),
+        log = quote(&base.join("server.log")),
+        scratch = quote(&base.join(SCRATCH_PREFIX)),
     )
 }
 
@@ -268,11 +344,11 @@ fn shell_word(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
-/// Stops the cluster if it runs and no process uses it (the sweep's part). Returns
-/// whether it stopped one.
+/// Stops the cluster and removes its data if no process uses it (the sweep's part).
+/// Returns whether it stopped one.
 pub(crate) fn stop_if_unused() -> bool {
     let base = base_dir();
-    if !base.join("data").join("postmaster.pid").exists() {
+    if !base.join("data").exists() {
         return false;
     }
     let Ok(runner) = Runner::new() else {
@@ -299,6 +375,10 @@ pub(crate) fn running_url() -> Result<String, DbError> {
             "postgres://postgres@127.0.0.1:{}/postgres",
             port.trim()
         )),
-        _ => Err(unavailable("the throwaway cluster is not running")),
+        // Nothing to list or prune there: no advice about installing anything.
+        _ => Err(DbError::Unavailable(testbed::Unavailable::new(
+            Backend::Postgres.name(),
+            "the throwaway cluster is not running",
+        ))),
     }
 }

@@ -12,6 +12,11 @@ const ROLE_ENV: &str = "TESTBED_DB_CHILD";
 
 /// Runs helper test `name` of this binary in a child with `env` set.
 pub fn run(name: &str, env: &[(&str, &str)]) -> Output {
+    command(name, env).output().expect("the child test runs")
+}
+
+/// The command that runs test `name` of this binary as a child.
+fn command(name: &str, env: &[(&str, &str)]) -> Command {
     let exe = std::env::current_exe().expect("the test binary's path");
     let mut command = Command::new(exe);
     command
@@ -28,7 +33,16 @@ pub fn run(name: &str, env: &[(&str, &str)]) -> Output {
     for (key, value) in env {
         command.env(key, value);
     }
-    command.output().expect("the child test runs")
+    command
+}
+
+/// Starts test `name` of this binary as a child, as [`run`] does, without waiting for it.
+pub fn spawn(name: &str, env: &[(&str, &str)]) -> std::process::Child {
+    command(name, env)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the child test starts")
 }
 
 /// The database name the child printed as `DATABASE <name>`.
