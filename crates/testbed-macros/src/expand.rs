@@ -99,10 +99,13 @@ pub(crate) fn test(options: TestOptions, function: ItemFn) -> syn::Result<TokenS
         }
         None => quote!(::core::option::Option::None),
     };
+    let attrs = TestAttrs::split(attrs)?;
+    let should_panic = attrs.should_panic_tokens();
     let info = quote! {
         &::testbed::__private::TestInfo {
             name: #test_name,
             timeout: #info,
+            should_panic: #should_panic,
         }
     };
 
@@ -136,7 +139,6 @@ pub(crate) fn test(options: TestOptions, function: ItemFn) -> syn::Result<TokenS
         }
     };
 
-    let attrs = TestAttrs::split(attrs)?;
     let Some(scenarios) = &options.scenarios else {
         let resources_name = resources_static_name(name, &[]);
         let resources = resources_static(&resources_name, &options, &[]);
@@ -325,17 +327,23 @@ impl TestAttrs {
         Ok(split)
     }
 
-    /// Registers `runnable` with the harness under the test's name (a no-op unless
-    /// testbed's `harness` feature is on).
-    fn registration(&self, name: &Ident, runnable: &Ident, resources: TokenStream) -> TokenStream {
-        let ignored = self.ignored;
-        let should_panic = match &self.should_panic {
+    /// What `#[should_panic]` asked for, as a `ShouldPanic` value: the runner tells its
+    /// cleanups that an expected panic is a pass, and the harness judges by it.
+    fn should_panic_tokens(&self) -> TokenStream {
+        match &self.should_panic {
             None => quote!(::testbed::__private::ShouldPanic::No),
             Some(None) => quote!(::testbed::__private::ShouldPanic::Yes),
             Some(Some(expected)) => {
                 quote!(::testbed::__private::ShouldPanic::WithMessage(#expected))
             }
-        };
+        }
+    }
+
+    /// Registers `runnable` with the harness under the test's name (a no-op unless
+    /// testbed's `harness` feature is on).
+    fn registration(&self, name: &Ident, runnable: &Ident, resources: TokenStream) -> TokenStream {
+        let ignored = self.ignored;
+        let should_panic = self.should_panic_tokens();
         quote! {
             ::testbed::__harness_register! {
                 name: ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)),

@@ -15,6 +15,7 @@ use testbed::{BoxError, Fixture, Scope};
 const INFO: TestInfo = TestInfo {
     name: "overhead::bench",
     timeout: None,
+    should_panic: testbed::__private::ShouldPanic::No,
 };
 
 /// The body every case runs: a small assertion, as in a typical fast unit test.

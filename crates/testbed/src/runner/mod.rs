@@ -23,6 +23,7 @@ use crate::core::panic_message;
 use crate::core::{
     AsyncFixture, BoxError, Failure, FailureKind, Fixture, Outcome, Report, Scope, Unavailable,
 };
+use crate::harness::ShouldPanic;
 
 /// What the macro knows about a test.
 #[derive(Debug)]
@@ -31,6 +32,8 @@ pub struct TestInfo {
     pub name: &'static str,
     /// The test's time limit, if it has one.
     pub timeout: Option<Duration>,
+    /// What `#[should_panic]` asked for: an expected panic is a pass for the cleanups.
+    pub should_panic: ShouldPanic,
 }
 
 /// What the generated setup-and-body closure returns: the body's verdict, or the error
@@ -71,7 +74,7 @@ pub fn run_sync(info: &TestInfo, test: impl FnOnce(&Scope) -> Step) {
     let scope = Scope::new(info.name);
     let checks = checks::before(&scope);
     let result = catch_unwind(AssertUnwindSafe(|| test(&scope)));
-    let ending = judge(&scope, result);
+    let ending = judge(&scope, result).expecting(info.should_panic);
     let cleanup_failures = scope.run_cleanups(ending.outcome);
     conclude(&scope, ending, cleanup_failures, checks);
 }
@@ -102,7 +105,7 @@ pub fn run_sync_with_timeout(
         )
             .into(),
         Ok(_worker) => match receiver.recv_timeout(limit) {
-            Ok(result) => judge(&scope, result),
+            Ok(result) => judge(&scope, result).expecting(info.should_panic),
             Err(_) => timed_out(limit),
         },
     };
@@ -130,7 +133,8 @@ where
                 Ok(result) => judge(&scope, result),
                 Err(_) => timed_out(limit),
             },
-        };
+        }
+        .expecting(info.should_panic);
         let cleanup_failures = scope.run_cleanups_async(ending.outcome).await;
         (ending, cleanup_failures)
     });
@@ -165,6 +169,18 @@ struct Ending {
     failure: Option<Failure>,
     /// The missing requirement, when the test was skipped.
     skipped: Option<Unavailable>,
+    /// What `#[should_panic]` makes of the ending.
+    expected: Expected,
+}
+
+/// A `#[should_panic]` test's ending, as libtest (or the harness) must see it.
+enum Expected {
+    /// Not a `#[should_panic]` test, or one that failed in another way.
+    Nothing,
+    /// Panicked as expected: a pass, re-raised (with this message) for the runner.
+    Panic(String),
+    /// Did not panic: a failure, which the runner sees as a test that returned.
+    NoPanic,
 }
 
 impl From<(Outcome, Option<Failure>)> for Ending {
@@ -173,7 +189,38 @@ impl From<(Outcome, Option<Failure>)> for Ending {
             outcome,
             failure,
             skipped: None,
+            expected: Expected::Nothing,
         }
+    }
+}
+
+impl Ending {
+    /// Applies `#[should_panic]`: a body panic it expects is a pass for the cleanups (a
+    /// `TempDir` is removed, as for any passing test), and a body that returned is a
+    /// failure (its evidence is kept).
+    fn expecting(mut self, should_panic: ShouldPanic) -> Ending {
+        let expected = match should_panic {
+            ShouldPanic::No => return self,
+            ShouldPanic::Yes => None,
+            ShouldPanic::WithMessage(text) => Some(text),
+        };
+        match (&self.outcome, &self.failure) {
+            (Outcome::Passed, None) => {
+                self.outcome = Outcome::Failed;
+                self.expected = Expected::NoPanic;
+            }
+            (Outcome::Panicked, Some(failure))
+                if failure.kind == FailureKind::BodyPanic
+                    && expected.is_none_or(|text| failure.message.contains(text)) =>
+            {
+                let message = failure.message.clone();
+                self.outcome = Outcome::Passed;
+                self.failure = None;
+                self.expected = Expected::Panic(message);
+            }
+            _ => {}
+        }
+        self
     }
 }
 
@@ -225,6 +272,7 @@ fn unavailable_ending(unavailable: Unavailable) -> Ending {
             outcome: Outcome::Skipped,
             failure: None,
             skipped: Some(unavailable),
+            expected: Expected::Nothing,
         }
     }
 }
@@ -238,7 +286,15 @@ fn conclude(
     checks: checks::Pending,
 ) {
     let check_failures = checks.after(scope, ending.outcome);
-    if ending.failure.is_none() && cleanup_failures.is_empty() && check_failures.is_empty() {
+    let clean =
+        ending.failure.is_none() && cleanup_failures.is_empty() && check_failures.is_empty();
+    if clean {
+        match ending.expected {
+            // The expected panic, raised again for libtest (or the harness) to see,
+            // without printing it a second time.
+            Expected::Panic(message) => std::panic::resume_unwind(Box::new(message)),
+            Expected::NoPanic | Expected::Nothing => {}
+        }
         if let Some(unavailable) = &ending.skipped {
             skip_sink::announce(scope.test_name(), unavailable);
         }
@@ -249,5 +305,10 @@ fn conclude(
     report.extend(cleanup_failures);
     report.extend(check_failures);
     report.set_details(scope.details().snapshot());
-    panic!("{report}");
+    match ending.expected {
+        // A panic here would pass a `#[should_panic]` test: the report goes to stderr,
+        // and the test fails as one that did not panic.
+        Expected::Panic(_) | Expected::NoPanic => eprintln!("{report}"),
+        Expected::Nothing => panic!("{report}"),
+    }
 }

@@ -11,6 +11,7 @@ pub fn run_panicking_test(name: &'static str, test: impl FnOnce(&Scope)) -> Stri
     let info = TestInfo {
         name,
         timeout: None,
+        should_panic: testbed::__private::ShouldPanic::No,
     };
     let result = catch_unwind(AssertUnwindSafe(|| {
         run_sync(&info, |scope| -> Step {

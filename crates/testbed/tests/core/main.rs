@@ -14,6 +14,7 @@ mod outcomes;
 mod reset;
 mod runners;
 mod setup;
+mod should_panic;
 mod timeout;
 
 use std::future::Future;
@@ -79,6 +80,7 @@ fn run_sync(test: impl FnOnce(&Scope) -> Step) -> Option<String> {
     let info = TestInfo {
         name: NAME,
         timeout: None,
+        should_panic: testbed::__private::ShouldPanic::No,
     };
     report_of(|| testbed::__private::run_sync(&info, test))
 }
@@ -91,6 +93,7 @@ fn run_sync_with_timeout(
     let info = TestInfo {
         name: NAME,
         timeout: Some(limit),
+        should_panic: testbed::__private::ShouldPanic::No,
     };
     report_of(|| testbed::__private::run_sync_with_timeout(&info, limit, test))
 }
@@ -103,6 +106,7 @@ where
     let info = TestInfo {
         name: NAME,
         timeout,
+        should_panic: testbed::__private::ShouldPanic::No,
     };
     report_of(|| testbed::__private::run_async(&info, test))
 }
