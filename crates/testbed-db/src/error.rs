@@ -5,7 +5,17 @@ use std::path::PathBuf;
 use crate::Backend;
 
 /// An error from testbed-db. Messages never contain a password.
-#[derive(Debug, thiserror::Error)]
+///
+/// Its `Debug` form is its message followed by the causes it does not already quote, so
+/// a test that returns it through `?` (libtest prints a test's error with `Debug`), or
+/// `unwrap`s it, shows the same words and hint as `Display` rather than the variant's
+/// fields.
+///
+/// ```
+/// let error = testbed_db::DbError::MissingMigrations { path: "migrations".into() };
+/// assert_eq!(format!("{error:?}"), error.to_string());
+/// ```
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum DbError {
     /// The backend is not available here: the test should be skipped (or fail under
@@ -171,7 +181,22 @@ impl DbError {
     }
 }
 
-/// PostgreSQL's `53300` or MySQL's `1040`: the server is full.
+impl std::fmt::Debug for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let message = self.to_string();
+        f.write_str(&message)?;
+        let mut cause = std::error::Error::source(self);
+        while let Some(error) = cause {
+            let text = error.to_string();
+            if !message.contains(&text) {
+                write!(f, "\n  caused by: {text}")?;
+            }
+            cause = error.source();
+        }
+        Ok(())
+    }
+}
+
 /// A URL of `backend`'s default server, for hints.
 fn example_url(backend: Backend) -> &'static str {
     match backend {
@@ -181,6 +206,7 @@ fn example_url(backend: Backend) -> &'static str {
     }
 }
 
+/// PostgreSQL's `53300` or MySQL's `1040`: the server is full.
 pub(crate) fn is_too_many_connections(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Database(db) => {

@@ -10,6 +10,14 @@ use sha2::{Digest, Sha256};
 /// Every database testbed creates starts with this; nothing else is ever dropped.
 pub const NAME_PREFIX: &str = "testbed_";
 
+/// The prefix of templates' names, on every backend: `testbed_tpl_<hash>` (a SQLite
+/// template's file adds `.sqlite`).
+pub(crate) const TEMPLATE_PREFIX: &str = "testbed_tpl_";
+
+/// The prefix of pooled databases' names (PostgreSQL `Recycle`, MySQL):
+/// `testbed_pool_<template hash>_<serial>`.
+pub(crate) const POOL_PREFIX: &str = "testbed_pool_";
+
 /// The environment variable that keeps a failing test's database (`1`) and prints its URL.
 pub const KEEP_FAILED_ENV: &str = "TESTBED_KEEP_FAILED";
 

@@ -203,7 +203,7 @@ fn remove_lone_locks(dir: &Path) {
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let is_lock = name.ends_with(".use") || name.ends_with(".lock");
-        if !name.starts_with("testbed_tpl_") || !is_lock {
+        if !name.starts_with(crate::owner::TEMPLATE_PREFIX) || !is_lock {
             continue;
         }
         let lock_path = entry.path();
@@ -507,7 +507,7 @@ fn templates_in(dir: &Path) -> Vec<Held> {
         .flatten()
         .filter(|entry| {
             let name = entry.file_name().to_string_lossy().into_owned();
-            name.starts_with("testbed_tpl_") && name.ends_with(".sqlite")
+            name.starts_with(crate::owner::TEMPLATE_PREFIX) && name.ends_with(".sqlite")
         })
         .map(|entry| Held {
             backend: Backend::Sqlite,

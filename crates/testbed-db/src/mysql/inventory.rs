@@ -161,7 +161,7 @@ pub(crate) async fn sweep_stale(
     let mut dropped = Vec::new();
     for name in stale {
         let hash = name.rsplit('_').next().unwrap_or_default();
-        let prefix = format!("testbed_pool_{hash}_");
+        let prefix = format!("{}{hash}_", crate::owner::POOL_PREFIX);
         let pooled: Vec<String> = rows
             .iter()
             .filter(|row| row.kind != "template" && State::parse(&row.state) != State::Kept)

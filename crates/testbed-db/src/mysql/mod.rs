@@ -474,7 +474,7 @@ async fn claim(
     template: &TemplateInfo,
 ) -> Result<String, DbError> {
     for serial in 1.. {
-        let name = format!("testbed_pool_{}_{serial}", prepared.hash);
+        let name = format!("{}{}_{serial}", crate::owner::POOL_PREFIX, prepared.hash);
         if !hold(&name) {
             continue;
         }
@@ -738,7 +738,7 @@ async fn release(
                 return registry::set_state(&mut conn, &name, State::Kept).await;
             }
             let prepared_hash = name
-                .trim_start_matches("testbed_pool_")
+                .trim_start_matches(crate::owner::POOL_PREFIX)
                 .split('_')
                 .next()
                 .unwrap_or_default()

@@ -107,7 +107,7 @@ pub(crate) async fn sweep(conn: &mut PgConnection) -> Result<Vec<String>, DbErro
         if !intended_live.contains(name.as_str()) && name.starts_with(crate::NAME_PREFIX) {
             // The lock under which the name is made (a template's build lock, a pooled
             // database's claim), held while dropping: nobody makes it meanwhile.
-            let key = if name.starts_with(template::TEMPLATE_PREFIX) {
+            let key = if name.starts_with(crate::owner::TEMPLATE_PREFIX) {
                 template::lock_key(name)
             } else {
                 super::registry::pool_key(name)

@@ -131,9 +131,9 @@ pub(crate) async fn list(server: &PgServer) -> Result<Vec<Held>, DbError> {
     drop(lease);
     let mut held = Vec::new();
     for (name, comment, is_template, allows_connections) in rows {
-        let (kind, owner) = if name.starts_with("testbed_tpl_") {
+        let (kind, owner) = if name.starts_with(crate::owner::TEMPLATE_PREFIX) {
             if name
-                .strip_prefix("testbed_tpl_")
+                .strip_prefix(crate::owner::TEMPLATE_PREFIX)
                 .is_none_or(|hash| hash.len() != 16)
             {
                 continue;
@@ -155,7 +155,7 @@ pub(crate) async fn list(server: &PgServer) -> Result<Vec<Held>, DbError> {
             comment.is_empty().then(|| intended_kind(&name)).flatten()
         {
             (kind, Some(owner))
-        } else if name.starts_with(recycle::POOL_PREFIX) {
+        } else if name.starts_with(crate::owner::POOL_PREFIX) {
             let kind = if comment == KEPT_COMMENT {
                 HeldKind::Kept
             } else if comment != recycle::POOL_COMMENT && comment != recycle::LEGACY_POOL_COMMENT {
@@ -218,9 +218,9 @@ pub(crate) async fn drop_kinds(
         }
         // Whoever builds a template or uses a pooled database holds its lock: leave
         // those alone, and hold the lock while dropping so nobody claims it meanwhile.
-        let key = if held.name.starts_with("testbed_tpl_") {
+        let key = if held.name.starts_with(crate::owner::TEMPLATE_PREFIX) {
             Some(template::lock_key(&held.name))
-        } else if held.name.starts_with(recycle::POOL_PREFIX) {
+        } else if held.name.starts_with(crate::owner::POOL_PREFIX) {
             Some(super::registry::pool_key(&held.name))
         } else {
             None
@@ -228,7 +228,7 @@ pub(crate) async fn drop_kinds(
         // A template's users hold its use lock shared: leave the template to them.
         let use_key = held
             .name
-            .starts_with("testbed_tpl_")
+            .starts_with(crate::owner::TEMPLATE_PREFIX)
             .then(|| template::use_key(&held.name));
         let keys: Vec<i64> = key.into_iter().chain(use_key).collect();
         if !try_lock_all(&mut conn, &keys).await? {
@@ -333,7 +333,7 @@ pub(crate) async fn sweep_stale(
 }
 
 fn is_template_name(name: &str) -> bool {
-    name.strip_prefix("testbed_tpl_")
+    name.strip_prefix(crate::owner::TEMPLATE_PREFIX)
         .is_some_and(|hash| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
@@ -356,7 +356,9 @@ async fn drop_unused_template(conn: &mut PgConnection, name: &str) -> Result<Vec
         let action = format!("{action} of template `{name}`");
         move |e| DbError::server(Backend::Postgres, action, e)
     };
-    let hash = name.strip_prefix("testbed_tpl_").unwrap_or_default();
+    let hash = name
+        .strip_prefix(crate::owner::TEMPLATE_PREFIX)
+        .unwrap_or_default();
     // Held until the template is gone: a process starting to use it meanwhile waits,
     // then rebuilds it.
     let keys = [template::use_key(name), template::lock_key(name)];
@@ -389,7 +391,7 @@ async fn drop_unused_template(conn: &mut PgConnection, name: &str) -> Result<Vec
         if live_clone {
             return Ok(Vec::new());
         }
-        let prefix = format!("{}{hash}_", recycle::POOL_PREFIX);
+        let prefix = format!("{}{hash}_", crate::owner::POOL_PREFIX);
         let pooled: Vec<String> = sqlx::query_scalar(
             "select datname from pg_database
              where starts_with(datname, $1)

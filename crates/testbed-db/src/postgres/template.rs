@@ -24,8 +24,6 @@ use super::server::PgServer;
 use crate::schema::{Prepared, build_postgres};
 use crate::{Backend, DbError};
 
-/// The prefix of templates' names.
-pub(crate) const TEMPLATE_PREFIX: &str = "testbed_tpl_";
 /// The start of the comment that marks a database as a testbed template.
 pub(crate) const TEMPLATE_COMMENT: &str = "testbed template";
 

@@ -41,6 +41,42 @@ pub fn assert_names_the_broken_statement(error: &DbError) {
     );
 }
 
+static BROKEN_SEED: Database = testbed_db::migrations!("tests/schema")
+    .with_seeds(testbed_db::seeds!["tests/seeds/broken_seed.sql"]);
+
+/// A seed statement that fails when it runs (no position in SQLite's and MySQL's
+/// errors) is named on every backend, without testbed's template database in the
+/// message; and the error's `Debug` form, which libtest prints for a test returning it
+/// through `?`, is that message, hint and all, not the variant's fields.
+#[testbed::test(scenarios(sqlite, postgres, mysql))]
+async fn a_failing_seed_statement_is_named_on_every_backend(scope: &Scope) {
+    let error = BROKEN_SEED.for_scenario(scope).await.unwrap_err();
+    let shown = format!("{error:?}");
+    assert!(matches!(error, DbError::Script { .. }), "{shown}");
+    assert_eq!(shown, error.to_string());
+    assert!(
+        shown.starts_with("seed file `") && shown.contains("broken_seed.sql"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("at statement `insert into no_such_table (id) values (1)`"),
+        "{shown}"
+    );
+    assert!(!shown.contains("testbed_tpl_"), "{shown}");
+}
+
+#[tokio::test]
+async fn a_missing_migrations_directory_shows_its_hint_through_debug() {
+    let scope = Scope::new("missing, debug");
+    let error = MISSING.sqlite(&scope).await.unwrap_err();
+    let shown = format!("{error:?}");
+    assert!(
+        shown.contains("tests/no_such_dir") && shown.contains("hint:"),
+        "{shown}"
+    );
+    assert!(!shown.contains("MissingMigrations"), "{shown}");
+}
+
 #[tokio::test]
 async fn a_broken_migration_names_its_file_and_statement_on_sqlite() {
     let scope = Scope::new("broken");

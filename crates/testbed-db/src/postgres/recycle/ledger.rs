@@ -36,8 +36,6 @@ pub(crate) const POOL_COMMENT: &str = "testbed pool v2";
 /// The comment of pooled databases of earlier versions, left alone by runs and dropped
 /// by `cargo testbed db prune --templates`.
 pub(crate) const LEGACY_POOL_COMMENT: &str = "testbed pool";
-/// The prefix of pooled databases' names.
-pub(crate) const POOL_PREFIX: &str = "testbed_pool_";
 
 /// The names this process holds, so it never claims one twice (advisory locks are
 /// re-entrant within a session).
@@ -61,7 +59,7 @@ fn fail(action: impl Into<String>) -> impl FnOnce(sqlx::Error) -> DbError {
 /// `testbed_pool_<hash>_`: the names of `template`'s pooled databases.
 pub(crate) fn pool_prefix(template: &Template) -> String {
     let hash = template.name.rsplit('_').next().unwrap_or_default();
-    format!("{POOL_PREFIX}{hash}_")
+    format!("{}{hash}_", crate::owner::POOL_PREFIX)
 }
 
 /// Claims a free pooled database of `template`, or clones a new one.

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use sqlx::postgres::PgPool;
 use testbed::{Outcome, Scope};
 
-pub(crate) use ledger::{LEGACY_POOL_COMMENT, POOL_COMMENT, POOL_PREFIX};
+pub(crate) use ledger::{LEGACY_POOL_COMMENT, POOL_COMMENT};
 #[cfg(test)]
 pub(crate) use session::POOL_APPLICATION_PREFIX;
 
