@@ -111,6 +111,20 @@ pub enum DbError {
         /// The test's name.
         test: String,
     },
+    /// The server answered earlier in this run (this process, or under nextest an
+    /// earlier test process of the same run) and does not now: the tests that need it
+    /// fail, with the cause, until it answers again; then the run uses it again.
+    #[error(
+        "{backend} server at `{url}` stopped answering during this run: {cause} (hint: start it again; the tests of this run that come after use it again as soon as it answers)"
+    )]
+    ServerLost {
+        /// The backend.
+        backend: Backend,
+        /// The server's URL, secrets redacted.
+        url: String,
+        /// What connecting to it now gives.
+        cause: String,
+    },
     /// A pooled database was still being changed, after the wait, by a statement of an
     /// earlier holder: a test process killed while it built or reset the database
     /// leaves that statement running on the server until it ends.
@@ -168,6 +182,12 @@ impl DbError {
         }
     }
 
+    /// Whether the connection to the server, not a statement, failed (see
+    /// [`is_connection_failure`]): nothing more can be done on the server for now.
+    pub(crate) fn is_connection_lost(&self) -> bool {
+        matches!(self, DbError::Server { source, .. } if is_connection_failure(source))
+    }
+
     pub(crate) fn io(
         action: &'static str,
         path: impl Into<PathBuf>,
@@ -203,6 +223,22 @@ fn example_url(backend: Backend) -> &'static str {
         Backend::Postgres => "postgres://postgres@127.0.0.1:5432/postgres",
         Backend::MySql => "mysql://root@127.0.0.1:3306",
         Backend::Sqlite => "sqlite::memory:",
+    }
+}
+
+/// Whether `error` says the connection, not the statement, failed: an I/O error, a
+/// closed or timed-out pool, or the server ending the session (`57P01` shutdown,
+/// `57P02` crash, `57P03` starting up, class `08` connection exceptions).
+pub(crate) fn is_connection_failure(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("57P") || code.starts_with("08")),
+        _ => false,
     }
 }
 

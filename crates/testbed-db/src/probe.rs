@@ -78,6 +78,32 @@ impl ProbeFailure {
     }
 }
 
+impl ProbeFailure {
+    /// The error for a server that answered earlier in the run and gives this now:
+    /// [`DbError::ServerLost`] for no answer (its reason without the skip's hint); any
+    /// other failure is returned to be reported as it is.
+    pub(crate) fn lost(self, backend: Backend, url: &str) -> Result<DbError, ProbeFailure> {
+        match self {
+            ProbeFailure::Unavailable(unavailable) => {
+                // The reason without the skip's hint, nor the URL the error names.
+                let reason = unavailable.reason();
+                let cause = reason.split(" (hint:").next().unwrap_or(reason);
+                let cause = cause
+                    .strip_prefix("cannot reach `")
+                    .and_then(|rest| rest.split_once("`: "))
+                    .map_or(cause, |(_, cause)| cause)
+                    .replace(&format!(" from `{url}`"), "");
+                Ok(DbError::ServerLost {
+                    backend,
+                    url: url.to_owned(),
+                    cause,
+                })
+            }
+            other => Err(other),
+        }
+    }
+}
+
 /// The URL of database `name` on the server whose admin URL is `server`.
 pub(crate) fn database_url(server: &url::Url, name: &str) -> String {
     let mut url = server.clone();

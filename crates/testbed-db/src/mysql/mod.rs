@@ -72,12 +72,12 @@ pub(crate) async fn acquire(
     _isolation: Isolation,
     scope: &Scope,
 ) -> Result<TestDb<sqlx::MySql>, DbError> {
-    let (server, template, name) = engine::run(async move {
+    let (server, template, name) = server::watched(engine::run(async move {
         let server = server::server().await?;
         let template = engine::boxed(ensure_template(&server, &prepared)).await?;
         let name = engine::boxed(claim(&server, &prepared, &template)).await?;
         Ok::<_, DbError>((server, template, name))
-    })
+    }))
     .await?;
     let url = server.url_of(&name);
     let holdings = Holdings::new(TEST_POOL_CONNECTIONS);
@@ -100,7 +100,7 @@ pub(crate) async fn acquire(
     scope.add_async_cleanup(move |outcome: Outcome| async move {
         cleanup_pool.close().await;
         let keep = outcome.is_failure() && owner::keep_failed();
-        release(server, template, cleanup_name, outcome).await?;
+        server::watched(release(server, template, cleanup_name, outcome)).await?;
         if keep {
             crate::handle::announce_kept(&details, Backend::MySql, &cleanup_url);
         }
@@ -511,7 +511,9 @@ async fn prepare_claimed(
     template: &TemplateInfo,
     name: &str,
 ) -> Result<bool, DbError> {
-    let mut conn = server.pool.acquire().await.map_err(fail("connect"))?;
+    let mut conn = crate::server_cache::acquire(server, &server.pool)
+        .await
+        .map_err(fail("connect"))?;
     let state = registry::get(&mut conn, name)
         .await?
         .map(|row| State::parse(&row.state));
@@ -733,7 +735,9 @@ async fn release(
     let keep = outcome.is_failure() && owner::keep_failed();
     engine::run(async move {
         let result = engine::boxed(async {
-            let mut conn = server.pool.acquire().await.map_err(fail("connect"))?;
+            let mut conn = crate::server_cache::acquire(&*server, &server.pool)
+                .await
+                .map_err(fail("connect"))?;
             if keep {
                 return registry::set_state(&mut conn, &name, State::Kept).await;
             }

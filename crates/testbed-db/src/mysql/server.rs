@@ -1,17 +1,22 @@
-//! Finding the MySQL/MariaDB server (probed once per process and cached), and this
+//! Finding the MySQL/MariaDB server (probed on first use, and again after it was lost:
+//! see `server_cache`), and this
 //! process's lease on it: one connection that holds a named lock on every pooled
 //! database the process is using. MySQL releases a session's locks when the session
 //! ends, so a killed process's databases return to the pool by themselves.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::{Connection, MySqlConnection};
-use tokio::sync::{Mutex, OnceCell};
+use tokio::sync::Mutex;
 
 use crate::probe::ProbeFailure;
+use crate::server_cache::{Server, ServerCache};
 use crate::{Backend, DbError};
 
 /// The environment variable holding the admin URL of the MySQL/MariaDB server to use.
@@ -27,6 +32,27 @@ pub(crate) struct MySqlServer {
     pub(crate) pool: MySqlPool,
     /// Holds the named locks of the databases this process uses.
     pub(crate) lease: Mutex<MySqlConnection>,
+    /// Set when a test found the connection to the server lost.
+    lost: AtomicBool,
+}
+
+impl Server for MySqlServer {
+    fn lost(&self) -> &AtomicBool {
+        &self.lost
+    }
+
+    fn redacted_url(&self) -> String {
+        crate::redact(self.url.as_str())
+    }
+
+    fn try_connect(&self) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + '_>> {
+        Box::pin(async {
+            MySqlConnection::connect_with(&self.admin)
+                .await?
+                .close()
+                .await
+        })
+    }
 }
 
 impl MySqlServer {
@@ -48,14 +74,22 @@ fn into_db_error(failure: ProbeFailure) -> DbError {
     failure.into_db_error(Backend::MySql, CREDENTIALS_HINT)
 }
 
-/// The server, probed on first use. Runs on the engine.
+static CACHE: ServerCache<MySqlServer> = ServerCache::new(Backend::MySql);
+
+/// The server, probed on first use and again after it was lost. Runs on the engine.
 pub(crate) async fn server() -> Result<Arc<MySqlServer>, DbError> {
-    static SERVER: OnceCell<Result<Arc<MySqlServer>, ProbeFailure>> = OnceCell::const_new();
-    SERVER
-        .get_or_init(|| async { probe(&admin_url(None)).await })
+    let url = admin_url(None);
+    CACHE
+        .get(&crate::redact(&url), || probe(&url), into_db_error)
         .await
-        .clone()
-        .map_err(into_db_error)
+}
+
+/// Runs `work` (a test's acquire or release) watching the server: a server that stops
+/// answering, or a lost connection, fails it with the cause (see `server_cache`).
+pub(crate) async fn watched<T>(
+    work: impl std::future::Future<Output = Result<T, DbError>>,
+) -> Result<T, DbError> {
+    CACHE.watched(work).await
 }
 
 /// `url`, else `TESTBED_MYSQL_URL`, else the local default.
@@ -107,12 +141,13 @@ async fn probe(url_text: &str) -> Result<Arc<MySqlServer>, ProbeFailure> {
     let pool = MySqlPoolOptions::new()
         .max_connections(4)
         .min_connections(0)
-        .acquire_timeout(Duration::from_secs(30))
+        .acquire_timeout(Duration::from_secs(10))
         .connect_lazy_with(admin.clone());
     Ok(Arc::new(MySqlServer {
         admin,
         url,
         pool,
         lease: Mutex::new(lease),
+        lost: AtomicBool::new(false),
     }))
 }

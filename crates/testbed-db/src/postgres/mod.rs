@@ -41,11 +41,14 @@ pub(crate) async fn acquire(
     isolation: Isolation,
     scope: &Scope,
 ) -> Result<TestDb<sqlx::Postgres>, DbError> {
-    match isolation {
-        Isolation::Clone => acquire_clone(prepared, scope).await,
-        Isolation::Rollback => recycle::acquire(prepared, true, scope).await,
-        _ => recycle::acquire(prepared, false, scope).await,
-    }
+    server::watched(async {
+        match isolation {
+            Isolation::Clone => acquire_clone(prepared, scope).await,
+            Isolation::Rollback => recycle::acquire(prepared, true, scope).await,
+            _ => recycle::acquire(prepared, false, scope).await,
+        }
+    })
+    .await
 }
 
 /// A fresh clone of the template, dropped after the test.
@@ -94,7 +97,7 @@ async fn acquire_clone(
             crate::handle::announce_kept(&details, Backend::Postgres, &cleanup_url);
             return Ok(());
         }
-        release(server, cleanup_name, outcome).await
+        server::watched(release(server, cleanup_name, outcome)).await
     });
     pool_limit::explain_on_failure(scope, holdings, Backend::Postgres, &name, "");
     Ok(TestDb {
@@ -113,9 +116,7 @@ async fn acquire_clone(
 async fn clone(server: &PgServer, template: &str) -> Result<String, DbError> {
     let name = owner::database_name();
     let fail = |action: String| move |e| DbError::server(Backend::Postgres, action, e);
-    let mut conn = server
-        .pool
-        .acquire()
+    let mut conn = crate::server_cache::acquire(server, &server.pool)
         .await
         .map_err(fail("connect to `testbed_registry`".into()))?;
     if !intent::record(&mut conn, &name).await? {
@@ -141,9 +142,7 @@ async fn clone(server: &PgServer, template: &str) -> Result<String, DbError> {
 /// Drops a test's database on the engine.
 async fn release(server: Arc<PgServer>, name: String, _outcome: Outcome) -> Result<(), DbError> {
     engine::run(async move {
-        let mut conn = server
-            .pool
-            .acquire()
+        let mut conn = crate::server_cache::acquire(&*server, &server.pool)
             .await
             .map_err(|e| DbError::server(Backend::Postgres, "connect", e))?;
         template::drop_database(&mut conn, &name)

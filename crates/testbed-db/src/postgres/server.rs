@@ -2,15 +2,19 @@
 //! process's lease on it: a connection named after the owner token, open for as long as
 //! the process lives, which is how any other process tells that our databases are in use.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection};
-use tokio::sync::{Mutex, OnceCell};
+use tokio::sync::Mutex;
 
 use crate::probe::ProbeFailure;
+use crate::server_cache::{Server, ServerCache};
 use crate::{Backend, DbError, owner};
 
 /// The environment variable holding the admin URL of the PostgreSQL server to use.
@@ -49,9 +53,32 @@ pub(crate) struct PgServer {
     /// runs the `CREATE DATABASE` and `DROP DATABASE` of pooled databases, so that a
     /// claim is never free while a statement of its holder still runs on the server.
     pub(crate) lease: Mutex<PgConnection>,
+    /// Set when a test found the connection to the server lost (see [`note_failure`]):
+    /// nothing more is started on this lease; the next test probes again.
+    lost: AtomicBool,
+}
+
+impl Server for PgServer {
+    fn lost(&self) -> &AtomicBool {
+        &self.lost
+    }
+
+    fn redacted_url(&self) -> String {
+        crate::redact(self.url.as_str())
+    }
+
+    fn try_connect(&self) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + '_>> {
+        Box::pin(async { PgConnection::connect_with(&self.admin).await?.close().await })
+    }
 }
 
 impl PgServer {
+    /// Whether a test found this server's connection lost: its lease, pools and the
+    /// databases claimed on it are not to be used again.
+    pub(crate) fn is_lost(&self) -> bool {
+        self.lost.load(Ordering::Relaxed)
+    }
+
     /// The URL of database `name` on this server.
     pub(crate) fn url_of(&self, name: &str) -> String {
         crate::probe::database_url(&self.url, name)
@@ -70,26 +97,46 @@ fn into_db_error(failure: ProbeFailure) -> DbError {
     failure.into_db_error(Backend::Postgres, CREDENTIALS_HINT)
 }
 
-/// The server, probed on first use. Runs on the engine.
+static CACHE: ServerCache<PgServer> = ServerCache::new(Backend::Postgres);
+
+/// The server, probed on first use and again after it was lost (see `server_cache`).
+/// Runs on the engine.
 pub(crate) async fn server() -> Result<Arc<PgServer>, DbError> {
-    static SERVER: OnceCell<Result<Arc<PgServer>, ProbeFailure>> = OnceCell::const_new();
-    SERVER
-        .get_or_init(|| async {
-            match std::env::var(POSTGRES_URL_ENV) {
-                Ok(url) if url == super::cluster::CLUSTER => probe_cluster().await,
-                Ok(url) => probe(&url).await,
-                // Nothing configured: the local server, else a throwaway cluster.
-                Err(_) => match probe(DEFAULT_URL).await {
-                    Err(ProbeFailure::Unavailable(_)) if super::cluster::programs().is_some() => {
-                        probe_cluster().await
-                    }
-                    other => other,
-                },
-            }
-        })
+    CACHE
+        .get(&configured_redacted(), probe_configured, into_db_error)
         .await
-        .clone()
-        .map_err(into_db_error)
+}
+
+/// Runs `work` (a test's acquire or release) watching the server: a server that stops
+/// answering, or a lost connection, fails it with the cause (see `server_cache`).
+pub(crate) async fn watched<T>(
+    work: impl std::future::Future<Output = Result<T, DbError>>,
+) -> Result<T, DbError> {
+    CACHE.watched(work).await
+}
+
+/// Probes the server configured by [`POSTGRES_URL_ENV`], or the local one, else the
+/// throwaway cluster.
+async fn probe_configured() -> Result<Arc<PgServer>, ProbeFailure> {
+    match std::env::var(POSTGRES_URL_ENV) {
+        Ok(url) if url == super::cluster::CLUSTER => probe_cluster().await,
+        Ok(url) => probe(&url).await,
+        // Nothing configured: the local server, else a throwaway cluster.
+        Err(_) => match probe(DEFAULT_URL).await {
+            Err(ProbeFailure::Unavailable(_)) if super::cluster::programs().is_some() => {
+                probe_cluster().await
+            }
+            other => other,
+        },
+    }
+}
+
+/// The configured URL as it may be printed (for a lost server's error).
+fn configured_redacted() -> String {
+    match std::env::var(POSTGRES_URL_ENV) {
+        Ok(url) => crate::redact(&url),
+        Err(_) => crate::redact(DEFAULT_URL),
+    }
 }
 
 async fn probe_cluster() -> Result<Arc<PgServer>, ProbeFailure> {
@@ -172,7 +219,7 @@ async fn probe(url_text: &str) -> Result<Arc<PgServer>, ProbeFailure> {
         .max_connections(2)
         .min_connections(0)
         .idle_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(30))
+        .acquire_timeout(Duration::from_secs(10))
         .connect_lazy_with(
             admin
                 .clone()
@@ -186,6 +233,7 @@ async fn probe(url_text: &str) -> Result<Arc<PgServer>, ProbeFailure> {
         durable: fsync != "off",
         superuser,
         lease: Mutex::new(lease),
+        lost: AtomicBool::new(false),
     }))
 }
 

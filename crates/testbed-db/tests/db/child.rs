@@ -300,3 +300,30 @@ async fn child_uses_the_half_built_mysql_schema() {
         .unwrap();
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
+
+#[tokio::test]
+#[ignore = "helper: run in a child process by `faults::a_postgres_server_lost_mid_run_fails_fast_then_is_used_again`"]
+async fn child_loses_its_server() {
+    if !is_child("child_loses_its_server") {
+        return;
+    }
+    crate::faults::lose_the_server().await;
+}
+
+#[tokio::test]
+#[ignore = "helper: run in a child process by `faults::a_postgres_server_lost_mid_run_fails_later_processes_of_the_run`"]
+async fn child_acquires_once() {
+    if !is_child("child_acquires_once") {
+        return;
+    }
+    crate::faults::acquire_once().await;
+}
+
+#[tokio::test]
+#[ignore = "helper: run in a child process by the `faults::a_frozen_*` tests"]
+async fn child_freezes_its_server() {
+    if !is_child("child_freezes_its_server") {
+        return;
+    }
+    crate::faults::freeze_the_server().await;
+}

@@ -5,6 +5,7 @@ mod bad_input;
 mod child;
 mod connection_limit;
 mod embedded;
+mod faults;
 mod mysql;
 mod postgres;
 mod sqlite;

@@ -163,6 +163,11 @@ async fn unlock(lease: &mut PgConnection, name: &str) {
     held().remove(name);
 }
 
+/// Forgets that this process holds `name`, whose claim died with a lost lease.
+pub(crate) fn forget(name: &str) {
+    held().remove(name);
+}
+
 /// Lets `name` go: the next claimer (this process or another) takes it as the ledger
 /// says.
 pub(crate) async fn unclaim(server: &PgServer, name: &str) {
@@ -176,9 +181,7 @@ async fn for_existence(
     name: &str,
     wait: bool,
 ) -> Result<Option<sqlx::pool::PoolConnection<sqlx::Postgres>>, DbError> {
-    let mut conn = server
-        .pool
-        .acquire()
+    let mut conn = crate::server_cache::acquire(server, &server.pool)
         .await
         .map_err(fail("connect to `testbed_registry`"))?;
     let sql = if wait {

@@ -92,13 +92,13 @@ pub(crate) async fn acquire(
     let (cleanup_pool, details) = (pool.clone(), scope.details());
     let cleanup_url = url.clone();
     scope.add_async_cleanup(move |outcome: Outcome| {
-        release(
+        super::server::watched(release(
             warm,
             claimed,
             rollback.then_some(cleanup_pool),
             (cleanup_url, details),
             outcome,
-        )
+        ))
     });
     pool_limit::explain_on_failure(scope, holdings, Backend::Postgres, &name, more);
     Ok(TestDb {
@@ -150,7 +150,7 @@ async fn claim_ready(server: &PgServer, warm: &Warm, open: u32) -> Result<Claime
             }
             Err(error) => {
                 claimed.pool.close().await;
-                ledger::drop_claimed(server, &claim.name).await?;
+                forget_or_drop(server, &claim.name, &error).await?;
                 return Err(error);
             }
         }
@@ -160,6 +160,17 @@ async fn claim_ready(server: &PgServer, warm: &Warm, open: u32) -> Result<Claime
         "find a usable pooled database",
         sqlx::Error::Protocol("every pooled database had a changed schema".into()),
     ))
+}
+
+/// After a failed reset of `name`: drop it, unless the server is out of reach, where
+/// it is only forgotten (its claim died with the connection; the next claimer finds it
+/// not recorded clean and resets it).
+async fn forget_or_drop(server: &PgServer, name: &str, error: &DbError) -> Result<(), DbError> {
+    if error.is_connection_lost() {
+        ledger::forget(name);
+        return Ok(());
+    }
+    ledger::drop_claimed(server, name).await
 }
 
 /// After the test: reset the database and record it clean, keeping it (and its
@@ -254,7 +265,7 @@ async fn release(
             }
             Err(error) => {
                 claimed.pool.close().await;
-                let _ = engine::boxed(ledger::drop_claimed(&server, &name)).await;
+                let _ = engine::boxed(forget_or_drop(&server, &name, &error)).await;
                 Err(error)
             }
         }

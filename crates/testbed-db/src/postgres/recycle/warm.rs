@@ -93,8 +93,13 @@ pub(crate) fn warm_for(server: &Arc<PgServer>, template: &Arc<Template>) -> Arc<
     let mut pools = WARM_POOLS.lock().unwrap_or_else(|e| e.into_inner());
     let pools = pools.get_or_insert_default();
     match pools.get(&template.name) {
-        // A rebuilt template (pruned meanwhile) starts a new pool.
-        Some(warm) if Arc::ptr_eq(&warm.template, template) => warm.clone(),
+        // A rebuilt template (pruned meanwhile), or a server probed again after it was
+        // lost, starts a new pool.
+        Some(warm)
+            if Arc::ptr_eq(&warm.template, template) && Arc::ptr_eq(&warm.server, server) =>
+        {
+            warm.clone()
+        }
         _ => {
             let warm = Arc::new(Warm {
                 server: server.clone(),
@@ -124,8 +129,19 @@ pub(crate) fn remember(hash: &str, warm: &Arc<Warm>) {
 
 /// A reset database of schema `hash` that this process holds, taken on the test's own
 /// thread: no trip to the engine.
+///
+/// None once the server they were claimed on is lost: they are let go (their claims
+/// died with the lost lease) and the test goes the long way, through a new probe.
 pub(crate) fn take_here(hash: &str) -> Option<(Arc<Warm>, Claimed)> {
     let warm = hot().as_ref()?.get(hash)?.clone();
+    if warm.server.is_lost() {
+        hot().as_mut()?.remove(hash);
+        for claimed in warm.free().drain(..) {
+            ledger::forget(&claimed.name);
+            engine::handle().spawn(async move { claimed.pool.close().await });
+        }
+        return None;
+    }
     let claimed = warm.free().pop()?;
     Some((warm, claimed))
 }
