@@ -327,3 +327,12 @@ async fn child_freezes_its_server() {
     }
     crate::faults::freeze_the_server().await;
 }
+
+#[tokio::test]
+#[ignore = "helper: run in a child process by `faults::a_full_postgres_server_is_named_within_seconds`"]
+async fn child_fills_its_server() {
+    if !is_child("child_fills_its_server") {
+        return;
+    }
+    crate::faults::fill_the_server().await;
+}

@@ -32,6 +32,11 @@ impl PrivatePostgres {
     /// Initializes and starts one; skips the test (fails it under `TESTBED_REQUIRE`)
     /// where the server programs are not installed.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// The same, with `settings` (`name = value` lines) added to its configuration.
+    pub fn start_with(settings: &[&str]) -> Self {
         let Some(bin) = server_programs() else {
             testbed::skip(
                 "postgres",
@@ -68,6 +73,13 @@ impl PrivatePostgres {
                 "--no-sync",
             ],
         );
+        let config = data.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&config).expect("initdb wrote a configuration");
+        for setting in settings {
+            text.push_str(setting);
+            text.push('\n');
+        }
+        std::fs::write(&config, text).expect("the configuration is writable");
         server.start_again();
         server
     }
@@ -473,6 +485,23 @@ fn a_frozen_mariadb_server_fails_tests_within_seconds() {
     assert_success(&output);
 }
 
+/// A server at its `max_connections` fails a test that needs a connection within a
+/// bounded wait, with an error naming the setting and `TESTBED_PG_MAX_KEPT_CONNECTIONS`
+/// (before the fix: 30 s, then "pool timed out"); with room again, it is used again.
+#[testbed::test]
+fn a_full_postgres_server_is_named_within_seconds() {
+    let server = PrivatePostgres::start_with(&["max_connections = 20"]);
+    let output = crate::child::run(
+        "child::child_fills_its_server",
+        &[
+            ("TESTBED_POSTGRES_URL", &server.url()),
+            // Nothing kept: the next test needs new connections.
+            ("TESTBED_PG_MAX_KEPT_CONNECTIONS", "0"),
+        ],
+    );
+    assert_success(&output);
+}
+
 /// Across processes (`cargo nextest run`): a later process of the same run that finds
 /// the server gone fails with the cause instead of skipping; a process of another run
 /// skips, as for a server that was never there.
@@ -627,6 +656,56 @@ pub async fn freeze_the_server() {
         }
     }
     println!("used again after {:?}", started.elapsed());
+}
+
+/// A bound on how long a test waits on a full server: the goal is the 5 s a test's pool
+/// waits for a connection; before the fix it was 30 s.
+const FULL_FAILS_WITHIN: Duration = Duration::from_secs(30);
+
+/// The child of [`a_full_postgres_server_is_named_within_seconds`]: fills the server
+/// with connections of its own, then asks for a database.
+pub async fn fill_the_server() {
+    use sqlx::Connection;
+    let url = std::env::var("TESTBED_POSTGRES_URL").expect("the parent names the server");
+    use_one_database("postgres")
+        .await
+        .expect("the server is up");
+    let mut held = Vec::new();
+    loop {
+        match sqlx::PgConnection::connect(&url).await {
+            Ok(conn) => held.push(conn),
+            Err(error) if error.to_string().contains("too many") => break,
+            Err(error) => panic!("filling the server: {error}"),
+        }
+        assert!(held.len() < 100, "the server never filled");
+    }
+    let started = Instant::now();
+    let error = use_one_database("postgres")
+        .await
+        .expect_err("the server is full");
+    let said = error.to_string();
+    assert!(
+        said.contains("max_connections") && said.contains("TESTBED_PG_MAX_KEPT_CONNECTIONS"),
+        "{said}"
+    );
+    assert!(
+        started.elapsed() < FULL_FAILS_WITHIN,
+        "{:?}",
+        started.elapsed()
+    );
+    println!("failed after {:?}: {said}", started.elapsed());
+    drop(held);
+    let started = Instant::now();
+    loop {
+        match use_one_database("postgres").await {
+            Ok(()) => break,
+            Err(error) if started.elapsed() < FULL_FAILS_WITHIN => {
+                println!("not yet: {error}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(error) => panic!("the server has room again, yet: {error}"),
+        }
+    }
 }
 
 /// Acquires a database of `kind`'s server for `scope` and checks its seed rows.
