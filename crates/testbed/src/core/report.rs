@@ -44,13 +44,17 @@ pub struct Failure {
 }
 
 impl Failure {
-    /// A failure of `kind` whose message is `error` and each of its sources.
+    /// A failure of `kind` whose message is `error` and each of its sources that the
+    /// message does not quote already (many errors end with `: {source}`).
     pub fn from_error(kind: FailureKind, error: &(dyn std::error::Error + 'static)) -> Self {
         let mut message = error.to_string();
         let mut source = error.source();
         while let Some(cause) = source {
-            message.push_str("\n   caused by: ");
-            message.push_str(&cause.to_string());
+            let text = cause.to_string();
+            if !message.contains(&text) {
+                message.push_str("\n   caused by: ");
+                message.push_str(&text);
+            }
             source = cause.source();
         }
         Failure { kind, message }

@@ -215,3 +215,31 @@ fn a_cleanup_errors_causes_are_reported() {
         ],
     );
 }
+
+/// An error that quotes its source in its own message (`...: {source}`).
+#[derive(Debug)]
+struct Quoting(std::io::Error);
+
+impl fmt::Display for Quoting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot drop database `testbed_1`: {}", self.0)
+    }
+}
+
+impl std::error::Error for Quoting {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+#[test]
+fn a_cause_the_message_quotes_is_not_repeated() {
+    let report = run_sync(|scope| {
+        scope.add_cleanup(|_| Err::<(), _>(Quoting(std::io::Error::other("connection reset"))));
+        body(scope, || {})
+    })
+    .expect("a failing cleanup fails the test");
+    let text = report.to_string();
+    assert_eq!(text.matches("connection reset").count(), 1, "{text}");
+    assert!(!text.contains("caused by"), "{text}");
+}
