@@ -200,7 +200,9 @@ impl Database {
 
     /// The name of this schema's template on `backend`: `testbed_tpl_<hash>`, where the
     /// hash covers the migrations' and seed files' contents and the backend (embedded
-    /// or read at run time, the same files give the same name).
+    /// or read at run time, the same files give the same name). On PostgreSQL this is
+    /// the name for the `postgres` role; any other role has templates of its own, whose
+    /// hash covers the role too (a clone keeps its template's table owners).
     ///
     /// ```
     /// use testbed_db::{Backend, Database};

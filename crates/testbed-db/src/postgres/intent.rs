@@ -120,16 +120,25 @@ pub(crate) async fn sweep(conn: &mut PgConnection) -> Result<Vec<String>, DbErro
             if !locked {
                 continue;
             }
-            let unmarked: Option<bool> = sqlx::query_scalar(
-                "select shobj_description(oid, 'pg_database') is null
+            let found: Option<(bool, bool)> = sqlx::query_as(
+                "select shobj_description(oid, 'pg_database') is null,
+                        pg_has_role(datdba, 'member')
                  from pg_database where datname = $1",
             )
             .bind(name)
             .fetch_optional(&mut *conn)
             .await
             .map_err(fail("look at an intended database"))?;
-            let result = match unmarked {
-                Some(true) => template::drop_database(conn, name).await.map(|()| true),
+            let result = match found {
+                Some((true, true)) => template::drop_database(conn, name).await.map(|()| true),
+                // Another role's: its own runs sweep it, and need the intent to.
+                Some((_, false)) => {
+                    let _ = sqlx::query("select pg_advisory_unlock($1)")
+                        .bind(key)
+                        .execute(&mut *conn)
+                        .await;
+                    continue;
+                }
                 _ => Ok(false),
             };
             let _ = sqlx::query("select pg_advisory_unlock($1)")

@@ -75,7 +75,8 @@ pub(crate) async fn list(server: &PgServer) -> Result<Vec<Held>, DbError> {
     let rows: Vec<(String, String, bool, bool)> = sqlx::query_as(
         r"select datname, coalesce(shobj_description(oid, 'pg_database'), ''),
                  datistemplate, datallowconn
-          from pg_database where datname like 'testbed\_%' order by datname",
+          from pg_database where datname like 'testbed\_%' and pg_has_role(datdba, 'member')
+          order by datname",
     )
     .fetch_all(&mut *lease)
     .await
@@ -299,6 +300,7 @@ pub(crate) async fn sweep_stale(
           from pg_database d
           left join pg_db_role_setting s on s.setdatabase = d.oid and s.setrole = 0
           where d.datname like 'testbed\_tpl\_%' and d.datistemplate and not d.datallowconn
+            and pg_has_role(d.datdba, 'member')
             and starts_with(coalesce(shobj_description(d.oid, 'pg_database'), ''), $1)",
     )
     .bind(TEMPLATE_COMMENT)

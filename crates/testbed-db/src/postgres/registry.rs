@@ -123,6 +123,7 @@ pub(crate) async fn ensure_schema(lease: &mut PgConnection) -> Result<(), DbErro
            at timestamptz not null
          );
          insert into sweeps (at) values ('epoch') on conflict do nothing;
+         grant select, insert, update, delete on intents, pooled, sweeps to public;
          comment on database {REGISTRY} is '{REGISTRY_COMMENT}';
          alter database {REGISTRY} set synchronous_commit = off;
          {KEY_SQL}
@@ -133,7 +134,18 @@ pub(crate) async fn ensure_schema(lease: &mut PgConnection) -> Result<(), DbErro
     sqlx::raw_sql(sqlx::AssertSqlSafe(script))
         .execute(&mut *lease)
         .await
-        .map_err(fail("make the tables of `testbed_registry`"))?;
+        .map_err(|error| {
+            let hint = if has_code(&error, "42501") {
+                " (hint: another role made the registry with an older testbed-db, which did not share it: run a test once as that role, or a superuser, to share it)"
+            } else {
+                ""
+            };
+            DbError::server(
+                Backend::Postgres,
+                format!("make the tables of `testbed_registry`{hint}"),
+                error,
+            )
+        })?;
     Ok(())
 }
 
@@ -194,6 +206,7 @@ begin
       from pg_database d
       where starts_with(d.datname, prefix)
         and shobj_description(d.oid, 'pg_database') = pooled_comment
+        and pg_has_role(d.datdba, 'member')
         and not (d.datname = any(skip))
       order by d.datname
   loop

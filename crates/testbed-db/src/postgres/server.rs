@@ -48,6 +48,9 @@ pub(crate) struct PgServer {
     pub(crate) durable: bool,
     /// Whether testbed connects as a superuser: a reset may then skip triggers.
     pub(crate) superuser: bool,
+    /// The role testbed connects as: its templates and pooled databases are its own
+    /// (see `template::name_for`).
+    pub(crate) role: String,
     /// Held open so other processes see this one as alive; it holds the advisory locks
     /// of the pooled databases and templates this process uses, which die with it, and
     /// runs the `CREATE DATABASE` and `DROP DATABASE` of pooled databases, so that a
@@ -200,12 +203,15 @@ async fn probe(url_text: &str) -> Result<Arc<PgServer>, ProbeFailure> {
     let mut lease = connect_lease(&lease_options, &maintenance, &redacted, &unavailable).await?;
     let settings = sqlx::query_as(
         "select current_setting('server_version_num')::int, current_setting('fsync'),
-                current_setting('is_superuser') = 'on', to_regprocedure($1) is not null",
+                current_setting('is_superuser') = 'on', current_user::text,
+                to_regprocedure($1) is not null
+                  and case when to_regclass('public.pooled') is null then false
+                      else has_table_privilege('public', 'public.pooled', 'insert, update, delete') end",
     )
     .bind(super::registry::claim_signature())
     .fetch_one(&mut lease)
     .await;
-    let (version, fsync, superuser, ready): (i32, String, bool, bool) =
+    let (version, fsync, superuser, role, ready): (i32, String, bool, String, bool) =
         settings.map_err(|e| ProbeFailure::classify(&e, &redacted, unavailable))?;
     if !ready {
         super::registry::ensure_schema(&mut lease)
@@ -232,6 +238,7 @@ async fn probe(url_text: &str) -> Result<Arc<PgServer>, ProbeFailure> {
         version,
         durable: fsync != "off",
         superuser,
+        role,
         lease: Mutex::new(lease),
         lost: AtomicBool::new(false),
     }))

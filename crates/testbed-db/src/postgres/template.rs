@@ -71,12 +71,32 @@ pub(crate) fn is_missing(error: &sqlx::Error) -> bool {
         .is_some_and(|db| db.code().as_deref() == Some("3D000"))
 }
 
+/// The role whose templates keep the schema's own name ([`Prepared::template_name`]):
+/// PostgreSQL's bootstrap superuser, as in the default URL.
+const DEFAULT_ROLE: &str = "postgres";
+
+/// The name of `prepared`'s template for `role`. A database cloned from a template
+/// keeps the template's owners on every table, so each role needs templates (and so
+/// pooled databases) of its own: the role is part of the hash, except for
+/// [`DEFAULT_ROLE`], whose templates are named after the schema alone.
+pub(crate) fn name_for(prepared: &Prepared, role: &str) -> String {
+    if role == DEFAULT_ROLE {
+        return prepared.template_name();
+    }
+    let digest = Sha256::digest(format!("{}\nrole {role}", prepared.hash).as_bytes());
+    format!(
+        "{}{}",
+        crate::owner::TEMPLATE_PREFIX,
+        crate::owner::hex(&digest[..8])
+    )
+}
+
 /// Makes sure the template of `prepared` exists and is complete.
 pub(crate) async fn ensure(
     server: &PgServer,
     prepared: &Prepared,
 ) -> Result<Arc<Template>, DbError> {
-    let name = prepared.template_name();
+    let name = name_for(prepared, &server.role);
     if let Some(found) = READY
         .lock()
         .unwrap_or_else(|e| e.into_inner())

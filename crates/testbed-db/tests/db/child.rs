@@ -336,3 +336,12 @@ async fn child_fills_its_server() {
     }
     crate::faults::fill_the_server().await;
 }
+
+#[tokio::test]
+#[ignore = "helper: run in a child process by `roles::two_roles_share_a_server_each_with_its_own_databases`"]
+async fn child_uses_every_strategy() {
+    if !is_child("child_uses_every_strategy") {
+        return;
+    }
+    crate::roles::use_every_strategy().await;
+}

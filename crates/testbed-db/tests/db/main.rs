@@ -8,6 +8,7 @@ mod embedded;
 mod faults;
 mod mysql;
 mod postgres;
+mod roles;
 mod sqlite;
 
 use testbed_db::Database;
