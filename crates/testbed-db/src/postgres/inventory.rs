@@ -212,6 +212,10 @@ pub(crate) async fn drop_kinds(
                 kind: HeldKind::Orphaned,
             });
         }
+        // Pooled databases beyond what recent runs needed.
+        for name in recycle::shrink::drop_idle(&mut conn).await? {
+            dropped.push(held(name, HeldKind::Pooled));
+        }
     }
     for held in list(server).await? {
         if !kinds.contains(&held.kind) {

@@ -6,7 +6,8 @@
 //! The registry holds:
 //! - `intents`: names a process is about to create (see `intent`);
 //! - `pooled`: the state of each pooled database, `clean` only from the moment its last
-//!   holder finished resetting it to the moment the next one claims it;
+//!   holder finished resetting it to the moment the next one claims it, and when a
+//!   test last got it (see `recycle::shrink`);
 //! - `sweeps`: when the orphan sweep last ran, so that one process in a while sweeps,
 //!   not every test process;
 //! - `testbed_claim_<hash>`: the claim itself, one round trip (see [`CLAIM_SQL`]).
@@ -122,6 +123,7 @@ pub(crate) async fn ensure_schema(lease: &mut PgConnection) -> Result<(), DbErro
            one boolean primary key default true check (one),
            at timestamptz not null
          );
+         alter table pooled add column if not exists claimed_at timestamptz;
          insert into sweeps (at) values ('epoch') on conflict do nothing;
          grant select, insert, update, delete on intents, pooled, sweeps to public;
          comment on database {REGISTRY} is '{REGISTRY_COMMENT}';
@@ -259,8 +261,9 @@ begin
         perform pg_sleep(0.001);
       end loop;
     end if;
-    insert into pooled (datname, clean, clean_by) values (candidate.name, false, null)
-      on conflict (datname) do update set clean = false, clean_by = null;
+    insert into pooled (datname, clean, clean_by, claimed_at)
+      values (candidate.name, false, null, now())
+      on conflict (datname) do update set clean = false, clean_by = null, claimed_at = now();
     return query select candidate.name, coalesce(was_clean, false) and strays = 0, false, top + 1;
     return;
   end loop;
@@ -291,8 +294,8 @@ pub(crate) async fn mark_clean(
 /// Records that `name` is in use (no longer clean) before a test gets it.
 pub(crate) async fn mark_in_use(lease: &mut PgConnection, name: &str) -> Result<(), DbError> {
     sqlx::query(
-        "insert into pooled (datname, clean, clean_by) values ($1, false, null)
-         on conflict (datname) do update set clean = false, clean_by = null",
+        "insert into pooled (datname, clean, clean_by, claimed_at) values ($1, false, null, now())
+         on conflict (datname) do update set clean = false, clean_by = null, claimed_at = now()",
     )
     .bind(name)
     .execute(&mut *lease)

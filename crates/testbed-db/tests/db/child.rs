@@ -345,3 +345,22 @@ async fn child_uses_every_strategy() {
     }
     crate::roles::use_every_strategy().await;
 }
+
+#[tokio::test]
+#[ignore = "helper: run in a child process by `postgres::a_pool_grown_by_a_peak_shrinks_once_the_peak_is_past`"]
+async fn child_holds_several_databases() {
+    if !is_child("child_holds_several_databases") {
+        return;
+    }
+    let count: usize = std::env::var("TESTBED_DB_HOLD").unwrap().parse().unwrap();
+    let scopes: Vec<Scope> = (0..count).map(|_| Scope::new("child")).collect();
+    for scope in &scopes {
+        crate::postgres::SHRINKING
+            .try_postgres(scope)
+            .await
+            .expect("postgres is up");
+    }
+    for scope in scopes {
+        scope.finish_async(Outcome::Passed).await.unwrap();
+    }
+}

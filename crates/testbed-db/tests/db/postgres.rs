@@ -1089,3 +1089,71 @@ async fn a_hand_made_database_named_like_a_template_is_left_alone() {
 }
 
 static HAND_MADE: Database = Database::function("hand-made v1", notes);
+
+/// Used by one test only: its pool is grown by a child, then shrunk by the sweep.
+pub static SHRINKING: Database = Database::function("shrinking v1", notes);
+
+/// How many databases the child holds at once: more than the floor the sweep keeps.
+pub const SHRINKING_PEAK: usize = 4;
+
+/// The pool's decaying high-water mark: a pool grown by a peak keeps its databases while
+/// they are claimed now and then; once unclaimed for an hour, the sweep (here `prune`,
+/// as the periodic sweep does) drops those beyond as many as this machine runs tests
+/// at once, keeping the ones claims take first.
+#[testbed::test]
+async fn a_pool_grown_by_a_peak_shrinks_once_the_peak_is_past() {
+    require_postgres().await;
+    let floor = std::thread::available_parallelism().map_or(1, usize::from);
+    let peak = SHRINKING_PEAK.max(floor + 2);
+    let output = child::run(
+        "child::child_holds_several_databases",
+        &[("TESTBED_DB_HOLD", &peak.to_string())],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let hash = SHRINKING
+        .template_name(Backend::Postgres)
+        .unwrap()
+        .trim_start_matches("testbed_tpl_")
+        .to_owned();
+    let prefix = format!("testbed_pool_{hash}_");
+    let admin = sqlx::PgPool::connect(&admin_url()).await.unwrap();
+    let pool_now = || async {
+        let names: Vec<String> = sqlx::query_scalar(
+            "select datname::text from pg_database where starts_with(datname, $1) order by datname",
+        )
+        .bind(&prefix)
+        .fetch_all(&admin)
+        .await
+        .unwrap();
+        names
+    };
+    let grown = pool_now().await;
+    assert_eq!(grown.len(), peak, "the child's peak: {grown:?}");
+    let options = testbed_db::admin::PruneOptions::default();
+    testbed_db::admin::prune(Backend::Postgres, None, options)
+        .await
+        .unwrap();
+    assert_eq!(pool_now().await, grown, "claimed within the hour: all kept");
+
+    // An hour later, as the ledger sees it.
+    let mut registry_url = url::Url::parse(&admin_url()).unwrap();
+    registry_url.set_path("/testbed_registry");
+    let registry = sqlx::PgPool::connect(registry_url.as_str()).await.unwrap();
+    sqlx::query(
+        "update pooled set claimed_at = now() - interval '61 minutes'
+         where starts_with(datname, $1)",
+    )
+    .bind(&prefix)
+    .execute(&registry)
+    .await
+    .unwrap();
+    testbed_db::admin::prune(Backend::Postgres, None, options)
+        .await
+        .unwrap();
+    let shrunk = pool_now().await;
+    assert_eq!(shrunk, grown[..floor], "the first {floor} kept");
+}

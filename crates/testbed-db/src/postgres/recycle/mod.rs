@@ -16,6 +16,7 @@
 
 mod ledger;
 mod session;
+pub(crate) mod shrink;
 mod warm;
 
 use std::sync::Arc;
