@@ -72,9 +72,9 @@ impl std::fmt::Display for HeldKind {
 pub(crate) async fn list(server: &PgServer) -> Result<Vec<Held>, DbError> {
     let fail = |e| DbError::server(Backend::Postgres, "list testbed's databases", e);
     let mut lease = server.lease.lock().await;
-    let rows: Vec<(String, String, bool, bool)> = sqlx::query_as(
+    let rows: Vec<(String, String, bool, bool, bool)> = sqlx::query_as(
         r"select datname, coalesce(shobj_description(oid, 'pg_database'), ''),
-                 datistemplate, datallowconn
+                 datistemplate, datallowconn, datconnlimit = -2
           from pg_database where datname like 'testbed\_%' and pg_has_role(datdba, 'member')
           order by datname",
     )
@@ -131,8 +131,14 @@ pub(crate) async fn list(server: &PgServer) -> Result<Vec<Held>, DbError> {
     };
     drop(lease);
     let mut held = Vec::new();
-    for (name, comment, is_template, allows_connections) in rows {
-        let (kind, owner) = if name.starts_with(crate::owner::TEMPLATE_PREFIX) {
+    for (name, comment, is_template, allows_connections, invalid) in rows {
+        let (kind, owner) = if invalid && is_marked(&comment) {
+            // Left invalid by a `DROP DATABASE` cut off: it can only be dropped.
+            (
+                HeldKind::Orphaned,
+                owner::owner_of(&name).map(str::to_owned),
+            )
+        } else if name.starts_with(crate::owner::TEMPLATE_PREFIX) {
             if name
                 .strip_prefix(crate::owner::TEMPLATE_PREFIX)
                 .is_none_or(|hash| hash.len() != 16)
@@ -190,6 +196,18 @@ pub(crate) async fn list(server: &PgServer) -> Result<Vec<Held>, DbError> {
         });
     }
     Ok(held)
+}
+
+/// Whether `comment` is one testbed writes on its databases.
+fn is_marked(comment: &str) -> bool {
+    comment.starts_with(TEMPLATE_COMMENT)
+        || comment.starts_with(OWNED_PREFIX)
+        || [
+            recycle::POOL_COMMENT,
+            recycle::LEGACY_POOL_COMMENT,
+            KEPT_COMMENT,
+        ]
+        .contains(&comment)
 }
 
 /// Drops the databases of `kinds` (orphans always; templates and kept ones on request).

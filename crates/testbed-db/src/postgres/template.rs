@@ -312,15 +312,20 @@ async fn build(server: &PgServer, prepared: &Prepared, name: &str) -> Result<Tem
         // A database of that name that is not complete is a build cut short only if a
         // builder recorded its intent (it is dead: this process holds the build lock).
         // A name is no proof: one made by hand is left alone, and the build refused.
-        let (exists, intended): (bool, bool) = sqlx::query_as(
+        // A template whose drop was cut off (left invalid, `datconnlimit = -2`) still
+        // carries testbed's mark: it is testbed's, and can only be dropped.
+        let (exists, intended, half_dropped): (bool, bool, bool) = sqlx::query_as(
             "select exists (select from pg_database where datname = $1),
-                    exists (select from intents where datname = $1)",
+                    exists (select from intents where datname = $1),
+                    exists (select from pg_database where datname = $1 and datconnlimit = -2
+                              and starts_with(shobj_description(oid, 'pg_database'), $2))",
         )
         .bind(name)
+        .bind(TEMPLATE_COMMENT)
         .fetch_one(&mut locker)
         .await
         .map_err(fail("look for a half-built"))?;
-        if exists && !intended {
+        if exists && !intended && !half_dropped {
             return Err(fail("build")(sqlx::Error::Protocol(format!(
                 "a database `{name}` exists that testbed did not create (no mark, no \
                  recorded intent); drop or rename it"

@@ -364,3 +364,12 @@ async fn child_holds_several_databases() {
         scope.finish_async(Outcome::Passed).await.unwrap();
     }
 }
+
+#[tokio::test]
+#[ignore = "helper: run in a child process by `faults::a_template_left_invalid_by_a_cut_off_drop_is_rebuilt_and_pruned`"]
+async fn child_meets_half_dropped_templates() {
+    if !is_child("child_meets_half_dropped_templates") {
+        return;
+    }
+    crate::faults::meet_half_dropped_templates().await;
+}

@@ -502,6 +502,68 @@ fn a_full_postgres_server_is_named_within_seconds() {
     assert_success(&output);
 }
 
+/// A database testbed marked whose `DROP DATABASE` was cut off (PostgreSQL leaves it
+/// invalid, `datconnlimit = -2`, as a SIGKILLed drop does; made here by setting it, on
+/// a server of the test's own): a template in that state is rebuilt over, and `prune`
+/// drops one as an orphan, instead of refusing or failing.
+#[testbed::test]
+fn a_template_left_invalid_by_a_cut_off_drop_is_rebuilt_and_pruned() {
+    let server = PrivatePostgres::start();
+    let output = crate::child::run(
+        "child::child_meets_half_dropped_templates",
+        &[("TESTBED_POSTGRES_URL", &server.url())],
+    );
+    assert_success(&output);
+}
+
+/// Makes `name` what a cut-off drop of a template leaves: marked, not a template
+/// (the drop made it an ordinary database first), invalid.
+async fn half_dropped(admin: &sqlx::PgPool, name: &str) {
+    for sql in [
+        format!(r#"create database "{name}""#),
+        format!("comment on database \"{name}\" is 'testbed template\nfingerprint 0'"),
+        format!("update pg_database set datconnlimit = -2 where datname = '{name}'"),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(admin)
+            .await
+            .unwrap();
+    }
+}
+
+/// The child of [`a_template_left_invalid_by_a_cut_off_drop_is_rebuilt_and_pruned`].
+pub async fn meet_half_dropped_templates() {
+    let url = std::env::var("TESTBED_POSTGRES_URL").unwrap();
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    let template = SHOP.template_name(testbed_db::Backend::Postgres).unwrap();
+    half_dropped(&admin, &template).await;
+    use_one_database("postgres")
+        .await
+        .expect("the half-dropped template is rebuilt over");
+
+    let other = "testbed_tpl_00000000dead0d0d";
+    half_dropped(&admin, other).await;
+    let held = testbed_db::admin::status(testbed_db::Backend::Postgres, None)
+        .await
+        .unwrap();
+    let listed = held.iter().find(|held| held.name == other);
+    assert!(
+        listed.is_some_and(|held| held.kind == testbed_db::admin::HeldKind::Orphaned),
+        "{held:?}"
+    );
+    testbed_db::admin::prune(testbed_db::Backend::Postgres, None, Default::default())
+        .await
+        .expect("prune drops it");
+    let left: Option<String> =
+        sqlx::query_scalar("select datname::text from pg_database where datname = $1")
+            .bind(other)
+            .fetch_optional(&admin)
+            .await
+            .unwrap();
+    assert_eq!(left, None);
+    println!("RESULT ok");
+}
+
 /// Across processes (`cargo nextest run`): a later process of the same run that finds
 /// the server gone fails with the cause instead of skipping; a process of another run
 /// skips, as for a server that was never there.
