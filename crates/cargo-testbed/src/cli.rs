@@ -8,7 +8,13 @@ use testbed_db::Backend;
 
 /// testbed's command-line companion.
 #[derive(Debug, Parser)]
-#[command(name = "cargo testbed", bin_name = "cargo testbed", version, about)]
+#[command(
+    name = "cargo testbed",
+    bin_name = "cargo testbed",
+    version,
+    about,
+    after_help = "Exit status: 0 when every server was read (an unavailable one is reported, not an error), 1 when a server answered with an error (printed to stderr with its causes), 2 for a usage error."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -88,8 +94,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         }
     };
     let Command::Db(command) = cli.command;
-    let mut out = std::io::stdout().lock();
-    let ok = runtime.block_on(crate::db::run(command, &mut out));
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+    let ok = runtime.block_on(crate::db::run(command, &mut out, &mut err));
     if ok {
         ExitCode::SUCCESS
     } else {

@@ -7,9 +7,9 @@ use testbed_db::{Backend, DbError};
 
 use crate::cli::DbCommand;
 
-/// Runs `command`, writing a report to `out`. `false` when a server could not be read
-/// (an unavailable one is only reported).
-pub(crate) async fn run(command: DbCommand, out: &mut impl Write) -> bool {
+/// Runs `command`, writing a report to `out` and errors, with their causes, to `err`.
+/// `false` when a server could not be read (an unavailable one is only reported).
+pub(crate) async fn run(command: DbCommand, out: &mut impl Write, err: &mut impl Write) -> bool {
     let (servers, prune) = match command {
         DbCommand::Status(servers) => (servers, None),
         DbCommand::Prune {
@@ -34,13 +34,13 @@ pub(crate) async fn run(command: DbCommand, out: &mut impl Write) -> bool {
             None => admin::status(backend, url).await,
             Some(options) => admin::prune(backend, url, options).await,
         };
-        ok &= report(out, backend, prune.is_some(), result);
+        ok &= report((out, err), backend, prune.is_some(), result);
     }
     ok
 }
 
 fn report(
-    out: &mut impl Write,
+    (out, err): (&mut impl Write, &mut impl Write),
     backend: Backend,
     pruned: bool,
     result: Result<Vec<Held>, DbError>,
@@ -52,7 +52,17 @@ fn report(
             return true;
         }
         Err(error) => {
-            let _ = writeln!(out, "{backend}: error: {error}");
+            let _ = writeln!(out, "{backend}: error (see stderr)");
+            let _ = writeln!(err, "error: {backend}: {error}");
+            let mut cause = std::error::Error::source(&error);
+            let message = error.to_string();
+            while let Some(source) = cause {
+                let text = source.to_string();
+                if !message.contains(&text) {
+                    let _ = writeln!(err, "  caused by: {text}");
+                }
+                cause = source.source();
+            }
             return false;
         }
     };

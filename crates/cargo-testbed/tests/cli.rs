@@ -95,13 +95,23 @@ async fn status_lists_every_backend_and_never_a_password() {
         "postgres://no_such_role:hunter2@127.0.0.1:5432/postgres",
     ]);
     let text = stdout(&output);
-    assert!(
-        !output.status.success(),
-        "a refused connection is an error: {text}"
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a refused connection is an error: {text}{errors}"
     );
     assert!(text.contains("sqlite: testbed holds"), "{text}");
-    assert!(text.contains("no_such_role:***@"), "{text}");
-    assert!(!text.contains("hunter2"), "{text}");
+    assert!(text.contains("postgres: error (see stderr)"), "{text}");
+    assert!(
+        errors.starts_with("error: postgres: cannot connect to postgres at `")
+            && errors.contains("no_such_role:***@"),
+        "{errors}"
+    );
+    assert!(
+        !text.contains("hunter2") && !errors.contains("hunter2"),
+        "{text}{errors}"
+    );
     assert!(
         text.lines().any(|line| line.starts_with("mysql:")),
         "{text}"
