@@ -373,3 +373,12 @@ async fn child_meets_half_dropped_templates() {
     }
     crate::faults::meet_half_dropped_templates().await;
 }
+
+#[tokio::test]
+#[ignore = "helper: run in a child process by `faults::a_full_disk_during_a_clone_says_so`"]
+async fn child_fills_its_disk() {
+    if !is_child("child_fills_its_disk") {
+        return;
+    }
+    crate::faults::fill_the_disk().await;
+}

@@ -26,6 +26,8 @@ pub struct PrivatePostgres {
     bin: PathBuf,
     dir: tempfile::TempDir,
     port: u16,
+    /// Whether `dir` is a tmpfs of its own, unmounted on drop.
+    mounted: bool,
 }
 
 impl PrivatePostgres {
@@ -37,6 +39,19 @@ impl PrivatePostgres {
 
     /// The same, with `settings` (`name = value` lines) added to its configuration.
     pub fn start_with(settings: &[&str]) -> Self {
+        Self::start_in(settings, None)
+    }
+
+    /// The same, its directory a tmpfs of `megabytes` of its own (a disk that fills).
+    /// Mounting needs root: elsewhere the test is skipped.
+    pub fn start_on_tmpfs(megabytes: u32) -> Self {
+        if !is_root() {
+            testbed::skip("root", "mounting a small tmpfs needs root");
+        }
+        Self::start_in(&[], Some(megabytes))
+    }
+
+    fn start_in(settings: &[&str], tmpfs_megabytes: Option<u32>) -> Self {
         let Some(bin) = server_programs() else {
             testbed::skip(
                 "postgres",
@@ -47,6 +62,18 @@ impl PrivatePostgres {
             .prefix("testbed-db-faults-")
             .tempdir()
             .expect("a temporary directory");
+        if let Some(megabytes) = tmpfs_megabytes {
+            let status = Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+                .arg(dir.path())
+                .status()
+                .expect("mount runs");
+            assert!(
+                status.success(),
+                "mount a tmpfs on {}",
+                dir.path().display()
+            );
+        }
         if is_root() {
             let status = Command::new("chown")
                 .arg("postgres:")
@@ -59,6 +86,7 @@ impl PrivatePostgres {
             bin,
             port: spare_port(),
             dir,
+            mounted: tmpfs_megabytes.is_some(),
         };
         let data = server.data();
         server.run(
@@ -121,6 +149,9 @@ impl PrivatePostgres {
 impl Drop for PrivatePostgres {
     fn drop(&mut self) {
         control_stop(&self.bin, self.dir.path());
+        if self.mounted {
+            let _ = Command::new("umount").arg(self.dir.path()).status();
+        }
     }
 }
 
@@ -500,6 +531,62 @@ fn a_full_postgres_server_is_named_within_seconds() {
         ],
     );
     assert_success(&output);
+}
+
+/// A full disk during a clone: the error says the disk is full and how to make room
+/// (not, as before, to disconnect sessions from the template); with room again, clones
+/// work. On a PostgreSQL whose data is on a small tmpfs of its own.
+#[testbed::test]
+fn a_full_disk_during_a_clone_says_so() {
+    let server = PrivatePostgres::start_on_tmpfs(120);
+    let output = crate::child::run(
+        "child::child_fills_its_disk",
+        &[
+            ("TESTBED_POSTGRES_URL", &server.url()),
+            (CONTROL_ENV, &server.control()),
+        ],
+    );
+    assert_success(&output);
+}
+
+/// The child of [`a_full_disk_during_a_clone_says_so`].
+pub async fn fill_the_disk() {
+    let control = Control::from_env();
+    let clone = || async {
+        let scope = Scope::new("clone");
+        let made = crate::SHOP_CLONES.try_postgres(&scope).await.map(drop);
+        if made.is_ok() {
+            scope.finish_async(Outcome::Passed).await.unwrap();
+        }
+        made
+    };
+    clone().await.expect("a clone, with room on the disk");
+    // All but 3 MB taken by a file of its own: room for the server's log writes (a
+    // disk with no room at all stops the server), not for a clone (about 8 MB).
+    let df = Command::new("df")
+        .args(["--output=avail", "-B1"])
+        .arg(&control.dir)
+        .output()
+        .unwrap();
+    let available: u64 = String::from_utf8_lossy(&df.stdout)
+        .lines()
+        .nth(1)
+        .and_then(|line| line.trim().parse().ok())
+        .expect("df gives the free space");
+    let filler = control.dir.join("filler");
+    let status = Command::new("fallocate")
+        .args(["-l", &(available.saturating_sub(3 << 20)).to_string()])
+        .arg(&filler)
+        .status()
+        .unwrap();
+    assert!(status.success(), "fill the disk");
+    let error = clone().await.expect_err("the disk is full");
+    let said = error.to_string();
+    assert!(said.contains("disk is full"), "{said}");
+    assert!(!said.contains("disconnect"), "{said}");
+    println!("full: {said}");
+    std::fs::remove_file(&filler).unwrap();
+    clone().await.expect("a clone, with room again");
 }
 
 /// A database testbed marked whose `DROP DATABASE` was cut off (PostgreSQL leaves it
