@@ -117,6 +117,20 @@ impl PrivatePostgres {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
+    /// Its port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Asks a password of every role but `postgres` over TCP, from now on.
+    pub fn require_passwords(&self) {
+        let hba = "local all all trust\n\
+                   host all postgres 127.0.0.1/32 trust\n\
+                   host all all 127.0.0.1/32 scram-sha-256\n";
+        std::fs::write(self.data().join("pg_hba.conf"), hba).expect("pg_hba.conf is writable");
+        self.run("pg_ctl", &["-D", self.data().to_str().unwrap(), "reload"]);
+    }
+
     /// What a child needs to stop and start this server ([`Control`]).
     pub fn control(&self) -> String {
         format!(

@@ -9,6 +9,7 @@ mod faults;
 mod mysql;
 mod postgres;
 mod roles;
+mod secrets;
 mod sqlite;
 
 use testbed_db::Database;
