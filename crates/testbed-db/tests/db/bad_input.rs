@@ -3,7 +3,7 @@ use testbed_db::{Database, DbError, Seed};
 
 /// Read when the test runs: embedded, a missing directory fails to compile (see
 /// testbed-db-macros' UI tests).
-static MISSING: Database = Database::migrations("tests/no_such_dir");
+pub static MISSING: Database = Database::migrations("tests/no_such_dir");
 pub static BROKEN: Database = testbed_db::migrations!("tests/bad_schema");
 static BAD_SEED: Database =
     testbed_db::migrations!("tests/schema").with_seeds(&[Seed::file("tests/no_such_seed.sql")]);
@@ -41,7 +41,7 @@ pub fn assert_names_the_broken_statement(error: &DbError) {
     );
 }
 
-static BROKEN_SEED: Database = testbed_db::migrations!("tests/schema")
+pub static BROKEN_SEED: Database = testbed_db::migrations!("tests/schema")
     .with_seeds(testbed_db::seeds!["tests/seeds/broken_seed.sql"]);
 
 /// A seed statement that fails when it runs (no position in SQLite's and MySQL's

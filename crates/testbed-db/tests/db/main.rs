@@ -6,6 +6,7 @@ mod child;
 mod connection_limit;
 mod embedded;
 mod faults;
+mod messages;
 mod mysql;
 mod postgres;
 mod roles;

@@ -1,0 +1,95 @@
+//! The words of the errors a user meets, pinned with insta snapshots
+//! (`tests/db/snapshots/`): a change to a message shows in review. Most are produced
+//! the way a user produces them (bad URLs, a missing directory, a broken migration or
+//! seed, an unreachable server); the ones that need a server in a given state (full,
+//! lost, still changing) are built from their variant, and the tests in `faults`
+//! prove they are the ones produced.
+
+use testbed::Scope;
+use testbed_db::{Backend, DbError, admin};
+
+use crate::bad_input::{BROKEN, BROKEN_SEED, MISSING};
+
+/// `text` with this crate's directory as `[crate]`, so snapshots hold on any machine.
+fn portable(text: String) -> String {
+    text.replace(env!("CARGO_MANIFEST_DIR"), "[crate]")
+}
+
+#[tokio::test]
+async fn bad_urls() {
+    let cases = [
+        (Backend::Postgres, "not a url"),
+        (Backend::Postgres, "postgres://app:SECRET@db:notaport/x"),
+        (Backend::Postgres, "mysql://root:SECRET@127.0.0.1:3306"),
+        (
+            Backend::MySql,
+            "postgres://postgres:SECRET@127.0.0.1:5432/postgres?password=SECRET",
+        ),
+    ];
+    let mut text = String::new();
+    for (backend, url) in cases {
+        let error = admin::status(backend, Some(url)).await.unwrap_err();
+        text.push_str(&format!("{backend} {url:?}:\n  {error}\n"));
+    }
+    insta::assert_snapshot!(text);
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_a_skip_with_its_reason() {
+    // Port 1: nothing listens there.
+    let url = "postgres://app:SECRET@127.0.0.1:1/postgres?sslpassword=SECRET";
+    let error = admin::status(Backend::Postgres, Some(url))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, DbError::Unavailable(_)), "{error}");
+    insta::assert_snapshot!(error.to_string());
+}
+
+#[tokio::test]
+async fn schema_files() {
+    let scope = Scope::new("messages");
+    let missing = MISSING.sqlite(&scope).await.unwrap_err();
+    let broken = BROKEN.sqlite(&scope).await.unwrap_err();
+    let seed = BROKEN_SEED.sqlite(&scope).await.unwrap_err();
+    let text = format!(
+        "missing migrations:\n  {missing}\nbroken migration:\n  {broken}\nbroken seed:\n  {seed}\n\
+         broken seed, as libtest prints a test's error (Debug):\n  {seed:?}\n"
+    );
+    insta::assert_snapshot!(portable(text));
+}
+
+#[tokio::test]
+async fn a_test_without_a_backend_scenario() {
+    let scope = Scope::new("plain");
+    let error = crate::SHOP.for_scenario(&scope).await.unwrap_err();
+    insta::assert_snapshot!(error.to_string());
+}
+
+#[test]
+fn servers_in_a_bad_state() {
+    let errors = [
+        DbError::TooManyConnections {
+            backend: Backend::Postgres,
+        },
+        DbError::TooManyConnections {
+            backend: Backend::MySql,
+        },
+        DbError::ServerLost {
+            backend: Backend::Postgres,
+            url: "postgres://app:***@127.0.0.1:5432/postgres".into(),
+            cause: "error communicating with database: Connection refused (os error 111)".into(),
+        },
+        DbError::ServerLost {
+            backend: Backend::MySql,
+            url: "mysql://root@127.0.0.1:3306".into(),
+            cause: "no answer within 3 s".into(),
+        },
+        DbError::StillChanging {
+            backend: Backend::MySql,
+            database: "testbed_pool_0123456789abcdef_1".into(),
+            waited_seconds: 5,
+        },
+    ];
+    let text: String = errors.iter().map(|error| format!("{error}\n")).collect();
+    insta::assert_snapshot!(text);
+}
