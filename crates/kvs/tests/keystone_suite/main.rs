@@ -54,6 +54,7 @@ mod test_backend;
 
 mod configuration;
 mod expiry;
+mod faults;
 mod key_mangling;
 mod locking;
 mod operations;

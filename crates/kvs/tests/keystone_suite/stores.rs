@@ -73,9 +73,19 @@ pub struct RedisServer {
 /// The shared [`RedisServer`].
 pub static REDIS_SERVER: Resource<RedisServer> = Resource::new("redis", |_| RedisServer::probe());
 
+/// How long the fixture waits for Redis to connect or answer: a server that stops
+/// answering (frozen, its host gone) fails the test instead of hanging it.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+
 impl RedisServer {
     fn probe() -> Result<Self, BoxError> {
         let url = std::env::var(REDIS_URL_ENV).unwrap_or_else(|_| kvs::DEFAULT_REDIS_URL.into());
+        Self::at(&url)
+    }
+
+    /// The server at `url`, probed now: unavailable (a skip) if it does not answer.
+    pub fn at(url: &str) -> Result<Self, BoxError> {
+        let url = url.to_owned();
         let client = redis::Client::open(url.as_str())
             .map_err(|error| format!("`{REDIS_URL_ENV}` is not a Redis URL: {error}"))?;
         // Only host and port from here on: the URL may hold a password.
@@ -98,11 +108,16 @@ impl RedisServer {
     }
 
     fn connect(&self) -> redis::RedisResult<redis::Connection> {
-        let mut connection = self
-            .client
-            .get_connection_with_timeout(Duration::from_secs(1))?;
+        let mut connection = self.client.get_connection_with_timeout(REDIS_TIMEOUT)?;
+        connection.set_read_timeout(Some(REDIS_TIMEOUT))?;
+        connection.set_write_timeout(Some(REDIS_TIMEOUT))?;
         redis::cmd("PING").query::<()>(&mut connection)?;
         Ok(connection)
+    }
+
+    /// The server's address, `host:port` (never the URL, which may hold a password).
+    pub fn address(&self) -> &str {
+        &self.address
     }
 }
 
@@ -135,7 +150,13 @@ impl Redis {
 
 impl Fixture for Redis {
     fn setup(scope: &Scope) -> Result<Self, BoxError> {
-        let server = REDIS_SERVER.get(scope)?;
+        Redis::on(&*REDIS_SERVER.get(scope)?, scope)
+    }
+}
+
+impl Redis {
+    /// The fixture on `server`, for `scope`'s test.
+    pub fn on(server: &RedisServer, scope: &Scope) -> Result<Self, BoxError> {
         let prefix = format!("kvs-test:{}:", unique_hex());
         scope.attach(
             "redis",
@@ -144,12 +165,22 @@ impl Fixture for Redis {
         let store = Redis {
             url: server.url.clone(),
             prefix,
-            connection: Arc::new(Mutex::new(server.connect()?)),
+            connection: Arc::new(Mutex::new(server.connect().map_err(|error| {
+                format!("cannot connect to Redis at `{}`: {error}", server.address)
+            })?)),
         };
         let cleanup = store.clone();
         let details = scope.details();
+        let address = server.address.clone();
         scope.add_cleanup(move |outcome: testbed::Outcome| -> Result<(), BoxError> {
-            let keys = cleanup.keys()?;
+            let keys = cleanup.keys().map_err(|error| {
+                let cause = if error.is_timeout() {
+                    format!("no answer within {} s", REDIS_TIMEOUT.as_secs())
+                } else {
+                    error.to_string()
+                };
+                format!("cannot list the test's keys on Redis at `{address}`: {cause}")
+            })?;
             if outcome.is_failure() && !keys.is_empty() {
                 details.attach("redis keys left by the test", keys.join("\n"));
             }
