@@ -8,6 +8,12 @@
 //! while a live process uses it, and otherwise only if it is among the
 //! [`KEEP_TEMPLATES`] most recently used on its server and was used within
 //! [`MAX_TEMPLATE_AGE`] (the policy of testbed's `Persistent` sweep).
+//!
+//! A template's pool grows to the peak of the runs that use it at once, and shrinks
+//! back: claims take the first free pooled database, so the last ones are reached only
+//! at a peak, and a pooled database no test claimed for [`POOL_IDLE_LIMIT`] is dropped
+//! by the periodic sweep and `prune`, keeping per template at least as many as the
+//! machine runs tests at once (see [`idle_pooled`]).
 
 use std::time::{Duration, SystemTime};
 
@@ -20,6 +26,27 @@ pub const KEEP_TEMPLATES: usize = 4;
 
 /// A template unused for longer than this is swept, unless it is in use.
 pub const MAX_TEMPLATE_AGE: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// A pooled database no test claimed for this long lies beyond what recent runs needed.
+pub const POOL_IDLE_LIMIT: Duration = Duration::from_secs(60 * 60);
+
+/// One template's pooled databases, in the order claims take them, each with when it
+/// was last claimed (`None` if never recorded).
+pub(crate) type PoolUse = Vec<(String, Option<SystemTime>)>;
+
+/// Of `pooled`, those to drop: the idle ones past the first `available_parallelism`,
+/// which the next run on this machine needs.
+pub(crate) fn idle_pooled(pooled: PoolUse, now: SystemTime) -> Vec<String> {
+    let floor = std::thread::available_parallelism().map_or(1, usize::from);
+    pooled
+        .into_iter()
+        .skip(floor)
+        .filter(|(_, claimed)| {
+            claimed.is_none_or(|at| now.duration_since(at).unwrap_or_default() > POOL_IDLE_LIMIT)
+        })
+        .map(|(name, _)| name)
+        .collect()
+}
 
 /// Of `others` (every template but the current one, each with when it was last used),
 /// those past [`MAX_TEMPLATE_AGE`] or beyond the [`KEEP_TEMPLATES`] most recently used,
@@ -114,6 +141,18 @@ mod tests {
 
     fn at(now: SystemTime, hours_ago: u64) -> SystemTime {
         now - Duration::from_secs(hours_ago * 60 * 60)
+    }
+
+    #[test]
+    fn idle_pooled_databases_past_the_floor_go() {
+        let now = SystemTime::now();
+        let floor = std::thread::available_parallelism().map_or(1, usize::from);
+        let mut pooled: Vec<(String, Option<SystemTime>)> =
+            (0..floor).map(|n| (format!("kept{n}"), None)).collect();
+        pooled.push(("recent".into(), Some(at(now, 0))));
+        pooled.push(("idle".into(), Some(at(now, 2))));
+        pooled.push(("unrecorded".into(), None));
+        assert_eq!(idle_pooled(pooled, now), ["idle", "unrecorded"]);
     }
 
     #[test]

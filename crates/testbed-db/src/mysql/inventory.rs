@@ -245,6 +245,109 @@ async fn drop_unused_template(
     result
 }
 
+/// How often, at most, some process drops the idle pooled databases.
+const SWEEP_EVERY_MILLIS: u64 = 60_000;
+
+/// Drops the idle pooled databases (see [`drop_idle`]), at most once per process and
+/// once a minute across every process sharing the server. Best effort.
+pub(crate) async fn drop_idle_if_due(server: &MySqlServer) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static SWEPT: AtomicBool = AtomicBool::new(false);
+    if SWEPT.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let Ok(mut conn) = MySqlConnection::connect_with(&server.admin).await else {
+        return;
+    };
+    if registry::sweep_due(&mut conn, super::now_millis(), SWEEP_EVERY_MILLIS).await {
+        let _ = drop_idle(server, &mut conn).await;
+    }
+    let _ = conn.close().await;
+}
+
+/// Drops every template's pooled databases that no test claimed for
+/// [`admin::POOL_IDLE_LIMIT`](crate::admin::POOL_IDLE_LIMIT) beyond the floor (see
+/// `admin::idle_pooled`), each under its claim and work locks, unless held.
+async fn drop_idle(server: &MySqlServer, conn: &mut MySqlConnection) -> Result<Vec<Held>, DbError> {
+    let rows = registry::all(&server.pool).await?;
+    let used = registry::last_used(&server.pool).await?;
+    let claimed_at = |name: &str| {
+        used.iter()
+            .find(|(used, _)| used == name)
+            .map(|(_, millis)| UNIX_EPOCH + Duration::from_millis(*millis))
+    };
+    // Per template, in the claim's order (by serial).
+    let mut pooled: Vec<(String, u64, String)> = rows
+        .iter()
+        .filter(|row| row.kind == "pooled" && State::parse(&row.state) != State::Kept)
+        .filter_map(|row| {
+            let (template, serial) = row.name.rsplit_once('_')?;
+            Some((template.to_owned(), serial.parse().ok()?, row.name.clone()))
+        })
+        .collect();
+    pooled.sort();
+    let mut dropped = Vec::new();
+    let mut start = 0;
+    while start < pooled.len() {
+        let template = &pooled[start].0;
+        let end = start
+            + pooled[start..]
+                .iter()
+                .take_while(|(other, _, _)| other == template)
+                .count();
+        let group: crate::admin::PoolUse = pooled[start..end]
+            .iter()
+            .map(|(_, _, name)| (name.clone(), claimed_at(name)))
+            .collect();
+        for name in crate::admin::idle_pooled(group, SystemTime::now()) {
+            if drop_unless_held(conn, &name).await? {
+                dropped.push(Held {
+                    backend: Backend::MySql,
+                    name,
+                    kind: HeldKind::Pooled,
+                    owner: None,
+                });
+            }
+        }
+        start = end;
+    }
+    Ok(dropped)
+}
+
+/// Drops pooled database `name` under its claim and work locks, unless either is held
+/// elsewhere; whether it did.
+async fn drop_unless_held(conn: &mut MySqlConnection, name: &str) -> Result<bool, DbError> {
+    let mut locked = Vec::new();
+    let result = async {
+        for lock in [name.to_owned(), super::work_lock(name)] {
+            let taken: Option<i64> = sqlx::query_scalar("select get_lock(?, 0)")
+                .bind(lock.clone())
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(|e| DbError::server(Backend::MySql, "lock", e))?;
+            if taken != Some(1) {
+                return Ok(false);
+            }
+            locked.push(lock);
+        }
+        sqlx::raw_sql(AssertSqlSafe(format!("drop database if exists `{name}`")))
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| DbError::server(Backend::MySql, format!("drop the idle `{name}`"), e))?;
+        registry::remove(conn, name).await?;
+        registry::forget_use(conn, name).await?;
+        Ok(true)
+    }
+    .await;
+    for lock in locked {
+        let _ = sqlx::query("select release_lock(?)")
+            .bind(lock)
+            .execute(&mut *conn)
+            .await;
+    }
+    result
+}
+
 /// Drops the stale templates and their pools (see [`sweep_stale`]) on the MySQL server
 /// at `url`, and nothing else.
 pub(crate) async fn sweep_templates(url: Option<&str>) -> Result<Vec<Held>, DbError> {
@@ -279,6 +382,12 @@ pub(crate) async fn prune(url: Option<&str>, options: PruneOptions) -> Result<Ve
         engine::boxed(async {
             let server = server::connect(&url).await?;
             let mut dropped = drop_kinds(&server, &kinds).await?;
+            let mut conn = MySqlConnection::connect_with(&server.admin)
+                .await
+                .map_err(|e| DbError::server(Backend::MySql, "connect", e))?;
+            let idle = drop_idle(&server, &mut conn).await;
+            let _ = conn.close().await;
+            dropped.extend(idle?);
             if !options.templates {
                 dropped.extend(sweep_stale(&server, None).await?);
             }

@@ -144,6 +144,7 @@ async fn ensure_template(
         return Ok(info.clone());
     }
     registry_ready(server).await?;
+    inventory::drop_idle_if_due(server).await;
     hold_use(server, &name).await?;
     let mut conn = MySqlConnection::connect_with(&server.admin)
         .await
@@ -199,7 +200,7 @@ async fn ensure_template(
     Ok(info)
 }
 
-fn now_millis() -> u64 {
+pub(crate) fn now_millis() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|elapsed| elapsed.as_millis() as u64)
@@ -552,6 +553,9 @@ async fn prepare_claimed(
         None,
     )
     .await?;
+    // When it was last needed: pooled databases idle for long are dropped (see
+    // `admin::idle_pooled`).
+    registry::touch(&mut conn, name, now_millis()).await?;
     Ok(true)
 }
 

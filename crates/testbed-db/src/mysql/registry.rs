@@ -65,7 +65,12 @@ pub(crate) async fn ensure(pool: &MySqlPool) -> Result<(), DbError> {
          create table if not exists {REGISTRY}.used (
              name varchar(64) not null primary key,
              last_used bigint not null
-         ) engine = InnoDB"
+         ) engine = InnoDB;
+         create table if not exists {REGISTRY}.sweeps (
+             one int not null primary key,
+             at bigint not null
+         ) engine = InnoDB;
+         insert ignore into {REGISTRY}.sweeps values (1, 0)"
     );
     sqlx::raw_sql(AssertSqlSafe(sql))
         .execute(pool)
@@ -160,7 +165,22 @@ pub(crate) async fn remove(conn: &mut MySqlConnection, name: &str) -> Result<(),
     .map_err(|e| DbError::server(Backend::MySql, "write the registry", e))
 }
 
-/// Records that template `name` is used now (Unix milliseconds).
+/// Whether this process should sweep now: at most one process in `every_millis` does,
+/// across every process sharing the server.
+pub(crate) async fn sweep_due(conn: &mut MySqlConnection, now: u64, every_millis: u64) -> bool {
+    sqlx::query(AssertSqlSafe(format!(
+        "update {REGISTRY}.sweeps set at = ? where one = 1 and at < ?"
+    )))
+    .bind(now)
+    .bind(now.saturating_sub(every_millis))
+    .execute(conn)
+    .await
+    .is_ok_and(|done| done.rows_affected() == 1)
+}
+
+/// Records that template or pooled database `name` is used now (Unix milliseconds): a
+/// template's last use decides when it is stale, a pooled database's last claim when
+/// it is idle.
 pub(crate) async fn touch(conn: &mut MySqlConnection, name: &str, now: u64) -> Result<(), DbError> {
     sqlx::query(AssertSqlSafe(format!(
         "replace into {REGISTRY}.used (name, last_used) values (?, ?)"
@@ -173,7 +193,8 @@ pub(crate) async fn touch(conn: &mut MySqlConnection, name: &str, now: u64) -> R
     .map_err(|e| DbError::server(Backend::MySql, "write the registry", e))
 }
 
-/// When each template was last used (Unix milliseconds), by name.
+/// When each template was last used, and each pooled database last claimed (Unix
+/// milliseconds), by name.
 pub(crate) async fn last_used(pool: &MySqlPool) -> Result<Vec<(String, u64)>, DbError> {
     sqlx::query_as(AssertSqlSafe(format!(
         "select name, cast(last_used as unsigned) from {REGISTRY}.used"
@@ -183,7 +204,7 @@ pub(crate) async fn last_used(pool: &MySqlPool) -> Result<Vec<(String, u64)>, Db
     .map_err(|e| DbError::server(Backend::MySql, "read the registry", e))
 }
 
-/// Forgets when template `name` was used (it is dropped).
+/// Forgets when `name` was used (it is dropped).
 pub(crate) async fn forget_use(conn: &mut MySqlConnection, name: &str) -> Result<(), DbError> {
     sqlx::query(AssertSqlSafe(format!(
         "delete from {REGISTRY}.used where name = ?"

@@ -347,18 +347,24 @@ async fn child_uses_every_strategy() {
 }
 
 #[tokio::test]
-#[ignore = "helper: run in a child process by `postgres::a_pool_grown_by_a_peak_shrinks_once_the_peak_is_past`"]
+#[ignore = "helper: run in a child process by the `a_*pool_grown_by_a_peak_shrinks_once_the_peak_is_past` tests"]
 async fn child_holds_several_databases() {
     if !is_child("child_holds_several_databases") {
         return;
     }
     let count: usize = std::env::var("TESTBED_DB_HOLD").unwrap().parse().unwrap();
+    let mysql = std::env::var("TESTBED_DB_BACKEND").is_ok_and(|backend| backend == "mysql");
     let scopes: Vec<Scope> = (0..count).map(|_| Scope::new("child")).collect();
     for scope in &scopes {
-        crate::postgres::SHRINKING
-            .try_postgres(scope)
-            .await
-            .expect("postgres is up");
+        if mysql {
+            crate::mysql::SHRINKING.try_mysql(scope).await.map(drop)
+        } else {
+            crate::postgres::SHRINKING
+                .try_postgres(scope)
+                .await
+                .map(drop)
+        }
+        .expect("the server is up");
     }
     for scope in scopes {
         scope.finish_async(Outcome::Passed).await.unwrap();

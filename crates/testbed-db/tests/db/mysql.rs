@@ -384,3 +384,78 @@ async fn a_half_built_mysql_template_is_rebuilt() {
             .any(|h| h.name == template && h.kind == HeldKind::Template)
     );
 }
+
+/// Used by one test only: its pool is grown by a child, then shrunk by `prune`.
+pub static SHRINKING: Database = Database::function("mysql shrinking v1", |target| {
+    Box::pin(async move {
+        if let testbed_db::Target::MySql(conn) = target {
+            sqlx::raw_sql("create table notes (body text)")
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    })
+});
+
+/// The same decaying high-water mark as PostgreSQL's: a pool grown by a peak keeps its
+/// databases while they are claimed now and then; once unclaimed for an hour, those
+/// beyond as many as this machine runs tests at once are dropped, the first kept.
+#[testbed::test]
+async fn a_mysql_pool_grown_by_a_peak_shrinks_once_the_peak_is_past() {
+    require_mysql().await;
+    let floor = std::thread::available_parallelism().map_or(1, usize::from);
+    let peak = 4.max(floor + 2);
+    let output = crate::child::run(
+        "child::child_holds_several_databases",
+        &[
+            ("TESTBED_DB_HOLD", &peak.to_string()),
+            ("TESTBED_DB_BACKEND", "mysql"),
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let hash = SHRINKING
+        .template_name(Backend::MySql)
+        .unwrap()
+        .trim_start_matches("testbed_tpl_")
+        .to_owned();
+    let prefix = format!("testbed_pool_{hash}_");
+    let url =
+        std::env::var("TESTBED_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+    let admin = sqlx::MySqlPool::connect(&url).await.unwrap();
+    let pool_now = || async {
+        let mut names: Vec<String> = sqlx::query_scalar(
+            "select cast(schema_name as char) from information_schema.schemata where schema_name like ?",
+        )
+        .bind(format!("{}%", prefix.replace('_', "\\_")))
+        .fetch_all(&admin)
+        .await
+        .unwrap();
+        names.sort_by_key(|name| name.rsplit('_').next().unwrap().parse::<u32>().unwrap());
+        names
+    };
+    let grown = pool_now().await;
+    assert_eq!(grown.len(), peak, "the child's peak: {grown:?}");
+    admin::prune(Backend::MySql, None, PruneOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(pool_now().await, grown, "claimed within the hour: all kept");
+
+    // An hour later, as the registry sees it.
+    sqlx::query(
+        "update testbed_registry.used set last_used = last_used - 61 * 60 * 1000
+         where name like ?",
+    )
+    .bind(format!("{}%", prefix.replace('_', "\\_")))
+    .execute(&admin)
+    .await
+    .unwrap();
+    admin::prune(Backend::MySql, None, PruneOptions::default())
+        .await
+        .unwrap();
+    let shrunk = pool_now().await;
+    assert_eq!(shrunk, grown[..floor], "the first {floor} kept");
+}

@@ -1,15 +1,11 @@
-//! The pool's decaying high-water mark: pooled databases beyond what recent runs needed
-//! are dropped.
-//!
-//! Concurrent runs grow a template's pool to their combined peak, and nothing else
-//! would ever bring it down. Claims take the first free database in name order, so the
-//! last ones are reached only at a peak: a pooled database no test got for
-//! [`IDLE_FOR_SECONDS`] (the ledger's `claimed_at`, written by the claim and by the
-//! in-process hand-over at no extra round trip) lies beyond every recent run's need.
-//! The orphan sweep (one process a minute) and `cargo testbed db prune` drop those,
-//! keeping at least as many per template as this machine runs tests at once, so the
-//! next single run still finds its databases ready. A database someone holds (its
-//! claim lock) or creates or drops (its existence lock) is left alone.
+//! The pool's decaying high-water mark on PostgreSQL (the policy is `admin`'s): the
+//! ledger's `claimed_at`, written by the claim and by the in-process hand-over at no
+//! extra round trip, says when each pooled database was last needed; the orphan sweep
+//! (one process a minute) and `cargo testbed db prune` drop the idle ones beyond the
+//! floor. A database someone holds (its claim lock) or creates or drops (its existence
+//! lock) is left alone.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::PgConnection;
 
@@ -17,44 +13,41 @@ use super::super::registry;
 use super::super::template;
 use crate::{Backend, DbError};
 
-/// How long a pooled database may go unclaimed before it counts as beyond the need.
-pub(crate) const IDLE_FOR_SECONDS: u32 = 60 * 60;
-
 /// Drops the idle pooled databases beyond the floor, of every template this role owns;
 /// returns their names.
 pub(crate) async fn drop_idle(conn: &mut PgConnection) -> Result<Vec<String>, DbError> {
-    let fail = |action: &'static str| move |e| DbError::server(Backend::Postgres, action, e);
-    let mut rows: Vec<(String, bool)> = sqlx::query_as(
-        "select d.datname::text,
-                coalesce(p.claimed_at, 'epoch') < now() - make_interval(secs => $3::double precision)
+    let rows: Vec<(String, Option<f64>)> = sqlx::query_as(
+        "select d.datname::text, extract(epoch from p.claimed_at)::float8
            from pg_database d left join pooled p on p.datname = d.datname
           where starts_with(d.datname, $1)
             and shobj_description(d.oid, 'pg_database') = $2
-            and pg_has_role(d.datdba, 'member')",
+            and pg_has_role(d.datdba, 'member')
+          order by d.datname",
     )
     .bind(crate::owner::POOL_PREFIX)
     .bind(super::POOL_COMMENT)
-    .bind(f64::from(IDLE_FOR_SECONDS))
     .fetch_all(&mut *conn)
     .await
-    .map_err(fail("list the pooled databases"))?;
-    // The claim's order: by name, per template.
-    rows.sort();
-    let floor = std::thread::available_parallelism().map_or(1, usize::from);
+    .map_err(|e| DbError::server(Backend::Postgres, "list the pooled databases", e))?;
+    // Per template, in the claim's order (by name).
+    let mut templates: Vec<(String, crate::admin::PoolUse)> = Vec::new();
+    for (name, claimed) in rows {
+        let template = name
+            .rsplit_once('_')
+            .map_or("", |(prefix, _)| prefix)
+            .to_owned();
+        let claimed = claimed.map(|secs| UNIX_EPOCH + Duration::from_secs_f64(secs.max(0.0)));
+        match templates.last_mut() {
+            Some((last, pooled)) if *last == template => pooled.push((name, claimed)),
+            _ => templates.push((template, vec![(name, claimed)])),
+        }
+    }
     let mut dropped = Vec::new();
-    let mut rank = 0;
-    let mut template_of_last = "";
-    for (name, idle) in &rows {
-        let template = name.rsplit_once('_').map_or("", |(prefix, _)| prefix);
-        if template != template_of_last {
-            (rank, template_of_last) = (0, template);
-        }
-        rank += 1;
-        if rank <= floor || !idle {
-            continue;
-        }
-        if drop_unless_held(conn, name).await? {
-            dropped.push(name.clone());
+    for (_, pooled) in templates {
+        for name in crate::admin::idle_pooled(pooled, SystemTime::now()) {
+            if drop_unless_held(conn, &name).await? {
+                dropped.push(name);
+            }
         }
     }
     Ok(dropped)
