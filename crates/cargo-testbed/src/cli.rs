@@ -3,8 +3,9 @@
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
-use testbed_db::Backend;
+use clap::{Parser, Subcommand};
+
+use crate::db::DbCommand;
 
 /// testbed's command-line companion.
 #[derive(Debug, Parser)]
@@ -25,43 +26,6 @@ enum Command {
     /// Test databases on the servers testbed-db uses.
     #[command(subcommand)]
     Db(DbCommand),
-}
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum DbCommand {
-    /// List what testbed holds: templates, pooled, in use, kept, orphaned.
-    Status(Servers),
-    /// Remove the databases of test processes that are gone and the stale templates
-    /// with their pools (safe while tests run).
-    Prune {
-        #[command(flatten)]
-        servers: Servers,
-        /// Also remove every unused template and pool (rebuilt on next use).
-        #[arg(long)]
-        templates: bool,
-        /// Also remove the databases kept for failing tests (`TESTBED_KEEP_FAILED`).
-        #[arg(long)]
-        kept: bool,
-    },
-}
-
-/// Which servers to look at.
-#[derive(Debug, Args)]
-pub(crate) struct Servers {
-    /// Only this backend (`sqlite`, `postgres`, `mysql`); repeatable. Default: all.
-    #[arg(long = "backend", value_name = "NAME", value_parser = parse_backend)]
-    pub(crate) backends: Vec<Backend>,
-    /// The PostgreSQL admin URL (default: `TESTBED_POSTGRES_URL`, else the local server).
-    #[arg(long, value_name = "URL")]
-    pub(crate) postgres_url: Option<String>,
-    /// The MySQL admin URL (default: `TESTBED_MYSQL_URL`, else the local server).
-    #[arg(long, value_name = "URL")]
-    pub(crate) mysql_url: Option<String>,
-}
-
-fn parse_backend(name: &str) -> Result<Backend, String> {
-    name.parse()
-        .map_err(|error: testbed_db::UnknownBackend| error.to_string())
 }
 
 /// Runs `cargo testbed` with `args` (the program name first; as `cargo testbed ...`

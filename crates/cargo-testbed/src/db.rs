@@ -2,10 +2,47 @@
 
 use std::io::Write;
 
+use clap::{Args, Subcommand};
 use testbed_db::admin::{self, Held, PruneOptions};
 use testbed_db::{Backend, DbError};
 
-use crate::cli::DbCommand;
+/// `cargo testbed db ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum DbCommand {
+    /// List what testbed holds: templates, pooled, in use, kept, orphaned.
+    Status(Servers),
+    /// Remove the databases of test processes that are gone and the stale templates
+    /// with their pools (safe while tests run).
+    Prune {
+        #[command(flatten)]
+        servers: Servers,
+        /// Also remove every unused template and pool (rebuilt on next use).
+        #[arg(long)]
+        templates: bool,
+        /// Also remove the databases kept for failing tests (`TESTBED_KEEP_FAILED`).
+        #[arg(long)]
+        kept: bool,
+    },
+}
+
+/// Which servers to look at.
+#[derive(Debug, Args)]
+pub(crate) struct Servers {
+    /// Only this backend (`sqlite`, `postgres`, `mysql`); repeatable. Default: all.
+    #[arg(long = "backend", value_name = "NAME", value_parser = parse_backend)]
+    pub(crate) backends: Vec<Backend>,
+    /// The PostgreSQL admin URL (default: `TESTBED_POSTGRES_URL`, else the local server).
+    #[arg(long, value_name = "URL")]
+    pub(crate) postgres_url: Option<String>,
+    /// The MySQL admin URL (default: `TESTBED_MYSQL_URL`, else the local server).
+    #[arg(long, value_name = "URL")]
+    pub(crate) mysql_url: Option<String>,
+}
+
+fn parse_backend(name: &str) -> Result<Backend, String> {
+    name.parse()
+        .map_err(|error: testbed_db::UnknownBackend| error.to_string())
+}
 
 /// Runs `command`, writing a report to `out` and errors, with their causes, to `err`.
 /// `false` when a server could not be read (an unavailable one is only reported).

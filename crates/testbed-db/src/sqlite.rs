@@ -18,7 +18,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use sqlx::{Connection, Sqlite, SqliteConnection};
 use testbed::{Outcome, Scope};
 
-use crate::admin::{Held, HeldKind, PruneOptions};
+use crate::held::{Held, HeldKind, PruneOptions};
 use crate::owner::{self, NAME_PREFIX};
 use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
 use crate::schema::{Prepared, build_sqlite};
@@ -177,7 +177,7 @@ fn sweep_stale(dir: &Path, current: Option<&Path>) -> Vec<Held> {
             (used, held.name)
         })
         .collect();
-    let stale = crate::admin::stale_of(others, current.is_some(), std::time::SystemTime::now());
+    let stale = crate::retention::stale_of(others, current.is_some(), std::time::SystemTime::now());
     let mut removed = Vec::new();
     for name in stale {
         let path = PathBuf::from(&name);

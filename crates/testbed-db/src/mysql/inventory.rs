@@ -7,7 +7,7 @@ use sqlx::{AssertSqlSafe, Connection, MySqlConnection};
 
 use super::registry::{self, State};
 use super::server::{self, MySqlServer};
-use crate::admin::{Held, HeldKind, PruneOptions};
+use crate::held::{Held, HeldKind, PruneOptions};
 use crate::{Backend, DbError, engine};
 
 async fn list(server: &MySqlServer) -> Result<Vec<Held>, DbError> {
@@ -151,7 +151,7 @@ pub(crate) async fn sweep_stale(
             (UNIX_EPOCH + Duration::from_millis(millis), row.name.clone())
         })
         .collect();
-    let stale = crate::admin::stale_of(templates, current.is_some(), SystemTime::now());
+    let stale = crate::retention::stale_of(templates, current.is_some(), SystemTime::now());
     if stale.is_empty() {
         return Ok(Vec::new());
     }
@@ -266,8 +266,8 @@ pub(crate) async fn drop_idle_if_due(server: &MySqlServer) {
 }
 
 /// Drops every template's pooled databases that no test claimed for
-/// [`admin::POOL_IDLE_LIMIT`](crate::admin::POOL_IDLE_LIMIT) beyond the floor (see
-/// `admin::idle_pooled`), each under its claim and work locks, unless held.
+/// [`POOL_IDLE_LIMIT`](crate::retention::POOL_IDLE_LIMIT) beyond the floor (see
+/// `retention::idle_pooled`), each under its claim and work locks, unless held.
 async fn drop_idle(server: &MySqlServer, conn: &mut MySqlConnection) -> Result<Vec<Held>, DbError> {
     let rows = registry::all(&server.pool).await?;
     let used = registry::last_used(&server.pool).await?;
@@ -295,11 +295,11 @@ async fn drop_idle(server: &MySqlServer, conn: &mut MySqlConnection) -> Result<V
                 .iter()
                 .take_while(|(other, _, _)| other == template)
                 .count();
-        let group: crate::admin::PoolUse = pooled[start..end]
+        let group: crate::retention::PoolUse = pooled[start..end]
             .iter()
             .map(|(_, _, name)| (name.clone(), claimed_at(name)))
             .collect();
-        for name in crate::admin::idle_pooled(group, SystemTime::now()) {
+        for name in crate::retention::idle_pooled(group, SystemTime::now()) {
             if drop_unless_held(conn, &name).await? {
                 dropped.push(Held {
                     backend: Backend::MySql,

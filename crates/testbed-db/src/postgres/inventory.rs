@@ -15,6 +15,7 @@ use sqlx::{Connection, PgConnection};
 use super::recycle;
 use super::server::{ADMIN_PREFIX, LEASE_PREFIX, PgServer};
 use super::template::{self, TEMPLATE_COMMENT};
+use crate::held::{Held, HeldKind};
 use crate::{Backend, DbError, owner};
 
 /// The comment of a failing test's database kept for inspection.
@@ -23,50 +24,6 @@ const OWNED_PREFIX: &str = "testbed owner";
 
 pub(crate) fn owned_comment(template: &str) -> String {
     format!("{OWNED_PREFIX} of {template}")
-}
-
-/// A database testbed holds on a server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Held {
-    /// The server's backend.
-    pub backend: Backend,
-    /// The database's name.
-    pub name: String,
-    /// What it is for.
-    pub kind: HeldKind,
-    /// The owner token, for a test's database.
-    pub owner: Option<String>,
-}
-
-/// What a [`Held`] database is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum HeldKind {
-    /// A complete template, reused by later runs.
-    Template,
-    /// A template being built, or left half-built by a crash (rebuilt on next use).
-    Unfinished,
-    /// A test's database whose owner process is running.
-    InUse,
-    /// A clean database waiting in a pool for its next test.
-    Pooled,
-    /// A failing test's database kept by `TESTBED_KEEP_FAILED`.
-    Kept,
-    /// A test's database whose owner is gone: safe to drop.
-    Orphaned,
-}
-
-impl std::fmt::Display for HeldKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            HeldKind::Template => "template",
-            HeldKind::Unfinished => "unfinished template",
-            HeldKind::InUse => "in use",
-            HeldKind::Pooled => "pooled",
-            HeldKind::Kept => "kept",
-            HeldKind::Orphaned => "orphaned",
-        })
-    }
 }
 
 pub(crate) async fn list(server: &PgServer) -> Result<Vec<Held>, DbError> {
@@ -335,7 +292,7 @@ pub(crate) async fn sweep_stale(
         .filter(|(name, _)| is_template_name(name) && Some(name.as_str()) != current)
         .map(|(name, settings)| (last_used(settings.as_deref()), name))
         .collect();
-    let stale = crate::admin::stale_of(templates, current.is_some(), now);
+    let stale = crate::retention::stale_of(templates, current.is_some(), now);
     if stale.is_empty() {
         return Ok(Vec::new());
     }

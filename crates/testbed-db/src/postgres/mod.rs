@@ -26,7 +26,7 @@ use testbed::{Outcome, Scope};
 
 #[doc(hidden)]
 pub use intent::create_unmarked_for_tests;
-pub use inventory::{Held, HeldKind, prune, status, sweep_templates};
+pub use inventory::{prune, status, sweep_templates};
 pub use kept::PG_MAX_KEPT_CONNECTIONS_ENV;
 pub use server::POSTGRES_URL_ENV;
 pub(crate) use server::{PgServer, server};

@@ -1,4 +1,4 @@
-//! The pool's decaying high-water mark on PostgreSQL (the policy is `admin`'s): the
+//! The pool's decaying high-water mark on PostgreSQL (the policy is `retention`'s): the
 //! ledger's `claimed_at`, written by the claim and by the in-process hand-over at no
 //! extra round trip, says when each pooled database was last needed; the orphan sweep
 //! (one process a minute) and `cargo testbed db prune` drop the idle ones beyond the
@@ -30,7 +30,7 @@ pub(crate) async fn drop_idle(conn: &mut PgConnection) -> Result<Vec<String>, Db
     .await
     .map_err(|e| DbError::server(Backend::Postgres, "list the pooled databases", e))?;
     // Per template, in the claim's order (by name).
-    let mut templates: Vec<(String, crate::admin::PoolUse)> = Vec::new();
+    let mut templates: Vec<(String, crate::retention::PoolUse)> = Vec::new();
     for (name, claimed) in rows {
         let template = name
             .rsplit_once('_')
@@ -44,7 +44,7 @@ pub(crate) async fn drop_idle(conn: &mut PgConnection) -> Result<Vec<String>, Db
     }
     let mut dropped = Vec::new();
     for (_, pooled) in templates {
-        for name in crate::admin::idle_pooled(pooled, SystemTime::now()) {
+        for name in crate::retention::idle_pooled(pooled, SystemTime::now()) {
             if drop_unless_held(conn, &name).await? {
                 dropped.push(name);
             }
