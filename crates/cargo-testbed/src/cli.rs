@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::db::DbCommand;
+use crate::skips::SkipsCommand;
 
 /// testbed's command-line companion.
 #[derive(Debug, Parser)]
@@ -26,6 +27,9 @@ enum Command {
     /// Test databases on the servers testbed-db uses.
     #[command(subcommand)]
     Db(DbCommand),
+    /// The tests a `cargo nextest run` skipped at run time, and why (nextest shows them
+    /// as PASS).
+    Skips(SkipsCommand),
 }
 
 /// Runs `cargo testbed` with `args` (the program name first; as `cargo testbed ...`
@@ -57,9 +61,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let Command::Db(command) = cli.command;
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
-    let ok = runtime.block_on(crate::db::run(command, &mut out, &mut err));
+    let ok = match cli.command {
+        Command::Db(command) => runtime.block_on(crate::db::run(command, &mut out, &mut err)),
+        Command::Skips(command) => crate::skips::run(command, &mut out, &mut err),
+    };
     if ok {
         ExitCode::SUCCESS
     } else {

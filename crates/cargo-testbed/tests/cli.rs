@@ -128,3 +128,46 @@ fn an_unknown_backend_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+/// `cargo testbed skips` lists a nextest run's runtime skips from testbed's ledger
+/// (`<dir>/skips/<run id>.tsv`: binary, test, requirement and reason, tab-separated),
+/// with each reason's count; and says so when there is none.
+#[test]
+fn skips_lists_the_last_runs_skips_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let none = cargo_testbed(&["skips", "--dir", dir.path().to_str().unwrap()]);
+    assert!(none.status.success());
+    assert!(
+        stdout(&none).starts_with("no nextest run recorded a skip in `"),
+        "{}",
+        stdout(&none)
+    );
+    std::fs::create_dir(dir.path().join("skips")).unwrap();
+    std::fs::write(
+        dir.path().join("skips/run-1.tsv"),
+        "db\tpostgres::a\tpostgres\tcannot reach the server\n\
+         db\tpostgres::b\tpostgres\tcannot reach the server\n\
+         suite\tredis::c\tredis\tno Redis server\\tat 127.0.0.1:6379\n",
+    )
+    .unwrap();
+    let output = cargo_testbed(&["skips", "--dir", dir.path().to_str().unwrap()]);
+    assert!(output.status.success());
+    assert_eq!(
+        stdout(&output),
+        "nextest run run-1: 3 test(s) skipped at run time (nextest showed them as PASS)\n\
+         \x20 SKIPPED db postgres::a\n\
+         \x20 SKIPPED db postgres::b\n\
+         \x20 SKIPPED suite redis::c\n\
+         why:\n\
+         \x20    2  postgres unavailable: cannot reach the server\n\
+         \x20    1  redis unavailable: no Redis server\tat 127.0.0.1:6379\n"
+    );
+    let other = cargo_testbed(&[
+        "skips",
+        "--run",
+        "run-2",
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(stdout(&other).starts_with("nextest run run-2 recorded no skip in `"));
+}

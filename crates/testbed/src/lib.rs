@@ -33,6 +33,7 @@ pub mod harness;
 pub mod resources;
 mod runner;
 pub mod scenarios;
+pub mod skips;
 
 pub use crate::builtins::*;
 pub use crate::core::{

@@ -30,8 +30,10 @@ pub fn capture_skip(test: impl FnOnce()) -> Option<Unavailable> {
     skipped
 }
 
-/// Reports that `test` was skipped for `unavailable`.
+/// Reports that `test` was skipped for `unavailable` (and, under nextest, writes it to
+/// the run's skip ledger: see [`crate::skips`]).
 pub(crate) fn announce(test: &str, unavailable: &Unavailable) {
+    crate::skips::record(test, unavailable);
     let captured = SINK.with(|sink| match sink.borrow_mut().as_mut() {
         Some(slot) => {
             *slot = Some(unavailable.clone());

@@ -225,10 +225,10 @@ fn require_nextest() {
 }
 
 #[testbed::test]
-fn cargo_nextest_reports_each_outcome() {
+fn cargo_nextest_reports_each_outcome(dir: testbed::TempDir) {
     require_nextest();
     test_binary();
-    let output = run(&mut cargo(&[
+    let output = run(cargo(&[
         "nextest",
         "run",
         "--no-fail-fast",
@@ -239,7 +239,8 @@ fn cargo_nextest_reports_each_outcome() {
         "final",
         "--failure-output",
         "final",
-    ]));
+    ])
+    .env("TESTBED_DIR", dir.path()));
     let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
     let all = format!("{stdout}\n{stderr}");
     assert_eq!(output.status.code(), Some(100), "{all}");
@@ -256,6 +257,40 @@ fn cargo_nextest_reports_each_outcome() {
         &unindented,
         &["noisy cleanup saw: skipped", "backend cleanup saw: skipped"],
     );
+    // nextest showed the skipped tests as PASS: the run's skip ledger names them.
+    let ledger = testbed::skips::latest(dir.path()).expect("the run recorded its skips");
+    let mut skipped: Vec<(String, String, String, String)> = ledger
+        .skips
+        .into_iter()
+        .map(|skip| (skip.binary, skip.test, skip.requirement, skip.reason))
+        .collect();
+    skipped.sort();
+    assert_eq!(
+        skipped,
+        [
+            (
+                "testbed_fixture_project".to_owned(),
+                "testbed_fixture_project::skipped_by_call".to_owned(),
+                "fixture-tool".to_owned(),
+                "`fixture-tool` is not installed".to_owned()
+            ),
+            (
+                "testbed_fixture_project".to_owned(),
+                "testbed_fixture_project::skipped_by_setup".to_owned(),
+                "fixture-backend".to_owned(),
+                "nothing listens on `127.0.0.1:1`".to_owned()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn cargo_test_writes_no_skip_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    test_binary();
+    let output = run(cargo(&["test", "--", "--test-threads=2"]).env("TESTBED_DIR", dir.path()));
+    assert_eq!(output.status.code(), Some(101));
+    assert!(testbed::skips::latest(dir.path()).is_none());
 }
 
 /// Runs the fixture project's skipping tests with `TESTBED_REQUIRE` set to `require`.
