@@ -51,6 +51,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             };
         }
     };
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+    // The broker runs on testbed-db's own runtime: not inside this one.
+    if let Command::Db(DbCommand::Broker { socket }) = cli.command {
+        return exit_code(crate::db::broker(socket, &mut err));
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -61,11 +66,14 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
     let ok = match cli.command {
         Command::Db(command) => runtime.block_on(crate::db::run(command, &mut out, &mut err)),
         Command::Skips(command) => crate::skips::run(command, &mut out, &mut err),
     };
+    exit_code(ok)
+}
+
+fn exit_code(ok: bool) -> ExitCode {
     if ok {
         ExitCode::SUCCESS
     } else {

@@ -23,6 +23,25 @@ pub(crate) enum DbCommand {
         #[arg(long)]
         kept: bool,
     },
+    /// Serve as the PostgreSQL broker on `socket` (started by test processes under
+    /// `TESTBED_PG_BROKER=1`; exits when unused).
+    #[command(hide = true)]
+    Broker {
+        /// The Unix socket to serve on.
+        #[arg(long, value_name = "PATH")]
+        socket: std::path::PathBuf,
+    },
+}
+
+/// Serves as the broker; `false` if it could not.
+pub(crate) fn broker(socket: std::path::PathBuf, err: &mut impl Write) -> bool {
+    match testbed_db::__private::serve_broker(socket) {
+        Ok(()) => true,
+        Err(error) => {
+            let _ = writeln!(err, "error: the broker stopped: {error}");
+            false
+        }
+    }
 }
 
 /// Which servers to look at.
@@ -54,6 +73,7 @@ pub(crate) async fn run(command: DbCommand, out: &mut impl Write, err: &mut impl
             templates,
             kept,
         } => (servers, Some(PruneOptions { templates, kept })),
+        DbCommand::Broker { socket } => return broker(socket, err),
     };
     let backends = if servers.backends.is_empty() {
         Backend::ALL.to_vec()

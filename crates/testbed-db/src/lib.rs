@@ -138,6 +138,12 @@ pub mod __private {
         crate::Database::embedded(embedded)
     }
 
+    /// Serves as the PostgreSQL broker on `socket` (`cargo testbed db broker`) until it
+    /// has no client for a while; see `TESTBED_PG_BROKER` in the README.
+    pub fn serve_broker(socket: std::path::PathBuf) -> Result<(), String> {
+        crate::postgres::serve_broker(socket)
+    }
+
     /// An embedded seed file.
     pub const fn seed(path: &'static str, sql: &'static str) -> crate::Seed {
         crate::Seed::embedded(path, sql)

@@ -118,14 +118,17 @@ fn line(
 }
 
 /// The strategies of the suite on `backend`: (line name, module of `testbed_suite`).
-fn strategies(backend: Backend) -> &'static [(&'static str, &'static str)] {
+/// Each strategy of `backend`: its name in the lines, its module, and whether it runs
+/// with the PostgreSQL broker (`TESTBED_PG_BROKER=1`).
+fn strategies(backend: Backend) -> &'static [(&'static str, &'static str, bool)] {
     match backend {
-        Backend::Sqlite => &[("default (image)", "sqlite")],
+        Backend::Sqlite => &[("default (image)", "sqlite", false)],
         Backend::Postgres => &[
-            ("default (recycle)", "postgres"),
-            ("rollback", "postgres_rollback"),
+            ("default (recycle)", "postgres", false),
+            ("default + broker", "postgres", true),
+            ("rollback", "postgres_rollback", false),
         ],
-        Backend::MySql => &[("default (recycle)", "mysql")],
+        Backend::MySql => &[("default (recycle)", "mysql", false)],
     }
 }
 
@@ -191,6 +194,7 @@ fn bench_floor(bins: &suite::Binaries, reps: usize, threads: usize) {
         sqlx: false,
         module: "floor",
         backend: Backend::Sqlite,
+        broker: false,
     };
     let (mut nextest, mut cargo) = (Series::default(), Series::default());
     for _ in 0..reps {
@@ -222,16 +226,18 @@ fn bench_backend(
         sqlx: true,
         module: backend.name(),
         backend,
+        broker: false,
     };
     let parts: Vec<(&str, Part)> = strategies(backend)
         .iter()
-        .map(|&(name, module)| {
+        .map(|&(name, module, broker)| {
             (
                 name,
                 Part {
                     sqlx: false,
                     module,
                     backend,
+                    broker,
                 },
             )
         })

@@ -127,6 +127,53 @@ pub struct Part {
     pub sqlx: bool,
     pub module: &'static str,
     pub backend: Backend,
+    /// With the PostgreSQL broker (`TESTBED_PG_BROKER=1`), served by `broker_bin`.
+    pub broker: bool,
+}
+
+/// The `cargo-testbed` binary that serves as broker, built for the bench once.
+pub fn broker_bin() -> Result<PathBuf, String> {
+    static BIN: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    BIN.get_or_init(build_broker_bin).clone()
+}
+
+fn build_broker_bin() -> Result<PathBuf, String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let output = cargo(&root)
+        .env_remove("CARGO_TARGET_DIR")
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "cargo-testbed",
+            "--message-format=json",
+        ])
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let marker = "\"executable\":\"";
+    stdout
+        .lines()
+        .filter(|line| line.contains("cargo-testbed"))
+        .filter_map(|line| Some(&line[line.find(marker)? + marker.len()..]))
+        .find_map(|rest| rest.split('"').next())
+        .map(PathBuf::from)
+        .ok_or_else(|| {
+            format!(
+                "building cargo-testbed failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
+}
+
+/// Sets the broker's variables on `command` for `part`.
+fn broker_env(command: &mut Command, part: Part) {
+    if part.broker {
+        command.env("TESTBED_PG_BROKER", "1");
+        if let Ok(bin) = broker_bin() {
+            command.env("TESTBED_BROKER_BIN", bin);
+        }
+    }
 }
 
 /// What one run of a part measured.
@@ -188,6 +235,7 @@ pub fn nextest(part: Part, threads: usize, remap: Option<(&Path, &Path)>) -> Res
             .arg("--extract-overwrite");
     }
     command.args(["-j", &threads.to_string(), "-E", &filter]);
+    broker_env(&mut command, part);
     if let Some(url) = database_url(part.backend).filter(|_| part.sqlx) {
         command.env("DATABASE_URL", url);
     }
@@ -230,6 +278,7 @@ pub fn cargo_test(
     if let Some(url) = database_url(part.backend).filter(|_| part.sqlx) {
         command.env("DATABASE_URL", url);
     }
+    broker_env(&mut command, part);
     let start = Instant::now();
     let output = command
         .output()

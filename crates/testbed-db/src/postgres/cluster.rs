@@ -70,7 +70,7 @@ pub(crate) fn programs() -> Option<PathBuf> {
 }
 
 /// The effective user id, from `/proc` (no libc needed).
-fn euid() -> Option<u32> {
+pub(crate) fn euid() -> Option<u32> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|line| line.starts_with("Uid:"))?;
     line.split_whitespace().nth(2)?.parse().ok()

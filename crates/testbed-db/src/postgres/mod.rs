@@ -28,6 +28,7 @@ use testbed::{Outcome, Scope};
 pub use intent::create_unmarked_for_tests;
 pub use inventory::{prune, status, sweep_templates};
 pub use kept::PG_MAX_KEPT_CONNECTIONS_ENV;
+pub use recycle::broker::serve as serve_broker;
 pub use server::POSTGRES_URL_ENV;
 pub(crate) use server::{PgServer, server};
 

@@ -80,10 +80,15 @@ const DEFAULT_ROLE: &str = "postgres";
 /// pooled databases) of its own: the role is part of the hash, except for
 /// [`DEFAULT_ROLE`], whose templates are named after the schema alone.
 pub(crate) fn name_for(prepared: &Prepared, role: &str) -> String {
+    name_for_hash(&prepared.hash, role)
+}
+
+/// [`name_for`] from the schema's hash alone.
+pub(crate) fn name_for_hash(hash: &str, role: &str) -> String {
     if role == DEFAULT_ROLE {
-        return prepared.template_name();
+        return format!("{}{hash}", crate::owner::TEMPLATE_PREFIX);
     }
-    let digest = Sha256::digest(format!("{}\nrole {role}", prepared.hash).as_bytes());
+    let digest = Sha256::digest(format!("{hash}\nrole {role}").as_bytes());
     format!(
         "{}{}",
         crate::owner::TEMPLATE_PREFIX,
@@ -131,6 +136,34 @@ pub(crate) async fn ensure(
         let _ = super::inventory::sweep_stale(server, Some(&name)).await;
     }
     Ok(template)
+}
+
+/// Template `name` if it exists and is complete, taking its use lock for the life of
+/// the process as [`ensure`] does; `None` if it is not there (it is built by a process
+/// that has its schema).
+pub(crate) async fn existing(
+    server: &PgServer,
+    name: &str,
+) -> Result<Option<Arc<Template>>, DbError> {
+    if let Some(found) = READY
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_default()
+        .get(name)
+    {
+        return Ok(Some(found.clone()));
+    }
+    let (found, _) = hold_use_and_read(server, name).await?;
+    let Some(template) = found else {
+        return Ok(None);
+    };
+    let template = Arc::new(template);
+    READY
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_default()
+        .insert(name.to_owned(), template.clone());
+    Ok(Some(template))
 }
 
 /// How often a template's `testbed.last_used` is brought up to date.

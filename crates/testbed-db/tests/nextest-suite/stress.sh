@@ -25,7 +25,8 @@
 #
 # Environment: CARGO_TARGET_DIR (default: <workspace>/target/nextest-suite),
 # TESTBED_POSTGRES_URL / TESTBED_MYSQL_URL as for testbed-db, TESTBED_CLI (a
-# `cargo-testbed` binary; default: built from the workspace).
+# `cargo-testbed` binary; default: built from the workspace), TESTBED_PG_BROKER=1 with
+# TESTBED_BROKER_BIN to run PostgreSQL's tests through the broker.
 set -euo pipefail
 
 suite_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -253,6 +254,19 @@ while read -r backend name; do
         echo "  FAILED: $name was rebuilt (another run's sweep evicts it only when more than 4 templates are in use on the server)" | tee -a "$report"
     fi
 done <<<"$templates"
+
+# With the PostgreSQL broker on (TESTBED_PG_BROKER=1), it holds its clean databases
+# until it has had no client for a while, as any live process holds what it uses: wait
+# for it to exit before looking at what is left.
+if [[ ${TESTBED_PG_BROKER:-} == 1 ]]; then
+    for _ in $(seq 60); do
+        pgrep -f "testbed db broker" >/dev/null || break
+        sleep 0.5
+    done
+    if pgrep -f "testbed db broker" >/dev/null; then
+        echo "  FAILED: the broker did not exit 30 s after the last run" | tee -a "$report"
+    fi
+fi
 
 hashes=$(awk '{ sub(/^testbed_tpl_/, "", $2); print $2 }' <<<"$templates" | paste -sd'|')
 ours() { grep -E "($hashes)" || true; }

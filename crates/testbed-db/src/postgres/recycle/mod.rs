@@ -14,6 +14,7 @@
 //! With `Rollback`, the test's pool has one connection inside a transaction rolled
 //! back after the test; if the transaction was still open, nothing needs resetting.
 
+pub(crate) mod broker;
 mod ledger;
 mod session;
 pub(crate) mod shrink;
@@ -46,6 +47,13 @@ pub(crate) async fn acquire(
     rollback: bool,
     scope: &Scope,
 ) -> Result<TestDb<sqlx::Postgres>, DbError> {
+    if !rollback
+        && broker::enabled()
+        && warm::is_empty_here(&prepared.hash)
+        && let Some(acquired) = broker::acquire(&prepared, scope).await
+    {
+        return acquired;
+    }
     let (warm, claimed) = match warm::take_here(&prepared.hash) {
         Some((warm, claimed)) => {
             let (server, name) = (warm.server.clone(), claimed.name.clone());

@@ -127,6 +127,15 @@ pub(crate) fn remember(hash: &str, warm: &Arc<Warm>) {
         .insert(hash.to_owned(), warm.clone());
 }
 
+/// Whether this process holds no reset database of schema `hash` (the broker is asked
+/// only then: one held here is cheaper still).
+pub(crate) fn is_empty_here(hash: &str) -> bool {
+    let Some(warm) = hot().as_ref().and_then(|hot| hot.get(hash).cloned()) else {
+        return true;
+    };
+    warm.free().is_empty()
+}
+
 /// A reset database of schema `hash` that this process holds, taken on the test's own
 /// thread: no trip to the engine.
 ///

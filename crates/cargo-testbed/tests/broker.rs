@@ -1,0 +1,150 @@
+//! The PostgreSQL broker (`cargo testbed db broker`, `TESTBED_PG_BROKER=1`) as test
+//! processes meet it: each test of the child below is its own process, as under nextest.
+//! The first finds no broker, starts one and goes the direct way; the next get their
+//! databases from it, reset between them; a test process killed while it holds one
+//! leaves nothing for the next; a broker killed mid-run costs nothing but a new start.
+//!
+//! A database came from the broker when its test's session is named
+//! `testbed-client-<token>` (the direct way names it `testbed-pool-<token>`).
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use testbed::Scope;
+use testbed_db::Database;
+
+/// A schema of this test only, so its pool is its own.
+static NOTES: Database = Database::function("broker notes v1", |target| {
+    Box::pin(async move {
+        if let testbed_db::Target::Postgres(conn) = target {
+            sqlx::raw_sql("create table notes (body text)")
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    })
+});
+
+const ROLE_ENV: &str = "TESTBED_BROKER_TEST_CHILD";
+
+/// Runs the child helper once, as one test process, with the broker on.
+fn child(kill_itself: bool) -> Output {
+    Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_uses_a_database",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(ROLE_ENV, if kill_itself { "kill" } else { "run" })
+        .env("TESTBED_PG_BROKER", "1")
+        // A process of a nextest run: only there is the broker used.
+        .env("NEXTEST_RUN_ID", "broker-test")
+        .env("TESTBED_BROKER_BIN", env!("CARGO_BIN_EXE_cargo-testbed"))
+        .env_remove(testbed::REQUIRE_ENV)
+        .output()
+        .expect("the child runs")
+}
+
+/// What the child printed: `<how it got the database> <rows it found>`.
+fn said(output: &Output) -> (String, i64) {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .find_map(|line| line.split_once("GOT ").map(|(_, rest)| rest.to_owned()))
+        .unwrap_or_else(|| {
+            panic!(
+                "the child said nothing:\n{stdout}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    let (how, rows) = line.split_once(' ').unwrap();
+    (how.to_owned(), rows.trim().parse().unwrap())
+}
+
+fn broker_pids() -> Vec<String> {
+    let output = Command::new("pgrep")
+        .args(["-f", "cargo-testbed testbed db broker"])
+        .output()
+        .expect("pgrep runs");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Runs children until one gets its database from the broker (the first starts it).
+fn until_brokered() -> (String, i64) {
+    let started = Instant::now();
+    loop {
+        let got = said(&child(false));
+        if got.0 == "broker" || started.elapsed() > Duration::from_secs(20) {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[testbed::test]
+async fn test_processes_get_their_databases_from_the_broker() {
+    if let Err(testbed_db::DbError::Unavailable(unavailable)) =
+        testbed_db::admin::status(testbed_db::Backend::Postgres, None).await
+    {
+        testbed::skip(unavailable.requirement(), unavailable.reason());
+    }
+    // Served, and each finds the database as the template left it.
+    assert_eq!(until_brokered(), ("broker".to_owned(), 0));
+    assert_eq!(said(&child(false)), ("broker".to_owned(), 0));
+
+    // Killed holding its database (a row written): the next finds it reset.
+    let killed = child(true);
+    assert_eq!(said(&killed).0, "broker");
+    assert_eq!(said(&child(false)), ("broker".to_owned(), 0));
+
+    // The broker killed: the next goes the direct way and starts a new one.
+    for pid in broker_pids() {
+        let _ = Command::new("kill").args(["-KILL", &pid]).status();
+    }
+    let after = said(&child(false));
+    assert_eq!(after.1, 0, "{after:?}");
+    assert_eq!(until_brokered(), ("broker".to_owned(), 0));
+}
+
+#[tokio::test]
+#[ignore = "helper: run as a test process of its own by `test_processes_get_their_databases_from_the_broker`"]
+async fn child_uses_a_database() {
+    let Ok(role) = std::env::var(ROLE_ENV) else {
+        return;
+    };
+    let scope = Scope::new("child");
+    let db = NOTES.try_postgres(&scope).await.expect("postgres is up");
+    let name: String = sqlx::query_scalar(
+        "select application_name::text from pg_stat_activity where pid = pg_backend_pid()",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    let how = if name.starts_with("testbed-client-") {
+        "broker"
+    } else {
+        "direct"
+    };
+    let rows: i64 = sqlx::query_scalar("select count(*) from notes")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    sqlx::query("insert into notes values ('left by a test')")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    println!("GOT {how} {rows}");
+    if role == "kill" {
+        use std::io::Write;
+        std::io::stdout().flush().unwrap();
+        let _ = Command::new("kill")
+            .args(["-KILL", &std::process::id().to_string()])
+            .status();
+        std::thread::sleep(Duration::from_secs(10));
+    }
+    scope.finish_async(testbed::Outcome::Passed).await.unwrap();
+}

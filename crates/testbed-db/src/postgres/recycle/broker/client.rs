@@ -1,0 +1,122 @@
+//! A test process's side: ask the broker for a database, connect to it, let it go.
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sqlx::postgres::PgConnectOptions;
+use testbed::{Outcome, Scope};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+
+use super::{BROKER_BIN_ENV, PROTOCOL, socket_path};
+use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
+use crate::schema::Prepared;
+use crate::{Backend, DbError, TestDb, owner};
+
+/// How long a test process waits for the broker's answer (a new clone on a slow disk
+/// takes a few hundred milliseconds).
+const ANSWER_WITHIN: Duration = Duration::from_secs(30);
+
+/// A database from the broker for `scope`'s test; `None` when no broker answers with
+/// one (it is started for the next test processes), and the test goes the direct way.
+pub(crate) async fn acquire(
+    prepared: &Prepared,
+    scope: &Scope,
+) -> Option<Result<TestDb<sqlx::Postgres>, DbError>> {
+    let server = configured_url()?;
+    let socket = socket_path();
+    let Ok(stream) = UnixStream::connect(&socket).await else {
+        start_broker(&socket);
+        return None;
+    };
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    let claim = format!("CLAIM {PROTOCOL} {}\n", prepared.hash);
+    write.write_all(claim.as_bytes()).await.ok()?;
+    let answer = tokio::time::timeout(ANSWER_WITHIN, lines.next_line())
+        .await
+        .ok()?
+        .ok()??;
+    let name = answer.strip_prefix("OK ")?.to_owned();
+    let options = PgConnectOptions::from_str(server.as_str())
+        .ok()?
+        .database(&name)
+        .application_name(&format!("testbed-client-{}", owner::token()));
+    let url = crate::probe::database_url(&server, &name);
+    let holdings = Holdings::new(TEST_POOL_CONNECTIONS);
+    let pool =
+        pool_limit::test_pool_options::<sqlx::Postgres>(&holdings).connect_lazy_with(options);
+    let (cleanup_pool, cleanup_url, details) = (pool.clone(), url.clone(), scope.details());
+    scope.add_async_cleanup(move |outcome: Outcome| async move {
+        // Closed first, so the broker finds no session of this test left to end.
+        cleanup_pool.close().await;
+        let keep = outcome.is_failure() && owner::keep_failed();
+        let said = if keep { "KEEP\n" } else { "DONE\n" };
+        if write.write_all(said.as_bytes()).await.is_ok() && keep {
+            let kept = tokio::time::timeout(ANSWER_WITHIN, lines.next_line()).await;
+            if matches!(kept, Ok(Ok(Some(ref line))) if line == "KEPT") {
+                crate::handle::announce_kept(&details, Backend::Postgres, &cleanup_url);
+            }
+        }
+        Ok::<(), DbError>(())
+    });
+    pool_limit::explain_on_failure(scope, holdings, Backend::Postgres, &name, "");
+    Some(Ok(TestDb {
+        pool,
+        url: Some(url),
+        name,
+        backend: Backend::Postgres,
+    }))
+}
+
+/// The configured server's admin URL, as the probe reads it; `None` for the throwaway
+/// cluster (its URL is known only once it runs) or a URL that is not PostgreSQL's (the
+/// direct way reports it).
+fn configured_url() -> Option<url::Url> {
+    let text = std::env::var(super::super::super::POSTGRES_URL_ENV)
+        .unwrap_or_else(|_| super::super::super::server::DEFAULT_URL.to_owned());
+    let mut url = url::Url::parse(&text).ok()?;
+    if !matches!(url.scheme(), "postgres" | "postgresql") {
+        return None;
+    }
+    if url.path().trim_matches('/').is_empty() {
+        url.set_path("/postgres");
+    }
+    Some(url)
+}
+
+/// Starts a broker on `socket`, once per process, if its program can be found. Not
+/// waited for: this test goes the direct way, later ones find the broker.
+fn start_broker(socket: &Path) {
+    static STARTED: AtomicBool = AtomicBool::new(false);
+    if STARTED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let Some(program) = broker_program() else {
+        return;
+    };
+    // Its own process group and no handle on the test's output: the runner neither
+    // kills it with the test nor waits for it.
+    let _ = std::process::Command::new(program)
+        .args(["testbed", "db", "broker", "--socket"])
+        .arg(socket)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn();
+}
+
+/// `TESTBED_BROKER_BIN`, else `cargo-testbed` on the `PATH`.
+fn broker_program() -> Option<std::path::PathBuf> {
+    if let Some(program) = std::env::var_os(BROKER_BIN_ENV) {
+        return Some(program.into());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("cargo-testbed"))
+        .find(|candidate| candidate.is_file())
+}

@@ -1,0 +1,208 @@
+//! The broker's side: the socket, one task per test process, and the reset after each.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+use super::super::super::server::{PgServer, server};
+use super::super::super::template;
+use super::super::session::{self, Claimed};
+use super::super::warm::{self, Warm};
+use super::super::{claim_ready, ledger};
+use super::{IDLE_EXIT, PROTOCOL};
+use crate::{Backend, DbError, engine};
+
+/// How the broker's clients come and go.
+struct Clients {
+    connected: AtomicUsize,
+    last_left: std::sync::Mutex<Instant>,
+}
+
+/// Serves test processes on `socket` until no client came for [`IDLE_EXIT`]; returns
+/// at once if another broker serves it. Blocks the calling thread.
+pub fn serve(socket: PathBuf) -> Result<(), String> {
+    let lock_path = socket.with_extension("lock");
+    let lock = std::fs::File::create(&lock_path)
+        .map_err(|e| format!("cannot create `{}`: {e}", lock_path.display()))?;
+    if lock.try_lock().is_err() {
+        return Ok(()); // another broker serves this socket
+    }
+    let _ = std::fs::remove_file(&socket);
+    let served = engine::handle().block_on(run(&socket));
+    let _ = std::fs::remove_file(&socket);
+    drop(lock);
+    served
+}
+
+async fn run(socket: &Path) -> Result<(), String> {
+    let listener = UnixListener::bind(socket)
+        .map_err(|e| format!("cannot listen on `{}`: {e}", socket.display()))?;
+    let server = server().await.map_err(|e| e.to_string())?;
+    let clients = Arc::new(Clients {
+        connected: AtomicUsize::new(0),
+        last_left: std::sync::Mutex::new(Instant::now()),
+    });
+    loop {
+        match tokio::time::timeout(Duration::from_secs(1), listener.accept()).await {
+            Ok(Ok((stream, _))) => {
+                clients.connected.fetch_add(1, Ordering::SeqCst);
+                let (server, clients) = (server.clone(), clients.clone());
+                tokio::spawn(async move {
+                    serve_one(stream, &server).await;
+                    *clients.last_left.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+                    clients.connected.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+            Ok(Err(_)) => {}
+            Err(_) => {
+                let idle = clients
+                    .last_left
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .elapsed();
+                if clients.connected.load(Ordering::SeqCst) == 0 && idle > IDLE_EXIT {
+                    return Ok(());
+                }
+                if server.is_lost() {
+                    return Err("the server was lost".into());
+                }
+            }
+        }
+    }
+}
+
+/// One test process: its claim, then its database back.
+async fn serve_one(stream: UnixStream, server: &Arc<PgServer>) {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    let Ok(Some(request)) = lines.next_line().await else {
+        return;
+    };
+    let handed = hand_out(server, &request).await;
+    let (warm, claimed) = match handed {
+        Ok(handed) => handed,
+        Err(why) => {
+            let _ = write.write_all(format!("NO {why}\n").as_bytes()).await;
+            return;
+        }
+    };
+    let answer = format!("OK {}\n", claimed.name);
+    if write.write_all(answer.as_bytes()).await.is_err() {
+        take_back(server, warm, claimed).await;
+        return;
+    }
+    // The test runs. Then `DONE`, or its process ended (the socket closed), or `KEEP`.
+    match lines.next_line().await {
+        Ok(Some(line)) if line == "KEEP" => {
+            claimed.pool.close().await;
+            let kept = ledger::keep(server, &claimed.name).await;
+            let _ = write
+                .write_all(if kept.is_ok() { b"KEPT\n" } else { b"LOST\n" })
+                .await;
+        }
+        _ => take_back(server, warm, claimed).await,
+    }
+}
+
+/// A clean pooled database of the template of schema `hash`, for a client.
+async fn hand_out(server: &Arc<PgServer>, request: &str) -> Result<(Arc<Warm>, Claimed), String> {
+    let mut words = request.split(' ');
+    let (verb, version, hash) = (words.next(), words.next(), words.next());
+    if verb != Some("CLAIM") || version != Some(&PROTOCOL.to_string()) {
+        return Err(format!("unknown request `{request}`"));
+    }
+    let hash = hash.filter(|hash| hash.bytes().all(|b| b.is_ascii_hexdigit()));
+    let hash = hash.ok_or("no schema hash")?;
+    let name = template::name_for_hash(hash, &server.role);
+    let template = match template::existing(server, &name).await {
+        Ok(Some(template)) => template,
+        Ok(None) => return Err(format!("no template `{name}` yet")),
+        Err(error) => return Err(error.to_string()),
+    };
+    let warm = warm::warm_for(server, &template);
+    warm::remember(hash, &warm);
+    if let Some((warm, claimed)) = warm::take_here(hash) {
+        match ledger::mark_in_use(server, &claimed.name).await {
+            Ok(()) => return Ok((warm, claimed)),
+            Err(error) => {
+                warm.push(claimed);
+                return Err(error.to_string());
+            }
+        }
+    }
+    let claimed = claim_ready(server, &warm, 1)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((warm, claimed))
+}
+
+/// After a test: ends whatever its process left on the database, resets it on the
+/// broker's own session and keeps it for the next client; drops it if the test
+/// changed the schema past undoing.
+async fn take_back(server: &Arc<PgServer>, warm: Arc<Warm>, claimed: Claimed) {
+    let name = claimed.name.clone();
+    let reset = async {
+        end_clients_sessions(&claimed.pool).await.map_err(|e| {
+            DbError::server(
+                Backend::Postgres,
+                format!("end the sessions on `{name}`"),
+                e,
+            )
+        })?;
+        session::end_sessions(&claimed.pool).await.map_err(|e| {
+            DbError::server(
+                Backend::Postgres,
+                format!("end the sessions on `{name}`"),
+                e,
+            )
+        })?;
+        session::reset(server, &warm.template, &claimed.pool).await
+    }
+    .await;
+    match reset {
+        Ok(true) => match ledger::mark_clean(server, &name).await {
+            Ok(()) => warm.push(claimed),
+            Err(_) => {
+                claimed.pool.close().await;
+                ledger::unclaim(server, &name).await;
+            }
+        },
+        _ => {
+            claimed.pool.close().await;
+            let _ = ledger::drop_claimed(server, &name).await;
+        }
+    }
+}
+
+/// Ends every session on the pool's database but the broker's own, and waits until
+/// they are gone: a client closes its connections before it lets go, but one killed
+/// mid-statement leaves its statement running.
+async fn end_clients_sessions(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
+    let ours = format!(
+        "{}{}",
+        session::POOL_APPLICATION_PREFIX,
+        crate::owner::token()
+    );
+    let mut conn = pool.acquire().await?;
+    for _ in 0..5000 {
+        let left: i64 = sqlx::query_scalar(
+            "select count(pg_terminate_backend(pid)) from pg_stat_activity
+             where datname = current_database() and pid <> pg_backend_pid()
+               and application_name <> $1",
+        )
+        .bind(&ours)
+        .fetch_one(&mut *conn)
+        .await?;
+        if left == 0 {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    Err(sqlx::Error::Protocol(
+        "a client's session did not end within 5 s".into(),
+    ))
+}
