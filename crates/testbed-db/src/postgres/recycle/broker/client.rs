@@ -28,6 +28,7 @@ pub(crate) async fn acquire(
 ) -> Option<Result<TestDb<sqlx::Postgres>, DbError>> {
     let server = configured_url()?;
     let socket = socket_path();
+    let step = crate::trace::step("broker claim");
     let Ok(stream) = UnixStream::connect(&socket).await else {
         start_broker(&socket);
         return None;
@@ -41,6 +42,7 @@ pub(crate) async fn acquire(
         .ok()?
         .ok()??;
     let name = answer.strip_prefix("OK ")?.to_owned();
+    step.end();
     let options = PgConnectOptions::from_str(server.as_str())
         .ok()?
         .database(&name)
@@ -52,6 +54,7 @@ pub(crate) async fn acquire(
     let (cleanup_pool, cleanup_url, details) = (pool.clone(), url.clone(), scope.details());
     scope.add_async_cleanup(move |outcome: Outcome| async move {
         // Closed first, so the broker finds no session of this test left to end.
+        let step = crate::trace::step("broker release");
         cleanup_pool.close().await;
         let keep = outcome.is_failure() && owner::keep_failed();
         let said = if keep { "KEEP\n" } else { "DONE\n" };
@@ -61,6 +64,7 @@ pub(crate) async fn acquire(
                 crate::handle::announce_kept(&details, Backend::Postgres, &cleanup_url);
             }
         }
+        step.end();
         Ok::<(), DbError>(())
     });
     pool_limit::explain_on_failure(scope, holdings, Backend::Postgres, &name, "");
