@@ -72,11 +72,11 @@ pub(crate) fn test(options: TestOptions, function: ItemFn) -> syn::Result<TokenS
         let ty = &typed.ty;
         let setup = if is_async {
             quote_spanned! {ty.span()=>
-                let #arg = ::testbed::__private::setup_async::<#ty>(#scope).await?;
+                let #arg = <#ty as ::testbed::AsyncFixture>::setup(#scope).await?;
             }
         } else {
             quote_spanned! {ty.span()=>
-                let #arg = ::testbed::__private::setup::<#ty>(#scope)?;
+                let #arg = <#ty as ::testbed::Fixture>::setup(#scope)?;
             }
         };
         setups.push(setup);

@@ -35,6 +35,12 @@ use super::scope::Scope;
 /// }
 /// # reads_scratch();
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a fixture: a test's arguments are `&Scope` and fixtures",
+    label = "not a `testbed::Fixture`",
+    note = "take the scope by reference (`scope: &Scope`); a fixture is a type that implements `testbed::Fixture`",
+    note = "a type that implements only `testbed::AsyncFixture` needs an `async fn` test"
+)]
 pub trait Fixture: Sized {
     /// Sets the fixture up, registering its cleanups in `scope`.
     fn setup(scope: &Scope) -> Result<Self, BoxError>;
@@ -72,6 +78,11 @@ pub trait Fixture: Sized {
 /// }
 /// # greets();
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a fixture: a test's arguments are `&Scope` and fixtures",
+    label = "not a `testbed::AsyncFixture` or `testbed::Fixture`",
+    note = "take the scope by reference (`scope: &Scope`); a fixture is a type that implements `testbed::Fixture`, or `testbed::AsyncFixture` for an async setup"
+)]
 pub trait AsyncFixture: Sized + Send {
     /// Sets the fixture up, registering its cleanups in `scope`.
     fn setup(scope: &Scope) -> impl Future<Output = Result<Self, BoxError>> + Send;
