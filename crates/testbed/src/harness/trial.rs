@@ -73,10 +73,7 @@ impl Trial {
 
     /// A registered test, named as libtest would name it (without the crate segment).
     pub(crate) fn from_registered(test: &RegisteredTest) -> Self {
-        let name = test
-            .name
-            .split_once("::")
-            .map_or(test.name, |(_crate, path)| path);
+        let name = crate::runner::libtest_name(test.name);
         Trial {
             name: name.to_owned(),
             run: Box::new(test.run),

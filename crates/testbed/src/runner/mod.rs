@@ -69,9 +69,15 @@ fn enter_body(scope: &Scope) {
     scope.mark_body_started();
 }
 
+/// A test's name as libtest gives it: its path without the crate's segment
+/// (`module::test`, not `crate::module::test`), in reports, skip lines and the harness.
+pub(crate) fn libtest_name(path: &str) -> &str {
+    path.split_once("::").map_or(path, |(_crate, rest)| rest)
+}
+
 /// Runs a sync test on the calling thread.
 pub fn run_sync(info: &TestInfo, test: impl FnOnce(&Scope) -> Step) {
-    let scope = Scope::new(info.name);
+    let scope = Scope::new(libtest_name(info.name));
     let checks = checks::before(&scope);
     let result = catch_unwind(AssertUnwindSafe(|| test(&scope)));
     let ending = judge(&scope, result).expecting(info.should_panic);
@@ -88,7 +94,7 @@ pub fn run_sync_with_timeout(
     limit: Duration,
     test: impl FnOnce(&Scope) -> Step + Send + 'static,
 ) {
-    let scope = Scope::new(info.name);
+    let scope = Scope::new(libtest_name(info.name));
     let checks = checks::before(&scope);
     let worker_scope = scope.clone();
     let (sender, receiver) = mpsc::channel();
@@ -119,7 +125,7 @@ pub fn run_async<Fut>(info: &TestInfo, test: impl FnOnce(Scope) -> Fut)
 where
     Fut: Future<Output = Step>,
 {
-    let scope = Scope::new(info.name);
+    let scope = Scope::new(libtest_name(info.name));
     let checks = checks::before(&scope);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

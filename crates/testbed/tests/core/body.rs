@@ -3,7 +3,7 @@
 use testbed::__private::{body, body_async};
 use testbed::{BoxError, Fixture, Scope};
 
-use crate::{Journal, NAME, run_async, run_sync};
+use crate::{Journal, REPORTED, run_async, run_sync};
 
 #[test]
 fn a_body_returning_ok_passes() {
@@ -31,7 +31,7 @@ fn a_body_returning_err_fails_with_the_errors_debug_form() {
     assert_eq!(
         report,
         format!(
-            "`{NAME}` test returned an error: Custom {{ kind: NotFound, error: \"no `config.toml`\" }}"
+            "`{REPORTED}` test returned an error: Custom {{ kind: NotFound, error: \"no `config.toml`\" }}"
         )
     );
 }
@@ -44,7 +44,7 @@ fn an_async_body_returning_err_fails() {
     .expect("an error from the body fails the test");
     assert_eq!(
         report,
-        format!("`{NAME}` test returned an error: \"async no\"")
+        format!("`{REPORTED}` test returned an error: \"async no\"")
     );
 }
 
@@ -66,7 +66,7 @@ fn the_attribute_sets_up_fixtures_and_passes_the_scope(
     assert_eq!(greeting.0, "hello");
     assert_eq!(
         scope.test_name(),
-        "core::body::the_attribute_sets_up_fixtures_and_passes_the_scope"
+        "body::the_attribute_sets_up_fixtures_and_passes_the_scope"
     );
     let names: Vec<String> = scope
         .details()

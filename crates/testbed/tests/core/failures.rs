@@ -6,7 +6,7 @@ use std::fmt;
 use testbed::__private::{body, body_async};
 use testbed::{FailureKind, Outcome, Scope};
 
-use crate::{Journal, NAME, assert_in_order, panic_with, run_async, run_sync};
+use crate::{Journal, REPORTED, assert_in_order, panic_with, run_async, run_sync};
 
 /// Registers, in this order: a passing cleanup, a failing one, a panicking one, a failing
 /// async one, a panicking async one and a passing one. Each records that it ran first.
@@ -100,7 +100,7 @@ fn the_report_lists_the_body_failure_first_then_cleanups_as_they_ran() {
     })
     .expect("a panicking body fails the test");
     assert!(
-        report.starts_with(&format!("`{NAME}` failed with 3 errors:")),
+        report.starts_with(&format!("`{REPORTED}` failed with 3 errors:")),
         "{report}"
     );
     assert_in_order(
@@ -121,7 +121,7 @@ fn a_single_failure_is_reported_without_numbering() {
         .expect("an error from the body fails the test");
     assert_eq!(
         report,
-        format!("`{NAME}` test returned an error: \"only this\"")
+        format!("`{REPORTED}` test returned an error: \"only this\"")
     );
 }
 

@@ -25,8 +25,11 @@ use std::time::Duration;
 use testbed::__private::{Step, TestInfo};
 use testbed::Scope;
 
-/// The name every test run by these helpers reports under.
+/// The path every test run by these helpers has, crate first, as the macro gives it.
 const NAME: &str = "core::case";
+
+/// The name it reports under: libtest's, without the crate.
+const REPORTED: &str = "case";
 
 /// An ordered record of what setups, bodies and cleanups did, shared across threads.
 #[derive(Clone, Default)]

@@ -20,7 +20,7 @@ const EXPECTED: [(&str, bool); 8] = [
 ];
 
 const REPORT_OF_FAILS_WITH_REPORT: [&str; 8] = [
-    "`testbed_fixture_project::fails_with_report` failed with 2 errors:",
+    "`fails_with_report` failed with 2 errors:",
     "\n  1. test panicked: body assertion broke",
     "\n  2. cleanup registered at src/lib.rs:",
     " failed: cannot remove `/tmp/fixture-project`",
@@ -31,8 +31,8 @@ const REPORT_OF_FAILS_WITH_REPORT: [&str; 8] = [
 ];
 
 const SKIPPED_LINES: [&str; 2] = [
-    "SKIPPED testbed_fixture_project::skipped_by_call: fixture-tool unavailable: `fixture-tool` is not installed",
-    "SKIPPED testbed_fixture_project::skipped_by_setup: fixture-backend unavailable: nothing listens on `127.0.0.1:1`",
+    "SKIPPED skipped_by_call: fixture-tool unavailable: `fixture-tool` is not installed",
+    "SKIPPED skipped_by_setup: fixture-backend unavailable: nothing listens on `127.0.0.1:1`",
 ];
 
 fn project_dir() -> PathBuf {
@@ -169,9 +169,9 @@ fn assert_failure_reports(output: &str) {
     assert_contains_all(
         output,
         &[
-            "`testbed_fixture_project::fails_returning_err` test returned an error: \"body returned this error\"",
-            "`testbed_fixture_project::times_out_sync` test timed out after 200ms",
-            "`testbed_fixture_project::times_out_async` test timed out after 200ms",
+            "`fails_returning_err` test returned an error: \"body returned this error\"",
+            "`times_out_sync` test timed out after 200ms",
+            "`times_out_async` test timed out after 200ms",
             "noisy cleanup saw: panicked",
             "noisy cleanup saw: timed out",
         ],
@@ -270,13 +270,13 @@ fn cargo_nextest_reports_each_outcome(dir: testbed::TempDir) {
         [
             (
                 "testbed_fixture_project".to_owned(),
-                "testbed_fixture_project::skipped_by_call".to_owned(),
+                "skipped_by_call".to_owned(),
                 "fixture-tool".to_owned(),
                 "`fixture-tool` is not installed".to_owned()
             ),
             (
                 "testbed_fixture_project".to_owned(),
-                "testbed_fixture_project::skipped_by_setup".to_owned(),
+                "skipped_by_setup".to_owned(),
                 "fixture-backend".to_owned(),
                 "nothing listens on `127.0.0.1:1`".to_owned()
             ),
@@ -339,8 +339,8 @@ fn testbed_require_all_turns_every_skip_into_a_failure() {
     assert_contains_all(
         &output,
         &[
-            "`testbed_fixture_project::skipped_by_call` required but fixture-tool unavailable: `fixture-tool` is not installed (hint: `TESTBED_REQUIRE` lists it",
-            "`testbed_fixture_project::skipped_by_setup` required but fixture-backend unavailable: nothing listens on `127.0.0.1:1` (hint:",
+            "`skipped_by_call` required but fixture-tool unavailable: `fixture-tool` is not installed (hint: `TESTBED_REQUIRE` lists it",
+            "`skipped_by_setup` required but fixture-backend unavailable: nothing listens on `127.0.0.1:1` (hint:",
             // Cleanups still run, and see a failure.
             "noisy cleanup saw: failed",
             "backend cleanup saw: failed",
@@ -357,7 +357,7 @@ fn testbed_require_fails_only_the_named_requirements() {
         &output,
         &[
             SKIPPED_LINES[0],
-            "`testbed_fixture_project::skipped_by_setup` required but fixture-backend unavailable",
+            "`skipped_by_setup` required but fixture-backend unavailable",
         ],
     );
 }

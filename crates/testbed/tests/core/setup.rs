@@ -4,7 +4,7 @@
 use testbed::__private::{body, body_async, setup, setup_async};
 use testbed::{AsyncFixture, BoxError, Fixture, Scope};
 
-use crate::{Journal, NAME, assert_in_order, run_async, run_sync};
+use crate::{Journal, REPORTED, assert_in_order, run_async, run_sync};
 
 /// Sets up fine and registers one cleanup.
 struct Healthy;
@@ -48,7 +48,7 @@ fn a_setup_error_runs_the_cleanups_so_far_and_skips_the_body() {
     .expect("a failed setup fails the test");
     assert_eq!(
         report,
-        format!("`{NAME}` setup failed: connection refused by `127.0.0.1:5432`")
+        format!("`{REPORTED}` setup failed: connection refused by `127.0.0.1:5432`")
     );
     assert_eq!(
         journal.entries(),
@@ -65,7 +65,10 @@ fn a_setup_panic_runs_the_cleanups_so_far_and_skips_the_body() {
         body(scope, || journal.record("body"))
     })
     .expect("a panicking setup fails the test");
-    assert_eq!(report, format!("`{NAME}` setup panicked: setup exploded"));
+    assert_eq!(
+        report,
+        format!("`{REPORTED}` setup panicked: setup exploded")
+    );
     assert_eq!(
         journal.entries(),
         ["exploding, half made saw panicked", "healthy saw panicked"]
@@ -154,7 +157,7 @@ fn an_async_setup_error_runs_the_cleanups_so_far_and_skips_the_body() {
     .expect("a failed setup fails the test");
     assert_eq!(
         report,
-        format!("`{NAME}` setup failed: async setup refused")
+        format!("`{REPORTED}` setup failed: async setup refused")
     );
     assert_eq!(
         journal.entries(),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use testbed::__private::{body, body_async};
 
-use crate::{Journal, NAME, assert_in_order, panic_with, run_async, run_sync_with_timeout};
+use crate::{Journal, REPORTED, assert_in_order, panic_with, run_async, run_sync_with_timeout};
 
 const LIMIT: Duration = Duration::from_millis(100);
 
@@ -32,7 +32,7 @@ fn a_sync_test_past_its_timeout_fails_and_still_cleans_up() {
     assert_in_order(
         &report,
         &[
-            &format!("`{NAME}` test timed out after 100ms (hint: raise `timeout`"),
+            &format!("`{REPORTED}` test timed out after 100ms (hint: raise `timeout`"),
             "\n---- evidence ----\nthe lock was held by pid 42\n",
         ],
     );
@@ -60,7 +60,7 @@ fn an_async_test_past_its_timeout_fails_and_still_cleans_up() {
     assert_in_order(
         &report,
         &[
-            &format!("`{NAME}` test timed out after 100ms"),
+            &format!("`{REPORTED}` test timed out after 100ms"),
             "\n---- evidence ----\na request was in flight\n",
         ],
     );
@@ -100,6 +100,6 @@ fn a_panic_within_the_timeout_is_reported_as_a_panic() {
     .expect("a panicking body fails the test");
     assert_eq!(
         report,
-        format!("`{NAME}` test panicked: broke before the limit")
+        format!("`{REPORTED}` test panicked: broke before the limit")
     );
 }

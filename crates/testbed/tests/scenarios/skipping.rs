@@ -49,13 +49,13 @@ fn an_unavailable_scenario_is_skipped_with_its_reason() {
     assert!(stdout.contains("2 passed"), "{stdout}");
     assert!(
         stderr.contains(
-            "SKIPPED scenarios::skipping::backend::postgres: postgres unavailable: \
+            "SKIPPED skipping::backend::postgres: postgres unavailable: \
              cannot connect to 127.0.0.1:1"
         ),
         "{stderr}"
     );
     assert!(
-        !stderr.contains("SKIPPED scenarios::skipping::backend::memory"),
+        !stderr.contains("SKIPPED skipping::backend::memory"),
         "{stderr}"
     );
 }
