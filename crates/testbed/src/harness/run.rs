@@ -93,6 +93,7 @@ impl RunReport {
 /// resource cleans are printed whatever the count, since they fail the run.
 #[allow(clippy::needless_doctest_main)] // the example is a whole test target
 pub fn main() -> ! {
+    crate::runner::expected_panic::install_quiet_hook();
     let args = Arguments::from_args();
     let order = match std::env::var("TESTBED_ORDER").as_deref() {
         Ok("listed") => Order::Listed,

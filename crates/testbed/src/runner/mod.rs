@@ -5,6 +5,7 @@
 //! [`run_async`]; nothing here is meant to be called by hand.
 
 mod checks;
+pub(crate) mod expected_panic;
 mod skip_sink;
 mod verdict;
 
@@ -79,7 +80,10 @@ pub(crate) fn libtest_name(path: &str) -> &str {
 pub fn run_sync(info: &TestInfo, test: impl FnOnce(&Scope) -> Step) {
     let scope = Scope::new(libtest_name(info.name));
     let checks = checks::before(&scope);
-    let result = catch_unwind(AssertUnwindSafe(|| test(&scope)));
+    let expecting = !matches!(info.should_panic, ShouldPanic::No);
+    let result = expected_panic::marked(expecting, || {
+        catch_unwind(AssertUnwindSafe(|| test(&scope)))
+    });
     let ending = judge(&scope, result).expecting(info.should_panic);
     let cleanup_failures = scope.run_cleanups(ending.outcome);
     conclude(&scope, ending, cleanup_failures, checks);
@@ -97,11 +101,14 @@ pub fn run_sync_with_timeout(
     let scope = Scope::new(libtest_name(info.name));
     let checks = checks::before(&scope);
     let worker_scope = scope.clone();
+    let expecting = !matches!(info.should_panic, ShouldPanic::No);
     let (sender, receiver) = mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name(info.name.to_owned())
         .spawn(move || {
-            let result = catch_unwind(AssertUnwindSafe(|| test(&worker_scope)));
+            let result = expected_panic::marked(expecting, || {
+                catch_unwind(AssertUnwindSafe(|| test(&worker_scope)))
+            });
             let _ = sender.send(result);
         });
     let ending = match spawned {
@@ -132,7 +139,9 @@ where
         .build()
         .expect("testbed: cannot build the tokio runtime for an async test");
     let (ending, cleanup_failures) = runtime.block_on(async {
-        let run = catch_unwind_future(test(scope.clone()));
+        let expecting = !matches!(info.should_panic, ShouldPanic::No);
+        let run =
+            expected_panic::marked_future(expecting, catch_unwind_future(test(scope.clone())));
         let ending = match info.timeout {
             None => judge(&scope, run.await),
             Some(limit) => match tokio::time::timeout(limit, run).await {

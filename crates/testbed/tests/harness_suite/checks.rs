@@ -119,8 +119,10 @@ fn resources_are_torn_down_at_the_end_of_the_run() {
 
 #[testbed::test]
 fn should_panic_and_failures_are_reported_as_libtest_does() {
-    let (output, stdout, _) = run(&["--ignored", "helpers::panics_as_expected"], &[]);
+    let (output, stdout, stderr) = run(&["--ignored", "helpers::panics_as_expected"], &[]);
     assert!(output.status.success(), "{stdout}");
+    // A passing `#[should_panic]` test prints nothing of its panic (libtest captures it).
+    assert!(!stderr.contains("boom"), "{stderr}");
     let (output, stdout, _) = run(&["--ignored", "--exact", "helpers::fails"], &[]);
     assert_eq!(output.status.code(), Some(101), "{stdout}");
     assert!(stdout.contains("this helper fails on purpose"), "{stdout}");
