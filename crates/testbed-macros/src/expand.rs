@@ -135,7 +135,7 @@ pub(crate) fn test(options: TestOptions, function: ItemFn) -> syn::Result<TokenS
                     )
                 }
             }
-            None => quote!(::testbed::__private::run_sync(#info, #closure)),
+            None => quote!(::testbed::__private::run_sync_default(#info, move #closure)),
         }
     };
 

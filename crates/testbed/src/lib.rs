@@ -40,7 +40,7 @@ pub use crate::core::{
     AsyncFixture, BoxError, CleanupResult, Detail, Details, Failure, FailureKind, Fixture, Outcome,
     REQUIRE_ENV, Report, Resettable, Scope, Unavailable, skip,
 };
-pub use crate::runner::{Check, install_check};
+pub use crate::runner::{Check, DEFAULT_TIMEOUT_ENV, install_check};
 
 /// Turns a function into a test with fixtures and guaranteed cleanup.
 ///
@@ -80,7 +80,7 @@ pub mod __private {
     pub use crate::harness::{RegisteredTest, ShouldPanic};
     pub use crate::runner::{
         IntoVerdict, Step, TestInfo, Verdict, body, body_async, run_async, run_sync,
-        run_sync_with_timeout, setup, setup_async,
+        run_sync_default, run_sync_with_timeout, setup, setup_async,
     };
 
     /// Records the scenario a generated scenario test runs in.

@@ -68,9 +68,14 @@ impl fmt::Display for Failure {
             FailureKind::SetupPanic => write!(f, "setup panicked: {}", self.message),
             FailureKind::BodyError => write!(f, "test returned an error: {}", self.message),
             FailureKind::BodyPanic => write!(f, "test panicked: {}", self.message),
-            FailureKind::Timeout(limit) => write!(
+            FailureKind::Timeout(limit) if self.message.is_empty() => write!(
                 f,
                 "test timed out after {limit:?} (hint: raise `timeout` in `#[testbed::test(timeout = ...)]` if the test is slow, not stuck)"
+            ),
+            FailureKind::Timeout(limit) => write!(
+                f,
+                "test timed out after {limit:?}, the limit {} sets for every test without its own (hint: raise it, or give a slow test its own `#[testbed::test(timeout = ...)]`)",
+                self.message
             ),
             FailureKind::RequiredUnavailable => write!(
                 f,

@@ -89,6 +89,58 @@ pub fn run_sync(info: &TestInfo, test: impl FnOnce(&Scope) -> Step) {
     conclude(&scope, ending, cleanup_failures, checks);
 }
 
+/// The environment variable that gives every test without a `timeout` of its own a
+/// time limit (`30s`, `500ms`, `2m`): a suite-wide guard against a stuck test. A sync
+/// test under it runs on a worker thread, as one with its own `timeout` does.
+///
+/// ```
+/// assert_eq!(testbed::DEFAULT_TIMEOUT_ENV, "TESTBED_TIMEOUT");
+/// // TESTBED_TIMEOUT=60s cargo test
+/// ```
+pub const DEFAULT_TIMEOUT_ENV: &str = "TESTBED_TIMEOUT";
+
+/// The limit [`DEFAULT_TIMEOUT_ENV`] sets, read once. A value that is not a duration
+/// fails every test that would use it, naming the variable.
+fn default_timeout() -> Option<Duration> {
+    static LIMIT: std::sync::OnceLock<Result<Option<Duration>, String>> =
+        std::sync::OnceLock::new();
+    let limit = LIMIT.get_or_init(|| match std::env::var(DEFAULT_TIMEOUT_ENV) {
+        Err(_) => Ok(None),
+        Ok(text) => parse_duration(&text).map(Some).ok_or_else(|| {
+            format!(
+                "{DEFAULT_TIMEOUT_ENV}=`{text}` is not a duration (hint: a whole number and a unit: `500ms`, `30s`, `2m`)"
+            )
+        }),
+    });
+    match limit {
+        Ok(limit) => *limit,
+        Err(message) => panic!("{message}"),
+    }
+}
+
+/// `500ms`, `30s`, `2m`.
+fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (digits, unit) = text.split_at(split);
+    let amount: u64 = digits.parse().ok()?;
+    match unit {
+        "ms" => Some(Duration::from_millis(amount)),
+        "s" => Some(Duration::from_secs(amount)),
+        "m" => Some(Duration::from_secs(amount.checked_mul(60)?)),
+        _ => None,
+    }
+}
+
+/// Runs a sync test without a `timeout` of its own: on the calling thread, or on a
+/// worker thread under the limit [`DEFAULT_TIMEOUT_ENV`] sets.
+pub fn run_sync_default(info: &TestInfo, test: impl FnOnce(&Scope) -> Step + Send + 'static) {
+    match default_timeout() {
+        Some(limit) => run_sync_with_timeout(info, limit, test),
+        None => run_sync(info, test),
+    }
+}
+
 /// Runs a sync test on a worker thread and stops waiting for it after the timeout.
 ///
 /// A sync body cannot be interrupted: on timeout the test fails and its cleanups run
@@ -119,7 +171,7 @@ pub fn run_sync_with_timeout(
             .into(),
         Ok(_worker) => match receiver.recv_timeout(limit) {
             Ok(result) => judge(&scope, result).expecting(info.should_panic),
-            Err(_) => timed_out(limit),
+            Err(_) => timed_out(limit, info),
         },
     };
     let cleanup_failures = scope.run_cleanups(ending.outcome);
@@ -142,11 +194,11 @@ where
         let expecting = !matches!(info.should_panic, ShouldPanic::No);
         let run =
             expected_panic::marked_future(expecting, catch_unwind_future(test(scope.clone())));
-        let ending = match info.timeout {
+        let ending = match info.timeout.or_else(default_timeout) {
             None => judge(&scope, run.await),
             Some(limit) => match tokio::time::timeout(limit, run).await {
                 Ok(result) => judge(&scope, result),
-                Err(_) => timed_out(limit),
+                Err(_) => timed_out(limit, info),
             },
         }
         .expecting(info.should_panic);
@@ -170,10 +222,16 @@ where
     );
 }
 
-fn timed_out(limit: Duration) -> Ending {
+fn timed_out(limit: Duration, info: &TestInfo) -> Ending {
+    // A limit the test did not set came from the environment: the message names it.
+    let message = if info.timeout.is_none() {
+        DEFAULT_TIMEOUT_ENV.to_owned()
+    } else {
+        String::new()
+    };
     let failure = Failure {
         kind: FailureKind::Timeout(limit),
-        message: String::new(),
+        message,
     };
     (Outcome::TimedOut, Some(failure)).into()
 }

@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 /// How each test of the fixture project must end when nothing is required.
-const EXPECTED: [(&str, bool); 8] = [
+const EXPECTED: [(&str, bool); 10] = [
     ("passes", true),
     ("passes_returning_ok", true),
     ("fails_with_report", false),
@@ -17,6 +17,8 @@ const EXPECTED: [(&str, bool); 8] = [
     ("skipped_by_setup", true),
     ("times_out_sync", false),
     ("times_out_async", false),
+    ("slow_without_own_timeout_sync", true),
+    ("slow_without_own_timeout_async", true),
 ];
 
 const REPORT_OF_FAILS_WITH_REPORT: [&str; 8] = [
@@ -310,6 +312,49 @@ fn run_skips(require: Option<&str>) -> (BTreeMap<String, bool>, String) {
     let failed = results.values().any(|passed| !passed);
     assert_eq!(output.status.success(), !failed, "{all}");
     (results, all)
+}
+
+/// `TESTBED_TIMEOUT` gives the tests without a `timeout` of their own a limit, sync and
+/// async, and the failure names it; the tests with their own keep theirs.
+#[test]
+fn testbed_timeout_limits_every_test_without_its_own() {
+    let mut command = Command::new(test_binary());
+    command
+        .args(["slow_without_own_timeout", "--test-threads=2"])
+        .current_dir(project_dir());
+    scrub(&mut command);
+    command.env(testbed::DEFAULT_TIMEOUT_ENV, "300ms");
+    let output = run(&mut command);
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        libtest_results(&stdout),
+        BTreeMap::from([
+            ("slow_without_own_timeout_async".to_owned(), false),
+            ("slow_without_own_timeout_sync".to_owned(), false),
+        ]),
+        "{stdout}"
+    );
+    assert_contains_all(
+        &stdout,
+        &[
+            "`slow_without_own_timeout_sync` test timed out after 300ms, the limit TESTBED_TIMEOUT sets",
+            "`slow_without_own_timeout_async` test timed out after 300ms, the limit TESTBED_TIMEOUT sets",
+        ],
+    );
+    // Not a duration: every test it would limit fails, naming the variable.
+    let mut command = Command::new(test_binary());
+    command
+        .args(["slow_without_own_timeout_sync", "--exact"])
+        .current_dir(project_dir());
+    scrub(&mut command);
+    command.env(testbed::DEFAULT_TIMEOUT_ENV, "soon");
+    let output = run(&mut command);
+    let all = format!("{}{}", text(&output.stdout), text(&output.stderr));
+    assert!(!output.status.success(), "{all}");
+    assert!(
+        all.contains("TESTBED_TIMEOUT=`soon` is not a duration"),
+        "{all}"
+    );
 }
 
 fn skips(by_call: bool, by_setup: bool) -> BTreeMap<String, bool> {

@@ -68,3 +68,15 @@ fn times_out_sync(_noisy: Noisy) {
 async fn times_out_async(_noisy: Noisy) {
     std::future::pending::<()>().await;
 }
+
+/// Slower than a short `TESTBED_TIMEOUT`: passes without one, times out under one.
+#[testbed::test]
+fn slow_without_own_timeout_sync() {
+    std::thread::sleep(Duration::from_millis(1500));
+}
+
+/// The same, async.
+#[testbed::test]
+async fn slow_without_own_timeout_async() {
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+}
