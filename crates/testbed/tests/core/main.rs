@@ -6,6 +6,7 @@
 //! the report it panics with, so a failing case can be observed without failing this
 //! suite; `runners` checks the real attribute in a checked-in project run as a subprocess.
 
+mod blind_spots;
 mod body;
 mod details;
 mod failures;
