@@ -88,3 +88,34 @@ impl<F: Future> Future for CatchUnwind<F> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::block_on;
+
+    /// A future that is pending once and wakes itself: `block_on` must poll it again
+    /// (with tokio, on its runtime; without, after an unpark).
+    struct YieldOnce(bool);
+
+    impl std::future::Future for YieldOnce {
+        type Output = &'static str;
+
+        fn poll(
+            mut self: std::pin::Pin<&mut Self>,
+            context: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Self::Output> {
+            if self.0 {
+                return std::task::Poll::Ready("done");
+            }
+            self.0 = true;
+            context.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    }
+
+    #[test]
+    fn drives_a_future_that_yields_to_its_end() {
+        assert_eq!(block_on(YieldOnce(false)), "done");
+        assert_eq!(block_on(async { 1 + 1 }), 2);
+    }
+}
