@@ -12,6 +12,7 @@ mod details;
 mod failures;
 mod order;
 mod outcomes;
+mod readme;
 mod reset;
 mod runners;
 mod setup;
