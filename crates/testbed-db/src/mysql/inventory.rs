@@ -34,9 +34,9 @@ async fn list(server: &MySqlServer) -> Result<Vec<Held>, DbError> {
             ("template", _, _) => HeldKind::Unfinished,
             (_, State::Kept, _) => HeldKind::Kept,
             (_, _, true) => HeldKind::InUse,
-            (_, State::Clean, false) => HeldKind::Pooled,
-            // Dirty or half-built with nobody holding it: its owner died mid-test.
-            (_, _, false) => HeldKind::Orphaned,
+            // Free: clean, or reset or rebuilt by its next claimer (its test changed the
+            // schema, or was killed): a member of the pool either way, as on PostgreSQL.
+            (_, _, false) => HeldKind::Pooled,
         };
         held.push(Held {
             backend: Backend::MySql,
