@@ -61,8 +61,6 @@ pub use handle::{AnyTestDb, TestDb};
 pub use isolation::Isolation;
 pub use mysql::MYSQL_URL_ENV;
 pub use owner::{KEEP_FAILED_ENV, NAME_PREFIX, redact};
-#[doc(hidden)]
-pub use postgres::create_unmarked_for_tests;
 pub use postgres::{PG_MAX_KEPT_CONNECTIONS_ENV, POSTGRES_URL_ENV};
 pub use schema::{Database, SchemaFn, Seed, Target};
 
@@ -143,6 +141,10 @@ pub mod __private {
     pub fn serve_broker(socket: std::path::PathBuf) -> Result<(), String> {
         crate::postgres::serve_broker(socket)
     }
+
+    /// Records an intent and creates the database unmarked, as a process killed between
+    /// `CREATE DATABASE` and its mark leaves it: for testbed-db's own tests of the sweep.
+    pub use crate::postgres::create_unmarked_for_tests;
 
     /// An embedded seed file.
     pub const fn seed(path: &'static str, sql: &'static str) -> crate::Seed {

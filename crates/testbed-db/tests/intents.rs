@@ -81,7 +81,7 @@ async fn child_dies_before_marking() {
         return;
     }
     let name = std::env::var(NAME_ENV).unwrap();
-    testbed_db::create_unmarked_for_tests(name).await.unwrap();
+    testbed_db::__private::create_unmarked_for_tests(name).await.unwrap();
     // Killed as nextest kills a run: no destructor, no cleanup.
     let _ = Command::new("kill")
         .args(["-9", &std::process::id().to_string()])
@@ -154,7 +154,7 @@ async fn a_killed_creators_database_is_pruned() {
 async fn a_live_creators_database_is_kept() {
     require_postgres().await;
     let name = pool_name(3);
-    testbed_db::create_unmarked_for_tests(name.clone())
+    testbed_db::__private::create_unmarked_for_tests(name.clone())
         .await
         .unwrap();
     let listed = status_of(&name).await;
