@@ -139,6 +139,17 @@ pub enum DbError {
         /// How long testbed-db waited.
         waited_seconds: u32,
     },
+    /// testbed-db could not do something for a reason of its own (no driver error behind
+    /// it): every pooled database was unusable, a lock never came, a name was taken.
+    #[error("{backend}: cannot {action}: {reason}")]
+    Failed {
+        /// The backend.
+        backend: Backend,
+        /// What testbed-db was doing.
+        action: String,
+        /// Why it could not.
+        reason: String,
+    },
     /// A statement testbed-db runs itself failed.
     #[error("{backend}: cannot {action}: {source}")]
     Server {
@@ -186,6 +197,18 @@ impl DbError {
     /// [`is_connection_failure`]): nothing more can be done on the server for now.
     pub(crate) fn is_connection_lost(&self) -> bool {
         matches!(self, DbError::Server { source, .. } if is_connection_failure(source))
+    }
+
+    pub(crate) fn failed(
+        backend: Backend,
+        action: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        DbError::Failed {
+            backend,
+            action: action.into(),
+            reason: reason.into(),
+        }
     }
 
     pub(crate) fn io(

@@ -81,7 +81,9 @@ async fn child_dies_before_marking() {
         return;
     }
     let name = std::env::var(NAME_ENV).unwrap();
-    testbed_db::__private::create_unmarked_for_tests(name).await.unwrap();
+    testbed_db::__private::create_unmarked_for_tests(name)
+        .await
+        .unwrap();
     // Killed as nextest kills a run: no destructor, no cleanup.
     let _ = Command::new("kill")
         .args(["-9", &std::process::id().to_string()])

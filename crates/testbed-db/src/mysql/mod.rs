@@ -157,10 +157,10 @@ async fn ensure_template(
         .await
         .map_err(fail("lock the template"))?;
     if locked != Some(1) {
-        return Err(DbError::server(
+        return Err(DbError::failed(
             Backend::MySql,
             format!("lock template `{name}`"),
-            sqlx::Error::Protocol("timed out after 600 s".into()),
+            "timed out after 600 s",
         ));
     }
     let mut built_here = false;

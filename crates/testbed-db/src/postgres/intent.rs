@@ -170,9 +170,11 @@ pub async fn create_unmarked_for_tests(name: String) -> Result<(), DbError> {
         let server = super::server().await?;
         let mut lease = server.lease.lock().await;
         if !record(&mut lease, &name).await? {
-            return Err(fail("record the intent")(sqlx::Error::Protocol(format!(
-                "`{name}` exists"
-            ))));
+            return Err(DbError::failed(
+                Backend::Postgres,
+                "record the intent",
+                format!("`{name}` exists"),
+            ));
         }
         template::run(&mut lease, format!(r#"create database "{name}""#))
             .await

@@ -121,8 +121,10 @@ async fn clone(server: &PgServer, template: &str) -> Result<String, DbError> {
         .await
         .map_err(fail("connect to `testbed_registry`".into()))?;
     if !intent::record(&mut conn, &name).await? {
-        return Err(fail(format!("clone template `{template}`"))(
-            sqlx::Error::Protocol(format!("`{name}` exists already")),
+        return Err(DbError::failed(
+            Backend::Postgres,
+            format!("clone template `{template}`"),
+            format!("`{name}` exists already"),
         ));
     }
     if let Err(error) = create_clone(&mut conn, server, template, &name).await {

@@ -221,9 +221,11 @@ async fn hold_use_and_read(
         // Not on the lease while waiting: this process's other tests need it.
         tokio::time::sleep(Duration::from_millis(10 + 10 * attempt.min(9))).await;
     }
-    Err(fail(sqlx::Error::Protocol(
-        "a sweep held it for over a minute".into(),
-    )))
+    Err(DbError::failed(
+        Backend::Postgres,
+        format!("lock template `{name}`"),
+        "a sweep held it for over a minute",
+    ))
 }
 
 /// The setting that records when a template was last used, in Unix milliseconds.
@@ -359,10 +361,14 @@ async fn build(server: &PgServer, prepared: &Prepared, name: &str) -> Result<Tem
         .await
         .map_err(fail("look for a half-built"))?;
         if exists && !intended && !half_dropped {
-            return Err(fail("build")(sqlx::Error::Protocol(format!(
-                "a database `{name}` exists that testbed did not create (no mark, no \
-                 recorded intent); drop or rename it"
-            ))));
+            return Err(DbError::failed(
+                Backend::Postgres,
+                format!("build template `{name}`"),
+                format!(
+                    "a database `{name}` exists that testbed did not create (no mark, no \
+                     recorded intent) (hint: drop or rename it)"
+                ),
+            ));
         }
         if exists {
             drop_database(&mut locker, name)
@@ -371,9 +377,11 @@ async fn build(server: &PgServer, prepared: &Prepared, name: &str) -> Result<Tem
         }
         super::intent::forget_all(&mut locker, name).await?;
         if !super::intent::record(&mut locker, name).await? {
-            return Err(fail("build")(sqlx::Error::Protocol(format!(
-                "`{name}` appeared while this process held its build lock"
-            ))));
+            return Err(DbError::failed(
+                Backend::Postgres,
+                format!("build template `{name}`"),
+                format!("`{name}` appeared while this process held its build lock"),
+            ));
         }
         run(&mut locker, format!(r#"create database "{name}""#))
             .await

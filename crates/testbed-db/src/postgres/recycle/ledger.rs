@@ -99,9 +99,11 @@ pub(crate) async fn claim(server: &PgServer, template: &Template) -> Result<Clai
             other => other,
         })?;
     }
-    Err(fail("claim a pooled database")(sqlx::Error::Protocol(
-        "every pooled database found was invalid".into(),
-    )))
+    Err(DbError::failed(
+        Backend::Postgres,
+        "claim a pooled database",
+        "every pooled database found was invalid",
+    ))
 }
 
 /// Clones `template` into the first free name from `next_serial` on.
@@ -126,10 +128,10 @@ async fn clone_new(
             }
         }
     }
-    Err(fail("find a free name for a pooled database")(
-        sqlx::Error::Protocol(format!(
-            "64 names from `{prefix}{next_serial}` on were taken"
-        )),
+    Err(DbError::failed(
+        Backend::Postgres,
+        "find a free name for a pooled database",
+        format!("64 names from `{prefix}{next_serial}` on were taken"),
     ))
 }
 
@@ -270,8 +272,10 @@ pub(crate) async fn drop_claimed(server: &PgServer, name: &str) -> Result<(), Db
             end_existence(&mut conn, name).await;
             dropped.map_err(fail(format!("drop `{name}`")))
         }
-        Ok(None) => Err(fail(format!("lock the existence of `{name}`"))(
-            sqlx::Error::Protocol("the lock was not granted".into()),
+        Ok(None) => Err(DbError::failed(
+            Backend::Postgres,
+            format!("lock the existence of `{name}`"),
+            "the lock was not granted",
         )),
         Err(error) => Err(error),
     };

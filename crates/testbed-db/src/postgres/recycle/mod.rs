@@ -164,10 +164,10 @@ async fn claim_ready(server: &PgServer, warm: &Warm, open: u32) -> Result<Claime
             }
         }
     }
-    Err(DbError::server(
+    Err(DbError::failed(
         Backend::Postgres,
         "find a usable pooled database",
-        sqlx::Error::Protocol("every pooled database had a changed schema".into()),
+        "every pooled database had a changed schema",
     ))
 }
 

@@ -146,13 +146,7 @@ async fn hand_out(server: &Arc<PgServer>, request: &str) -> Result<(Arc<Warm>, C
 async fn take_back(server: &Arc<PgServer>, warm: Arc<Warm>, claimed: Claimed) {
     let name = claimed.name.clone();
     let reset = async {
-        end_clients_sessions(&claimed.pool).await.map_err(|e| {
-            DbError::server(
-                Backend::Postgres,
-                format!("end the sessions on `{name}`"),
-                e,
-            )
-        })?;
+        end_clients_sessions(&claimed.pool, &name).await?;
         session::end_sessions(&claimed.pool).await.map_err(|e| {
             DbError::server(
                 Backend::Postgres,
@@ -181,13 +175,15 @@ async fn take_back(server: &Arc<PgServer>, warm: Arc<Warm>, claimed: Claimed) {
 /// Ends every session on the pool's database but the broker's own, and waits until
 /// they are gone: a client closes its connections before it lets go, but one killed
 /// mid-statement leaves its statement running.
-async fn end_clients_sessions(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
+async fn end_clients_sessions(pool: &sqlx::PgPool, name: &str) -> Result<(), DbError> {
+    let action = || format!("end the sessions on `{name}`");
+    let fail = |e| DbError::server(Backend::Postgres, action(), e);
     let ours = format!(
         "{}{}",
         session::POOL_APPLICATION_PREFIX,
         crate::owner::token()
     );
-    let mut conn = pool.acquire().await?;
+    let mut conn = pool.acquire().await.map_err(fail)?;
     for _ in 0..5000 {
         let left: i64 = sqlx::query_scalar(
             "select count(pg_terminate_backend(pid)) from pg_stat_activity
@@ -196,13 +192,16 @@ async fn end_clients_sessions(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
         )
         .bind(&ours)
         .fetch_one(&mut *conn)
-        .await?;
+        .await
+        .map_err(fail)?;
         if left == 0 {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    Err(sqlx::Error::Protocol(
-        "a client's session did not end within 5 s".into(),
+    Err(DbError::failed(
+        Backend::Postgres,
+        action(),
+        "a client's session did not end within 5 s",
     ))
 }
