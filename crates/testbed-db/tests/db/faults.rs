@@ -164,9 +164,27 @@ impl Drop for PrivatePostgres {
     fn drop(&mut self) {
         control_stop(&self.bin, self.dir.path());
         if self.mounted {
-            let _ = Command::new("umount").arg(self.dir.path()).status();
+            unmount(self.dir.path());
         }
     }
+}
+
+/// Unmounts the tmpfs at `dir`, waiting for the server's last processes to let go of
+/// it (a backend may outlive `pg_ctl stop` by a moment), else detaching it, so that no
+/// mount is left behind whatever happens.
+fn unmount(dir: &Path) {
+    for _ in 0..50 {
+        let unmounted = Command::new("umount")
+            .arg(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if unmounted {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = Command::new("umount").arg("-l").arg(dir).status();
 }
 
 fn command(bin: &Path, program: &str) -> Command {
