@@ -73,14 +73,15 @@ fn report(out: &mut impl Write, run: &Run) {
     }
 }
 
-/// `TESTBED_DIR`, else `testbed` in `CARGO_TARGET_DIR`, else in the target directory
-/// `cargo metadata` names.
+/// testbed's directory as tests find it (`TESTBED_DIR`, else `CARGO_TARGET_DIR`) when
+/// either is set; else `testbed` in the target directory `cargo metadata` names (this
+/// program does not run from the target directory, where tests look next).
 fn testbed_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("TESTBED_DIR") {
-        return Some(PathBuf::from(dir));
-    }
-    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-        return Some(Path::new(&dir).join("testbed"));
+    if ["TESTBED_DIR", "CARGO_TARGET_DIR"]
+        .iter()
+        .any(|variable| std::env::var_os(variable).is_some())
+    {
+        return Some(testbed::resources::testbed_dir());
     }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)

@@ -8,7 +8,14 @@ use crate::{Backend, DbError};
 /// Why a server could not be used.
 #[derive(Clone)]
 pub(crate) enum ProbeFailure {
-    /// Nothing answered: a skip, or a failure under `TESTBED_REQUIRE`.
+    /// Nothing answered at the URL: a skip, or a failure under `TESTBED_REQUIRE`.
+    /// `cause` is what connecting gave, without the URL or the hint, for the error of a
+    /// server lost mid-run.
+    Unreachable {
+        cause: String,
+        skip: testbed::Unavailable,
+    },
+    /// The server could not be provided (the throwaway cluster did not start): a skip.
     Unavailable(testbed::Unavailable),
     /// The server answered and refused (credentials, a missing database).
     Refused { url: String, message: String },
@@ -49,13 +56,14 @@ impl ProbeFailure {
                 url: redacted.to_owned(),
                 message: format!("TLS failed: {error}"),
             },
-            _ => unavailable(format!("cannot reach `{redacted}`: {error}")),
+            _ => unavailable(error.to_string()),
         }
     }
 
     /// The error a user sees. `credentials_hint` says where to fix a refusal.
     pub(crate) fn into_db_error(self, backend: Backend, credentials_hint: &'static str) -> DbError {
         match self {
+            ProbeFailure::Unreachable { skip, .. } => DbError::Unavailable(skip),
             ProbeFailure::Unavailable(unavailable) => DbError::Unavailable(unavailable),
             ProbeFailure::Refused { url, message } => DbError::Connect {
                 backend,
@@ -80,27 +88,29 @@ impl ProbeFailure {
 
 impl ProbeFailure {
     /// The error for a server that answered earlier in the run and gives this now:
-    /// [`DbError::ServerLost`] for no answer (its reason without the skip's hint); any
+    /// [`DbError::ServerLost`] with what connecting gave, when nothing answered; any
     /// other failure is returned to be reported as it is.
     pub(crate) fn lost(self, backend: Backend, url: &str) -> Result<DbError, ProbeFailure> {
-        match self {
-            ProbeFailure::Unavailable(unavailable) => {
-                // The reason without the skip's hint, nor the URL the error names.
-                let reason = unavailable.reason();
-                let cause = reason.split(" (hint:").next().unwrap_or(reason);
-                let cause = cause
-                    .strip_prefix("cannot reach `")
-                    .and_then(|rest| rest.split_once("`: "))
-                    .map_or(cause, |(_, cause)| cause)
-                    .replace(&format!(" from `{url}`"), "");
-                Ok(DbError::ServerLost {
-                    backend,
-                    url: url.to_owned(),
-                    cause,
-                })
-            }
-            other => Err(other),
-        }
+        let cause = match self {
+            ProbeFailure::Unreachable { cause, .. } => cause,
+            ProbeFailure::Unavailable(unavailable) => unavailable.reason().to_owned(),
+            other => return Err(other),
+        };
+        Ok(DbError::ServerLost {
+            backend,
+            url: url.to_owned(),
+            cause,
+        })
+    }
+
+    /// Nothing answered at `redacted`: a skip whose reason names the URL, `cause` and
+    /// `hint` (how to provide the server).
+    pub(crate) fn unreachable(backend: Backend, redacted: &str, cause: String, hint: &str) -> Self {
+        let skip = testbed::Unavailable::new(
+            backend.name(),
+            format!("cannot reach `{redacted}`: {cause} (hint: {hint})"),
+        );
+        ProbeFailure::Unreachable { cause, skip }
     }
 }
 

@@ -517,11 +517,8 @@ fn failing_statement<'a>(sql: &'a str, error: &dyn sqlx::error::DatabaseError) -
 fn named_objects(message: &str) -> Vec<&str> {
     let mut names = Vec::new();
     for quote in ['\'', '"', '`'] {
-        let mut parts = message.split(quote);
-        parts.next();
-        while let (Some(inside), Some(_)) = (parts.next(), Some(())) {
-            names.push(inside);
-        }
+        // Every other piece between quotes is quoted.
+        names.extend(message.split(quote).skip(1).step_by(2));
     }
     if let Some((_, after)) = message.rsplit_once(": ") {
         names.extend(after.split([',', ' ']).map(str::trim));

@@ -102,10 +102,11 @@ impl<S: Server> ServerCache<S> {
         }
         let probed = probe().await;
         match &probed {
-            Ok(server) => {
+            Ok(_) => {
                 cached.reached = true;
                 cached.failed_reprobe = None;
-                crate::reached::note(self.backend, &server.redacted_url());
+                // Under the configured URL, the key a later process looks it up by.
+                crate::reached::note(self.backend, configured);
             }
             Err(failure)
                 if cached.reached
@@ -190,7 +191,14 @@ impl<S: Server> ServerCache<S> {
             Some(Ok(server)) => server.clone(),
             _ => return error,
         };
-        server.lost().store(true, Ordering::Relaxed);
+        // A pool that timed out on a server that answers lost no connection of ours.
+        let timed_out = matches!(
+            &error,
+            DbError::Server {
+                source: sqlx::Error::PoolTimedOut,
+                ..
+            }
+        );
         let cause = match tokio::time::timeout(CHECK_WITHIN, server.try_connect()).await {
             Err(_) => format!("no answer within {} s", CHECK_WITHIN.as_secs()),
             Ok(Err(now)) if crate::error::is_too_many_connections(&now) => {
@@ -199,10 +207,17 @@ impl<S: Server> ServerCache<S> {
                 };
             }
             Ok(Err(now)) => now.to_string(),
-            // It answers again (restarted): this test's connections went with the old
-            // server; the next test takes a new lease.
-            Ok(Ok(())) => return error,
+            // It answers (restarted, or only slow): unless the error was only a wait,
+            // this test's connections went with the old server, and the next test takes
+            // a new lease.
+            Ok(Ok(())) => {
+                if !timed_out {
+                    server.lost().store(true, Ordering::Relaxed);
+                }
+                return error;
+            }
         };
+        server.lost().store(true, Ordering::Relaxed);
         DbError::ServerLost {
             backend: self.backend,
             url: server.redacted_url(),

@@ -120,14 +120,15 @@ fn unescape(field: &str) -> String {
     let mut text = String::with_capacity(field.len());
     let mut chars = field.chars();
     while let Some(c) = chars.next() {
-        match (c, c == '\\') {
-            (_, true) => match chars.next() {
-                Some('t') => text.push('\t'),
-                Some('n') => text.push('\n'),
-                Some(other) => text.push(other),
-                None => text.push('\\'),
-            },
-            (c, false) => text.push(c),
+        if c != '\\' {
+            text.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => text.push('\t'),
+            Some('n') => text.push('\n'),
+            Some(other) => text.push(other),
+            None => text.push('\\'),
         }
     }
     text

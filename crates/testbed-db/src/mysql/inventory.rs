@@ -197,17 +197,10 @@ async fn drop_unused_template(
         // statement may still run on it.
         let locks = std::iter::once(name.to_owned())
             .chain(pooled.iter().cloned())
-            .chain(pooled.iter().map(|pool| super::work_lock(pool)));
-        for lock in locks {
-            let taken: Option<i64> = sqlx::query_scalar("select get_lock(?, 0)")
-                .bind(lock.clone())
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(|e| DbError::server(Backend::MySql, "lock", e))?;
-            if taken != Some(1) {
-                return Ok(Vec::new());
-            }
-            locked.push(lock);
+            .chain(pooled.iter().map(|pool| super::work_lock(pool)))
+            .collect();
+        if !try_lock_all(conn, locks, &mut locked).await? {
+            return Ok(Vec::new());
         }
         if any_used(conn, name).await? {
             return Ok(Vec::new());
@@ -236,12 +229,7 @@ async fn drop_unused_template(
         Ok(dropped)
     }
     .await;
-    for lock in locked {
-        let _ = sqlx::query("select release_lock(?)")
-            .bind(lock)
-            .execute(&mut *conn)
-            .await;
-    }
+    release_all(conn, locked).await;
     result
 }
 
@@ -256,13 +244,13 @@ pub(crate) async fn drop_idle_if_due(server: &MySqlServer) {
     if SWEPT.swap(true, Ordering::SeqCst) {
         return;
     }
-    let Ok(mut conn) = MySqlConnection::connect_with(&server.admin).await else {
+    // An admin connection the process has open already: the check is one statement.
+    let Ok(mut conn) = crate::server_cache::acquire(server, &server.pool).await else {
         return;
     };
     if registry::sweep_due(&mut conn, super::now_millis(), SWEEP_EVERY_MILLIS).await {
         let _ = drop_idle(server, &mut conn).await;
     }
-    let _ = conn.close().await;
 }
 
 /// Drops every template's pooled databases that no test claimed for
@@ -287,15 +275,8 @@ async fn drop_idle(server: &MySqlServer, conn: &mut MySqlConnection) -> Result<V
         .collect();
     pooled.sort();
     let mut dropped = Vec::new();
-    let mut start = 0;
-    while start < pooled.len() {
-        let template = &pooled[start].0;
-        let end = start
-            + pooled[start..]
-                .iter()
-                .take_while(|(other, _, _)| other == template)
-                .count();
-        let group: crate::retention::PoolUse = pooled[start..end]
+    for group in pooled.chunk_by(|a, b| a.0 == b.0) {
+        let group: crate::retention::PoolUse = group
             .iter()
             .map(|(_, _, name)| (name.clone(), claimed_at(name)))
             .collect();
@@ -309,9 +290,39 @@ async fn drop_idle(server: &MySqlServer, conn: &mut MySqlConnection) -> Result<V
                 });
             }
         }
-        start = end;
     }
     Ok(dropped)
+}
+
+/// Takes each named lock of `locks` on `conn` without waiting, recording in `taken`
+/// those it got; `false` as soon as one is held elsewhere.
+async fn try_lock_all(
+    conn: &mut MySqlConnection,
+    locks: Vec<String>,
+    taken: &mut Vec<String>,
+) -> Result<bool, DbError> {
+    for lock in locks {
+        let got: Option<i64> = sqlx::query_scalar("select get_lock(?, 0)")
+            .bind(lock.clone())
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| DbError::server(Backend::MySql, "lock", e))?;
+        if got != Some(1) {
+            return Ok(false);
+        }
+        taken.push(lock);
+    }
+    Ok(true)
+}
+
+/// Releases the named locks `taken` on `conn`.
+async fn release_all(conn: &mut MySqlConnection, taken: Vec<String>) {
+    for lock in taken {
+        let _ = sqlx::query("select release_lock(?)")
+            .bind(lock)
+            .execute(&mut *conn)
+            .await;
+    }
 }
 
 /// Drops pooled database `name` under its claim and work locks, unless either is held
@@ -319,16 +330,9 @@ async fn drop_idle(server: &MySqlServer, conn: &mut MySqlConnection) -> Result<V
 async fn drop_unless_held(conn: &mut MySqlConnection, name: &str) -> Result<bool, DbError> {
     let mut locked = Vec::new();
     let result = async {
-        for lock in [name.to_owned(), super::work_lock(name)] {
-            let taken: Option<i64> = sqlx::query_scalar("select get_lock(?, 0)")
-                .bind(lock.clone())
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(|e| DbError::server(Backend::MySql, "lock", e))?;
-            if taken != Some(1) {
-                return Ok(false);
-            }
-            locked.push(lock);
+        let locks = vec![name.to_owned(), super::work_lock(name)];
+        if !try_lock_all(conn, locks, &mut locked).await? {
+            return Ok(false);
         }
         sqlx::raw_sql(AssertSqlSafe(format!("drop database if exists `{name}`")))
             .execute(&mut *conn)
@@ -339,12 +343,7 @@ async fn drop_unless_held(conn: &mut MySqlConnection, name: &str) -> Result<bool
         Ok(true)
     }
     .await;
-    for lock in locked {
-        let _ = sqlx::query("select release_lock(?)")
-            .bind(lock)
-            .execute(&mut *conn)
-            .await;
-    }
+    release_all(conn, locked).await;
     result
 }
 

@@ -106,12 +106,9 @@ pub(crate) async fn connect(url: &str) -> Result<Arc<MySqlServer>, DbError> {
 
 async fn probe(url_text: &str) -> Result<Arc<MySqlServer>, ProbeFailure> {
     let redacted = crate::redact(url_text);
-    let unavailable = |reason: String| {
-        ProbeFailure::Unavailable(testbed::Unavailable::new(
-            Backend::MySql.name(),
-            format!("{reason} (hint: start MySQL/MariaDB or set {MYSQL_URL_ENV})"),
-        ))
-    };
+    let hint = format!("start MySQL/MariaDB or set {MYSQL_URL_ENV}");
+    let unavailable =
+        |cause: String| ProbeFailure::unreachable(Backend::MySql, &redacted, cause, &hint);
     let misconfigured = |message: String| ProbeFailure::Misconfigured {
         variable: MYSQL_URL_ENV,
         url: redacted.clone(),
@@ -131,9 +128,7 @@ async fn probe(url_text: &str) -> Result<Arc<MySqlServer>, ProbeFailure> {
     let connecting = MySqlConnection::connect_with(&admin);
     let lease = match tokio::time::timeout(Duration::from_secs(5), connecting).await {
         Err(_) => {
-            return Err(unavailable(format!(
-                "no answer from `{redacted}` within 5 s"
-            )));
+            return Err(unavailable("no answer within 5 s".to_owned()));
         }
         Ok(Err(error)) => return Err(ProbeFailure::classify(&error, &redacted, unavailable)),
         Ok(Ok(lease)) => lease,

@@ -126,7 +126,7 @@ async fn probe_configured() -> Result<Arc<PgServer>, ProbeFailure> {
         Ok(url) => probe(&url).await,
         // Nothing configured: the local server, else a throwaway cluster.
         Err(_) => match probe(DEFAULT_URL).await {
-            Err(ProbeFailure::Unavailable(_)) if super::cluster::programs().is_some() => {
+            Err(ProbeFailure::Unreachable { .. }) if super::cluster::programs().is_some() => {
                 probe_cluster().await
             }
             other => other,
@@ -136,10 +136,28 @@ async fn probe_configured() -> Result<Arc<PgServer>, ProbeFailure> {
 
 /// The configured URL as it may be printed (for a lost server's error).
 fn configured_redacted() -> String {
-    match std::env::var(POSTGRES_URL_ENV) {
-        Ok(url) => crate::redact(&url),
-        Err(_) => crate::redact(DEFAULT_URL),
+    crate::redact(&configured())
+}
+
+/// The configured admin URL as written: `TESTBED_POSTGRES_URL`, else the local default.
+pub(crate) fn configured() -> String {
+    std::env::var(POSTGRES_URL_ENV).unwrap_or_else(|_| DEFAULT_URL.to_owned())
+}
+
+/// `text` read as a PostgreSQL admin URL (the maintenance database `postgres` when it
+/// names none), or what is wrong with it.
+pub(crate) fn admin_url(text: &str) -> Result<url::Url, String> {
+    let mut url = url::Url::parse(text).map_err(|e| format!("not a URL ({e})"))?;
+    if !matches!(url.scheme(), "postgres" | "postgresql") {
+        return Err(format!(
+            "`{}://` is not PostgreSQL's scheme (`postgres://`)",
+            url.scheme()
+        ));
     }
+    if url.path().trim_matches('/').is_empty() {
+        url.set_path("/postgres");
+    }
+    Ok(url)
 }
 
 async fn probe_cluster() -> Result<Arc<PgServer>, ProbeFailure> {
@@ -166,28 +184,15 @@ pub(crate) async fn connect(url: &str) -> Result<Arc<PgServer>, DbError> {
 
 async fn probe(url_text: &str) -> Result<Arc<PgServer>, ProbeFailure> {
     let redacted = crate::redact(url_text);
-    let unavailable = |reason: String| {
-        ProbeFailure::Unavailable(testbed::Unavailable::new(
-            Backend::Postgres.name(),
-            format!("{reason} (hint: start PostgreSQL or set {POSTGRES_URL_ENV})"),
-        ))
-    };
+    let hint = format!("start PostgreSQL or set {POSTGRES_URL_ENV}");
+    let unavailable =
+        |cause: String| ProbeFailure::unreachable(Backend::Postgres, &redacted, cause, &hint);
     let misconfigured = |message: String| ProbeFailure::Misconfigured {
         variable: POSTGRES_URL_ENV,
         url: redacted.clone(),
         message,
     };
-    let mut url =
-        url::Url::parse(url_text).map_err(|e| misconfigured(format!("not a URL ({e})")))?;
-    if !matches!(url.scheme(), "postgres" | "postgresql") {
-        return Err(misconfigured(format!(
-            "`{}://` is not PostgreSQL's scheme (`postgres://`)",
-            url.scheme()
-        )));
-    }
-    if url.path().trim_matches('/').is_empty() {
-        url.set_path("/postgres");
-    }
+    let url = admin_url(url_text).map_err(misconfigured)?;
     let maintenance = PgConnectOptions::from_str(url.as_str())
         .map_err(|e| misconfigured(format!("not a PostgreSQL URL ({e})")))?;
     // testbed's own commits (claims, intents, the ledger) need not wait for the disk:
@@ -263,7 +268,7 @@ async fn connect_lease(
             Ok(result) => result.map_err(Some),
         }
     };
-    let no_answer = || unavailable(format!("no answer from `{redacted}` within 5 s"));
+    let no_answer = || unavailable("no answer within 5 s".to_owned());
     match connect().await {
         Ok(lease) => return Ok(lease),
         Err(None) => return Err(no_answer()),

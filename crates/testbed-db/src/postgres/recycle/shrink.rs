@@ -29,21 +29,18 @@ pub(crate) async fn drop_idle(conn: &mut PgConnection) -> Result<Vec<String>, Db
     .fetch_all(&mut *conn)
     .await
     .map_err(|e| DbError::server(Backend::Postgres, "list the pooled databases", e))?;
-    // Per template, in the claim's order (by name).
-    let mut templates: Vec<(String, crate::retention::PoolUse)> = Vec::new();
-    for (name, claimed) in rows {
-        let template = name
-            .rsplit_once('_')
-            .map_or("", |(prefix, _)| prefix)
-            .to_owned();
-        let claimed = claimed.map(|secs| UNIX_EPOCH + Duration::from_secs_f64(secs.max(0.0)));
-        match templates.last_mut() {
-            Some((last, pooled)) if *last == template => pooled.push((name, claimed)),
-            _ => templates.push((template, vec![(name, claimed)])),
-        }
-    }
+    let template_of = |name: &str| name.rsplit_once('_').map(|(prefix, _)| prefix.to_owned());
     let mut dropped = Vec::new();
-    for (_, pooled) in templates {
+    // Per template, in the claim's order (by name).
+    for pooled in rows.chunk_by(|a, b| template_of(&a.0) == template_of(&b.0)) {
+        let pooled: crate::retention::PoolUse = pooled
+            .iter()
+            .map(|(name, claimed)| {
+                let claimed =
+                    claimed.map(|secs| UNIX_EPOCH + Duration::from_secs_f64(secs.max(0.0)));
+                (name.clone(), claimed)
+            })
+            .collect();
         for name in crate::retention::idle_pooled(pooled, SystemTime::now()) {
             if drop_unless_held(conn, &name).await? {
                 dropped.push(name);

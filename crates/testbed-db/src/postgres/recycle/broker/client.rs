@@ -80,16 +80,7 @@ pub(crate) async fn acquire(
 /// cluster (its URL is known only once it runs) or a URL that is not PostgreSQL's (the
 /// direct way reports it).
 fn configured_url() -> Option<url::Url> {
-    let text = std::env::var(super::super::super::POSTGRES_URL_ENV)
-        .unwrap_or_else(|_| super::super::super::server::DEFAULT_URL.to_owned());
-    let mut url = url::Url::parse(&text).ok()?;
-    if !matches!(url.scheme(), "postgres" | "postgresql") {
-        return None;
-    }
-    if url.path().trim_matches('/').is_empty() {
-        url.set_path("/postgres");
-    }
-    Some(url)
+    super::super::super::server::admin_url(&super::super::super::server::configured()).ok()
 }
 
 /// Starts a broker on `socket`, once per process, if its program can be found. Not
