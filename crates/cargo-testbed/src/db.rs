@@ -4,7 +4,7 @@ use std::io::Write;
 
 use clap::{Args, Subcommand};
 use testbed_db::admin::{self, Held, PruneOptions};
-use testbed_db::{Backend, DbError};
+use testbed_db::{Backend, ServerCallError};
 
 /// `cargo testbed db ...`.
 #[derive(Debug, Subcommand)]
@@ -100,26 +100,18 @@ fn report(
     (out, err): (&mut impl Write, &mut impl Write),
     backend: Backend,
     pruned: bool,
-    result: Result<Vec<Held>, DbError>,
+    result: Result<Vec<Held>, ServerCallError>,
 ) -> bool {
     let held = match result {
         Ok(held) => held,
-        Err(DbError::Unavailable(unavailable)) => {
+        Err(ServerCallError::Unavailable(unavailable)) => {
             let _ = writeln!(out, "{backend}: unavailable: {}", unavailable.reason());
             return true;
         }
         Err(error) => {
             let _ = writeln!(out, "{backend}: error (see stderr)");
-            let _ = writeln!(err, "error: {backend}: {error}");
-            let mut cause = std::error::Error::source(&error);
-            let message = error.to_string();
-            while let Some(source) = cause {
-                let text = source.to_string();
-                if !message.contains(&text) {
-                    let _ = writeln!(err, "  caused by: {text}");
-                }
-                cause = source.source();
-            }
+            // The error's `Debug` form is its message, then one `caused by:` line per cause.
+            let _ = writeln!(err, "error: {backend}: failed to {error:?}");
             return false;
         }
     };

@@ -87,7 +87,7 @@ fn until_brokered() -> (String, i64) {
 
 #[testbed::test]
 async fn test_processes_get_their_databases_from_the_broker() {
-    if let Err(testbed_db::DbError::Unavailable(unavailable)) =
+    if let Err(testbed_db::ServerCallError::Unavailable(unavailable)) =
         testbed_db::admin::status(testbed_db::Backend::Postgres, None).await
     {
         testbed::skip(unavailable.requirement(), unavailable.reason());

@@ -3,7 +3,7 @@
 use std::process::{Command, Output};
 
 use testbed_db::admin;
-use testbed_db::{Backend, DbError};
+use testbed_db::{Backend, ServerCallError};
 
 fn cargo_testbed(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cargo-testbed"))
@@ -18,7 +18,9 @@ fn stdout(output: &Output) -> String {
 }
 
 async fn require_postgres() {
-    if let Err(DbError::Unavailable(unavailable)) = admin::status(Backend::Postgres, None).await {
+    if let Err(ServerCallError::Unavailable(unavailable)) =
+        admin::status(Backend::Postgres, None).await
+    {
         testbed::skip(unavailable.requirement(), unavailable.reason());
     }
 }
@@ -104,7 +106,7 @@ async fn status_lists_every_backend_and_never_a_password() {
     assert!(text.contains("sqlite: testbed holds"), "{text}");
     assert!(text.contains("postgres: error (see stderr)"), "{text}");
     assert!(
-        errors.starts_with("error: postgres: cannot connect to postgres at `")
+        errors.starts_with("error: postgres: failed to connect to postgres at `")
             && errors.contains("no_such_role:***@"),
         "{errors}"
     );

@@ -2,7 +2,7 @@
 
 use testbed::Scope;
 
-use crate::{AnyTestDb, Backend, Database, DbError, TestDb, engine};
+use crate::{AnyTestDb, Backend, Database, DatabaseAcquireError, TestDb, engine};
 
 impl Database {
     /// A fresh SQLite database with this schema, for the test of `scope`.
@@ -27,7 +27,10 @@ impl Database {
     /// # Ok(()) }
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(example()).unwrap();
     /// ```
-    pub async fn sqlite(&self, scope: &Scope) -> Result<TestDb<sqlx::Sqlite>, DbError> {
+    pub async fn sqlite(
+        &self,
+        scope: &Scope,
+    ) -> Result<TestDb<sqlx::Sqlite>, DatabaseAcquireError> {
         let step = crate::trace::step("sqlite prepare");
         let prepared = self.prepare(Backend::Sqlite)?;
         step.end();
@@ -45,13 +48,19 @@ impl Database {
     ///
     /// If no PostgreSQL server answers, the test is skipped (failed under
     /// `TESTBED_REQUIRE`); see [`try_postgres`](Database::try_postgres).
-    pub async fn postgres(&self, scope: &Scope) -> Result<TestDb<sqlx::Postgres>, DbError> {
+    pub async fn postgres(
+        &self,
+        scope: &Scope,
+    ) -> Result<TestDb<sqlx::Postgres>, DatabaseAcquireError> {
         skip_unavailable(self.try_postgres(scope).await)
     }
 
-    /// As [`postgres`](Database::postgres), returning [`DbError::Unavailable`] instead of
+    /// As [`postgres`](Database::postgres), returning [`DatabaseAcquireError::Unavailable`] instead of
     /// skipping the test.
-    pub async fn try_postgres(&self, scope: &Scope) -> Result<TestDb<sqlx::Postgres>, DbError> {
+    pub async fn try_postgres(
+        &self,
+        scope: &Scope,
+    ) -> Result<TestDb<sqlx::Postgres>, DatabaseAcquireError> {
         let prepared = self.prepare(Backend::Postgres)?;
         crate::postgres::acquire(prepared, self.isolation, scope).await
     }
@@ -61,20 +70,27 @@ impl Database {
     ///
     /// If no MySQL server answers, the test is skipped (failed under
     /// `TESTBED_REQUIRE`); see [`try_mysql`](Database::try_mysql).
-    pub async fn mysql(&self, scope: &Scope) -> Result<TestDb<sqlx::MySql>, DbError> {
+    pub async fn mysql(&self, scope: &Scope) -> Result<TestDb<sqlx::MySql>, DatabaseAcquireError> {
         skip_unavailable(self.try_mysql(scope).await)
     }
 
-    /// As [`mysql`](Database::mysql), returning [`DbError::Unavailable`] instead of
+    /// As [`mysql`](Database::mysql), returning [`DatabaseAcquireError::Unavailable`] instead of
     /// skipping the test.
-    pub async fn try_mysql(&self, scope: &Scope) -> Result<TestDb<sqlx::MySql>, DbError> {
+    pub async fn try_mysql(
+        &self,
+        scope: &Scope,
+    ) -> Result<TestDb<sqlx::MySql>, DatabaseAcquireError> {
         let prepared = self.prepare(Backend::MySql)?;
         crate::mysql::acquire(prepared, self.isolation, scope).await
     }
 
     /// A database on `backend`, chosen at run time (a scenario's parameter, say).
     /// An unavailable backend skips the test (fails it under `TESTBED_REQUIRE`).
-    pub async fn acquire(&self, scope: &Scope, backend: Backend) -> Result<AnyTestDb, DbError> {
+    pub async fn acquire(
+        &self,
+        scope: &Scope,
+        backend: Backend,
+    ) -> Result<AnyTestDb, DatabaseAcquireError> {
         Ok(match backend {
             Backend::Sqlite => AnyTestDb::Sqlite(self.sqlite(scope).await?),
             Backend::Postgres => AnyTestDb::Postgres(self.postgres(scope).await?),
@@ -94,7 +110,7 @@ impl Database {
     /// static DB: Database = Database::migrations("migrations");
     ///
     /// #[testbed::test(scenarios(sqlite, postgres, mysql))]
-    /// async fn stores_orders(scope: &Scope) -> Result<(), testbed_db::DbError> {
+    /// async fn stores_orders(scope: &Scope) -> Result<(), testbed_db::DatabaseAcquireError> {
     ///     match DB.for_scenario(scope).await? {
     ///         AnyTestDb::Sqlite(db) => { /* db.pool() */ }
     ///         AnyTestDb::Postgres(db) => { /* ... */ }
@@ -105,7 +121,7 @@ impl Database {
     /// }
     /// # fn main() {}
     /// ```
-    pub async fn for_scenario(&self, scope: &Scope) -> Result<AnyTestDb, DbError> {
+    pub async fn for_scenario(&self, scope: &Scope) -> Result<AnyTestDb, DatabaseAcquireError> {
         let scenario = testbed::scenarios::Scenario::of(scope);
         let backend = scenario.and_then(|scenario| {
             scenario
@@ -115,7 +131,7 @@ impl Database {
         });
         match backend {
             Some(backend) => self.acquire(scope, backend).await,
-            None => Err(DbError::NoBackendScenario {
+            None => Err(DatabaseAcquireError::NoBackendScenario {
                 test: scope.test_name().to_owned(),
             }),
         }
@@ -124,9 +140,9 @@ impl Database {
 
 /// Skips the running test when its backend is unavailable (a failure under
 /// `TESTBED_REQUIRE`, decided by the runner).
-fn skip_unavailable<T>(result: Result<T, DbError>) -> Result<T, DbError> {
+fn skip_unavailable<T>(result: Result<T, DatabaseAcquireError>) -> Result<T, DatabaseAcquireError> {
     match result {
-        Err(DbError::Unavailable(unavailable)) => {
+        Err(DatabaseAcquireError::Unavailable(unavailable)) => {
             testbed::skip(unavailable.requirement(), unavailable.reason())
         }
         other => other,

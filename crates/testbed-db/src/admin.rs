@@ -17,13 +17,13 @@
 
 pub use crate::held::{Held, HeldKind, PruneOptions};
 pub use crate::retention::{KEEP_TEMPLATES, MAX_TEMPLATE_AGE, POOL_IDLE_LIMIT};
-use crate::{Backend, DbError};
+use crate::{Backend, ServerCallError};
 
 /// Lists the databases testbed holds on `backend`'s server at `url` (an admin URL;
 /// `None`: the backend's environment variable, else its local default).
 ///
 /// ```no_run
-/// # async fn example() -> Result<(), testbed_db::DbError> {
+/// # async fn example() -> Result<(), testbed_db::ServerCallError> {
 /// use testbed_db::{Backend, admin};
 ///
 /// for held in admin::status(Backend::Postgres, None).await? {
@@ -31,7 +31,7 @@ use crate::{Backend, DbError};
 /// }
 /// # Ok(()) }
 /// ```
-pub async fn status(backend: Backend, url: Option<&str>) -> Result<Vec<Held>, DbError> {
+pub async fn status(backend: Backend, url: Option<&str>) -> Result<Vec<Held>, ServerCallError> {
     match backend {
         Backend::Postgres => crate::postgres::status(url).await,
         Backend::MySql => crate::mysql::status(url).await,
@@ -44,7 +44,7 @@ pub async fn status(backend: Backend, url: Option<&str>) -> Result<Vec<Held>, Db
 /// does this too; this is for callers that must leave orphans alone.
 ///
 /// ```no_run
-/// # async fn example() -> Result<(), testbed_db::DbError> {
+/// # async fn example() -> Result<(), testbed_db::ServerCallError> {
 /// use testbed_db::{Backend, admin};
 ///
 /// for removed in admin::sweep_templates(Backend::Postgres, None).await? {
@@ -52,7 +52,10 @@ pub async fn status(backend: Backend, url: Option<&str>) -> Result<Vec<Held>, Db
 /// }
 /// # Ok(()) }
 /// ```
-pub async fn sweep_templates(backend: Backend, url: Option<&str>) -> Result<Vec<Held>, DbError> {
+pub async fn sweep_templates(
+    backend: Backend,
+    url: Option<&str>,
+) -> Result<Vec<Held>, ServerCallError> {
     match backend {
         Backend::Postgres => crate::postgres::sweep_templates(url).await,
         Backend::MySql => crate::mysql::sweep_templates(url).await,
@@ -68,7 +71,7 @@ pub async fn prune(
     backend: Backend,
     url: Option<&str>,
     options: PruneOptions,
-) -> Result<Vec<Held>, DbError> {
+) -> Result<Vec<Held>, ServerCallError> {
     match backend {
         Backend::Postgres => crate::postgres::prune(url, options.templates, options.kept).await,
         Backend::MySql => crate::mysql::prune(url, options).await,

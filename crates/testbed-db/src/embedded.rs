@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
-use crate::{Backend, DbError};
+use crate::{Backend, SchemaLoadError};
 
 /// A migrations directory read at compile time by [`migrations!`](crate::migrations).
 #[doc(hidden)]
@@ -73,7 +73,7 @@ impl EmbeddedMigrations {
     pub(crate) fn migrator(
         &self,
         backend: Backend,
-    ) -> Result<(Migrator, HashMap<i64, crate::schema::Script>), DbError> {
+    ) -> Result<(Migrator, HashMap<i64, crate::schema::Script>), SchemaLoadError> {
         let (set, dir) = self.set_for(backend);
         check_fresh(Path::new(self.dir), backend, set, &dir)?;
         let mut files = HashMap::new();
@@ -117,7 +117,7 @@ fn check_fresh(
     backend: Backend,
     set: &EmbeddedSet,
     dir: &Path,
-) -> Result<(), DbError> {
+) -> Result<(), SchemaLoadError> {
     if !root.is_dir() {
         return Ok(());
     }
@@ -144,7 +144,7 @@ fn check_fresh(
     }
     added.sort();
     match added.into_iter().next() {
-        Some(path) => Err(DbError::StaleMigrations {
+        Some(path) => Err(SchemaLoadError::StaleMigrations {
             path,
             dir: root.into(),
         }),

@@ -56,7 +56,7 @@ pub use backend::{Backend, UnknownBackend};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 mod readme {}
-pub use error::DbError;
+pub use error::{DatabaseAcquireError, Reason, SchemaLoadError, ScriptRunError, ServerCallError};
 pub use handle::{AnyTestDb, TestDb};
 pub use isolation::Isolation;
 pub use mysql::MYSQL_URL_ENV;
@@ -82,7 +82,7 @@ pub use schema::{Database, SchemaFn, Seed, Target};
 ///
 /// Cargo cannot see a file *added* to a directory: when the binary runs where it was
 /// built and the directory holds a migration it lacks, acquiring a database fails with
-/// [`DbError::StaleMigrations`], naming the file. A build script makes cargo rebuild on
+/// [`SchemaLoadError::StaleMigrations`], naming the file. A build script makes cargo rebuild on
 /// its own:
 ///
 /// ```rust,ignore

@@ -3,7 +3,8 @@
 //! must fix), a server with no free connection, or a URL that cannot be the server's
 //! (an error too).
 
-use crate::{Backend, DbError};
+use crate::error::Reason;
+use crate::{Backend, ServerCallError};
 
 /// Why a server could not be used.
 #[derive(Clone)]
@@ -61,26 +62,30 @@ impl ProbeFailure {
     }
 
     /// The error a user sees. `credentials_hint` says where to fix a refusal.
-    pub(crate) fn into_db_error(self, backend: Backend, credentials_hint: &'static str) -> DbError {
+    pub(crate) fn into_db_error(
+        self,
+        backend: Backend,
+        credentials_hint: &'static str,
+    ) -> ServerCallError {
         match self {
-            ProbeFailure::Unreachable { skip, .. } => DbError::Unavailable(skip),
-            ProbeFailure::Unavailable(unavailable) => DbError::Unavailable(unavailable),
-            ProbeFailure::Refused { url, message } => DbError::Connect {
+            ProbeFailure::Unreachable { skip, .. } => ServerCallError::Unavailable(skip),
+            ProbeFailure::Unavailable(unavailable) => ServerCallError::Unavailable(unavailable),
+            ProbeFailure::Refused { url, message } => ServerCallError::Connect {
                 backend,
                 url,
-                message,
                 hint: credentials_hint,
+                reason: Reason::new(message),
             },
-            ProbeFailure::Full => DbError::TooManyConnections { backend },
+            ProbeFailure::Full => ServerCallError::TooManyConnections { backend },
             ProbeFailure::Misconfigured {
                 variable,
                 url,
                 message,
-            } => DbError::BadUrl {
+            } => ServerCallError::BadUrl {
                 backend,
                 variable,
                 url,
-                message,
+                reason: Reason::new(message),
             },
         }
     }
@@ -88,18 +93,18 @@ impl ProbeFailure {
 
 impl ProbeFailure {
     /// The error for a server that answered earlier in the run and gives this now:
-    /// [`DbError::ServerLost`] with what connecting gave, when nothing answered; any
+    /// [`ServerCallError::Lost`] with what connecting gave, when nothing answered; any
     /// other failure is returned to be reported as it is.
-    pub(crate) fn lost(self, backend: Backend, url: &str) -> Result<DbError, ProbeFailure> {
+    pub(crate) fn lost(self, backend: Backend, url: &str) -> Result<ServerCallError, ProbeFailure> {
         let cause = match self {
             ProbeFailure::Unreachable { cause, .. } => cause,
             ProbeFailure::Unavailable(unavailable) => unavailable.reason().to_owned(),
             other => return Err(other),
         };
-        Ok(DbError::ServerLost {
+        Ok(ServerCallError::Lost {
             backend,
             url: url.to_owned(),
-            cause,
+            reason: Reason::new(cause),
         })
     }
 

@@ -16,7 +16,9 @@ use sqlx::{AssertSqlSafe, MySqlConnection, PgConnection, SqliteConnection};
 
 use crate::embedded::EmbeddedMigrations;
 use crate::owner::hex;
-use crate::{Backend, DbError, sql_split};
+use crate::{
+    Backend, DatabaseAcquireError, SchemaLoadError, ScriptRunError, ServerCallError, sql_split,
+};
 
 /// A connection to the template being built, handed to a [`SchemaFn`].
 #[derive(Debug)]
@@ -209,14 +211,14 @@ impl Database {
     ///
     /// static DB: Database = testbed_db::migrations!("tests/schema");
     /// assert!(DB.template_name(Backend::Sqlite)?.starts_with("testbed_tpl_"));
-    /// # Ok::<(), testbed_db::DbError>(())
+    /// # Ok::<(), testbed_db::SchemaLoadError>(())
     /// ```
-    pub fn template_name(&self, backend: Backend) -> Result<String, DbError> {
+    pub fn template_name(&self, backend: Backend) -> Result<String, SchemaLoadError> {
         Ok(self.prepare(backend)?.template_name())
     }
 
     /// Reads the schema's files for `backend` and hashes them, once per process.
-    pub(crate) fn prepare(&self, backend: Backend) -> Result<Arc<Prepared>, DbError> {
+    pub(crate) fn prepare(&self, backend: Backend) -> Result<Arc<Prepared>, SchemaLoadError> {
         static PREPARED: Mutex<Vec<(String, Arc<Prepared>)>> = Mutex::new(Vec::new());
         let key = self.cache_key(backend);
         let mut prepared = PREPARED.lock().unwrap_or_else(|e| e.into_inner());
@@ -274,7 +276,7 @@ pub(crate) struct Script {
 const LAYOUT: &str = "testbed-db template v2";
 
 impl Prepared {
-    fn new(database: &Database, backend: Backend) -> Result<Self, DbError> {
+    fn new(database: &Database, backend: Backend) -> Result<Self, SchemaLoadError> {
         let mut hasher = Sha256::new();
         hasher.update(LAYOUT);
         hasher.update(backend.name());
@@ -303,9 +305,11 @@ impl Prepared {
                 },
                 None => {
                     let path = resolve(seed.path);
-                    let sql = std::fs::read_to_string(&path).map_err(|source| DbError::Seed {
-                        path: path.clone(),
-                        source,
+                    let sql = std::fs::read_to_string(&path).map_err(|source| {
+                        SchemaLoadError::SeedRead {
+                            path: path.clone(),
+                            source,
+                        }
                     })?;
                     Script {
                         path,
@@ -356,9 +360,9 @@ fn resolve(path: &str) -> PathBuf {
     }
 }
 
-fn migrations_dir(dir: &Path, backend: Backend) -> Result<PathBuf, DbError> {
+fn migrations_dir(dir: &Path, backend: Backend) -> Result<PathBuf, SchemaLoadError> {
     if !dir.is_dir() {
-        return Err(DbError::MissingMigrations { path: dir.into() });
+        return Err(SchemaLoadError::MissingMigrations { path: dir.into() });
     }
     let per_backend = dir.join(backend.name());
     Ok(if per_backend.is_dir() {
@@ -368,12 +372,12 @@ fn migrations_dir(dir: &Path, backend: Backend) -> Result<PathBuf, DbError> {
     })
 }
 
-fn read_migrations(dir: &Path) -> Result<(Migrator, HashMap<i64, Script>), DbError> {
-    let bad = |message: String| DbError::BadMigrations {
-        path: dir.into(),
-        message,
-    };
-    let resolved = sqlx::migrate::resolve_blocking(dir).map_err(|e| bad(e.to_string()))?;
+fn read_migrations(dir: &Path) -> Result<(Migrator, HashMap<i64, Script>), SchemaLoadError> {
+    let resolved =
+        sqlx::migrate::resolve_blocking(dir).map_err(|e| SchemaLoadError::BadMigrations {
+            path: dir.into(),
+            source: e.into(),
+        })?;
     let mut files = HashMap::new();
     let mut migrations = Vec::new();
     for (migration, path) in resolved {
@@ -393,7 +397,7 @@ macro_rules! build_on {
         pub(crate) fn $name<'a>(
             prepared: &'a Prepared,
             conn: &'a mut $conn,
-        ) -> Pin<Box<dyn Future<Output = Result<(), DbError>> + Send + 'a>> {
+        ) -> Pin<Box<dyn Future<Output = Result<(), DatabaseAcquireError>> + Send + 'a>> {
             Box::pin(async move {
                 match &prepared.schema {
                     PreparedSchema::Empty => {}
@@ -406,12 +410,7 @@ macro_rules! build_on {
                     }
                     PreparedSchema::Function(build) => {
                         build(Target::$variant(&mut *conn)).await.map_err(|error| {
-                            DbError::Script {
-                                file: PathBuf::from("<schema function>"),
-                                is_seed: false,
-                                statement: None,
-                                message: error.to_string(),
-                            }
+                            ScriptRunError::new("<schema function>", false, None, error)
                         })?;
                     }
                 }
@@ -429,7 +428,7 @@ macro_rules! run_seeds {
                 .execute(&mut *$conn)
                 .await
             {
-                return Err(script_error(&seed.path, true, &seed.sql, &error));
+                return Err(script_error(&seed.path, true, &seed.sql, &error).into());
             }
         }
     };
@@ -443,29 +442,40 @@ fn migrate_error(
     prepared: &Prepared,
     files: &HashMap<i64, Script>,
     error: MigrateError,
-) -> DbError {
+) -> DatabaseAcquireError {
     match error {
         MigrateError::ExecuteMigration(error, version) => match files.get(&version) {
-            Some(script) => script_error(&script.path, false, &script.sql, &error),
-            None => DbError::server(prepared.backend, format!("run migration {version}"), error),
+            Some(script) => script_error(&script.path, false, &script.sql, &error).into(),
+            None => ServerCallError::statement(
+                prepared.backend,
+                format!("run migration {version}"),
+                error,
+            )
+            .into(),
         },
         MigrateError::Execute(error) => {
-            DbError::server(prepared.backend, "run the migrations", error)
+            ServerCallError::statement(prepared.backend, "run the migrations", error).into()
         }
-        other => DbError::BadMigrations {
+        other => SchemaLoadError::BadMigrations {
             path: files
                 .values()
                 .next()
                 .and_then(|s| s.path.parent())
                 .map(Path::to_owned)
                 .unwrap_or_default(),
-            message: other.to_string(),
-        },
+            source: other.into(),
+        }
+        .into(),
     }
 }
 
 /// Names the file and, where the server's error allows, the statement that failed.
-pub(crate) fn script_error(path: &Path, is_seed: bool, sql: &str, error: &sqlx::Error) -> DbError {
+pub(crate) fn script_error(
+    path: &Path,
+    is_seed: bool,
+    sql: &str,
+    error: &sqlx::Error,
+) -> ScriptRunError {
     let (message, statement) = match error.as_database_error() {
         Some(db) => (
             without_template_names(db.message()),
@@ -473,12 +483,12 @@ pub(crate) fn script_error(path: &Path, is_seed: bool, sql: &str, error: &sqlx::
         ),
         None => (error.to_string(), None),
     };
-    DbError::Script {
-        file: path.to_owned(),
+    ScriptRunError::new(
+        path,
         is_seed,
-        statement: statement.map(str::to_owned),
-        message,
-    }
+        statement.map(str::to_owned),
+        crate::Reason::new(message),
+    )
 }
 
 fn failing_statement<'a>(sql: &'a str, error: &dyn sqlx::error::DatabaseError) -> Option<&'a str> {

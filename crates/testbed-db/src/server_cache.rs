@@ -2,7 +2,7 @@
 //! after a test found it lost, for PostgreSQL and MySQL alike.
 //!
 //! A server that answered earlier in the run and does not now is a
-//! [`DbError::ServerLost`] naming the cause, never a skip: in this process the cache
+//! [`ServerCallError::Lost`] naming the cause, never a skip: in this process the cache
 //! knows, and under nextest an earlier process of the run left a record (see
 //! `reached`). While it stays away, the tests that need it fail at once (a probe at
 //! most every [`REPROBE_EVERY`]); when it answers again, the next test probes it, takes
@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
+use crate::error::CallFailure;
 use crate::probe::ProbeFailure;
-use crate::{Backend, DbError};
+use crate::{Backend, ServerCallError};
 
 /// How often, at most, a lost server is probed again while it stays away.
 pub(crate) const REPROBE_EVERY: Duration = Duration::from_secs(1);
@@ -75,8 +76,8 @@ impl<S: Server> ServerCache<S> {
         &self,
         configured: &str,
         probe: impl FnOnce() -> P,
-        into_error: fn(ProbeFailure) -> DbError,
-    ) -> Result<Arc<S>, DbError>
+        into_error: fn(ProbeFailure) -> ServerCallError,
+    ) -> Result<Arc<S>, ServerCallError>
     where
         P: Future<Output = Result<Arc<S>, ProbeFailure>>,
     {
@@ -128,20 +129,20 @@ impl<S: Server> ServerCache<S> {
     /// each [`WATCH_EVERY`] that `work` is still waiting: a server that stopped answering
     /// (frozen, or its host gone) would otherwise keep the test waiting for ever on a
     /// connection that never hears back. One that does not answer within
-    /// [`CHECK_WITHIN`] is lost: the test fails with [`DbError::ServerLost`], and
+    /// [`CHECK_WITHIN`] is lost: the test fails with [`ServerCallError::Lost`], and
     /// `work` is left behind (on the engine, until the server answers or the process
     /// ends). Errors then pass through [`checked`](Self::checked).
-    pub(crate) async fn watched<T>(
+    pub(crate) async fn watched<T, E: CallFailure>(
         &'static self,
-        work: impl Future<Output = Result<T, DbError>>,
-    ) -> Result<T, DbError> {
+        work: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
         let mut work = std::pin::pin!(work);
         let result = loop {
             match tokio::time::timeout(WATCH_EVERY, &mut work).await {
                 Ok(result) => break result,
                 Err(_) => {
                     if let Some(lost) = crate::engine::run(self.unanswered()).await {
-                        break Err(lost);
+                        break Err(lost.into());
                     }
                 }
             }
@@ -150,7 +151,7 @@ impl<S: Server> ServerCache<S> {
     }
 
     /// The error for a server that does not answer a connection now, marked lost.
-    async fn unanswered(&'static self) -> Option<DbError> {
+    async fn unanswered(&'static self) -> Option<ServerCallError> {
         let server = match &self.cached.lock().await.current {
             Some(Ok(server)) => server.clone(),
             _ => return None,
@@ -162,31 +163,29 @@ impl<S: Server> ServerCache<S> {
             Ok(_) => return None,
         };
         server.lost().store(true, Ordering::Relaxed);
-        Some(DbError::ServerLost {
+        Some(ServerCallError::Lost {
             backend: self.backend,
             url: server.redacted_url(),
-            cause,
+            reason: crate::Reason::new(cause),
         })
     }
 
     /// `result`, with an error that says the connection failed turned into what the
     /// server gives now: the server is marked lost (the next test probes it again) and,
-    /// if it does not answer, the error is [`DbError::ServerLost`] with the cause.
+    /// if it does not answer, the error is [`ServerCallError::Lost`] with the cause.
     /// Runs the check on the engine.
-    pub(crate) async fn checked<T>(
+    pub(crate) async fn checked<T, E: CallFailure>(
         &'static self,
-        result: Result<T, DbError>,
-    ) -> Result<T, DbError> {
-        match result {
+        result: Result<T, E>,
+    ) -> Result<T, E> {
+        match result.map_err(E::into_lost_connection) {
             Ok(value) => Ok(value),
-            Err(error) if error.is_connection_lost() => {
-                Err(crate::engine::run(self.name_the_cause(error)).await)
-            }
-            Err(error) => Err(error),
+            Err(Ok(lost)) => Err(crate::engine::run(self.name_the_cause(lost)).await.into()),
+            Err(Err(error)) => Err(error),
         }
     }
 
-    async fn name_the_cause(&self, error: DbError) -> DbError {
+    async fn name_the_cause(&self, error: ServerCallError) -> ServerCallError {
         let server = match &self.cached.lock().await.current {
             Some(Ok(server)) => server.clone(),
             _ => return error,
@@ -194,7 +193,7 @@ impl<S: Server> ServerCache<S> {
         // A pool that timed out on a server that answers lost no connection of ours.
         let timed_out = matches!(
             &error,
-            DbError::Server {
+            ServerCallError::Statement {
                 source: sqlx::Error::PoolTimedOut,
                 ..
             }
@@ -202,7 +201,7 @@ impl<S: Server> ServerCache<S> {
         let cause = match tokio::time::timeout(CHECK_WITHIN, server.try_connect()).await {
             Err(_) => format!("no answer within {} s", CHECK_WITHIN.as_secs()),
             Ok(Err(now)) if crate::error::is_too_many_connections(&now) => {
-                return DbError::TooManyConnections {
+                return ServerCallError::TooManyConnections {
                     backend: self.backend,
                 };
             }
@@ -218,10 +217,10 @@ impl<S: Server> ServerCache<S> {
             }
         };
         server.lost().store(true, Ordering::Relaxed);
-        DbError::ServerLost {
+        ServerCallError::Lost {
             backend: self.backend,
             url: server.redacted_url(),
-            cause,
+            reason: crate::Reason::new(cause),
         }
     }
 }

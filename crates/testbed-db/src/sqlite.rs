@@ -22,7 +22,7 @@ use crate::held::{Held, HeldKind, PruneOptions};
 use crate::owner::{self, NAME_PREFIX};
 use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
 use crate::schema::{Prepared, build_sqlite};
-use crate::{Backend, DbError, Isolation, TestDb};
+use crate::{Backend, DatabaseAcquireError, Isolation, ServerCallError, TestDb};
 
 /// Where templates are kept across runs: `$TESTBED_SQLITE_DIR`, else a `testbed-db`
 /// directory in the system's temporary directory.
@@ -48,7 +48,7 @@ pub(crate) async fn acquire(
     prepared: Arc<Prepared>,
     isolation: Isolation,
     scope: &Scope,
-) -> Result<TestDb<Sqlite>, DbError> {
+) -> Result<TestDb<Sqlite>, DatabaseAcquireError> {
     let step = crate::trace::step("sqlite template");
     let template = template(prepared).await?;
     step.end();
@@ -72,7 +72,7 @@ struct Template {
 }
 
 /// The template of `prepared`, built under a file lock if no process built it yet.
-async fn template(prepared: Arc<Prepared>) -> Result<Arc<Template>, DbError> {
+async fn template(prepared: Arc<Prepared>) -> Result<Arc<Template>, DatabaseAcquireError> {
     static BUILT: Mutex<Option<HashMap<String, Arc<Template>>>> = Mutex::new(None);
     if let Some(found) = lock(&BUILT).get_or_insert_default().get(&prepared.hash) {
         // A stat, not a read: a pruned template is rebuilt rather than copied from nothing.
@@ -82,16 +82,18 @@ async fn template(prepared: Arc<Prepared>) -> Result<Arc<Template>, DbError> {
     }
     let dir = template_dir();
     let path = dir.join(format!("{}.sqlite", prepared.template_name()));
-    std::fs::create_dir_all(&dir).map_err(|e| DbError::io("create", &dir, e))?;
+    std::fs::create_dir_all(&dir).map_err(|e| ServerCallError::file("create", &dir, e))?;
     hold_use(&path).await?;
     let built = !path.exists();
     if built {
         build_template(&prepared, &dir, &path).await?;
     }
     touch(&path);
-    let image = std::fs::read(&path).map_err(|e| DbError::io("read the template", &path, e))?;
-    let source = memdb::Source::open(&image)
-        .map_err(|message| DbError::io("open in memory", &path, std::io::Error::other(message)))?;
+    let image =
+        std::fs::read(&path).map_err(|e| ServerCallError::file("read the template", &path, e))?;
+    let source = memdb::Source::open(&image).map_err(|message| {
+        ServerCallError::file("open in memory", &path, std::io::Error::other(message))
+    })?;
     if built {
         // Only when a template is built: that is when the old ones start to pile up.
         sweep_stale(&dir, Some(&path));
@@ -111,7 +113,7 @@ fn use_file(path: &Path) -> PathBuf {
 
 /// Takes a shared lock on `path`'s use file for the life of the process, waiting out a
 /// sweep that holds it (and taking the new file if the sweep removed the old one).
-async fn hold_use(path: &Path) -> Result<(), DbError> {
+async fn hold_use(path: &Path) -> Result<(), ServerCallError> {
     static HELD: Mutex<Vec<File>> = Mutex::new(Vec::new());
     let use_path = use_file(path);
     for _ in 0..6000 {
@@ -120,14 +122,14 @@ async fn hold_use(path: &Path) -> Result<(), DbError> {
             .truncate(false)
             .write(true)
             .open(&use_path)
-            .map_err(|e| DbError::io("open", &use_path, e))?;
+            .map_err(|e| ServerCallError::file("open", &use_path, e))?;
         if file.try_lock_shared().is_ok() && same_file(&file, &use_path) {
             lock(&HELD).push(file);
             return Ok(());
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    Err(DbError::io(
+    Err(ServerCallError::file(
         "lock",
         &use_path,
         std::io::Error::other("a sweep held it for over a minute"),
@@ -245,8 +247,12 @@ fn remove_unused_template(path: &Path) -> bool {
 
 /// Builds into a scratch file renamed into place at the end, so a build cut short by a
 /// crash never leaves a template that looks complete.
-async fn build_template(prepared: &Prepared, dir: &Path, path: &Path) -> Result<(), DbError> {
-    std::fs::create_dir_all(dir).map_err(|e| DbError::io("create", dir, e))?;
+async fn build_template(
+    prepared: &Prepared,
+    dir: &Path,
+    path: &Path,
+) -> Result<(), DatabaseAcquireError> {
+    std::fs::create_dir_all(dir).map_err(|e| ServerCallError::file("create", dir, e))?;
     let lock_path = path.with_extension("lock");
     let lock_file = {
         let lock_at = lock_path.clone();
@@ -257,7 +263,7 @@ async fn build_template(prepared: &Prepared, dir: &Path, path: &Path) -> Result<
         })
         .await
         .expect("the lock task does not panic")
-        .map_err(|e| DbError::io("lock", &lock_path, e))?
+        .map_err(|e| ServerCallError::file("lock", &lock_path, e))?
     };
     if path.exists() {
         return Ok(()); // another process built it while this one waited
@@ -272,14 +278,15 @@ async fn build_template(prepared: &Prepared, dir: &Path, path: &Path) -> Result<
     let result = async {
         let mut conn = SqliteConnection::connect_with(&options)
             .await
-            .map_err(|e| DbError::server(Backend::Sqlite, "create the template", e))?;
+            .map_err(|e| ServerCallError::statement(Backend::Sqlite, "create the template", e))?;
         let built = build_sqlite(prepared, &mut conn).await;
         let _ = conn.close().await;
         built
     }
     .await;
     let result = result.and_then(|()| {
-        std::fs::rename(&scratch, path).map_err(|e| DbError::io("move the template to", path, e))
+        std::fs::rename(&scratch, path)
+            .map_err(|e| ServerCallError::file("move the template to", path, e).into())
     });
     if result.is_err() {
         let _ = std::fs::remove_file(&scratch);
@@ -293,10 +300,10 @@ async fn build_template(prepared: &Prepared, dir: &Path, path: &Path) -> Result<
 /// file. The returned handle keeps the database alive: hold it until the pool is closed.
 async fn acquire_image(
     template: &Template,
-) -> Result<(TestDb<Sqlite>, memdb::Handle, Arc<Holdings>), DbError> {
+) -> Result<(TestDb<Sqlite>, memdb::Handle, Arc<Holdings>), ServerCallError> {
     let name = owner::database_name();
     let keeper = template.source.copy_to(&name).map_err(|message| {
-        DbError::io(
+        ServerCallError::file(
             "copy the template into",
             format!("file:/{name}?vfs=memdb"),
             std::io::Error::other(message),
@@ -315,7 +322,7 @@ async fn acquire_image(
         .test_before_acquire(false)
         .connect_with(options)
         .await
-        .map_err(|e| DbError::server(Backend::Sqlite, "open an in-memory copy", e))?;
+        .map_err(|e| ServerCallError::statement(Backend::Sqlite, "open an in-memory copy", e))?;
     let db = TestDb {
         pool,
         url: None,
@@ -348,19 +355,17 @@ async fn keep_image(
     pool: &sqlx::SqlitePool,
     name: &str,
     details: &testbed::Details,
-) -> Result<(), DbError> {
+) -> Result<(), ServerCallError> {
     let dir = copy_dir();
-    std::fs::create_dir_all(&dir).map_err(|e| DbError::io("create", &dir, e))?;
+    std::fs::create_dir_all(&dir).map_err(|e| ServerCallError::file("create", &dir, e))?;
     let path = dir.join(format!("{KEPT_PREFIX}{name}.sqlite"));
-    let mut conn = pool
-        .acquire()
-        .await
-        .map_err(|e| DbError::server(Backend::Sqlite, "reach the failing test's database", e))?;
-    let image = conn
-        .serialize(None)
-        .await
-        .map_err(|e| DbError::server(Backend::Sqlite, "save the failing test's database", e))?;
-    std::fs::write(&path, &*image).map_err(|e| DbError::io("write", &path, e))?;
+    let mut conn = pool.acquire().await.map_err(|e| {
+        ServerCallError::statement(Backend::Sqlite, "reach the failing test's database", e)
+    })?;
+    let image = conn.serialize(None).await.map_err(|e| {
+        ServerCallError::statement(Backend::Sqlite, "save the failing test's database", e)
+    })?;
+    std::fs::write(&path, &*image).map_err(|e| ServerCallError::file("write", &path, e))?;
     let url = format!("sqlite://{}", path.display());
     crate::handle::announce_kept(details, Backend::Sqlite, &url);
     Ok(())
@@ -370,13 +375,16 @@ async fn keep_image(
 const KEPT_PREFIX: &str = "kept_";
 
 /// A copy of the template file, removed after the test (kept on failure when asked).
-async fn acquire_file(template: &Template, scope: &Scope) -> Result<TestDb<Sqlite>, DbError> {
+async fn acquire_file(
+    template: &Template,
+    scope: &Scope,
+) -> Result<TestDb<Sqlite>, DatabaseAcquireError> {
     let dir = copy_dir();
     owner_lock(&dir)?;
     let name = owner::database_name();
     let path = dir.join(format!("{name}.sqlite"));
     std::fs::copy(&template.path, &path)
-        .map_err(|e| DbError::io("copy the template to", &path, e))?;
+        .map_err(|e| ServerCallError::file("copy the template to", &path, e))?;
     let options = SqliteConnectOptions::new()
         .filename(&path)
         .journal_mode(SqliteJournalMode::Wal);
@@ -384,7 +392,7 @@ async fn acquire_file(template: &Template, scope: &Scope) -> Result<TestDb<Sqlit
     let pool = pool_limit::test_pool_options::<Sqlite>(&holdings)
         .connect_with(options)
         .await
-        .map_err(|e| DbError::server(Backend::Sqlite, "open the copy", e))?;
+        .map_err(|e| ServerCallError::statement(Backend::Sqlite, "open the copy", e))?;
     let url = format!("sqlite://{}", path.display());
     let (cleanup_pool, details) = (pool.clone(), scope.details());
     scope.add_async_cleanup(move |outcome: Outcome| async move {
@@ -392,7 +400,7 @@ async fn acquire_file(template: &Template, scope: &Scope) -> Result<TestDb<Sqlit
         if outcome.is_failure() && owner::keep_failed() {
             let file_name = path.file_name().unwrap_or_default().to_string_lossy();
             let kept = path.with_file_name(format!("{KEPT_PREFIX}{file_name}"));
-            std::fs::rename(&path, &kept).map_err(|e| DbError::io("keep", &path, e))?;
+            std::fs::rename(&path, &kept).map_err(|e| ServerCallError::file("keep", &path, e))?;
             let url = format!("sqlite://{}", kept.display());
             crate::handle::announce_kept(&details, Backend::Sqlite, &url);
             return Ok(());
@@ -408,18 +416,19 @@ async fn acquire_file(template: &Template, scope: &Scope) -> Result<TestDb<Sqlit
     })
 }
 
-fn remove_copy(path: &Path) -> Result<(), DbError> {
+fn remove_copy(path: &Path) -> Result<(), ServerCallError> {
     for suffix in ["-wal", "-shm", "-journal"] {
         let mut side = path.as_os_str().to_owned();
         side.push(suffix);
         let _ = std::fs::remove_file(PathBuf::from(side));
     }
-    std::fs::remove_file(path).map_err(|e| DbError::io("remove the test database", path, e))
+    std::fs::remove_file(path)
+        .map_err(|e| ServerCallError::file("remove the test database", path, e))
 }
 
 /// Holds `owner_<token>.lock` locked for the life of the process: a copy whose owner's
 /// lock can be taken belongs to a process that is gone.
-fn owner_lock(dir: &Path) -> Result<(), DbError> {
+fn owner_lock(dir: &Path) -> Result<(), ServerCallError> {
     static HELD: OnceLock<Result<File, String>> = OnceLock::new();
     let held = HELD.get_or_init(|| {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
@@ -431,7 +440,7 @@ fn owner_lock(dir: &Path) -> Result<(), DbError> {
     });
     match held {
         Ok(_) => Ok(()),
-        Err(message) => Err(DbError::io(
+        Err(message) => Err(ServerCallError::file(
             "lock the owner file in",
             dir,
             std::io::Error::other(message.clone()),

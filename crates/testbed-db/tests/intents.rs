@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::Connection;
 use testbed_db::admin::{self, PruneOptions};
-use testbed_db::{Backend, DbError};
+use testbed_db::{Backend, ServerCallError};
 
 const ROLE_ENV: &str = "TESTBED_DB_CHILD";
 const NAME_ENV: &str = "TESTBED_INTENT_NAME";
@@ -69,7 +69,9 @@ async fn status_of(name: &str) -> Option<admin::HeldKind> {
 }
 
 async fn require_postgres() {
-    if let Err(DbError::Unavailable(unavailable)) = admin::status(Backend::Postgres, None).await {
+    if let Err(ServerCallError::Unavailable(unavailable)) =
+        admin::status(Backend::Postgres, None).await
+    {
         testbed::skip(unavailable.requirement(), unavailable.reason());
     }
 }

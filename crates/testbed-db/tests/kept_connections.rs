@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::Connection;
 use testbed::{Outcome, Scope};
-use testbed_db::{Backend, Database, DbError, Target, admin};
+use testbed_db::{Backend, Database, ServerCallError, Target, admin};
 
 const ROLE_ENV: &str = "TESTBED_DB_CHILD";
 /// The child's cap: two idle pools of three connections.
@@ -94,7 +94,9 @@ async fn child_uses_every_schema() {
 
 #[tokio::test]
 async fn kept_connections_stay_under_the_cap() {
-    if let Err(DbError::Unavailable(unavailable)) = admin::status(Backend::Postgres, None).await {
+    if let Err(ServerCallError::Unavailable(unavailable)) =
+        admin::status(Backend::Postgres, None).await
+    {
         testbed::skip(unavailable.requirement(), unavailable.reason());
     }
     let exe = std::env::current_exe().unwrap();

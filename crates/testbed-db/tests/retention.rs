@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 
 use testbed::{Outcome, Scope};
 use testbed_db::admin;
-use testbed_db::{Backend, Database, DbError, Target};
+use testbed_db::{Backend, Database, DatabaseAcquireError, ServerCallError, Target};
 
 const ROLE_ENV: &str = "TESTBED_DB_CHILD";
 const VERSION_ENV: &str = "TESTBED_SWEEP_VERSION";
@@ -83,7 +83,10 @@ fn chosen() -> (Backend, usize) {
     (backend_of(backend), version.parse().expect("a version"))
 }
 
-async fn use_once(database: &'static Database, backend: Backend) -> Result<String, DbError> {
+async fn use_once(
+    database: &'static Database,
+    backend: Backend,
+) -> Result<String, DatabaseAcquireError> {
     let scope = Scope::new("child");
     let db = database.acquire(&scope, backend).await?;
     let name = match &db {
@@ -127,17 +130,17 @@ async fn child_holds_the_live_schema() {
 
 /// Skips the test (fails it under `TESTBED_REQUIRE`) when `backend`'s server is absent.
 async fn require(backend: Backend) {
-    if let Err(DbError::Unavailable(unavailable)) = admin::status(backend, None).await {
+    if let Err(ServerCallError::Unavailable(unavailable)) = admin::status(backend, None).await {
         testbed::skip(unavailable.requirement(), unavailable.reason());
     }
 }
 
 /// Retries `call` while the server is at its connection limit: the whole suite shares
 /// it with the children these tests start.
-async fn patiently<T>(call: impl AsyncFn() -> Result<T, DbError>) -> T {
+async fn patiently<T>(call: impl AsyncFn() -> Result<T, DatabaseAcquireError>) -> T {
     for _ in 0..40 {
         match call().await {
-            Err(DbError::TooManyConnections { .. }) => {
+            Err(DatabaseAcquireError::Server(ServerCallError::TooManyConnections { .. })) => {
                 tokio::time::sleep(std::time::Duration::from_millis(250)).await;
             }
             other => return other.unwrap(),
@@ -147,7 +150,7 @@ async fn patiently<T>(call: impl AsyncFn() -> Result<T, DbError>) -> T {
 }
 
 async fn names(backend: Backend) -> Vec<String> {
-    patiently(async || admin::status(backend, None).await)
+    patiently(async || Ok(admin::status(backend, None).await?))
         .await
         .into_iter()
         .map(|held| held.name)
@@ -155,7 +158,7 @@ async fn names(backend: Backend) -> Vec<String> {
 }
 
 async fn sweep(backend: Backend) {
-    patiently(async || admin::sweep_templates(backend, None).await).await;
+    patiently(async || Ok(admin::sweep_templates(backend, None).await?)).await;
 }
 
 /// Whether `backend`'s server holds something of template `template` (itself or a

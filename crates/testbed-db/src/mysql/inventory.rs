@@ -8,16 +8,16 @@ use sqlx::{AssertSqlSafe, Connection, MySqlConnection};
 use super::registry::{self, State};
 use super::server::{self, MySqlServer};
 use crate::held::{Held, HeldKind, PruneOptions};
-use crate::{Backend, DbError, engine};
+use crate::{Backend, ServerCallError, engine};
 
-async fn list(server: &MySqlServer) -> Result<Vec<Held>, DbError> {
+async fn list(server: &MySqlServer) -> Result<Vec<Held>, ServerCallError> {
     let exists: Option<String> = sqlx::query_scalar(
         "select cast(schema_name as char) from information_schema.schemata where schema_name = ?",
     )
     .bind(registry::REGISTRY)
     .fetch_optional(&server.pool)
     .await
-    .map_err(|e| DbError::server(Backend::MySql, "look for the registry", e))?;
+    .map_err(|e| ServerCallError::statement(Backend::MySql, "look for the registry", e))?;
     if exists.is_none() {
         return Ok(Vec::new());
     }
@@ -27,7 +27,7 @@ async fn list(server: &MySqlServer) -> Result<Vec<Held>, DbError> {
             .bind(row.name.clone())
             .fetch_one(&server.pool)
             .await
-            .map_err(|e| DbError::server(Backend::MySql, "read the locks", e))?;
+            .map_err(|e| ServerCallError::statement(Backend::MySql, "read the locks", e))?;
         let state = State::parse(&row.state);
         let kind = match (row.kind.as_str(), state, in_use.is_some()) {
             ("template", State::Clean, _) => HeldKind::Template,
@@ -48,10 +48,13 @@ async fn list(server: &MySqlServer) -> Result<Vec<Held>, DbError> {
     Ok(held)
 }
 
-async fn drop_kinds(server: &MySqlServer, kinds: &[HeldKind]) -> Result<Vec<Held>, DbError> {
+async fn drop_kinds(
+    server: &MySqlServer,
+    kinds: &[HeldKind],
+) -> Result<Vec<Held>, ServerCallError> {
     let mut conn = MySqlConnection::connect_with(&server.admin)
         .await
-        .map_err(|e| DbError::server(Backend::MySql, "connect", e))?;
+        .map_err(|e| ServerCallError::statement(Backend::MySql, "connect", e))?;
     let mut dropped = Vec::new();
     for held in list(server).await? {
         if !kinds.contains(&held.kind) {
@@ -62,7 +65,7 @@ async fn drop_kinds(server: &MySqlServer, kinds: &[HeldKind]) -> Result<Vec<Held
             .bind(held.name.clone())
             .fetch_one(&mut conn)
             .await
-            .map_err(|e| DbError::server(Backend::MySql, "lock", e))?;
+            .map_err(|e| ServerCallError::statement(Backend::MySql, "lock", e))?;
         if locked != Some(1) {
             continue;
         }
@@ -88,7 +91,9 @@ async fn drop_kinds(server: &MySqlServer, kinds: &[HeldKind]) -> Result<Vec<Held
         )))
         .execute(&mut conn)
         .await
-        .map_err(|e| DbError::server(Backend::MySql, format!("drop `{}`", held.name), e));
+        .map_err(|e| {
+            ServerCallError::statement(Backend::MySql, format!("drop `{}`", held.name), e)
+        });
         if result.is_ok() {
             registry::remove(&mut conn, &held.name).await?;
             registry::forget_use(&mut conn, &held.name).await?;
@@ -106,7 +111,7 @@ async fn drop_kinds(server: &MySqlServer, kinds: &[HeldKind]) -> Result<Vec<Held
 }
 
 /// Whether a live process holds one of template `name`'s use locks.
-async fn any_used(conn: &mut MySqlConnection, name: &str) -> Result<bool, DbError> {
+async fn any_used(conn: &mut MySqlConnection, name: &str) -> Result<bool, ServerCallError> {
     let locks = super::use_locks(name);
     let probes = vec!["(is_used_lock(?) is not null)"; locks.len()].join(" + ");
     let mut query =
@@ -118,7 +123,7 @@ async fn any_used(conn: &mut MySqlConnection, name: &str) -> Result<bool, DbErro
         .fetch_one(conn)
         .await
         .map(|held| held > 0)
-        .map_err(|e| DbError::server(Backend::MySql, "read the locks", e))
+        .map_err(|e| ServerCallError::statement(Backend::MySql, "read the locks", e))
 }
 
 /// Drops stale templates and their pools; returns what was dropped.
@@ -135,7 +140,7 @@ async fn any_used(conn: &mut MySqlConnection, name: &str) -> Result<bool, DbErro
 pub(crate) async fn sweep_stale(
     server: &MySqlServer,
     current: Option<&str>,
-) -> Result<Vec<Held>, DbError> {
+) -> Result<Vec<Held>, ServerCallError> {
     let rows = registry::all(&server.pool).await?;
     let used = registry::last_used(&server.pool).await?;
     let templates: Vec<(SystemTime, String)> = rows
@@ -157,7 +162,7 @@ pub(crate) async fn sweep_stale(
     }
     let mut conn = MySqlConnection::connect_with(&server.admin)
         .await
-        .map_err(|e| DbError::server(Backend::MySql, "connect", e))?;
+        .map_err(|e| ServerCallError::statement(Backend::MySql, "connect", e))?;
     let mut dropped = Vec::new();
     for name in stale {
         let hash = name.rsplit('_').next().unwrap_or_default();
@@ -189,7 +194,7 @@ async fn drop_unused_template(
     conn: &mut MySqlConnection,
     name: &str,
     pooled: &[String],
-) -> Result<Vec<Held>, DbError> {
+) -> Result<Vec<Held>, ServerCallError> {
     let mut locked = Vec::new();
     let result = async {
         // The template's lock first: a process starting to use it waits for it. Then
@@ -216,7 +221,9 @@ async fn drop_unused_template(
             )))
             .execute(&mut *conn)
             .await
-            .map_err(|e| DbError::server(Backend::MySql, format!("drop `{database}`"), e))?;
+            .map_err(|e| {
+                ServerCallError::statement(Backend::MySql, format!("drop `{database}`"), e)
+            })?;
             registry::remove(conn, database).await?;
             dropped.push(Held {
                 backend: Backend::MySql,
@@ -256,7 +263,10 @@ pub(crate) async fn drop_idle_if_due(server: &MySqlServer) {
 /// Drops every template's pooled databases that no test claimed for
 /// [`POOL_IDLE_LIMIT`](crate::retention::POOL_IDLE_LIMIT) beyond the floor (see
 /// `retention::idle_pooled`), each under its claim and work locks, unless held.
-async fn drop_idle(server: &MySqlServer, conn: &mut MySqlConnection) -> Result<Vec<Held>, DbError> {
+async fn drop_idle(
+    server: &MySqlServer,
+    conn: &mut MySqlConnection,
+) -> Result<Vec<Held>, ServerCallError> {
     let rows = registry::all(&server.pool).await?;
     let used = registry::last_used(&server.pool).await?;
     let claimed_at = |name: &str| {
@@ -300,13 +310,13 @@ async fn try_lock_all(
     conn: &mut MySqlConnection,
     locks: Vec<String>,
     taken: &mut Vec<String>,
-) -> Result<bool, DbError> {
+) -> Result<bool, ServerCallError> {
     for lock in locks {
         let got: Option<i64> = sqlx::query_scalar("select get_lock(?, 0)")
             .bind(lock.clone())
             .fetch_one(&mut *conn)
             .await
-            .map_err(|e| DbError::server(Backend::MySql, "lock", e))?;
+            .map_err(|e| ServerCallError::statement(Backend::MySql, "lock", e))?;
         if got != Some(1) {
             return Ok(false);
         }
@@ -327,7 +337,7 @@ async fn release_all(conn: &mut MySqlConnection, taken: Vec<String>) {
 
 /// Drops pooled database `name` under its claim and work locks, unless either is held
 /// elsewhere; whether it did.
-async fn drop_unless_held(conn: &mut MySqlConnection, name: &str) -> Result<bool, DbError> {
+async fn drop_unless_held(conn: &mut MySqlConnection, name: &str) -> Result<bool, ServerCallError> {
     let mut locked = Vec::new();
     let result = async {
         let locks = vec![name.to_owned(), super::work_lock(name)];
@@ -337,7 +347,9 @@ async fn drop_unless_held(conn: &mut MySqlConnection, name: &str) -> Result<bool
         sqlx::raw_sql(AssertSqlSafe(format!("drop database if exists `{name}`")))
             .execute(&mut *conn)
             .await
-            .map_err(|e| DbError::server(Backend::MySql, format!("drop the idle `{name}`"), e))?;
+            .map_err(|e| {
+                ServerCallError::statement(Backend::MySql, format!("drop the idle `{name}`"), e)
+            })?;
         registry::remove(conn, name).await?;
         registry::forget_use(conn, name).await?;
         Ok(true)
@@ -349,7 +361,7 @@ async fn drop_unless_held(conn: &mut MySqlConnection, name: &str) -> Result<bool
 
 /// Drops the stale templates and their pools (see [`sweep_stale`]) on the MySQL server
 /// at `url`, and nothing else.
-pub(crate) async fn sweep_templates(url: Option<&str>) -> Result<Vec<Held>, DbError> {
+pub(crate) async fn sweep_templates(url: Option<&str>) -> Result<Vec<Held>, ServerCallError> {
     let url = server::admin_url(url);
     engine::run(async move {
         engine::boxed(async { sweep_stale(&*server::connect(&url).await?, None).await }).await
@@ -358,7 +370,7 @@ pub(crate) async fn sweep_templates(url: Option<&str>) -> Result<Vec<Held>, DbEr
 }
 
 /// Lists what testbed holds on the MySQL server at `url`.
-pub(crate) async fn status(url: Option<&str>) -> Result<Vec<Held>, DbError> {
+pub(crate) async fn status(url: Option<&str>) -> Result<Vec<Held>, ServerCallError> {
     let url = server::admin_url(url);
     engine::run(
         async move { engine::boxed(async { list(&*server::connect(&url).await?).await }).await },
@@ -368,7 +380,10 @@ pub(crate) async fn status(url: Option<&str>) -> Result<Vec<Held>, DbError> {
 
 /// Drops orphans and stale templates with their pools (see [`sweep_stale`]); every
 /// unused template and pool, and kept databases, on request.
-pub(crate) async fn prune(url: Option<&str>, options: PruneOptions) -> Result<Vec<Held>, DbError> {
+pub(crate) async fn prune(
+    url: Option<&str>,
+    options: PruneOptions,
+) -> Result<Vec<Held>, ServerCallError> {
     let url = server::admin_url(url);
     let mut kinds = vec![HeldKind::Orphaned];
     if options.templates {
@@ -383,7 +398,7 @@ pub(crate) async fn prune(url: Option<&str>, options: PruneOptions) -> Result<Ve
             let mut dropped = drop_kinds(&server, &kinds).await?;
             let mut conn = MySqlConnection::connect_with(&server.admin)
                 .await
-                .map_err(|e| DbError::server(Backend::MySql, "connect", e))?;
+                .map_err(|e| ServerCallError::statement(Backend::MySql, "connect", e))?;
             let idle = drop_idle(&server, &mut conn).await;
             let _ = conn.close().await;
             dropped.extend(idle?);

@@ -28,7 +28,7 @@ pub(crate) use server::MySqlServer;
 
 use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
 use crate::schema::{Prepared, build_mysql};
-use crate::{Backend, DbError, Isolation, TestDb, engine, owner};
+use crate::{Backend, DatabaseAcquireError, Isolation, ServerCallError, TestDb, engine, owner};
 
 /// What a template tells the pool: its schema fingerprint, its tables, and the next
 /// auto-increment value of each table that has one.
@@ -71,12 +71,12 @@ pub(crate) async fn acquire(
     prepared: Arc<Prepared>,
     _isolation: Isolation,
     scope: &Scope,
-) -> Result<TestDb<sqlx::MySql>, DbError> {
+) -> Result<TestDb<sqlx::MySql>, DatabaseAcquireError> {
     let (server, template, name) = server::watched(engine::run(async move {
         let server = server::server().await?;
         let template = engine::boxed(ensure_template(&server, &prepared)).await?;
         let name = engine::boxed(claim(&server, &prepared, &template)).await?;
-        Ok::<_, DbError>((server, template, name))
+        Ok::<_, DatabaseAcquireError>((server, template, name))
     }))
     .await?;
     let url = server.url_of(&name);
@@ -88,11 +88,12 @@ pub(crate) async fn acquire(
         Ok(pool) => pool,
         Err(error) => {
             release(server, template, name.clone(), Outcome::Passed).await?;
-            return Err(DbError::server(
+            return Err(ServerCallError::statement(
                 Backend::MySql,
                 format!("connect to `{name}`"),
                 error,
-            ));
+            )
+            .into());
         }
     };
     let (cleanup_pool, cleanup_name, cleanup_url, details) =
@@ -104,7 +105,7 @@ pub(crate) async fn acquire(
         if keep {
             crate::handle::announce_kept(&details, Backend::MySql, &cleanup_url);
         }
-        Ok::<(), DbError>(())
+        Ok::<(), ServerCallError>(())
     });
     pool_limit::explain_on_failure(scope, holdings, Backend::MySql, &name, "");
     Ok(TestDb {
@@ -115,7 +116,7 @@ pub(crate) async fn acquire(
     })
 }
 
-async fn registry_ready(server: &MySqlServer) -> Result<(), DbError> {
+async fn registry_ready(server: &MySqlServer) -> Result<(), ServerCallError> {
     static READY: OnceCell<()> = OnceCell::const_new();
     READY
         .get_or_try_init(|| registry::ensure(&server.pool))
@@ -123,16 +124,16 @@ async fn registry_ready(server: &MySqlServer) -> Result<(), DbError> {
         .map(drop)
 }
 
-fn fail(action: impl Into<String>) -> impl FnOnce(sqlx::Error) -> DbError {
+fn fail(action: impl Into<String>) -> impl FnOnce(sqlx::Error) -> ServerCallError {
     let action = action.into();
-    move |e| DbError::server(Backend::MySql, action, e)
+    move |e| ServerCallError::statement(Backend::MySql, action, e)
 }
 
 /// The schema's template database, built once per hash under a named lock.
 async fn ensure_template(
     server: &MySqlServer,
     prepared: &Prepared,
-) -> Result<TemplateInfo, DbError> {
+) -> Result<TemplateInfo, DatabaseAcquireError> {
     static KNOWN: Mutex<Vec<(String, TemplateInfo)>> = Mutex::new(Vec::new());
     let name = prepared.template_name();
     if let Some((_, info)) = KNOWN
@@ -157,11 +158,12 @@ async fn ensure_template(
         .await
         .map_err(fail("lock the template"))?;
     if locked != Some(1) {
-        return Err(DbError::failed(
+        return Err(ServerCallError::failed(
             Backend::MySql,
             format!("lock template `{name}`"),
             "timed out after 600 s",
-        ));
+        )
+        .into());
     }
     let mut built_here = false;
     let built = match template_info(&mut conn, &name).await {
@@ -170,7 +172,7 @@ async fn ensure_template(
             built_here = true;
             build_template(server, &mut conn, prepared, &name).await
         }
-        Err(error) => Err(error),
+        Err(error) => Err(error.into()),
     };
     if built_here && built.is_err() {
         // Leave nothing behind: the next attempt starts from scratch anyway.
@@ -223,7 +225,7 @@ pub(crate) fn use_locks(name: &str) -> Vec<String> {
 
 /// Takes a free use slot of template `name` on the lease. With every slot taken the
 /// template is still protected by the locks of the pooled databases its tests hold.
-async fn hold_use(server: &MySqlServer, name: &str) -> Result<(), DbError> {
+async fn hold_use(server: &MySqlServer, name: &str) -> Result<(), ServerCallError> {
     let mut lease = server.lease.lock().await;
     for slot in use_locks(name) {
         let locked: Option<i64> = sqlx::query_scalar("select get_lock(?, 0)")
@@ -241,7 +243,7 @@ async fn hold_use(server: &MySqlServer, name: &str) -> Result<(), DbError> {
 async fn template_info(
     conn: &mut MySqlConnection,
     name: &str,
-) -> Result<Option<TemplateInfo>, DbError> {
+) -> Result<Option<TemplateInfo>, ServerCallError> {
     let Some(row) = registry::get(conn, name).await? else {
         return Ok(None);
     };
@@ -275,7 +277,7 @@ async fn build_template(
     conn: &mut MySqlConnection,
     prepared: &Prepared,
     name: &str,
-) -> Result<TemplateInfo, DbError> {
+) -> Result<TemplateInfo, DatabaseAcquireError> {
     registry::put(
         conn,
         name,
@@ -330,7 +332,7 @@ async fn build_database(
     conn: &mut MySqlConnection,
     prepared: &Prepared,
     name: &str,
-) -> Result<(), DbError> {
+) -> Result<(), DatabaseAcquireError> {
     debug_assert!(name.starts_with(crate::NAME_PREFIX));
     lock_work(conn, name, WORK_WAIT_SECONDS).await?;
     let created = sqlx::raw_sql(AssertSqlSafe(format!(
@@ -350,7 +352,10 @@ async fn build_database(
 }
 
 /// The tables of `database`, but the migrations' own bookkeeping.
-async fn tables_of(conn: &mut MySqlConnection, database: &str) -> Result<Vec<String>, DbError> {
+async fn tables_of(
+    conn: &mut MySqlConnection,
+    database: &str,
+) -> Result<Vec<String>, ServerCallError> {
     sqlx::query_scalar(
         "select cast(table_name as char) from information_schema.tables
          where table_schema = ? and table_type = 'BASE TABLE' and table_name <> '_sqlx_migrations'
@@ -371,7 +376,7 @@ async fn tables_of(conn: &mut MySqlConnection, database: &str) -> Result<Vec<Str
 async fn counters(
     conn: &mut MySqlConnection,
     database: &str,
-) -> Result<Vec<(String, u64)>, DbError> {
+) -> Result<Vec<(String, u64)>, ServerCallError> {
     debug_assert!(database.starts_with(crate::NAME_PREFIX));
     let sql = format!(
         "set /*!80000 session information_schema_stats_expiry = 0, */ @testbed_counters = 1;
@@ -398,7 +403,7 @@ async fn refillable(
     database: &str,
     seeded: &[String],
     counters: &[(String, u64)],
-) -> Result<Vec<String>, DbError> {
+) -> Result<Vec<String>, ServerCallError> {
     let columns: Vec<(String, String)> = sqlx::query_as(
         "select cast(table_name as char), cast(column_name as char)
          from information_schema.columns
@@ -438,7 +443,10 @@ async fn refillable(
 
 /// A hash of the schema of `database` (tables, columns, indexes), to tell whether a test
 /// changed it.
-async fn fingerprint(conn: &mut MySqlConnection, database: &str) -> Result<String, DbError> {
+async fn fingerprint(
+    conn: &mut MySqlConnection,
+    database: &str,
+) -> Result<String, ServerCallError> {
     let columns: Vec<(String, String, String, String)> = sqlx::query_as(
         "select cast(table_name as char), cast(column_name as char), cast(column_type as char),
                 cast(is_nullable as char)
@@ -473,7 +481,7 @@ async fn claim(
     server: &MySqlServer,
     prepared: &Prepared,
     template: &TemplateInfo,
-) -> Result<String, DbError> {
+) -> Result<String, DatabaseAcquireError> {
     for serial in 1.. {
         let name = format!("{}{}_{serial}", crate::owner::POOL_PREFIX, prepared.hash);
         if !hold(&name) {
@@ -511,7 +519,7 @@ async fn prepare_claimed(
     prepared: &Prepared,
     template: &TemplateInfo,
     name: &str,
-) -> Result<bool, DbError> {
+) -> Result<bool, DatabaseAcquireError> {
     let mut conn = crate::server_cache::acquire(server, &server.pool)
         .await
         .map_err(fail("connect"))?;
@@ -565,9 +573,9 @@ async fn reset_or_rebuild(
     prepared: &Prepared,
     template: &TemplateInfo,
     name: &str,
-) -> Result<(), DbError> {
+) -> Result<(), DatabaseAcquireError> {
     if fingerprint(conn, name).await? == template.fingerprint {
-        reset(conn, template, name).await
+        Ok(reset(conn, template, name).await?)
     } else {
         registry::set_state(conn, name, State::Building).await?;
         build_database(server, conn, prepared, name).await
@@ -588,7 +596,7 @@ async fn reset(
     conn: &mut MySqlConnection,
     template: &TemplateInfo,
     name: &str,
-) -> Result<(), DbError> {
+) -> Result<(), ServerCallError> {
     let counters = counters(conn, name).await?;
     let moved = |table: &str| -> Option<u64> {
         let now = counters.iter().find(|(t, _)| t == table)?;
@@ -641,7 +649,7 @@ async fn reset(
 /// there: a live one closes its test's pool before it releases its claim. MySQL runs a
 /// statement of a client that died to its end (an autocommitted `INSERT` lands after
 /// its process is gone), so the next holder ends them before it resets.
-async fn end_sessions_on(conn: &mut MySqlConnection, name: &str) -> Result<(), DbError> {
+async fn end_sessions_on(conn: &mut MySqlConnection, name: &str) -> Result<(), ServerCallError> {
     for _ in 0..WORK_WAIT_SECONDS * 50 {
         let sessions: Vec<i64> = sqlx::query_scalar(
             "select cast(id as signed) from information_schema.processlist
@@ -662,7 +670,7 @@ async fn end_sessions_on(conn: &mut MySqlConnection, name: &str) -> Result<(), D
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    Err(DbError::StillChanging {
+    Err(ServerCallError::StillChanging {
         backend: Backend::MySql,
         database: name.to_owned(),
         waited_seconds: WORK_WAIT_SECONDS,
@@ -689,7 +697,7 @@ pub(crate) async fn try_lock_work(
     conn: &mut MySqlConnection,
     name: &str,
     seconds: u32,
-) -> Result<bool, DbError> {
+) -> Result<bool, ServerCallError> {
     let taken: Option<i64> = sqlx::query_scalar("select get_lock(?, ?)")
         .bind(work_lock(name))
         .bind(seconds)
@@ -699,11 +707,15 @@ pub(crate) async fn try_lock_work(
     Ok(taken == Some(1))
 }
 
-async fn lock_work(conn: &mut MySqlConnection, name: &str, seconds: u32) -> Result<(), DbError> {
+async fn lock_work(
+    conn: &mut MySqlConnection,
+    name: &str,
+    seconds: u32,
+) -> Result<(), ServerCallError> {
     if try_lock_work(conn, name, seconds).await? {
         return Ok(());
     }
-    Err(DbError::StillChanging {
+    Err(ServerCallError::StillChanging {
         backend: Backend::MySql,
         database: name.to_owned(),
         waited_seconds: seconds,
@@ -735,7 +747,7 @@ async fn release(
     template: TemplateInfo,
     name: String,
     outcome: Outcome,
-) -> Result<(), DbError> {
+) -> Result<(), ServerCallError> {
     let keep = outcome.is_failure() && owner::keep_failed();
     engine::run(async move {
         let result = engine::boxed(async {

@@ -4,7 +4,7 @@
 
 use sqlx::{AssertSqlSafe, MySqlConnection, MySqlPool};
 
-use crate::{Backend, DbError};
+use crate::{Backend, ServerCallError};
 
 pub(crate) const REGISTRY: &str = "testbed_registry";
 
@@ -51,7 +51,7 @@ pub(crate) struct Row {
     pub(crate) seeded: Option<String>,
 }
 
-pub(crate) async fn ensure(pool: &MySqlPool) -> Result<(), DbError> {
+pub(crate) async fn ensure(pool: &MySqlPool) -> Result<(), ServerCallError> {
     let sql = format!(
         "create database if not exists {REGISTRY};
          create table if not exists {REGISTRY}.databases (
@@ -76,7 +76,7 @@ pub(crate) async fn ensure(pool: &MySqlPool) -> Result<(), DbError> {
         .execute(pool)
         .await
         .map(drop)
-        .map_err(|e| DbError::server(Backend::MySql, "create the registry", e))
+        .map_err(|e| ServerCallError::statement(Backend::MySql, "create the registry", e))
 }
 
 type Tuple = (String, String, String, Option<String>, Option<String>);
@@ -91,7 +91,10 @@ fn row((name, kind, state, fingerprint, seeded): Tuple) -> Row {
     }
 }
 
-pub(crate) async fn get(conn: &mut MySqlConnection, name: &str) -> Result<Option<Row>, DbError> {
+pub(crate) async fn get(
+    conn: &mut MySqlConnection,
+    name: &str,
+) -> Result<Option<Row>, ServerCallError> {
     sqlx::query_as::<_, Tuple>(AssertSqlSafe(format!(
         "select name, kind, state, fingerprint, seeded from {REGISTRY}.databases where name = ?"
     )))
@@ -99,17 +102,17 @@ pub(crate) async fn get(conn: &mut MySqlConnection, name: &str) -> Result<Option
     .fetch_optional(conn)
     .await
     .map(|found| found.map(row))
-    .map_err(|e| DbError::server(Backend::MySql, "read the registry", e))
+    .map_err(|e| ServerCallError::statement(Backend::MySql, "read the registry", e))
 }
 
-pub(crate) async fn all(pool: &MySqlPool) -> Result<Vec<Row>, DbError> {
+pub(crate) async fn all(pool: &MySqlPool) -> Result<Vec<Row>, ServerCallError> {
     sqlx::query_as::<_, Tuple>(AssertSqlSafe(format!(
         "select name, kind, state, fingerprint, seeded from {REGISTRY}.databases order by name"
     )))
     .fetch_all(pool)
     .await
     .map(|rows| rows.into_iter().map(row).collect())
-    .map_err(|e| DbError::server(Backend::MySql, "read the registry", e))
+    .map_err(|e| ServerCallError::statement(Backend::MySql, "read the registry", e))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -121,7 +124,7 @@ pub(crate) async fn put(
     state: State,
     fingerprint: Option<&str>,
     seeded: Option<&str>,
-) -> Result<(), DbError> {
+) -> Result<(), ServerCallError> {
     sqlx::query(AssertSqlSafe(format!(
         "replace into {REGISTRY}.databases (name, hash, kind, state, fingerprint, seeded)
          values (?, ?, ?, ?, ?, ?)"
@@ -135,14 +138,14 @@ pub(crate) async fn put(
     .execute(conn)
     .await
     .map(drop)
-    .map_err(|e| DbError::server(Backend::MySql, "write the registry", e))
+    .map_err(|e| ServerCallError::statement(Backend::MySql, "write the registry", e))
 }
 
 pub(crate) async fn set_state(
     conn: &mut MySqlConnection,
     name: &str,
     state: State,
-) -> Result<(), DbError> {
+) -> Result<(), ServerCallError> {
     sqlx::query(AssertSqlSafe(format!(
         "update {REGISTRY}.databases set state = ? where name = ?"
     )))
@@ -151,10 +154,10 @@ pub(crate) async fn set_state(
     .execute(conn)
     .await
     .map(drop)
-    .map_err(|e| DbError::server(Backend::MySql, "write the registry", e))
+    .map_err(|e| ServerCallError::statement(Backend::MySql, "write the registry", e))
 }
 
-pub(crate) async fn remove(conn: &mut MySqlConnection, name: &str) -> Result<(), DbError> {
+pub(crate) async fn remove(conn: &mut MySqlConnection, name: &str) -> Result<(), ServerCallError> {
     sqlx::query(AssertSqlSafe(format!(
         "delete from {REGISTRY}.databases where name = ?"
     )))
@@ -162,7 +165,7 @@ pub(crate) async fn remove(conn: &mut MySqlConnection, name: &str) -> Result<(),
     .execute(conn)
     .await
     .map(drop)
-    .map_err(|e| DbError::server(Backend::MySql, "write the registry", e))
+    .map_err(|e| ServerCallError::statement(Backend::MySql, "write the registry", e))
 }
 
 /// Whether this process should sweep now: at most one process in `every_millis` does,
@@ -181,7 +184,11 @@ pub(crate) async fn sweep_due(conn: &mut MySqlConnection, now: u64, every_millis
 /// Records that template or pooled database `name` is used now (Unix milliseconds): a
 /// template's last use decides when it is stale, a pooled database's last claim when
 /// it is idle.
-pub(crate) async fn touch(conn: &mut MySqlConnection, name: &str, now: u64) -> Result<(), DbError> {
+pub(crate) async fn touch(
+    conn: &mut MySqlConnection,
+    name: &str,
+    now: u64,
+) -> Result<(), ServerCallError> {
     sqlx::query(AssertSqlSafe(format!(
         "replace into {REGISTRY}.used (name, last_used) values (?, ?)"
     )))
@@ -190,22 +197,25 @@ pub(crate) async fn touch(conn: &mut MySqlConnection, name: &str, now: u64) -> R
     .execute(conn)
     .await
     .map(drop)
-    .map_err(|e| DbError::server(Backend::MySql, "write the registry", e))
+    .map_err(|e| ServerCallError::statement(Backend::MySql, "write the registry", e))
 }
 
 /// When each template was last used, and each pooled database last claimed (Unix
 /// milliseconds), by name.
-pub(crate) async fn last_used(pool: &MySqlPool) -> Result<Vec<(String, u64)>, DbError> {
+pub(crate) async fn last_used(pool: &MySqlPool) -> Result<Vec<(String, u64)>, ServerCallError> {
     sqlx::query_as(AssertSqlSafe(format!(
         "select name, cast(last_used as unsigned) from {REGISTRY}.used"
     )))
     .fetch_all(pool)
     .await
-    .map_err(|e| DbError::server(Backend::MySql, "read the registry", e))
+    .map_err(|e| ServerCallError::statement(Backend::MySql, "read the registry", e))
 }
 
 /// Forgets when `name` was used (it is dropped).
-pub(crate) async fn forget_use(conn: &mut MySqlConnection, name: &str) -> Result<(), DbError> {
+pub(crate) async fn forget_use(
+    conn: &mut MySqlConnection,
+    name: &str,
+) -> Result<(), ServerCallError> {
     sqlx::query(AssertSqlSafe(format!(
         "delete from {REGISTRY}.used where name = ?"
     )))
@@ -213,5 +223,5 @@ pub(crate) async fn forget_use(conn: &mut MySqlConnection, name: &str) -> Result
     .execute(conn)
     .await
     .map(drop)
-    .map_err(|e| DbError::server(Backend::MySql, "write the registry", e))
+    .map_err(|e| ServerCallError::statement(Backend::MySql, "write the registry", e))
 }

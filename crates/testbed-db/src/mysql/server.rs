@@ -17,7 +17,7 @@ use tokio::sync::Mutex;
 
 use crate::probe::ProbeFailure;
 use crate::server_cache::{Server, ServerCache};
-use crate::{Backend, DbError};
+use crate::{Backend, ServerCallError};
 
 /// The environment variable holding the admin URL of the MySQL/MariaDB server to use.
 pub const MYSQL_URL_ENV: &str = "TESTBED_MYSQL_URL";
@@ -70,14 +70,14 @@ impl MySqlServer {
 /// Where a refusal by the server is fixed.
 const CREDENTIALS_HINT: &str = "check the user and password in TESTBED_MYSQL_URL";
 
-fn into_db_error(failure: ProbeFailure) -> DbError {
+fn into_db_error(failure: ProbeFailure) -> ServerCallError {
     failure.into_db_error(Backend::MySql, CREDENTIALS_HINT)
 }
 
 static CACHE: ServerCache<MySqlServer> = ServerCache::new(Backend::MySql);
 
 /// The server, probed on first use and again after it was lost. Runs on the engine.
-pub(crate) async fn server() -> Result<Arc<MySqlServer>, DbError> {
+pub(crate) async fn server() -> Result<Arc<MySqlServer>, ServerCallError> {
     let url = admin_url(None);
     CACHE
         .get(&crate::redact(&url), || probe(&url), into_db_error)
@@ -86,9 +86,9 @@ pub(crate) async fn server() -> Result<Arc<MySqlServer>, DbError> {
 
 /// Runs `work` (a test's acquire or release) watching the server: a server that stops
 /// answering, or a lost connection, fails it with the cause (see `server_cache`).
-pub(crate) async fn watched<T>(
-    work: impl std::future::Future<Output = Result<T, DbError>>,
-) -> Result<T, DbError> {
+pub(crate) async fn watched<T, E: crate::error::CallFailure>(
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
     CACHE.watched(work).await
 }
 
@@ -100,7 +100,7 @@ pub(crate) fn admin_url(url: Option<&str>) -> String {
 }
 
 /// Connects to the server at `url` for `cargo testbed` and tests.
-pub(crate) async fn connect(url: &str) -> Result<Arc<MySqlServer>, DbError> {
+pub(crate) async fn connect(url: &str) -> Result<Arc<MySqlServer>, ServerCallError> {
     probe(url).await.map_err(into_db_error)
 }
 

@@ -4,7 +4,7 @@
 
 use sqlx::{AssertSqlSafe, PgConnection};
 
-use crate::{Backend, DbError};
+use crate::{Backend, ServerCallError};
 
 /// User schemas: everything but the system's and temporary ones.
 const USER_NAMESPACES: &str = "select oid from pg_namespace where nspname not in ('pg_catalog', 'information_schema') and nspname not like 'pg\\_toast%' and nspname not like 'pg\\_temp%'";
@@ -67,11 +67,13 @@ fn objects_sql() -> String {
 }
 
 /// What a pristine database holds (see [`undo_additions`]), recorded with its template.
-pub(crate) async fn objects(conn: &mut PgConnection) -> Result<Vec<String>, DbError> {
+pub(crate) async fn objects(conn: &mut PgConnection) -> Result<Vec<String>, ServerCallError> {
     let rows: Vec<(String, Option<String>)> = sqlx::query_as(AssertSqlSafe(objects_sql()))
         .fetch_all(conn)
         .await
-        .map_err(|e| DbError::server(Backend::Postgres, "list the schema's objects", e))?;
+        .map_err(|e| {
+            ServerCallError::statement(Backend::Postgres, "list the schema's objects", e)
+        })?;
     let mut parts: Vec<String> = rows.into_iter().map(|(part, _)| part).collect();
     parts.sort();
     Ok(parts)
@@ -113,18 +115,18 @@ pub(crate) async fn undo_additions(
 }
 
 /// A hash of the schema: tables, columns, indexes, sequences, views, constraints.
-pub(crate) async fn fingerprint(conn: &mut PgConnection) -> Result<String, DbError> {
+pub(crate) async fn fingerprint(conn: &mut PgConnection) -> Result<String, ServerCallError> {
     sqlx::query_scalar(AssertSqlSafe(fingerprint_sql()))
         .fetch_one(conn)
         .await
-        .map_err(|e| DbError::server(Backend::Postgres, "fingerprint the schema", e))
+        .map_err(|e| ServerCallError::statement(Backend::Postgres, "fingerprint the schema", e))
 }
 
 /// A script that brings the database back to its present rows and sequences: deletes
 /// every row (referencing tables first), inserts the present rows back (referenced
 /// tables first) and rewinds every sequence. Run on a pristine template.
-pub(crate) async fn reset_script(conn: &mut PgConnection) -> Result<String, DbError> {
-    let fail = |e| DbError::server(Backend::Postgres, "snapshot the template's rows", e);
+pub(crate) async fn reset_script(conn: &mut PgConnection) -> Result<String, ServerCallError> {
+    let fail = |e| ServerCallError::statement(Backend::Postgres, "snapshot the template's rows", e);
     let rows: Vec<(String, Vec<String>)> = sqlx::query_as(AssertSqlSafe(format!(
         "select c.oid::regclass::text,
                 coalesce(array_agg(distinct f.confrelid::regclass::text)

@@ -20,13 +20,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use crate::{Backend, DbError};
+use crate::{Backend, ServerCallError};
 
 /// The value of `TESTBED_POSTGRES_URL` that asks for the throwaway cluster.
 pub(crate) const CLUSTER: &str = "cluster";
 
-fn unavailable(reason: impl std::fmt::Display) -> DbError {
-    DbError::Unavailable(testbed::Unavailable::new(
+fn unavailable(reason: impl std::fmt::Display) -> ServerCallError {
+    ServerCallError::Unavailable(testbed::Unavailable::new(
         Backend::Postgres.name(),
         format!(
             "{reason} (hint: start PostgreSQL, set TESTBED_POSTGRES_URL, or install the \
@@ -94,7 +94,7 @@ struct Runner {
 }
 
 impl Runner {
-    fn new() -> Result<Self, DbError> {
+    fn new() -> Result<Self, ServerCallError> {
         let bin = programs().ok_or_else(|| unavailable("no PostgreSQL server answers and its server programs (initdb, pg_ctl) are not installed"))?;
         let as_postgres = euid() == Some(0);
         Ok(Runner { bin, as_postgres })
@@ -123,7 +123,7 @@ impl Runner {
         }
     }
 
-    fn run(&self, program: &str, args: &[&str]) -> Result<(), DbError> {
+    fn run(&self, program: &str, args: &[&str]) -> Result<(), ServerCallError> {
         let output = self
             .command(program)
             .args(args)
@@ -148,18 +148,18 @@ fn quote(path: &Path) -> String {
 static USING: OnceLock<File> = OnceLock::new();
 
 /// Starts the cluster if it is not running, joins it, and returns its admin URL.
-pub(crate) async fn start() -> Result<String, DbError> {
+pub(crate) async fn start() -> Result<String, ServerCallError> {
     tokio::task::spawn_blocking(start_blocking)
         .await
         .map_err(|e| unavailable(format!("the cluster's start panicked: {e}")))?
 }
 
-fn start_blocking() -> Result<String, DbError> {
+fn start_blocking() -> Result<String, ServerCallError> {
     let runner = Runner::new()?;
     let base = base_dir();
     let io = |action: &'static str, path: &Path| {
         let path = path.to_owned();
-        move |e| DbError::io(action, path, e)
+        move |e| ServerCallError::file(action, path, e)
     };
     std::fs::create_dir_all(&base).map_err(io("create", &base))?;
     if runner.as_postgres {
@@ -254,7 +254,7 @@ fn start_blocking() -> Result<String, DbError> {
 /// Waits (up to 60 s) until the cluster in `data` accepts connections, as `pg_ctl start
 /// -w` does for the process that starts it: the server writes its state (`starting`,
 /// `ready`) on the eighth line of `postmaster.pid`.
-fn wait_until_ready(data: &Path) -> Result<(), DbError> {
+fn wait_until_ready(data: &Path) -> Result<(), ServerCallError> {
     let pid_file = data.join("postmaster.pid");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
@@ -367,7 +367,7 @@ pub(crate) fn stop_if_unused() -> bool {
 }
 
 /// The admin URL of the cluster if it is running, without starting or joining it.
-pub(crate) fn running_url() -> Result<String, DbError> {
+pub(crate) fn running_url() -> Result<String, ServerCallError> {
     let base = base_dir();
     let port = std::fs::read_to_string(base.join("port")).ok();
     match port {
@@ -376,7 +376,7 @@ pub(crate) fn running_url() -> Result<String, DbError> {
             port.trim()
         )),
         // Nothing to list or prune there: no advice about installing anything.
-        _ => Err(DbError::Unavailable(testbed::Unavailable::new(
+        _ => Err(ServerCallError::Unavailable(testbed::Unavailable::new(
             Backend::Postgres.name(),
             "the throwaway cluster is not running",
         ))),

@@ -18,15 +18,15 @@ use sqlx::PgConnection;
 
 use super::server::{ADMIN_PREFIX, LEASE_PREFIX};
 use super::template;
-use crate::{Backend, DbError, owner};
+use crate::{Backend, ServerCallError, owner};
 
-fn fail(action: &'static str) -> impl Fn(sqlx::Error) -> DbError {
-    move |e| DbError::server(Backend::Postgres, action, e)
+fn fail(action: &'static str) -> impl Fn(sqlx::Error) -> ServerCallError {
+    move |e| ServerCallError::statement(Backend::Postgres, action, e)
 }
 
 /// Records this process's intent to create `name`: `false` (nothing recorded) if a
 /// database of that name exists already.
-pub(crate) async fn record(lease: &mut PgConnection, name: &str) -> Result<bool, DbError> {
+pub(crate) async fn record(lease: &mut PgConnection, name: &str) -> Result<bool, ServerCallError> {
     let recorded = sqlx::query(
         "insert into intents (datname, owner, pid)
          select $1, $2, $3
@@ -43,7 +43,7 @@ pub(crate) async fn record(lease: &mut PgConnection, name: &str) -> Result<bool,
 }
 
 /// Clears this process's intent to create `name` (made and marked, or given up).
-pub(crate) async fn clear(lease: &mut PgConnection, name: &str) -> Result<(), DbError> {
+pub(crate) async fn clear(lease: &mut PgConnection, name: &str) -> Result<(), ServerCallError> {
     sqlx::query("delete from intents where datname = $1 and owner = $2")
         .bind(name)
         .bind(owner::token())
@@ -55,7 +55,7 @@ pub(crate) async fn clear(lease: &mut PgConnection, name: &str) -> Result<(), Db
 
 /// Clears every owner's intent to create `name`: for a builder that holds the lock under
 /// which `name` is made, any other intent is a dead builder's.
-pub(crate) async fn forget_all(conn: &mut PgConnection, name: &str) -> Result<(), DbError> {
+pub(crate) async fn forget_all(conn: &mut PgConnection, name: &str) -> Result<(), ServerCallError> {
     sqlx::query("delete from intents where datname = $1")
         .bind(name)
         .execute(&mut *conn)
@@ -68,7 +68,7 @@ pub(crate) async fn forget_all(conn: &mut PgConnection, name: &str) -> Result<()
 /// intents of dead owners. Returns the names dropped. Nothing happens to a name a live
 /// owner intends, to a marked database, or without the registry. `conn` is connected
 /// to the registry.
-pub(crate) async fn sweep(conn: &mut PgConnection) -> Result<Vec<String>, DbError> {
+pub(crate) async fn sweep(conn: &mut PgConnection) -> Result<Vec<String>, ServerCallError> {
     let intents: Vec<(String, String)> = sqlx::query_as("select datname, owner from intents")
         .fetch_all(&mut *conn)
         .await
@@ -145,9 +145,9 @@ pub(crate) async fn sweep(conn: &mut PgConnection) -> Result<Vec<String>, DbErro
                 .bind(key)
                 .execute(&mut *conn)
                 .await;
-            if result
-                .map_err(|e| DbError::server(Backend::Postgres, format!("drop `{name}`"), e))?
-            {
+            if result.map_err(|e| {
+                ServerCallError::statement(Backend::Postgres, format!("drop `{name}`"), e)
+            })? {
                 dropped.push(name.clone());
             }
         }
@@ -165,12 +165,12 @@ pub(crate) async fn sweep(conn: &mut PgConnection) -> Result<Vec<String>, DbErro
 /// what a process killed between `CREATE DATABASE` and its mark leaves. Internal, for
 /// testbed's own tests of the sweep; not part of the API.
 #[doc(hidden)]
-pub async fn create_unmarked_for_tests(name: String) -> Result<(), DbError> {
+pub async fn create_unmarked_for_tests(name: String) -> Result<(), ServerCallError> {
     crate::engine::run(async move {
         let server = super::server().await?;
         let mut lease = server.lease.lock().await;
         if !record(&mut lease, &name).await? {
-            return Err(DbError::failed(
+            return Err(ServerCallError::failed(
                 Backend::Postgres,
                 "record the intent",
                 format!("`{name}` exists"),

@@ -16,7 +16,7 @@ use super::recycle;
 use super::server::{ADMIN_PREFIX, LEASE_PREFIX, PgServer};
 use super::template::{self, TEMPLATE_COMMENT};
 use crate::held::{Held, HeldKind};
-use crate::{Backend, DbError, owner};
+use crate::{Backend, ServerCallError, owner};
 
 /// The comment of a failing test's database kept for inspection.
 pub(crate) const KEPT_COMMENT: &str = "testbed kept";
@@ -26,8 +26,8 @@ pub(crate) fn owned_comment(template: &str) -> String {
     format!("{OWNED_PREFIX} of {template}")
 }
 
-pub(crate) async fn list(server: &PgServer) -> Result<Vec<Held>, DbError> {
-    let fail = |e| DbError::server(Backend::Postgres, "list testbed's databases", e);
+pub(crate) async fn list(server: &PgServer) -> Result<Vec<Held>, ServerCallError> {
+    let fail = |e| ServerCallError::statement(Backend::Postgres, "list testbed's databases", e);
     let mut lease = server.lease.lock().await;
     let rows: Vec<(String, String, bool, bool, bool)> = sqlx::query_as(
         r"select datname, coalesce(shobj_description(oid, 'pg_database'), ''),
@@ -172,11 +172,11 @@ fn is_marked(comment: &str) -> bool {
 pub(crate) async fn drop_kinds(
     server: &PgServer,
     kinds: &[HeldKind],
-) -> Result<Vec<Held>, DbError> {
+) -> Result<Vec<Held>, ServerCallError> {
     let mut dropped = Vec::new();
     let mut conn = PgConnection::connect_with(&server.admin)
         .await
-        .map_err(|e| DbError::server(Backend::Postgres, "connect", e))?;
+        .map_err(|e| ServerCallError::statement(Backend::Postgres, "connect", e))?;
     if kinds.contains(&HeldKind::Orphaned) {
         // Cut off between `CREATE DATABASE` and its mark: orphans too, proven by intents.
         for name in super::intent::sweep(&mut conn).await? {
@@ -216,8 +216,9 @@ pub(crate) async fn drop_kinds(
         }
         let result = template::drop_database(&mut conn, &held.name).await;
         unlock_all(&mut conn, &keys).await;
-        result
-            .map_err(|e| DbError::server(Backend::Postgres, format!("drop `{}`", held.name), e))?;
+        result.map_err(|e| {
+            ServerCallError::statement(Backend::Postgres, format!("drop `{}`", held.name), e)
+        })?;
         dropped.push(held);
     }
     // The ledger forgets what is gone (dropped here, by hand, or by an older testbed).
@@ -231,13 +232,13 @@ pub(crate) async fn drop_kinds(
 
 /// Takes every advisory lock of `keys` on `conn`, or none: `false` if one is held
 /// elsewhere.
-async fn try_lock_all(conn: &mut PgConnection, keys: &[i64]) -> Result<bool, DbError> {
+async fn try_lock_all(conn: &mut PgConnection, keys: &[i64]) -> Result<bool, ServerCallError> {
     for (taken, key) in keys.iter().enumerate() {
         let locked: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
             .bind(key)
             .fetch_one(&mut *conn)
             .await
-            .map_err(|e| DbError::server(Backend::Postgres, "lock a database", e))?;
+            .map_err(|e| ServerCallError::statement(Backend::Postgres, "lock a database", e))?;
         if !locked {
             unlock_all(conn, &keys[..taken]).await;
             return Ok(false);
@@ -272,8 +273,8 @@ async fn unlock_all(conn: &mut PgConnection, keys: &[i64]) {
 pub(crate) async fn sweep_stale(
     server: &PgServer,
     current: Option<&str>,
-) -> Result<Vec<Held>, DbError> {
-    let fail = |e| DbError::server(Backend::Postgres, "list testbed's templates", e);
+) -> Result<Vec<Held>, ServerCallError> {
+    let fail = |e| ServerCallError::statement(Backend::Postgres, "list testbed's templates", e);
     let rows: Vec<(String, Option<Vec<String>>)> = sqlx::query_as(
         r"select d.datname, s.setconfig
           from pg_database d
@@ -298,7 +299,7 @@ pub(crate) async fn sweep_stale(
     }
     let mut conn = PgConnection::connect_with(&server.admin)
         .await
-        .map_err(|e| DbError::server(Backend::Postgres, "connect", e))?;
+        .map_err(|e| ServerCallError::statement(Backend::Postgres, "connect", e))?;
     let mut dropped = Vec::new();
     for name in stale {
         match drop_unused_template(&mut conn, &name).await {
@@ -332,10 +333,13 @@ pub(crate) fn last_used(settings: Option<&[String]>) -> SystemTime {
 
 /// Drops template `name` and its pool unless something uses them; returns what it
 /// dropped (nothing when in use).
-async fn drop_unused_template(conn: &mut PgConnection, name: &str) -> Result<Vec<Held>, DbError> {
+async fn drop_unused_template(
+    conn: &mut PgConnection,
+    name: &str,
+) -> Result<Vec<Held>, ServerCallError> {
     let fail = |action: &str| {
         let action = format!("{action} of template `{name}`");
-        move |e| DbError::server(Backend::Postgres, action, e)
+        move |e| ServerCallError::statement(Backend::Postgres, action, e)
     };
     let hash = name
         .strip_prefix(crate::owner::TEMPLATE_PREFIX)
@@ -403,7 +407,7 @@ async fn drop_unused_template(conn: &mut PgConnection, name: &str) -> Result<Vec
         let mut result = Ok(());
         for pool in pooled {
             if let Err(error) = template::drop_database(conn, &pool).await {
-                result = Err(DbError::server(
+                result = Err(ServerCallError::statement(
                     Backend::Postgres,
                     format!("drop `{pool}`"),
                     error,
@@ -413,9 +417,9 @@ async fn drop_unused_template(conn: &mut PgConnection, name: &str) -> Result<Vec
             dropped.push(held(pool, HeldKind::Pooled));
         }
         if result.is_ok() {
-            result = template::drop_database(conn, name)
-                .await
-                .map_err(|e| DbError::server(Backend::Postgres, format!("drop `{name}`"), e));
+            result = template::drop_database(conn, name).await.map_err(|e| {
+                ServerCallError::statement(Backend::Postgres, format!("drop `{name}`"), e)
+            });
             if result.is_ok() {
                 template::forget(name);
                 dropped.push(held(name.to_owned(), HeldKind::Template));
@@ -460,7 +464,7 @@ pub(crate) async fn sweep_if_due(server: &Arc<PgServer>) {
 
 /// Lists what testbed holds on the PostgreSQL server at `url` (the admin URL; `None`:
 /// `TESTBED_POSTGRES_URL` or the local default).
-pub async fn status(url: Option<&str>) -> Result<Vec<Held>, DbError> {
+pub async fn status(url: Option<&str>) -> Result<Vec<Held>, ServerCallError> {
     let url = admin_url(url);
     crate::engine::run(async move { list(&*super::server::connect(&url).await?).await }).await
 }
@@ -470,7 +474,11 @@ pub async fn status(url: Option<&str>) -> Result<Vec<Held>, DbError> {
 /// kept databases when `kept`; returns what was dropped. Safe while other runs are
 /// active: their databases and templates are in use, and templates being built are
 /// locked.
-pub async fn prune(url: Option<&str>, templates: bool, kept: bool) -> Result<Vec<Held>, DbError> {
+pub async fn prune(
+    url: Option<&str>,
+    templates: bool,
+    kept: bool,
+) -> Result<Vec<Held>, ServerCallError> {
     let url = admin_url(url);
     let mut kinds = vec![HeldKind::Orphaned];
     if templates {
@@ -495,7 +503,7 @@ pub async fn prune(url: Option<&str>, templates: bool, kept: bool) -> Result<Vec
 
 /// Drops the stale templates and their pools (see [`sweep_stale`]) on the PostgreSQL
 /// server at `url`, and nothing else.
-pub async fn sweep_templates(url: Option<&str>) -> Result<Vec<Held>, DbError> {
+pub async fn sweep_templates(url: Option<&str>) -> Result<Vec<Held>, ServerCallError> {
     let url = admin_url(url);
     crate::engine::run(
         async move { sweep_stale(&*super::server::connect(&url).await?, None).await },

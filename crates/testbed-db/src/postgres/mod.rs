@@ -34,14 +34,14 @@ pub(crate) use server::{PgServer, server};
 
 use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
 use crate::schema::Prepared;
-use crate::{Backend, DbError, Isolation, TestDb, engine, owner};
+use crate::{Backend, DatabaseAcquireError, Isolation, ServerCallError, TestDb, engine, owner};
 
 /// Gives `scope`'s test a clone of `prepared`'s template.
 pub(crate) async fn acquire(
     prepared: Arc<Prepared>,
     isolation: Isolation,
     scope: &Scope,
-) -> Result<TestDb<sqlx::Postgres>, DbError> {
+) -> Result<TestDb<sqlx::Postgres>, DatabaseAcquireError> {
     server::watched(async {
         match isolation {
             Isolation::Clone => acquire_clone(prepared, scope).await,
@@ -56,21 +56,21 @@ pub(crate) async fn acquire(
 async fn acquire_clone(
     prepared: Arc<Prepared>,
     scope: &Scope,
-) -> Result<TestDb<sqlx::Postgres>, DbError> {
+) -> Result<TestDb<sqlx::Postgres>, DatabaseAcquireError> {
     let (server, name) = engine::run(async move {
         let server = server().await?;
         engine::boxed(inventory::sweep_if_due(&server)).await;
         let template = engine::boxed(template::ensure(&server, &prepared)).await?;
         let name = match engine::boxed(clone(&server, &template.name)).await {
             // Pruned by `cargo testbed db prune --templates` since this process built it.
-            Err(DbError::Server { source, .. }) if template::is_missing(&source) => {
+            Err(ServerCallError::Statement { source, .. }) if template::is_missing(&source) => {
                 template::forget(&template.name);
                 let template = engine::boxed(template::ensure(&server, &prepared)).await?;
                 engine::boxed(clone(&server, &template.name)).await?
             }
             other => other?,
         };
-        Ok::<_, DbError>((server, name))
+        Ok::<_, DatabaseAcquireError>((server, name))
     })
     .await?;
     let url = server.url_of(&name);
@@ -82,11 +82,12 @@ async fn acquire_clone(
         Ok(pool) => pool,
         Err(error) => {
             release(server.clone(), name.clone(), Outcome::Passed).await?;
-            return Err(DbError::server(
+            return Err(ServerCallError::statement(
                 Backend::Postgres,
                 format!("connect to `{name}`"),
                 error,
-            ));
+            )
+            .into());
         }
     };
     let (cleanup_pool, cleanup_name, cleanup_url, details) =
@@ -114,14 +115,14 @@ async fn acquire_clone(
 /// process's other tests need meanwhile). Its name is this process's alone; a backend
 /// still creating it after the process died keeps the owner alive for the sweep (see
 /// `intent`).
-async fn clone(server: &PgServer, template: &str) -> Result<String, DbError> {
+async fn clone(server: &PgServer, template: &str) -> Result<String, ServerCallError> {
     let name = owner::database_name();
-    let fail = |action: String| move |e| DbError::server(Backend::Postgres, action, e);
+    let fail = |action: String| move |e| ServerCallError::statement(Backend::Postgres, action, e);
     let mut conn = crate::server_cache::acquire(server, &server.pool)
         .await
         .map_err(fail("connect to `testbed_registry`".into()))?;
     if !intent::record(&mut conn, &name).await? {
-        return Err(DbError::failed(
+        return Err(ServerCallError::failed(
             Backend::Postgres,
             format!("clone template `{template}`"),
             format!("`{name}` exists already"),
@@ -143,20 +144,24 @@ async fn clone(server: &PgServer, template: &str) -> Result<String, DbError> {
 }
 
 /// Drops a test's database on the engine.
-async fn release(server: Arc<PgServer>, name: String, _outcome: Outcome) -> Result<(), DbError> {
+async fn release(
+    server: Arc<PgServer>,
+    name: String,
+    _outcome: Outcome,
+) -> Result<(), ServerCallError> {
     engine::run(async move {
         let mut conn = crate::server_cache::acquire(&*server, &server.pool)
             .await
-            .map_err(|e| DbError::server(Backend::Postgres, "connect", e))?;
+            .map_err(|e| ServerCallError::statement(Backend::Postgres, "connect", e))?;
         template::drop_database(&mut conn, &name)
             .await
-            .map_err(|e| DbError::server(Backend::Postgres, format!("drop `{name}`"), e))
+            .map_err(|e| ServerCallError::statement(Backend::Postgres, format!("drop `{name}`"), e))
     })
     .await
 }
 
 /// Marks a failing test's database as kept, so that no sweep drops it.
-async fn keep(server: &Arc<PgServer>, name: &str) -> Result<(), DbError> {
+async fn keep(server: &Arc<PgServer>, name: &str) -> Result<(), ServerCallError> {
     let (server, name) = (server.clone(), name.to_owned());
     engine::run(async move {
         let mut lease = server.lease.lock().await;
@@ -166,7 +171,7 @@ async fn keep(server: &Arc<PgServer>, name: &str) -> Result<(), DbError> {
             format!(r#"comment on database "{name}" is '{comment}'"#),
         )
         .await
-        .map_err(|e| DbError::server(Backend::Postgres, format!("keep `{name}`"), e))
+        .map_err(|e| ServerCallError::statement(Backend::Postgres, format!("keep `{name}`"), e))
     })
     .await
 }

@@ -21,7 +21,7 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
 
 use super::template;
-use crate::{Backend, DbError};
+use crate::{Backend, ServerCallError};
 
 /// The registry database.
 pub(crate) const REGISTRY: &str = "testbed_registry";
@@ -54,8 +54,8 @@ macro_rules! evict_wait {
     };
 }
 
-fn fail(action: &'static str) -> impl Fn(sqlx::Error) -> DbError {
-    move |e| DbError::server(Backend::Postgres, action, e)
+fn fail(action: &'static str) -> impl Fn(sqlx::Error) -> ServerCallError {
+    move |e| ServerCallError::statement(Backend::Postgres, action, e)
 }
 
 /// Whether `error` says the database does not exist (`3D000`).
@@ -103,7 +103,7 @@ pub(crate) fn has_code(error: &sqlx::Error, code: &str) -> bool {
 
 /// Makes the registry's tables and functions on `lease` (connected to the registry) if
 /// they are not there yet.
-pub(crate) async fn ensure_schema(lease: &mut PgConnection) -> Result<(), DbError> {
+pub(crate) async fn ensure_schema(lease: &mut PgConnection) -> Result<(), ServerCallError> {
     let script = format!(
         "begin;
          select pg_advisory_xact_lock({SCHEMA_LOCK});
@@ -142,7 +142,7 @@ pub(crate) async fn ensure_schema(lease: &mut PgConnection) -> Result<(), DbErro
             } else {
                 ""
             };
-            DbError::server(
+            ServerCallError::statement(
                 Backend::Postgres,
                 format!("make the tables of `testbed_registry`{hint}"),
                 error,
@@ -278,7 +278,7 @@ pub(crate) async fn mark_clean(
     lease: &mut PgConnection,
     name: &str,
     token: &str,
-) -> Result<(), DbError> {
+) -> Result<(), ServerCallError> {
     sqlx::query(
         "insert into pooled (datname, clean, clean_by) values ($1, true, $2)
          on conflict (datname) do update set clean = true, clean_by = $2",
@@ -292,7 +292,10 @@ pub(crate) async fn mark_clean(
 }
 
 /// Records that `name` is in use (no longer clean) before a test gets it.
-pub(crate) async fn mark_in_use(lease: &mut PgConnection, name: &str) -> Result<(), DbError> {
+pub(crate) async fn mark_in_use(
+    lease: &mut PgConnection,
+    name: &str,
+) -> Result<(), ServerCallError> {
     sqlx::query(
         "insert into pooled (datname, clean, clean_by, claimed_at) values ($1, false, null, now())
          on conflict (datname) do update set clean = false, clean_by = null, claimed_at = now()",

@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 
 use crate::probe::ProbeFailure;
 use crate::server_cache::{Server, ServerCache};
-use crate::{Backend, DbError, owner};
+use crate::{Backend, ServerCallError, owner};
 
 /// The environment variable holding the admin URL of the PostgreSQL server to use.
 pub const POSTGRES_URL_ENV: &str = "TESTBED_POSTGRES_URL";
@@ -96,7 +96,7 @@ impl PgServer {
 /// Where a refusal by the server is fixed.
 const CREDENTIALS_HINT: &str = "check the user, password and database in TESTBED_POSTGRES_URL";
 
-fn into_db_error(failure: ProbeFailure) -> DbError {
+fn into_db_error(failure: ProbeFailure) -> ServerCallError {
     failure.into_db_error(Backend::Postgres, CREDENTIALS_HINT)
 }
 
@@ -104,7 +104,7 @@ static CACHE: ServerCache<PgServer> = ServerCache::new(Backend::Postgres);
 
 /// The server, probed on first use and again after it was lost (see `server_cache`).
 /// Runs on the engine.
-pub(crate) async fn server() -> Result<Arc<PgServer>, DbError> {
+pub(crate) async fn server() -> Result<Arc<PgServer>, ServerCallError> {
     CACHE
         .get(&configured_redacted(), probe_configured, into_db_error)
         .await
@@ -112,9 +112,9 @@ pub(crate) async fn server() -> Result<Arc<PgServer>, DbError> {
 
 /// Runs `work` (a test's acquire or release) watching the server: a server that stops
 /// answering, or a lost connection, fails it with the cause (see `server_cache`).
-pub(crate) async fn watched<T>(
-    work: impl std::future::Future<Output = Result<T, DbError>>,
-) -> Result<T, DbError> {
+pub(crate) async fn watched<T, E: crate::error::CallFailure>(
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
     CACHE.watched(work).await
 }
 
@@ -163,7 +163,9 @@ pub(crate) fn admin_url(text: &str) -> Result<url::Url, String> {
 async fn probe_cluster() -> Result<Arc<PgServer>, ProbeFailure> {
     match super::cluster::start().await {
         Ok(url) => probe(&url).await,
-        Err(DbError::Unavailable(unavailable)) => Err(ProbeFailure::Unavailable(unavailable)),
+        Err(ServerCallError::Unavailable(unavailable)) => {
+            Err(ProbeFailure::Unavailable(unavailable))
+        }
         Err(other) => Err(ProbeFailure::Unavailable(testbed::Unavailable::new(
             Backend::Postgres.name(),
             other.to_string(),
@@ -173,7 +175,7 @@ async fn probe_cluster() -> Result<Arc<PgServer>, ProbeFailure> {
 
 /// Connects to the server at `url` (an admin URL, or `cluster` for the throwaway
 /// cluster if it runs) for `cargo testbed` and tests.
-pub(crate) async fn connect(url: &str) -> Result<Arc<PgServer>, DbError> {
+pub(crate) async fn connect(url: &str) -> Result<Arc<PgServer>, ServerCallError> {
     let url = if url == super::cluster::CLUSTER {
         super::cluster::running_url()?
     } else {

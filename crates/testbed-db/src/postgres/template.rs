@@ -22,7 +22,7 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use super::catalog;
 use super::server::PgServer;
 use crate::schema::{Prepared, build_postgres};
-use crate::{Backend, DbError};
+use crate::{Backend, DatabaseAcquireError, ServerCallError};
 
 /// The start of the comment that marks a database as a testbed template.
 pub(crate) const TEMPLATE_COMMENT: &str = "testbed template";
@@ -100,7 +100,7 @@ pub(crate) fn name_for_hash(hash: &str, role: &str) -> String {
 pub(crate) async fn ensure(
     server: &PgServer,
     prepared: &Prepared,
-) -> Result<Arc<Template>, DbError> {
+) -> Result<Arc<Template>, DatabaseAcquireError> {
     let name = name_for(prepared, &server.role);
     if let Some(found) = READY
         .lock()
@@ -144,7 +144,7 @@ pub(crate) async fn ensure(
 pub(crate) async fn existing(
     server: &PgServer,
     name: &str,
-) -> Result<Option<Arc<Template>>, DbError> {
+) -> Result<Option<Arc<Template>>, ServerCallError> {
     if let Some(found) = READY
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -192,8 +192,9 @@ type UseAndState = (
 async fn hold_use_and_read(
     server: &PgServer,
     name: &str,
-) -> Result<(Option<Template>, SystemTime), DbError> {
-    let fail = |e| DbError::server(Backend::Postgres, format!("lock template `{name}`"), e);
+) -> Result<(Option<Template>, SystemTime), ServerCallError> {
+    let fail =
+        |e| ServerCallError::statement(Backend::Postgres, format!("lock template `{name}`"), e);
     for attempt in 0..600u64 {
         let row: UseAndState = {
             let mut lease = server.lease.lock().await;
@@ -221,7 +222,7 @@ async fn hold_use_and_read(
         // Not on the lease while waiting: this process's other tests need it.
         tokio::time::sleep(Duration::from_millis(10 + 10 * attempt.min(9))).await;
     }
-    Err(DbError::failed(
+    Err(ServerCallError::failed(
         Backend::Postgres,
         format!("lock template `{name}`"),
         "a sweep held it for over a minute",
@@ -247,7 +248,7 @@ async fn touch(server: &PgServer, name: &str) {
 }
 
 /// The template `name` if it is complete.
-async fn read(server: &PgServer, name: &str) -> Result<Option<Template>, DbError> {
+async fn read(server: &PgServer, name: &str) -> Result<Option<Template>, ServerCallError> {
     let mut lease = server.lease.lock().await;
     let state: Option<(bool, bool, Option<String>)> = sqlx::query_as(
         "select datistemplate, datallowconn, shobj_description(oid, 'pg_database')
@@ -256,7 +257,7 @@ async fn read(server: &PgServer, name: &str) -> Result<Option<Template>, DbError
     .bind(name)
     .fetch_optional(&mut *lease)
     .await
-    .map_err(|e| DbError::server(Backend::Postgres, "look up the template", e))?;
+    .map_err(|e| ServerCallError::statement(Backend::Postgres, "look up the template", e))?;
     drop(lease);
     Ok(match state {
         Some((true, false, Some(comment))) => parse_comment(name, &comment),
@@ -326,10 +327,14 @@ pub(crate) fn lock_key(name: &str) -> i64 {
     u64::from_str_radix(hash, 16).unwrap_or_default() as i64
 }
 
-async fn build(server: &PgServer, prepared: &Prepared, name: &str) -> Result<Template, DbError> {
+async fn build(
+    server: &PgServer,
+    prepared: &Prepared,
+    name: &str,
+) -> Result<Template, DatabaseAcquireError> {
     let fail = |action: &str| {
         let action = format!("{action} template `{name}`");
-        move |e| DbError::server(Backend::Postgres, action, e)
+        move |e| ServerCallError::statement(Backend::Postgres, action, e)
     };
     // A connection of its own: if this process dies, the lock goes with it.
     let mut locker = PgConnection::connect_with(&server.admin)
@@ -361,14 +366,15 @@ async fn build(server: &PgServer, prepared: &Prepared, name: &str) -> Result<Tem
         .await
         .map_err(fail("look for a half-built"))?;
         if exists && !intended && !half_dropped {
-            return Err(DbError::failed(
+            return Err(ServerCallError::failed(
                 Backend::Postgres,
                 format!("build template `{name}`"),
                 format!(
                     "a database `{name}` exists that testbed did not create (no mark, no \
                      recorded intent) (hint: drop or rename it)"
                 ),
-            ));
+            )
+            .into());
         }
         if exists {
             drop_database(&mut locker, name)
@@ -377,11 +383,12 @@ async fn build(server: &PgServer, prepared: &Prepared, name: &str) -> Result<Tem
         }
         super::intent::forget_all(&mut locker, name).await?;
         if !super::intent::record(&mut locker, name).await? {
-            return Err(DbError::failed(
+            return Err(ServerCallError::failed(
                 Backend::Postgres,
                 format!("build template `{name}`"),
                 format!("`{name}` appeared while this process held its build lock"),
-            ));
+            )
+            .into());
         }
         run(&mut locker, format!(r#"create database "{name}""#))
             .await
@@ -393,7 +400,7 @@ async fn build(server: &PgServer, prepared: &Prepared, name: &str) -> Result<Tem
         let _ = run(&mut conn, "set synchronous_commit = off".to_owned()).await;
         let built = build_postgres(prepared, &mut conn).await;
         let described = match built {
-            Ok(()) => describe(&mut conn, name).await,
+            Ok(()) => describe(&mut conn, name).await.map_err(Into::into),
             Err(error) => Err(error),
         };
         let _ = conn.close().await;
@@ -421,14 +428,14 @@ async fn build(server: &PgServer, prepared: &Prepared, name: &str) -> Result<Tem
         .await
         .map_err(fail("complete"))?;
         super::intent::clear(&mut locker, name).await?;
-        Ok(template)
+        Ok::<_, DatabaseAcquireError>(template)
     }
     .await;
     let _ = locker.close().await;
     result
 }
 
-async fn describe(conn: &mut PgConnection, name: &str) -> Result<Template, DbError> {
+async fn describe(conn: &mut PgConnection, name: &str) -> Result<Template, ServerCallError> {
     Ok(Template {
         name: name.to_owned(),
         fingerprint: catalog::fingerprint(&mut *conn).await?,

@@ -67,7 +67,7 @@ fn migrations_read_at_run_time_are_missing_without_cargo_and_say_how_to_embed(
     let printed = printed(&output);
     assert!(!output.status.success(), "{printed}");
     assert!(
-        printed.contains("MISSING migrations directory `tests/schema` not found (hint:"),
+        printed.contains("MISSING find migrations directory `tests/schema` (hint:"),
         "{printed}"
     );
     assert!(printed.contains("testbed_db::migrations!"), "{printed}");

@@ -1,12 +1,14 @@
 //! The words of the errors a user meets, pinned with insta snapshots
-//! (`tests/db/snapshots/`): a change to a message shows in review. Most are produced
+//! (`tests/db/snapshots/`): a change to a message shows in review. Each is pinned in its
+//! `Debug` form, the message and then one `caused by:` line per cause, which is what
+//! libtest, `unwrap` and testbed's reports show. Most are produced
 //! the way a user produces them (bad URLs, a missing directory, a broken migration or
 //! seed, an unreachable server); the ones that need a server in a given state (full,
-//! lost, still changing) are built from their variant, and the tests in `faults`
-//! prove they are the ones produced.
+//! lost, still changing, a statement or file failing) are built from their variant, and
+//! the tests in `faults` prove they are the ones produced.
 
 use testbed::Scope;
-use testbed_db::{Backend, DbError, admin};
+use testbed_db::{Backend, Reason, ServerCallError, admin};
 
 use crate::bad_input::{BROKEN, BROKEN_SEED, MISSING};
 
@@ -29,7 +31,7 @@ async fn bad_urls() {
     let mut text = String::new();
     for (backend, url) in cases {
         let error = admin::status(backend, Some(url)).await.unwrap_err();
-        text.push_str(&format!("{backend} {url:?}:\n  {error}\n"));
+        text.push_str(&format!("{backend} {url:?}:\n  {error:?}\n"));
     }
     insta::assert_snapshot!(text);
 }
@@ -41,8 +43,8 @@ async fn an_unreachable_server_is_a_skip_with_its_reason() {
     let error = admin::status(Backend::Postgres, Some(url))
         .await
         .unwrap_err();
-    assert!(matches!(error, DbError::Unavailable(_)), "{error}");
-    insta::assert_snapshot!(error.to_string());
+    assert!(matches!(error, ServerCallError::Unavailable(_)), "{error}");
+    insta::assert_snapshot!(format!("{error:?}"));
 }
 
 #[tokio::test]
@@ -52,8 +54,8 @@ async fn schema_files() {
     let broken = BROKEN.sqlite(&scope).await.unwrap_err();
     let seed = BROKEN_SEED.sqlite(&scope).await.unwrap_err();
     let text = format!(
-        "missing migrations:\n  {missing}\nbroken migration:\n  {broken}\nbroken seed:\n  {seed}\n\
-         broken seed, as libtest prints a test's error (Debug):\n  {seed:?}\n"
+        "missing migrations:\n  {missing:?}\nbroken migration:\n  {broken:?}\nbroken seed:\n  {seed:?}\n\
+         broken seed, as `Display` alone shows it:\n  {seed}\n"
     );
     insta::assert_snapshot!(portable(text));
 }
@@ -62,34 +64,46 @@ async fn schema_files() {
 async fn a_test_without_a_backend_scenario() {
     let scope = Scope::new("plain");
     let error = crate::SHOP.for_scenario(&scope).await.unwrap_err();
-    insta::assert_snapshot!(error.to_string());
+    insta::assert_snapshot!(format!("{error:?}"));
 }
 
 #[test]
 fn servers_in_a_bad_state() {
     let errors = [
-        DbError::TooManyConnections {
+        ServerCallError::TooManyConnections {
             backend: Backend::Postgres,
         },
-        DbError::TooManyConnections {
+        ServerCallError::TooManyConnections {
             backend: Backend::MySql,
         },
-        DbError::ServerLost {
+        ServerCallError::Lost {
             backend: Backend::Postgres,
             url: "postgres://app:***@127.0.0.1:5432/postgres".into(),
-            cause: "error communicating with database: Connection refused (os error 111)".into(),
+            reason: Reason::new(
+                "error communicating with database: Connection refused (os error 111)",
+            ),
         },
-        DbError::ServerLost {
+        ServerCallError::Lost {
             backend: Backend::MySql,
             url: "mysql://root@127.0.0.1:3306".into(),
-            cause: "no answer within 3 s".into(),
+            reason: Reason::new("no answer within 3 s"),
         },
-        DbError::StillChanging {
+        ServerCallError::StillChanging {
             backend: Backend::MySql,
             database: "testbed_pool_0123456789abcdef_1".into(),
             waited_seconds: 5,
         },
+        ServerCallError::Statement {
+            backend: Backend::Postgres,
+            action: "create the registry `testbed_registry`".into(),
+            source: sqlx::Error::PoolTimedOut,
+        },
+        ServerCallError::File {
+            action: "create",
+            path: "/tmp/testbed/sqlite".into(),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        },
     ];
-    let text: String = errors.iter().map(|error| format!("{error}\n")).collect();
+    let text: String = errors.iter().map(|error| format!("{error:?}\n")).collect();
     insta::assert_snapshot!(text);
 }

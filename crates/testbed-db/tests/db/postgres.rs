@@ -1,12 +1,14 @@
 use testbed::{Outcome, Scope};
 use testbed_db::admin::{self, HeldKind, PruneOptions};
-use testbed_db::{Backend, Database, DbError};
+use testbed_db::{Backend, Database, ServerCallError};
 
 use crate::{SHOP, SHOP_CLONES, child};
 
 /// Skips the test (fails it under `TESTBED_REQUIRE`) when PostgreSQL is not here.
 async fn require_postgres() {
-    if let Err(DbError::Unavailable(unavailable)) = admin::status(Backend::Postgres, None).await {
+    if let Err(ServerCallError::Unavailable(unavailable)) =
+        admin::status(Backend::Postgres, None).await
+    {
         testbed::skip(unavailable.requirement(), unavailable.reason());
     }
 }
@@ -210,7 +212,7 @@ async fn an_unreachable_server_is_unavailable() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(error, DbError::Unavailable(_)), "{error}");
+    assert!(matches!(error, ServerCallError::Unavailable(_)), "{error}");
     assert!(error.to_string().contains("hint:"), "{error}");
 }
 
@@ -223,8 +225,11 @@ async fn wrong_credentials_are_an_error_without_the_password() {
     )
     .await
     .unwrap_err();
-    let message = error.to_string();
-    assert!(matches!(error, DbError::Connect { .. }), "{message}");
+    let message = format!("{error:?}");
+    assert!(
+        matches!(error, ServerCallError::Connect { .. }),
+        "{message}"
+    );
     assert!(!message.contains("hunter2"), "{message}");
     assert!(message.contains("no_such_role"), "{message}");
 }
@@ -768,7 +773,7 @@ async fn a_full_server_is_a_clear_error() {
         .unwrap();
     pool.close().await;
     assert!(
-        matches!(error, DbError::TooManyConnections { .. }),
+        matches!(error, ServerCallError::TooManyConnections { .. }),
         "{error}"
     );
     assert!(

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 use testbed::{Outcome, Scope};
 use testbed_db::admin::PruneOptions;
-use testbed_db::{Backend, DbError, Isolation};
+use testbed_db::{Backend, DatabaseAcquireError, Isolation};
 
 use crate::SHOP;
 use crate::faults::PrivatePostgres;
@@ -129,7 +129,7 @@ pub async fn use_every_strategy() {
                 }
             }
         }
-        Ok::<(), DbError>(())
+        Ok::<(), DatabaseAcquireError>(())
     }
     .await;
     match result {

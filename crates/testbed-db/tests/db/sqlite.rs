@@ -244,7 +244,7 @@ async fn a_test_without_a_backend_scenario_is_told_so() {
     assert!(
         error
             .to_string()
-            .contains("no scenario naming a database backend"),
+            .contains("none of its scenarios names one"),
         "{error}"
     );
 }

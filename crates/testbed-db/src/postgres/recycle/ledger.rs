@@ -29,7 +29,7 @@ use super::super::registry;
 use super::super::server::PgServer;
 use super::super::template::{self, Template};
 use super::super::{create_clone, intent, mark};
-use crate::{Backend, DbError, owner};
+use crate::{Backend, ServerCallError, owner};
 
 /// The comment of a pooled database of this version of the hand-over protocol.
 pub(crate) const POOL_COMMENT: &str = "testbed pool v2";
@@ -51,9 +51,9 @@ pub(crate) struct Claim {
     pub(crate) clean: bool,
 }
 
-fn fail(action: impl Into<String>) -> impl FnOnce(sqlx::Error) -> DbError {
+fn fail(action: impl Into<String>) -> impl FnOnce(sqlx::Error) -> ServerCallError {
     let action = action.into();
-    move |e| DbError::server(Backend::Postgres, action, e)
+    move |e| ServerCallError::statement(Backend::Postgres, action, e)
 }
 
 /// `testbed_pool_<hash>_`: the names of `template`'s pooled databases.
@@ -63,7 +63,10 @@ pub(crate) fn pool_prefix(template: &Template) -> String {
 }
 
 /// Claims a free pooled database of `template`, or clones a new one.
-pub(crate) async fn claim(server: &PgServer, template: &Template) -> Result<Claim, DbError> {
+pub(crate) async fn claim(
+    server: &PgServer,
+    template: &Template,
+) -> Result<Claim, ServerCallError> {
     let prefix = pool_prefix(template);
     // Past a few invalid databases (dropped on the way), give up.
     for _ in 0..8 {
@@ -95,11 +98,13 @@ pub(crate) async fn claim(server: &PgServer, template: &Template) -> Result<Clai
         }
         // Left invalid by an interrupted `DROP DATABASE`: it can only be dropped.
         drop_claimed(server, &name).await.map_err(|e| match e {
-            DbError::Server { source, .. } => fail(format!("drop the invalid `{name}`"))(source),
+            ServerCallError::Statement { source, .. } => {
+                fail(format!("drop the invalid `{name}`"))(source)
+            }
             other => other,
         })?;
     }
-    Err(DbError::failed(
+    Err(ServerCallError::failed(
         Backend::Postgres,
         "claim a pooled database",
         "every pooled database found was invalid",
@@ -112,7 +117,7 @@ async fn clone_new(
     template: &Template,
     prefix: &str,
     next_serial: i32,
-) -> Result<Claim, DbError> {
+) -> Result<Claim, ServerCallError> {
     for serial in next_serial..next_serial + 64 {
         let name = format!("{prefix}{serial}");
         if !try_lock(&mut *server.lease.lock().await, &name).await? {
@@ -128,7 +133,7 @@ async fn clone_new(
             }
         }
     }
-    Err(DbError::failed(
+    Err(ServerCallError::failed(
         Backend::Postgres,
         "find a free name for a pooled database",
         format!("64 names from `{prefix}{next_serial}` on were taken"),
@@ -136,7 +141,7 @@ async fn clone_new(
 }
 
 /// Takes the claim lock of `name` on the lease: `true` if this process now holds it.
-async fn try_lock(lease: &mut PgConnection, name: &str) -> Result<bool, DbError> {
+async fn try_lock(lease: &mut PgConnection, name: &str) -> Result<bool, ServerCallError> {
     if !held().insert(name.to_owned()) {
         return Ok(false);
     }
@@ -182,7 +187,7 @@ async fn for_existence(
     server: &PgServer,
     name: &str,
     wait: bool,
-) -> Result<Option<sqlx::pool::PoolConnection<sqlx::Postgres>>, DbError> {
+) -> Result<Option<sqlx::pool::PoolConnection<sqlx::Postgres>>, ServerCallError> {
     let mut conn = crate::server_cache::acquire(server, &server.pool)
         .await
         .map_err(fail("connect to `testbed_registry`"))?;
@@ -208,7 +213,11 @@ async fn end_existence(conn: &mut PgConnection, name: &str) {
 
 /// Clones `template` into `name`, which this process has claimed; `false` if `name`
 /// already exists (or is being made or dropped).
-async fn clone_into(server: &PgServer, template: &Template, name: &str) -> Result<bool, DbError> {
+async fn clone_into(
+    server: &PgServer,
+    template: &Template,
+    name: &str,
+) -> Result<bool, ServerCallError> {
     let Some(mut conn) = for_existence(server, name, false).await? else {
         return Ok(false);
     };
@@ -222,7 +231,7 @@ async fn create_marked(
     server: &PgServer,
     template: &Template,
     name: &str,
-) -> Result<bool, DbError> {
+) -> Result<bool, ServerCallError> {
     if !intent::record(conn, name).await? {
         return Ok(false);
     }
@@ -254,17 +263,17 @@ async fn create_marked(
 }
 
 /// Records that this process finished resetting `name`, which it still holds.
-pub(crate) async fn mark_clean(server: &PgServer, name: &str) -> Result<(), DbError> {
+pub(crate) async fn mark_clean(server: &PgServer, name: &str) -> Result<(), ServerCallError> {
     registry::mark_clean(&mut *server.lease.lock().await, name, owner::token()).await
 }
 
 /// Records that `name`, held by this process, goes to a test.
-pub(crate) async fn mark_in_use(server: &PgServer, name: &str) -> Result<(), DbError> {
+pub(crate) async fn mark_in_use(server: &PgServer, name: &str) -> Result<(), ServerCallError> {
     registry::mark_in_use(&mut *server.lease.lock().await, name).await
 }
 
 /// Drops `name`, which this process holds (its schema was changed), then lets it go.
-pub(crate) async fn drop_claimed(server: &PgServer, name: &str) -> Result<(), DbError> {
+pub(crate) async fn drop_claimed(server: &PgServer, name: &str) -> Result<(), ServerCallError> {
     let dropped = match for_existence(server, name, true).await {
         Ok(Some(mut conn)) => {
             let dropped = template::drop_database(&mut conn, name).await;
@@ -272,7 +281,7 @@ pub(crate) async fn drop_claimed(server: &PgServer, name: &str) -> Result<(), Db
             end_existence(&mut conn, name).await;
             dropped.map_err(fail(format!("drop `{name}`")))
         }
-        Ok(None) => Err(DbError::failed(
+        Ok(None) => Err(ServerCallError::failed(
             Backend::Postgres,
             format!("lock the existence of `{name}`"),
             "the lock was not granted",
@@ -285,7 +294,7 @@ pub(crate) async fn drop_claimed(server: &PgServer, name: &str) -> Result<(), Db
 
 /// Marks `name`, which this process holds, as a failing test's database kept for
 /// inspection (out of the pool), then lets it go.
-pub(crate) async fn keep(server: &PgServer, name: &str) -> Result<(), DbError> {
+pub(crate) async fn keep(server: &PgServer, name: &str) -> Result<(), ServerCallError> {
     let comment = super::super::inventory::KEPT_COMMENT;
     let mut lease = server.lease.lock().await;
     let kept = template::run(

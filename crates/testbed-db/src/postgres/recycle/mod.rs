@@ -33,7 +33,7 @@ use super::server::{PgServer, server};
 use super::template;
 use crate::pool_limit::{self, Holdings};
 use crate::schema::Prepared;
-use crate::{Backend, DbError, TestDb, engine, owner, trace};
+use crate::{Backend, DatabaseAcquireError, ServerCallError, TestDb, engine, owner, trace};
 use session::Claimed;
 use warm::Warm;
 
@@ -46,13 +46,13 @@ pub(crate) async fn acquire(
     prepared: Arc<Prepared>,
     rollback: bool,
     scope: &Scope,
-) -> Result<TestDb<sqlx::Postgres>, DbError> {
+) -> Result<TestDb<sqlx::Postgres>, DatabaseAcquireError> {
     if !rollback
         && broker::enabled()
         && warm::is_empty_here(&prepared.hash)
         && let Some(acquired) = broker::acquire(&prepared, scope).await
     {
-        return acquired;
+        return acquired.map_err(Into::into);
     }
     let (warm, claimed) = match warm::take_here(&prepared.hash) {
         Some((warm, claimed)) => {
@@ -60,7 +60,7 @@ pub(crate) async fn acquire(
             let marked = engine::run(async move { ledger::mark_in_use(&server, &name).await });
             if let Err(error) = marked.await {
                 warm.push(claimed);
-                return Err(error);
+                return Err(error.into());
             }
             (warm, claimed)
         }
@@ -81,7 +81,7 @@ pub(crate) async fn acquire(
                 // here that it would not use.
                 let open = if rollback { 0 } else { session::CONNECTIONS };
                 let claimed = engine::boxed(claim_ready(&server, &warm, open)).await?;
-                Ok::<_, DbError>((warm, claimed))
+                Ok::<_, DatabaseAcquireError>((warm, claimed))
             })
             .await?;
             warm::remember(&prepared.hash, &taken.0);
@@ -125,7 +125,11 @@ const ROLLBACK_ALLOWS_MORE: &str =
 /// Claims a pooled database (or makes a clone) and readies it: its pool open with
 /// `open` connections, and reset unless the ledger and the claim found it clean. Loops
 /// past databases whose schema a killed test changed, and databases gone meanwhile.
-async fn claim_ready(server: &PgServer, warm: &Warm, open: u32) -> Result<Claimed, DbError> {
+async fn claim_ready(
+    server: &PgServer,
+    warm: &Warm,
+    open: u32,
+) -> Result<Claimed, ServerCallError> {
     for _attempt in 0..5 {
         let step = trace::step("claim");
         let claim = ledger::claim(server, &warm.template).await?;
@@ -135,7 +139,7 @@ async fn claim_ready(server: &PgServer, warm: &Warm, open: u32) -> Result<Claime
         step.end();
         let claimed = match opened {
             Ok(claimed) => claimed,
-            Err(DbError::Server { source, .. }) if template::is_missing(&source) => {
+            Err(ServerCallError::Statement { source, .. }) if template::is_missing(&source) => {
                 // Dropped by an older testbed, or by hand: try the next one.
                 ledger::unclaim(server, &claim.name).await;
                 continue;
@@ -164,7 +168,7 @@ async fn claim_ready(server: &PgServer, warm: &Warm, open: u32) -> Result<Claime
             }
         }
     }
-    Err(DbError::failed(
+    Err(ServerCallError::failed(
         Backend::Postgres,
         "find a usable pooled database",
         "every pooled database had a changed schema",
@@ -174,7 +178,11 @@ async fn claim_ready(server: &PgServer, warm: &Warm, open: u32) -> Result<Claime
 /// After a failed reset of `name`: drop it, unless the server is out of reach, where
 /// it is only forgotten (its claim died with the connection; the next claimer finds it
 /// not recorded clean and resets it).
-async fn forget_or_drop(server: &PgServer, name: &str, error: &DbError) -> Result<(), DbError> {
+async fn forget_or_drop(
+    server: &PgServer,
+    name: &str,
+    error: &ServerCallError,
+) -> Result<(), ServerCallError> {
     if error.is_connection_lost() {
         ledger::forget(name);
         return Ok(());
@@ -192,7 +200,7 @@ async fn release(
     rollback: Option<PgPool>,
     (url, details): (String, testbed::Details),
     outcome: Outcome,
-) -> Result<(), DbError> {
+) -> Result<(), ServerCallError> {
     let server = warm.server.clone();
     if outcome.is_failure() && owner::keep_failed() {
         if let Some(rollback) = &rollback {
@@ -252,7 +260,7 @@ async fn release(
         let step = trace::step("reset");
         let reset = match ended {
             Ok(()) => engine::boxed(session::reset(&server, &warm.template, &claimed.pool)).await,
-            Err(error) => Err(DbError::server(
+            Err(error) => Err(ServerCallError::statement(
                 Backend::Postgres,
                 format!("end the test's sessions on `{name}`"),
                 error,

@@ -13,7 +13,7 @@ use super::super::registry::has_code;
 use super::super::server::PgServer;
 use super::super::template::Template;
 use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
-use crate::{Backend, DbError, engine, owner};
+use crate::{Backend, ServerCallError, engine, owner};
 
 /// The application name of recycled pools' connections, before the owner token: the
 /// claim function trusts the idle sessions of the holder that reset a database last.
@@ -55,7 +55,7 @@ pub(crate) async fn open_pool(
     server: &PgServer,
     name: &str,
     open: u32,
-) -> Result<Claimed, DbError> {
+) -> Result<Claimed, ServerCallError> {
     let foreign = Arc::new(AtomicBool::new(false));
     let flag = foreign.clone();
     let holdings = Holdings::new(TEST_POOL_CONNECTIONS);
@@ -94,7 +94,7 @@ pub(crate) async fn open_pool(
     // for it forever.
     if let Err(error) = connected.into_iter().collect::<Result<Vec<_>, _>>() {
         pool.close().await;
-        return Err(DbError::server(
+        return Err(ServerCallError::statement(
             Backend::Postgres,
             format!("connect to `{name}`"),
             cause_of(error, server, name).await,
@@ -193,7 +193,7 @@ pub(crate) async fn reset(
     server: &PgServer,
     template: &Template,
     pool: &PgPool,
-) -> Result<bool, DbError> {
+) -> Result<bool, ServerCallError> {
     if reset_rows(server, template, pool).await? {
         return Ok(true);
     }
@@ -209,7 +209,7 @@ async fn reset_rows(
     server: &PgServer,
     template: &Template,
     pool: &PgPool,
-) -> Result<bool, DbError> {
+) -> Result<bool, ServerCallError> {
     let fingerprint = template.fingerprint.replace('\'', "''");
     let guard = format!(
         "do $testbed_guard$ begin
@@ -234,7 +234,7 @@ async fn reset_rows(
         {
             Ok(false)
         }
-        Err(error) => Err(DbError::server(
+        Err(error) => Err(ServerCallError::statement(
             Backend::Postgres,
             "reset a pooled database",
             error,
@@ -249,11 +249,11 @@ async fn reset_rows(
 /// changed or removed something of the template's, or a statement failed. The
 /// fingerprint is checked again by the reset that follows, so nothing short of the
 /// template's schema is ever handed on.
-async fn undo_additions(template: &Template, pool: &PgPool) -> Result<bool, DbError> {
+async fn undo_additions(template: &Template, pool: &PgPool) -> Result<bool, ServerCallError> {
     if template.objects.is_empty() {
         return Ok(false);
     }
-    let fail = |e| DbError::server(Backend::Postgres, "undo a test's schema changes", e);
+    let fail = |e| ServerCallError::statement(Backend::Postgres, "undo a test's schema changes", e);
     let mut conn = pool.acquire().await.map_err(fail)?;
     let Some(script) = catalog::undo_additions(&mut conn, &template.objects)
         .await
@@ -333,8 +333,9 @@ pub(crate) fn in_transaction(server: &PgServer, name: &str, holdings: &Arc<Holdi
 /// Rolls back the test's transaction: `true` if it was still open, so that nothing the
 /// test did was committed; its sequences are then rewound too (a rollback does not undo
 /// `nextval`), so the database is as the template left it.
-pub(crate) async fn roll_back(template: &Template, pool: &PgPool) -> Result<bool, DbError> {
-    let fail = |e| DbError::server(Backend::Postgres, "roll back the test's transaction", e);
+pub(crate) async fn roll_back(template: &Template, pool: &PgPool) -> Result<bool, ServerCallError> {
+    let fail =
+        |e| ServerCallError::statement(Backend::Postgres, "roll back the test's transaction", e);
     let mut conn = pool.acquire().await.map_err(fail)?;
     // A savepoint is refused outside a transaction block (25P01), and a transaction
     // aborted by an error refuses everything but a rollback (25P02): both tell.
@@ -370,8 +371,9 @@ pub(crate) async fn roll_back(template: &Template, pool: &PgPool) -> Result<bool
 }
 
 /// Commits the test's transaction, so a failing test's rows are there to inspect.
-pub(crate) async fn commit(pool: &PgPool) -> Result<(), DbError> {
-    let fail = |e| DbError::server(Backend::Postgres, "commit the failing test's work", e);
+pub(crate) async fn commit(pool: &PgPool) -> Result<(), ServerCallError> {
+    let fail =
+        |e| ServerCallError::statement(Backend::Postgres, "commit the failing test's work", e);
     let mut conn = pool.acquire().await.map_err(fail)?;
     sqlx::raw_sql("commit")
         .execute(&mut *conn)

@@ -11,11 +11,11 @@ use sqlx::PgConnection;
 
 use super::super::registry;
 use super::super::template;
-use crate::{Backend, DbError};
+use crate::{Backend, ServerCallError};
 
 /// Drops the idle pooled databases beyond the floor, of every template this role owns;
 /// returns their names.
-pub(crate) async fn drop_idle(conn: &mut PgConnection) -> Result<Vec<String>, DbError> {
+pub(crate) async fn drop_idle(conn: &mut PgConnection) -> Result<Vec<String>, ServerCallError> {
     let rows: Vec<(String, Option<f64>)> = sqlx::query_as(
         "select d.datname::text, extract(epoch from p.claimed_at)::float8
            from pg_database d left join pooled p on p.datname = d.datname
@@ -28,7 +28,7 @@ pub(crate) async fn drop_idle(conn: &mut PgConnection) -> Result<Vec<String>, Db
     .bind(super::POOL_COMMENT)
     .fetch_all(&mut *conn)
     .await
-    .map_err(|e| DbError::server(Backend::Postgres, "list the pooled databases", e))?;
+    .map_err(|e| ServerCallError::statement(Backend::Postgres, "list the pooled databases", e))?;
     let template_of = |name: &str| name.rsplit_once('_').map(|(prefix, _)| prefix.to_owned());
     let mut dropped = Vec::new();
     // Per template, in the claim's order (by name).
@@ -52,23 +52,25 @@ pub(crate) async fn drop_idle(conn: &mut PgConnection) -> Result<Vec<String>, Db
 
 /// Drops pooled database `name` under its claim and existence locks, unless either is
 /// held elsewhere; whether it did.
-async fn drop_unless_held(conn: &mut PgConnection, name: &str) -> Result<bool, DbError> {
+async fn drop_unless_held(conn: &mut PgConnection, name: &str) -> Result<bool, ServerCallError> {
     let keys = [registry::pool_key(name), registry::existence_key(name)];
     let locked: Vec<bool> =
         sqlx::query_scalar("select pg_try_advisory_lock(k) from unnest($1::bigint[]) k")
             .bind(&keys[..])
             .fetch_all(&mut *conn)
             .await
-            .map_err(|e| DbError::server(Backend::Postgres, "lock a pooled database", e))?;
+            .map_err(|e| {
+                ServerCallError::statement(Backend::Postgres, "lock a pooled database", e)
+            })?;
     let all = locked.iter().all(|taken| *taken);
     let dropped = if all {
         let result = template::drop_database(conn, name).await;
         if result.is_ok() {
             registry::forget(conn, name).await;
         }
-        result
-            .map(|()| true)
-            .map_err(|e| DbError::server(Backend::Postgres, format!("drop the idle `{name}`"), e))
+        result.map(|()| true).map_err(|e| {
+            ServerCallError::statement(Backend::Postgres, format!("drop the idle `{name}`"), e)
+        })
     } else {
         Ok(false)
     };

@@ -14,7 +14,7 @@ use tokio::net::UnixStream;
 use super::{BROKER_BIN_ENV, PROTOCOL, socket_path};
 use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
 use crate::schema::Prepared;
-use crate::{Backend, DbError, TestDb, owner};
+use crate::{Backend, ServerCallError, TestDb, owner};
 
 /// How long a test process waits for the broker's answer (a new clone on a slow disk
 /// takes a few hundred milliseconds).
@@ -25,7 +25,7 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(30);
 pub(crate) async fn acquire(
     prepared: &Prepared,
     scope: &Scope,
-) -> Option<Result<TestDb<sqlx::Postgres>, DbError>> {
+) -> Option<Result<TestDb<sqlx::Postgres>, ServerCallError>> {
     let server = configured_url()?;
     let socket = socket_path();
     let step = crate::trace::step("broker claim");
@@ -65,7 +65,7 @@ pub(crate) async fn acquire(
             }
         }
         step.end();
-        Ok::<(), DbError>(())
+        Ok::<(), ServerCallError>(())
     });
     pool_limit::explain_on_failure(scope, holdings, Backend::Postgres, &name, "");
     Some(Ok(TestDb {

@@ -14,7 +14,7 @@ use super::super::session::{self, Claimed};
 use super::super::warm::{self, Warm};
 use super::super::{claim_ready, ledger};
 use super::{IDLE_EXIT, PROTOCOL};
-use crate::{Backend, DbError, engine};
+use crate::{Backend, ServerCallError, engine};
 
 /// How the broker's clients come and go.
 struct Clients {
@@ -148,7 +148,7 @@ async fn take_back(server: &Arc<PgServer>, warm: Arc<Warm>, claimed: Claimed) {
     let reset = async {
         end_clients_sessions(&claimed.pool, &name).await?;
         session::end_sessions(&claimed.pool).await.map_err(|e| {
-            DbError::server(
+            ServerCallError::statement(
                 Backend::Postgres,
                 format!("end the sessions on `{name}`"),
                 e,
@@ -175,9 +175,9 @@ async fn take_back(server: &Arc<PgServer>, warm: Arc<Warm>, claimed: Claimed) {
 /// Ends every session on the pool's database but the broker's own, and waits until
 /// they are gone: a client closes its connections before it lets go, but one killed
 /// mid-statement leaves its statement running.
-async fn end_clients_sessions(pool: &sqlx::PgPool, name: &str) -> Result<(), DbError> {
+async fn end_clients_sessions(pool: &sqlx::PgPool, name: &str) -> Result<(), ServerCallError> {
     let action = || format!("end the sessions on `{name}`");
-    let fail = |e| DbError::server(Backend::Postgres, action(), e);
+    let fail = |e| ServerCallError::statement(Backend::Postgres, action(), e);
     let ours = format!(
         "{}{}",
         session::POOL_APPLICATION_PREFIX,
@@ -199,7 +199,7 @@ async fn end_clients_sessions(pool: &sqlx::PgPool, name: &str) -> Result<(), DbE
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    Err(DbError::failed(
+    Err(ServerCallError::failed(
         Backend::Postgres,
         action(),
         "a client's session did not end within 5 s",

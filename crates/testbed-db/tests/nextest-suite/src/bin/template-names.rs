@@ -1,7 +1,7 @@
 //! Prints the name of the suite's template on each backend (`<backend> <name>`), so the
 //! stress test can tell this suite's templates from other runs' on a shared server.
 
-fn main() -> Result<(), testbed_db::DbError> {
+fn main() -> Result<(), testbed_db::SchemaLoadError> {
     for backend in [
         testbed_db::Backend::Sqlite,
         testbed_db::Backend::Postgres,
