@@ -92,7 +92,11 @@ async fn template(prepared: Arc<Prepared>) -> Result<Arc<Template>, DatabaseAcqu
     let image =
         std::fs::read(&path).map_err(|e| ServerCallError::file("read the template", &path, e))?;
     let source = memdb::Source::open(&image).map_err(|message| {
-        ServerCallError::file("open in memory", &path, std::io::Error::other(message))
+        ServerCallError::failed(
+            Backend::Sqlite,
+            format!("open template `{}` in memory", path.display()),
+            message,
+        )
     })?;
     if built {
         // Only when a template is built: that is when the old ones start to pile up.
@@ -129,10 +133,10 @@ async fn hold_use(path: &Path) -> Result<(), ServerCallError> {
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    Err(ServerCallError::file(
-        "lock",
-        &use_path,
-        std::io::Error::other("a sweep held it for over a minute"),
+    Err(ServerCallError::failed(
+        Backend::Sqlite,
+        format!("lock `{}`", use_path.display()),
+        "a sweep held it for over a minute",
     ))
 }
 
@@ -303,10 +307,10 @@ async fn acquire_image(
 ) -> Result<(TestDb<Sqlite>, memdb::Handle, Arc<Holdings>), ServerCallError> {
     let name = owner::database_name();
     let keeper = template.source.copy_to(&name).map_err(|message| {
-        ServerCallError::file(
-            "copy the template into",
-            format!("file:/{name}?vfs=memdb"),
-            std::io::Error::other(message),
+        ServerCallError::failed(
+            Backend::Sqlite,
+            format!("copy the template into `file:/{name}?vfs=memdb`"),
+            message,
         )
     })?;
     // The same name on the `memdb` VFS: every connection of the pool opens the copy.
@@ -440,10 +444,10 @@ fn owner_lock(dir: &Path) -> Result<(), ServerCallError> {
     });
     match held {
         Ok(_) => Ok(()),
-        Err(message) => Err(ServerCallError::file(
-            "lock the owner file in",
-            dir,
-            std::io::Error::other(message.clone()),
+        Err(message) => Err(ServerCallError::failed(
+            Backend::Sqlite,
+            format!("lock the owner file in `{}`", dir.display()),
+            message.clone(),
         )),
     }
 }

@@ -86,7 +86,8 @@ pub(crate) async fn open_pool(
     for task in opening {
         connected.push(
             task.await
-                .map_err(|e| sqlx::Error::Protocol(format!("connecting task failed: {e}")))
+                // A connecting task that panicked or was cancelled.
+                .map_err(|_| sqlx::Error::WorkerCrashed)
                 .and_then(|connection| connection),
         );
     }
