@@ -8,8 +8,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::error::ParseError;
 use crate::failure::Failure;
+use crate::parse::ParseError;
 use crate::state::{Intention, State};
 
 /// The state of one flow: its identity, metadata, state and atoms.

@@ -3,28 +3,6 @@
 use crate::detail::AtomKind;
 use crate::state::State;
 
-/// A stored name (state, intention, atom kind) that this version does not know.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("parse {what} `{text}`: no such {what}")]
-pub struct ParseError {
-    what: &'static str,
-    text: String,
-}
-
-impl ParseError {
-    pub(crate) fn new(what: &'static str, text: &str) -> Self {
-        ParseError {
-            what,
-            text: text.to_owned(),
-        }
-    }
-
-    /// What was being read: `state`, `intention`, `atom kind`.
-    pub fn what(&self) -> &'static str {
-        self.what
-    }
-}
-
 /// Why a [`Storage`](crate::Storage) call failed.
 ///
 /// Several variants mean "not found" in the sense of taskflow's `NotFound`:

@@ -37,14 +37,16 @@ mod backend;
 mod detail;
 mod error;
 mod failure;
+mod parse;
 mod state;
 mod storage;
 
 pub use atom::{Atom, Provides, ResultIndex};
 pub use backend::{Backend, MemoryBackend, SqlBackend, SqlKind};
 pub use detail::{AtomDetail, AtomKind, FlowDetail, RetryAttempt};
-pub use error::{BackendError, ParseError, StorageError};
+pub use error::{BackendError, StorageError};
 pub use failure::Failure;
+pub use parse::ParseError;
 pub use state::{Intention, State};
 pub use storage::{ArgsMapping, INJECTOR_NAME, Outcome, ProgressDetails, RetryHistory, Storage};
 

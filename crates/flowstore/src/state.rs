@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ParseError;
+use crate::parse::ParseError;
 
 /// Where a flow or an atom is in its life.
 ///

@@ -4,8 +4,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::backend::Backend;
+use crate::clock::Clock;
 use crate::error::KvsError;
-use crate::region::Region;
 
 /// The prefix of a lock's backend entry, before the locked key's storage key.
 pub const LOCK_PREFIX: &str = "_lock";
@@ -17,9 +18,11 @@ const EXPIRY_MARGIN: Duration = Duration::from_secs(1);
 
 /// A held lock on one key of a region, released when dropped.
 ///
-/// Take it with [`Region::lock`]; pass it to [`Region::set_locked`],
-/// [`Region::delete_locked`] or [`Region::with_lock`], which refuse to act once it has
-/// been held for its timeout (or on another key).
+/// Take it with [`Region::lock`](crate::Region::lock); pass it to
+/// [`Region::set_locked`](crate::Region::set_locked),
+/// [`Region::delete_locked`](crate::Region::delete_locked) or
+/// [`Region::with_lock`](crate::Region::with_lock), which refuse to act once it has been
+/// held for its timeout (or on another key).
 ///
 /// ```
 /// let region = kvs::Region::builder("doc", "memory").build().unwrap();
@@ -30,7 +33,8 @@ const EXPIRY_MARGIN: Duration = Duration::from_secs(1);
 /// ```
 #[must_use = "a lock is released as soon as it is dropped: bind it, `let lock = region.lock(key)?;`"]
 pub struct KeyLock<'r> {
-    region: &'r Region,
+    /// What it needs of its region, which it borrows.
+    region: LockContext<'r>,
     key: String,
     /// The backend entry and its token, or `None` when the region does not lock.
     entry: Option<(String, Vec<u8>)>,
@@ -41,16 +45,26 @@ pub struct KeyLock<'r> {
 impl std::fmt::Debug for KeyLock<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeyLock")
-            .field("region", &self.region.name())
+            .field("region", &self.region.name)
             .field("key", &self.key)
             .field("storage_key", &self.storage_key())
             .finish()
     }
 }
 
+/// What a lock needs of the region it was taken in: its name (for `Debug`), its backend
+/// (to release the entry), its clock and its lock timeout (to tell expiry).
+#[derive(Clone, Copy)]
+pub(crate) struct LockContext<'r> {
+    pub(crate) name: &'r str,
+    pub(crate) backend: &'r dyn Backend,
+    pub(crate) clock: &'r dyn Clock,
+    pub(crate) timeout: Duration,
+}
+
 impl<'r> KeyLock<'r> {
     pub(crate) fn new(
-        region: &'r Region,
+        region: LockContext<'r>,
         key: &str,
         entry: Option<(String, Vec<u8>)>,
     ) -> KeyLock<'r> {
@@ -58,7 +72,7 @@ impl<'r> KeyLock<'r> {
             region,
             key: key.to_owned(),
             entry,
-            acquired_at: region.clock().now(),
+            acquired_at: region.clock.now(),
             released: false,
         }
     }
@@ -83,7 +97,7 @@ impl<'r> KeyLock<'r> {
     /// How long the lock has been held, by the region's clock.
     pub fn held_for(&self) -> Duration {
         self.region
-            .clock()
+            .clock
             .now()
             .saturating_duration_since(self.acquired_at)
     }
@@ -91,7 +105,7 @@ impl<'r> KeyLock<'r> {
     /// Whether the lock has been held so long that its entry may have expired: within
     /// a second (or a fifth of the timeout, if shorter) of the region's lock timeout.
     pub fn is_expired(&self) -> bool {
-        let timeout = self.region.lock_timeout();
+        let timeout = self.region.timeout;
         self.held_for() + EXPIRY_MARGIN.min(timeout / 5) >= timeout
     }
 
@@ -107,7 +121,7 @@ impl<'r> KeyLock<'r> {
         if let Some((key, token)) = &self.entry {
             // Not finding our token means the entry expired (and someone else may hold
             // the lock now): theirs is not ours to remove.
-            self.region.backend().delete_if_equal(key, token)?;
+            self.region.backend.delete_if_equal(key, token)?;
         }
         Ok(())
     }

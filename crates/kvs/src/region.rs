@@ -12,7 +12,7 @@ use crate::backend::{Backend, Entry, KeyTtl};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::KvsError;
-use crate::lock::{KeyLock, LOCK_PREFIX, backoff, new_token};
+use crate::lock::{KeyLock, LOCK_PREFIX, LockContext, backoff, new_token};
 use crate::mangler::KeyMangler;
 use crate::options::BackendOptions;
 use crate::registry::create_backend;
@@ -332,8 +332,13 @@ impl Region {
         self.expire_time
     }
 
-    pub(crate) fn clock(&self) -> &dyn Clock {
-        &*self.clock
+    fn lock_context(&self) -> LockContext<'_> {
+        LockContext {
+            name: &self.name,
+            backend: &*self.backend,
+            clock: &*self.clock,
+            timeout: self.lock_timeout,
+        }
     }
 
     fn not_found(&self, keys: Vec<String>) -> KvsError {
@@ -464,7 +469,7 @@ impl Region {
     /// ```
     pub fn lock(&self, key: &str) -> Result<KeyLock<'_>, KvsError> {
         if !self.locking {
-            return Ok(KeyLock::new(self, key, None));
+            return Ok(KeyLock::new(self.lock_context(), key, None));
         }
         let lock_key = format!("{LOCK_PREFIX}{}", self.storage_key(key));
         let token = new_token();
@@ -473,7 +478,11 @@ impl Region {
                 .backend
                 .add(&lock_key, &token, Some(self.lock_timeout))?
             {
-                return Ok(KeyLock::new(self, key, Some((lock_key, token))));
+                return Ok(KeyLock::new(
+                    self.lock_context(),
+                    key,
+                    Some((lock_key, token)),
+                ));
             }
             if attempt < self.max_lock_attempts {
                 std::thread::sleep(backoff(attempt));

@@ -73,7 +73,7 @@ impl EmbeddedMigrations {
     pub(crate) fn migrator(
         &self,
         backend: Backend,
-    ) -> Result<(Migrator, HashMap<i64, crate::schema::Script>), SchemaLoadError> {
+    ) -> Result<(Migrator, HashMap<i64, crate::script::Script>), SchemaLoadError> {
         let (set, dir) = self.set_for(backend);
         check_fresh(Path::new(self.dir), backend, set, &dir)?;
         let mut files = HashMap::new();
@@ -98,7 +98,7 @@ impl EmbeddedMigrations {
             });
             files.insert(
                 embedded.version,
-                crate::schema::Script {
+                crate::script::Script {
                     path: dir.join(embedded.file),
                     sql: Cow::Borrowed(embedded.sql),
                 },

@@ -45,6 +45,7 @@ mod probe;
 mod reached;
 mod retention;
 mod schema;
+mod script;
 mod server_cache;
 mod sql_split;
 mod sqlite;

@@ -43,6 +43,8 @@ mod outcomes;
 mod plan;
 mod registration;
 #[cfg(feature = "harness")]
+mod report;
+#[cfg(feature = "harness")]
 mod run;
 #[cfg(feature = "harness")]
 mod schedule;
@@ -58,7 +60,9 @@ pub use libtest_mimic::{Arguments, Conclusion, FormatSetting};
 pub use outcomes::{ScenarioTally, TestRecord};
 pub use registration::{RegisteredTest, ShouldPanic};
 #[cfg(feature = "harness")]
-pub use run::{Order, ResourceCost, RunReport, main, registered, run};
+pub use report::{ResourceCost, RunReport};
+#[cfg(feature = "harness")]
+pub use run::{Order, main, registered, run};
 pub use sections::summary_section;
 #[cfg(feature = "harness")]
 pub use summary::summary;

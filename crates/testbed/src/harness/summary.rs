@@ -6,7 +6,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use super::outcomes::ScenarioTally;
-use super::run::RunReport;
+use super::report::RunReport;
 
 /// Distinct skip reasons listed before the rest are only counted: a reason that names
 /// each test's own database would otherwise list every test again.

@@ -43,7 +43,7 @@
 //! # fn main() { reads_the_template(); }
 //! ```
 
-mod deps;
+mod erased;
 mod error;
 mod persistent;
 mod registry;
@@ -51,11 +51,11 @@ mod resource;
 mod target_dir;
 mod usage;
 
-pub use deps::Deps;
+pub use erased::{AnyResource, ResourceStats};
 pub use error::{PersistentEnsureError, ResourceCleanError};
 pub use persistent::{Persistent, PersistentHold};
-pub use registry::{AnyResource, ResourceStats, live_resources, teardown_all};
-pub use resource::{Resource, Shared};
+pub use registry::{live_resources, teardown_all};
+pub use resource::{Deps, Resource, Shared};
 pub use target_dir::testbed_dir;
 #[cfg(feature = "harness")]
 pub(crate) use usage::capture as capture_usage;

@@ -9,9 +9,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
-use super::deps::{Deps, Hold};
+use super::erased::{AnyResource, Hold, ResourceStats};
 use super::error::ResourceCleanError;
-use super::registry::{self, AnyResource, EXITING, ResourceStats};
+use super::registry::{self, EXITING};
 use crate::core::{BoxError, Scope, Unavailable, lock, panic_message};
 
 type MakeFn<T> = fn(&Deps<'_>) -> Result<T, BoxError>;
@@ -547,5 +547,52 @@ impl<T: Send + Sync + fmt::Debug + 'static> fmt::Debug for Shared<T> {
             .field("resource", &self.resource.name)
             .field("value", &self.instance.value)
             .finish()
+    }
+}
+
+/// The dependencies of a resource being made, in the order they were declared with
+/// [`Resource::depends_on`].
+///
+/// ```
+/// use testbed::resources::Resource;
+///
+/// static PORT: Resource<u16> = Resource::new("port", |_| Ok(5432));
+/// static URL: Resource<String> = Resource::new("url", |deps| {
+///     Ok(format!("postgres://127.0.0.1:{}", deps.get(&PORT)))
+/// })
+/// .depends_on(&[&PORT]);
+/// ```
+pub struct Deps<'a> {
+    pub(crate) resource: &'static str,
+    pub(crate) holds: &'a [Hold],
+}
+
+impl<'a> Deps<'a> {
+    /// The value of dependency `resource`.
+    ///
+    /// # Panics
+    ///
+    /// When `resource` was not declared with [`Resource::depends_on`]: a dependency the
+    /// resource does not declare could be reset without the resource noticing.
+    pub fn get<D: Send + Sync + 'static>(&self, resource: &'static Resource<D>) -> &'a D {
+        let wanted: *const Resource<D> = resource;
+        let hold = self
+            .holds
+            .iter()
+            .find(|hold| std::ptr::addr_eq(hold.resource as *const dyn AnyResource, wanted))
+            .unwrap_or_else(|| {
+                panic!(
+                    "resource `{}` is not a declared dependency of `{}` \
+                     (hint: declare it with `.depends_on(&[...])` on `{}`)",
+                    resource.name(),
+                    self.resource,
+                    self.resource
+                )
+            });
+        let instance = hold
+            .instance
+            .downcast_ref::<Instance<D>>()
+            .expect("a hold of a `Resource<D>` holds an `Instance<D>`");
+        &instance.value
     }
 }

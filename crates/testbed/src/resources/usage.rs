@@ -4,7 +4,7 @@
 
 use std::cell::RefCell;
 
-use super::registry::AnyResource;
+use super::erased::AnyResource;
 
 thread_local! {
     /// Set while the harness runs a test on this thread.

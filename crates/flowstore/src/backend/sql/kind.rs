@@ -2,7 +2,7 @@
 
 use crate::error::BackendError;
 
-/// Which server a [`SqlBackend`] talks to.
+/// Which server a [`SqlBackend`](crate::SqlBackend) talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SqlKind {
     /// SQLite (`sqlite:` URLs).
