@@ -5,11 +5,15 @@
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+#[path = "support/child_process.rs"]
+mod child_process;
+
+use child_process::only_in_child;
+
 use sqlx::Connection;
 use testbed_db::admin::{self, PruneOptions};
 use testbed_db::{Backend, ServerCallError};
 
-const ROLE_ENV: &str = "TESTBED_DB_CHILD";
 const NAME_ENV: &str = "TESTBED_INTENT_NAME";
 
 /// A pooled database's name no other test uses: `testbed_pool_<hash>_<n>`.
@@ -76,12 +80,10 @@ async fn require_postgres() {
     }
 }
 
-#[tokio::test]
+#[testbed::test]
 #[ignore = "helper: run in a child process by a_killed_creators_database_is_pruned"]
 async fn child_dies_before_marking() {
-    if std::env::var(ROLE_ENV).as_deref() != Ok("child_dies_before_marking") {
-        return;
-    }
+    only_in_child("child_dies_before_marking");
     let name = std::env::var(NAME_ENV).unwrap();
     testbed_db::__private::create_unmarked_for_tests(name)
         .await
@@ -98,14 +100,7 @@ async fn child_dies_before_marking() {
 async fn a_killed_creators_database_is_pruned() {
     require_postgres().await;
     let (orphan, by_hand) = (pool_name(1), pool_name(2));
-    let status = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_dies_before_marking",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env(ROLE_ENV, "child_dies_before_marking")
+    let status = child_process::command("child_dies_before_marking")
         .env(NAME_ENV, &orphan)
         .status()
         .unwrap();

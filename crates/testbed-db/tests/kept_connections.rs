@@ -3,14 +3,16 @@
 //! cap, beyond what its test is using. The uses run in a child with a small cap, in a
 //! test binary of its own so that no other test's pools count.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sqlx::Connection;
+#[path = "support/child_process.rs"]
+mod child_process;
+
+use child_process::only_in_child;
 use testbed::{Outcome, Scope};
 use testbed_db::{Backend, Database, ServerCallError, Target, admin};
 
-const ROLE_ENV: &str = "TESTBED_DB_CHILD";
 /// The child's cap: two idle pools of three connections.
 const CAP: usize = 6;
 
@@ -69,12 +71,10 @@ async fn settles_within(admin: &mut sqlx::PgConnection, application: &str, bound
     }
 }
 
-#[tokio::test]
+#[testbed::test]
 #[ignore = "helper: run in a child process by kept_connections_stay_under_the_cap"]
 async fn child_uses_every_schema() {
-    if std::env::var(ROLE_ENV).as_deref() != Ok("child_uses_every_schema") {
-        return;
-    }
+    only_in_child("child_uses_every_schema");
     let mut admin = sqlx::PgConnection::connect(&admin_url()).await.unwrap();
     for database in &SCHEMAS {
         let scope = Scope::new("child");
@@ -99,16 +99,7 @@ async fn kept_connections_stay_under_the_cap() {
     {
         testbed::skip(unavailable.requirement(), unavailable.reason());
     }
-    let exe = std::env::current_exe().unwrap();
-    let output = Command::new(exe)
-        .args([
-            "--exact",
-            "child_uses_every_schema",
-            "--ignored",
-            "--nocapture",
-        ])
-        .args(["--test-threads=1"])
-        .env(ROLE_ENV, "child_uses_every_schema")
+    let output = child_process::command("child_uses_every_schema")
         .env(testbed_db::PG_MAX_KEPT_CONNECTIONS_ENV, CAP.to_string())
         .output()
         .unwrap();

@@ -9,11 +9,14 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::process::{Command, Stdio};
 
+#[path = "support/child_process.rs"]
+mod child_process;
+
+use child_process::only_in_child;
 use testbed::{Outcome, Scope};
 use testbed_db::admin;
 use testbed_db::{Backend, Database, DatabaseAcquireError, ServerCallError, Target};
 
-const ROLE_ENV: &str = "TESTBED_DB_CHILD";
 const VERSION_ENV: &str = "TESTBED_SWEEP_VERSION";
 const READY_ENV: &str = "TESTBED_SWEEP_READY";
 
@@ -56,24 +59,14 @@ static VERSIONS: [Database; 6] = [
 /// A schema a live process keeps using while it is made to look long unused.
 static LIVE: Database = Database::function("sweep live v1", schema);
 
-fn role() -> Option<String> {
-    std::env::var(ROLE_ENV).ok()
-}
-
 fn backend_of(text: &str) -> Backend {
     text.parse().expect("a backend name")
 }
 
 /// Runs `helper` of this binary in a child for `backend`, with `version` chosen.
 fn child(helper: &str, backend: Backend, version: usize) -> Command {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let mut command = Command::new(exe);
-    command
-        .args(["--exact", helper, "--ignored", "--nocapture"])
-        .args(["--test-threads=1"])
-        .env(ROLE_ENV, helper)
-        .env(VERSION_ENV, format!("{backend} {version}"))
-        .env_remove(testbed::REQUIRE_ENV);
+    let mut command = child_process::command(helper);
+    command.env(VERSION_ENV, format!("{backend} {version}"));
     command
 }
 
@@ -100,23 +93,19 @@ async fn use_once(
     Ok(name)
 }
 
-#[tokio::test]
+#[testbed::test]
 #[ignore = "helper: run in a child process by the sweep tests"]
 async fn child_builds_one_version() {
-    if role().as_deref() != Some("child_builds_one_version") {
-        return;
-    }
+    only_in_child("child_builds_one_version");
     let (backend, version) = chosen();
     let used = use_once(&VERSIONS[version], backend).await.unwrap();
     println!("USED {used}");
 }
 
-#[tokio::test]
+#[testbed::test]
 #[ignore = "helper: run in a child process by the sweep tests"]
 async fn child_holds_the_live_schema() {
-    if role().as_deref() != Some("child_holds_the_live_schema") {
-        return;
-    }
+    only_in_child("child_holds_the_live_schema");
     let (backend, _) = chosen();
     let scope = Scope::new("child");
     let _db = LIVE.acquire(&scope, backend).await.unwrap();

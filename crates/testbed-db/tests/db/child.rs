@@ -6,33 +6,18 @@ use std::process::{Command, Output};
 
 use testbed::{Outcome, Scope};
 
+use crate::child_process::only_in_child;
 use crate::{SHOP, SHOP_CLONES};
-
-const ROLE_ENV: &str = "TESTBED_DB_CHILD";
 
 /// Runs helper test `name` of this binary in a child with `env` set.
 pub fn run(name: &str, env: &[(&str, &str)]) -> Output {
     command(name, env).output().expect("the child test runs")
 }
 
-/// The command that runs test `name` of this binary as a child.
+/// The command that runs test `name` of this binary as a child, with `env` set.
 fn command(name: &str, env: &[(&str, &str)]) -> Command {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let mut command = Command::new(exe);
-    command
-        .args([
-            "--exact",
-            name,
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(ROLE_ENV, name)
-        // The caller decides what the child requires.
-        .env_remove(testbed::REQUIRE_ENV);
-    for (key, value) in env {
-        command.env(key, value);
-    }
+    let mut command = crate::child_process::command(name);
+    command.envs(env.iter().copied());
     command
 }
 
@@ -60,16 +45,10 @@ pub fn printed_database(output: &Output) -> String {
         .to_owned()
 }
 
-fn is_child(name: &str) -> bool {
-    std::env::var(ROLE_ENV).is_ok_and(|role| role.ends_with(name))
-}
-
-#[tokio::test]
+#[testbed::test]
 #[ignore = "helper: run in a child process by `orphans_of_a_killed_run_are_pruned`"]
 async fn child_dies_holding_a_postgres_database() {
-    if !is_child("child_dies_holding_a_postgres_database") {
-        return;
-    }
+    only_in_child("child_dies_holding_a_postgres_database");
     let scope = Scope::new("child");
     let db = SHOP_CLONES
         .try_postgres(&scope)
@@ -81,24 +60,20 @@ async fn child_dies_holding_a_postgres_database() {
     sigkill_self();
 }
 
-#[tokio::test]
+#[testbed::test]
 #[ignore = "helper: run in a child process by `a_failing_test_keeps_its_database_when_asked`"]
 async fn child_fails_with_a_postgres_database() {
-    if !is_child("child_fails_with_a_postgres_database") {
-        return;
-    }
+    only_in_child("child_fails_with_a_postgres_database");
     let scope = Scope::new("child");
     let db = SHOP.try_postgres(&scope).await.expect("postgres is up");
     println!("DATABASE {}", db.name());
     scope.finish_async(Outcome::Failed).await.unwrap();
 }
 
-#[tokio::test]
+#[testbed::test]
 #[ignore = "helper: run in a child process by `a_killed_runs_pooled_database_is_reset_by_its_next_user`"]
 async fn child_dies_dirtying_a_pooled_database() {
-    if !is_child("child_dies_dirtying_a_pooled_database") {
-        return;
-    }
+    only_in_child("child_dies_dirtying_a_pooled_database");
     let scope = Scope::new("child");
     let db = crate::postgres::CRASHED
         .try_postgres(&scope)
@@ -113,12 +88,10 @@ async fn child_dies_dirtying_a_pooled_database() {
     sigkill_self();
 }
 
-#[tokio::test]
+#[testbed::test]
 #[ignore = "helper: run in a child process by `a_killed_runs_running_statement_is_ended_by_the_next_claimer`"]
 async fn child_dies_with_a_statement_running() {
-    if !is_child("child_dies_with_a_statement_running") {
-        return;
-    }
+    only_in_child("child_dies_with_a_statement_running");
     let scope = Scope::new("child");
     let db = crate::postgres::STRAGGLER
         .try_postgres(&scope)
@@ -160,12 +133,10 @@ async fn child_dies_with_a_statement_running() {
     sigkill_self();
 }
 
-#[tokio::test]
+#[testbed::test]
 #[ignore = "helper: run in a child process by `a_killed_runs_pooled_database_gets_its_counters_back`"]
 async fn child_dies_moving_mysql_counters() {
-    if !is_child("child_dies_moving_mysql_counters") {
-        return;
-    }
+    only_in_child("child_dies_moving_mysql_counters");
     let scope = Scope::new("child");
     let db = crate::mysql::KILLED_COUNTERS
         .try_mysql(&scope)
@@ -180,12 +151,10 @@ async fn child_dies_moving_mysql_counters() {
     sigkill_self();
 }
 
-#[tokio::test]
+#[testbed::test]
 #[ignore = "helper: run in a child process by `mysql::a_killed_runs_running_statement_is_ended_by_the_next_claimer`"]
 async fn child_dies_with_a_mysql_statement_running() {
-    if !is_child("child_dies_with_a_mysql_statement_running") {
-        return;
-    }
+    only_in_child("child_dies_with_a_mysql_statement_running");
     let scope = Scope::new("child");
     let db = crate::mysql::STRAGGLER
         .try_mysql(&scope)
@@ -231,12 +200,10 @@ fn sigkill_self() -> ! {
     std::process::abort()
 }
 
-#[tokio::test]
+#[testbed::test]
 #[ignore = "helper: run in a child process by `a_throwaway_cluster_serves_and_stops_when_unused`"]
 async fn child_uses_the_throwaway_cluster() {
-    if !is_child("child_uses_the_throwaway_cluster") {
-        return;
-    }
+    only_in_child("child_uses_the_throwaway_cluster");
     let scope = Scope::new("child");
     let db = SHOP
         .try_postgres(&scope)
@@ -258,12 +225,10 @@ async fn child_uses_the_throwaway_cluster() {
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 
-#[tokio::test]
+#[testbed::test]
 #[ignore = "helper: run in a child process by `a_failing_tests_sqlite_image_is_kept_when_asked`"]
 async fn child_fails_with_an_sqlite_image() {
-    if !is_child("child_fails_with_an_sqlite_image") {
-        return;
-    }
+    only_in_child("child_fails_with_an_sqlite_image");
     let scope = Scope::new("child");
     let db = SHOP.sqlite(&scope).await.expect("sqlite");
     sqlx::query("insert into tags (name) values ('evidence')")
@@ -276,19 +241,15 @@ async fn child_fails_with_an_sqlite_image() {
 #[testbed::test]
 #[ignore = "helper: run in a child process by `an_unavailable_server_skips_or_fails_when_required`"]
 async fn child_needs_postgres(scope: &Scope) {
-    if !is_child("child_needs_postgres") {
-        return;
-    }
+    only_in_child("child_needs_postgres");
     SHOP.postgres(scope).await.unwrap();
     println!("REACHED THE BODY");
 }
 
-#[tokio::test]
+#[testbed::test]
 #[ignore = "helper: run in a child process by `a_half_built_mysql_template_is_rebuilt`"]
 async fn child_uses_the_half_built_mysql_schema() {
-    if !is_child("child_uses_the_half_built_mysql_schema") {
-        return;
-    }
+    only_in_child("child_uses_the_half_built_mysql_schema");
     let scope = Scope::new("child");
     let db = crate::mysql::HALF_BUILT
         .try_mysql(&scope)
@@ -301,57 +262,45 @@ async fn child_uses_the_half_built_mysql_schema() {
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 
-#[tokio::test]
+#[testbed::test]
 #[ignore = "helper: run in a child process by `faults::a_postgres_server_lost_mid_run_fails_fast_then_is_used_again`"]
 async fn child_loses_its_server() {
-    if !is_child("child_loses_its_server") {
-        return;
-    }
+    only_in_child("child_loses_its_server");
     crate::faults::lose_the_server().await;
 }
 
-#[tokio::test]
+#[testbed::test]
 #[ignore = "helper: run in a child process by `faults::a_postgres_server_lost_mid_run_fails_later_processes_of_the_run`"]
 async fn child_acquires_once() {
-    if !is_child("child_acquires_once") {
-        return;
-    }
+    only_in_child("child_acquires_once");
     crate::faults::acquire_once().await;
 }
 
-#[tokio::test]
+#[testbed::test]
 #[ignore = "helper: run in a child process by the `faults::a_frozen_*` tests"]
 async fn child_freezes_its_server() {
-    if !is_child("child_freezes_its_server") {
-        return;
-    }
+    only_in_child("child_freezes_its_server");
     crate::faults::freeze_the_server().await;
 }
 
-#[tokio::test]
+#[testbed::test]
 #[ignore = "helper: run in a child process by `faults::a_full_postgres_server_is_named_within_seconds`"]
 async fn child_fills_its_server() {
-    if !is_child("child_fills_its_server") {
-        return;
-    }
+    only_in_child("child_fills_its_server");
     crate::faults::fill_the_server().await;
 }
 
-#[tokio::test]
+#[testbed::test]
 #[ignore = "helper: run in a child process by `roles::two_roles_share_a_server_each_with_its_own_databases`"]
 async fn child_uses_every_strategy() {
-    if !is_child("child_uses_every_strategy") {
-        return;
-    }
+    only_in_child("child_uses_every_strategy");
     crate::roles::use_every_strategy().await;
 }
 
-#[tokio::test]
+#[testbed::test]
 #[ignore = "helper: run in a child process by the `a_*pool_grown_by_a_peak_shrinks_once_the_peak_is_past` tests"]
 async fn child_holds_several_databases() {
-    if !is_child("child_holds_several_databases") {
-        return;
-    }
+    only_in_child("child_holds_several_databases");
     let count: usize = std::env::var("TESTBED_DB_HOLD").unwrap().parse().unwrap();
     let mysql = std::env::var("TESTBED_DB_BACKEND").is_ok_and(|backend| backend == "mysql");
     let scopes: Vec<Scope> = (0..count).map(|_| Scope::new("child")).collect();
@@ -371,20 +320,16 @@ async fn child_holds_several_databases() {
     }
 }
 
-#[tokio::test]
+#[testbed::test]
 #[ignore = "helper: run in a child process by `faults::a_template_left_invalid_by_a_cut_off_drop_is_rebuilt_and_pruned`"]
 async fn child_meets_half_dropped_templates() {
-    if !is_child("child_meets_half_dropped_templates") {
-        return;
-    }
+    only_in_child("child_meets_half_dropped_templates");
     crate::faults::meet_half_dropped_templates().await;
 }
 
-#[tokio::test]
+#[testbed::test]
 #[ignore = "helper: run in a child process by `faults::a_full_disk_during_a_clone_says_so`"]
 async fn child_fills_its_disk() {
-    if !is_child("child_fills_its_disk") {
-        return;
-    }
+    only_in_child("child_fills_its_disk");
     crate::faults::fill_the_disk().await;
 }

@@ -12,25 +12,25 @@ use crate::SHOP;
 /// Runs test `name` of this binary as a user would run the bare binary: from another
 /// directory, with none of cargo's `CARGO_*` variables (`CARGO_MANIFEST_DIR` first).
 /// Reads the environment: hold the `EnvLock`.
-fn run_without_cargo(name: &str, dir: &Path, role: Option<&str>) -> Output {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let mut command = Command::new(exe);
-    command
-        .args(["--exact", name, "--test-threads=1"])
-        .current_dir(dir)
-        .env_remove(testbed::REQUIRE_ENV);
+/// `helper` says whether `name` is a helper (see `child_process`) or an ordinary test.
+fn run_without_cargo(name: &str, dir: &Path, helper: bool) -> Output {
+    let mut command = if helper {
+        crate::child_process::command(name)
+    } else {
+        let mut command = Command::new(std::env::current_exe().expect("the test binary's path"));
+        command
+            .args(["--exact", name, "--test-threads=1"])
+            .env_remove(testbed::REQUIRE_ENV);
+        command
+    };
+    command.current_dir(dir);
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("CARGO") {
             command.env_remove(key);
         }
     }
-    if let Some(role) = role {
-        command.arg("--ignored").env(ROLE_ENV, role);
-    }
     command.output().expect("the test binary runs")
 }
-
-const ROLE_ENV: &str = "TESTBED_DB_EMBEDDED_CHILD";
 
 fn printed(output: &Output) -> String {
     format!(
@@ -43,7 +43,7 @@ fn printed(output: &Output) -> String {
 #[testbed::test]
 fn a_test_binary_run_without_cargo_finds_its_embedded_migrations(dir: TempDir, _env: EnvLock) {
     // The SQLite test checks all 22 tables, the 12 applied migrations and the seed rows.
-    let output = run_without_cargo("sqlite::builds_the_schema_and_seeds", dir.path(), None);
+    let output = run_without_cargo("sqlite::builds_the_schema_and_seeds", dir.path(), false);
     let printed = printed(&output);
     assert!(output.status.success(), "{printed}");
     assert!(
@@ -63,7 +63,7 @@ fn migrations_read_at_run_time_are_missing_without_cargo_and_say_how_to_embed(
     _env: EnvLock,
 ) {
     let name = "embedded::child_reads_migrations_at_run_time";
-    let output = run_without_cargo(name, dir.path(), Some(name));
+    let output = run_without_cargo(name, dir.path(), true);
     let printed = printed(&output);
     assert!(!output.status.success(), "{printed}");
     assert!(
@@ -73,12 +73,10 @@ fn migrations_read_at_run_time_are_missing_without_cargo_and_say_how_to_embed(
     assert!(printed.contains("testbed_db::migrations!"), "{printed}");
 }
 
-#[tokio::test]
+#[testbed::test]
 #[ignore = "helper: run without cargo by `migrations_read_at_run_time_are_missing_without_cargo_and_say_how_to_embed`"]
 async fn child_reads_migrations_at_run_time() {
-    if std::env::var_os(ROLE_ENV).is_none() {
-        return;
-    }
+    crate::child_process::only_in_child("child_reads_migrations_at_run_time");
     let scope = Scope::new("child");
     let error = READ_AT_RUN_TIME.sqlite(&scope).await.unwrap_err();
     panic!("MISSING {error}");

@@ -3,6 +3,8 @@
 
 mod bad_input;
 mod child;
+#[path = "../support/child_process.rs"]
+mod child_process;
 mod connection_limit;
 mod embedded;
 mod faults;

@@ -1,0 +1,47 @@
+//! Running a helper test of this test binary in a child process, the one way every test
+//! binary of testbed-db does it: to die mid-test, or to run with an environment variable
+//! set (setting it in the parent would race with other tests' threads).
+//!
+//! A helper is an `#[ignore]`d `#[testbed::test]` that starts with [`only_in_child`]:
+//! run any other way (`--include-ignored`, nextest's `--run-ignored all`) it reports a
+//! skip naming its parent, never a pass.
+
+#![allow(dead_code)] // each test binary uses its own part
+
+use std::process::Command;
+
+/// Set in the child to the name of the helper it runs.
+pub const ROLE_ENV: &str = "TESTBED_DB_CHILD";
+
+/// The command that runs helper test `name` (as libtest names it) of this binary alone
+/// in a child process, ignored tests included and its output shown, with [`ROLE_ENV`]
+/// naming it and without `TESTBED_REQUIRE` (the caller decides what the child requires).
+pub fn command(name: &str) -> Command {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut command = Command::new(exe);
+    command
+        .args([
+            "--exact",
+            name,
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(ROLE_ENV, name)
+        .env_remove(testbed::REQUIRE_ENV);
+    command
+}
+
+/// Skips the calling helper unless this process is the child started for it by
+/// [`command`]: `name` is the helper's function name.
+pub fn only_in_child(name: &str) {
+    let role = std::env::var(ROLE_ENV).unwrap_or_default();
+    if role.rsplit("::").next() != Some(name) {
+        testbed::skip(
+            "child process",
+            format!(
+                "`{name}` is a helper that runs only in the child process its parent test starts"
+            ),
+        );
+    }
+}
