@@ -16,8 +16,8 @@ use std::collections::HashSet;
 
 use sqlx::PgConnection;
 
-use super::server::{ADMIN_PREFIX, LEASE_PREFIX};
-use super::template;
+use super::marks::{ADMIN_PREFIX, LEASE_PREFIX};
+use super::sql;
 use crate::{Backend, ServerCallError, owner};
 
 fn fail(action: &'static str) -> impl Fn(sqlx::Error) -> ServerCallError {
@@ -108,7 +108,7 @@ pub(crate) async fn sweep(conn: &mut PgConnection) -> Result<Vec<String>, Server
             // The lock under which the name is made (a template's build lock, a pooled
             // database's claim), held while dropping: nobody makes it meanwhile.
             let key = if name.starts_with(crate::owner::TEMPLATE_PREFIX) {
-                template::lock_key(name)
+                sql::lock_key(name)
             } else {
                 super::registry::pool_key(name)
             };
@@ -130,7 +130,7 @@ pub(crate) async fn sweep(conn: &mut PgConnection) -> Result<Vec<String>, Server
             .await
             .map_err(fail("look at an intended database"))?;
             let result = match found {
-                Some((true, true)) => template::drop_database(conn, name).await.map(|()| true),
+                Some((true, true)) => sql::drop_database(conn, name).await.map(|()| true),
                 // Another role's: its own runs sweep it, and need the intent to.
                 Some((_, false)) => {
                     let _ = sqlx::query("select pg_advisory_unlock($1)")
@@ -176,7 +176,7 @@ pub async fn create_unmarked_for_tests(name: String) -> Result<(), ServerCallErr
                 format!("`{name}` exists"),
             ));
         }
-        template::run(&mut lease, format!(r#"create database "{name}""#))
+        sql::run(&mut lease, format!(r#"create database "{name}""#))
             .await
             .map_err(fail("create the intended database"))
     })

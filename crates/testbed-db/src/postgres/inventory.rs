@@ -8,23 +8,21 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use sqlx::{Connection, PgConnection};
 
-use super::recycle;
-use super::server::{ADMIN_PREFIX, LEASE_PREFIX, PgServer};
-use super::template::{self, TEMPLATE_COMMENT};
+use super::marks::{
+    self, ADMIN_PREFIX, KEPT_COMMENT, LEASE_PREFIX, OWNED_PREFIX, TEMPLATE_COMMENT, last_used,
+    owned_comment,
+};
+use super::server::PgServer;
+use super::shrink;
+use super::sql;
+use super::template;
 use crate::held::{Held, HeldKind};
-use crate::{Backend, ServerCallError, owner};
-
-/// The comment of a failing test's database kept for inspection.
-pub(crate) const KEPT_COMMENT: &str = "testbed kept";
-const OWNED_PREFIX: &str = "testbed owner";
-
-pub(crate) fn owned_comment(template: &str) -> String {
-    format!("{OWNED_PREFIX} of {template}")
-}
+use crate::schema::Prepared;
+use crate::{Backend, DatabaseAcquireError, ServerCallError, owner};
 
 pub(crate) async fn list(server: &PgServer) -> Result<Vec<Held>, ServerCallError> {
     let fail = |e| ServerCallError::statement(Backend::Postgres, "list testbed's databases", e);
@@ -106,7 +104,7 @@ pub(crate) async fn list(server: &PgServer) -> Result<Vec<Held>, ServerCallError
                 is_template && !allows_connections && comment.starts_with(TEMPLATE_COMMENT);
             // Unfinished only if a builder recorded its intent or builds it now: a
             // name is no proof.
-            let building = intended.contains(&name) || locked.contains(&template::lock_key(&name));
+            let building = intended.contains(&name) || locked.contains(&sql::lock_key(&name));
             let kind = if complete {
                 HeldKind::Template
             } else if building {
@@ -122,7 +120,7 @@ pub(crate) async fn list(server: &PgServer) -> Result<Vec<Held>, ServerCallError
         } else if name.starts_with(crate::owner::POOL_PREFIX) {
             let kind = if comment == KEPT_COMMENT {
                 HeldKind::Kept
-            } else if comment != recycle::POOL_COMMENT && comment != recycle::LEGACY_POOL_COMMENT {
+            } else if comment != marks::POOL_COMMENT && comment != marks::LEGACY_POOL_COMMENT {
                 continue; // not a comment testbed wrote: not ours to judge
             } else if locked.contains(&super::registry::pool_key(&name)) {
                 HeldKind::InUse
@@ -160,8 +158,8 @@ fn is_marked(comment: &str) -> bool {
     comment.starts_with(TEMPLATE_COMMENT)
         || comment.starts_with(OWNED_PREFIX)
         || [
-            recycle::POOL_COMMENT,
-            recycle::LEGACY_POOL_COMMENT,
+            marks::POOL_COMMENT,
+            marks::LEGACY_POOL_COMMENT,
             KEPT_COMMENT,
         ]
         .contains(&comment)
@@ -188,7 +186,7 @@ pub(crate) async fn drop_kinds(
             });
         }
         // Pooled databases beyond what recent runs needed.
-        for name in recycle::shrink::drop_idle(&mut conn).await? {
+        for name in shrink::drop_idle(&mut conn).await? {
             dropped.push(held(name, HeldKind::Pooled));
         }
     }
@@ -199,7 +197,7 @@ pub(crate) async fn drop_kinds(
         // Whoever builds a template or uses a pooled database holds its lock: leave
         // those alone, and hold the lock while dropping so nobody claims it meanwhile.
         let key = if held.name.starts_with(crate::owner::TEMPLATE_PREFIX) {
-            Some(template::lock_key(&held.name))
+            Some(sql::lock_key(&held.name))
         } else if held.name.starts_with(crate::owner::POOL_PREFIX) {
             Some(super::registry::pool_key(&held.name))
         } else {
@@ -209,12 +207,12 @@ pub(crate) async fn drop_kinds(
         let use_key = held
             .name
             .starts_with(crate::owner::TEMPLATE_PREFIX)
-            .then(|| template::use_key(&held.name));
+            .then(|| sql::use_key(&held.name));
         let keys: Vec<i64> = key.into_iter().chain(use_key).collect();
         if !try_lock_all(&mut conn, &keys).await? {
             continue;
         }
-        let result = template::drop_database(&mut conn, &held.name).await;
+        let result = sql::drop_database(&mut conn, &held.name).await;
         unlock_all(&mut conn, &keys).await;
         result.map_err(|e| {
             ServerCallError::statement(Backend::Postgres, format!("drop `{}`", held.name), e)
@@ -319,16 +317,17 @@ fn is_template_name(name: &str) -> bool {
         .is_some_and(|hash| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// When a template was last used, from its `testbed.last_used` setting; a template
-/// without one (built before testbed recorded it) counts as long unused.
-pub(crate) fn last_used(settings: Option<&[String]>) -> SystemTime {
-    let prefix = format!("{}=", template::LAST_USED_SETTING);
-    settings
-        .unwrap_or_default()
-        .iter()
-        .find_map(|setting| setting.strip_prefix(&prefix)?.parse::<u64>().ok())
-        .map(|millis| UNIX_EPOCH + Duration::from_millis(millis))
-        .unwrap_or(UNIX_EPOCH)
+/// The template of `prepared` (see [`template::ensure`]); when this call built it, the
+/// stale templates are swept too, since a new template is when old ones pile up.
+pub(crate) async fn ensure_template(
+    server: &PgServer,
+    prepared: &Prepared,
+) -> Result<Arc<template::Template>, DatabaseAcquireError> {
+    let (template, built) = template::ensure(server, prepared).await?;
+    if built {
+        let _ = sweep_stale(server, Some(&template.name)).await;
+    }
+    Ok(template)
 }
 
 /// Drops template `name` and its pool unless something uses them; returns what it
@@ -346,7 +345,7 @@ async fn drop_unused_template(
         .unwrap_or_default();
     // Held until the template is gone: a process starting to use it meanwhile waits,
     // then rebuilds it.
-    let keys = [template::use_key(name), template::lock_key(name)];
+    let keys = [sql::use_key(name), sql::lock_key(name)];
     if !try_lock_all(conn, &keys).await? {
         return Ok(Vec::new());
     }
@@ -384,8 +383,8 @@ async fn drop_unused_template(
              order by datname",
         )
         .bind(prefix.clone())
-        .bind(recycle::POOL_COMMENT)
-        .bind(recycle::LEGACY_POOL_COMMENT)
+        .bind(marks::POOL_COMMENT)
+        .bind(marks::LEGACY_POOL_COMMENT)
         .fetch_all(&mut *conn)
         .await
         .map_err(fail("list the pool"))?;
@@ -406,7 +405,7 @@ async fn drop_unused_template(
         let mut dropped = Vec::new();
         let mut result = Ok(());
         for pool in pooled {
-            if let Err(error) = template::drop_database(conn, &pool).await {
+            if let Err(error) = sql::drop_database(conn, &pool).await {
                 result = Err(ServerCallError::statement(
                     Backend::Postgres,
                     format!("drop `{pool}`"),
@@ -417,7 +416,7 @@ async fn drop_unused_template(
             dropped.push(held(pool, HeldKind::Pooled));
         }
         if result.is_ok() {
-            result = template::drop_database(conn, name).await.map_err(|e| {
+            result = sql::drop_database(conn, name).await.map_err(|e| {
                 ServerCallError::statement(Backend::Postgres, format!("drop `{name}`"), e)
             });
             if result.is_ok() {
@@ -515,19 +514,4 @@ fn admin_url(url: Option<&str>) -> String {
     url.map(str::to_owned)
         .or_else(|| std::env::var(super::POSTGRES_URL_ENV).ok())
         .unwrap_or_else(|| super::server::DEFAULT_URL.to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_template_without_a_recorded_use_counts_as_long_unused() {
-        assert_eq!(last_used(None), UNIX_EPOCH);
-        let settings = ["testbed.last_used=1500".to_owned()];
-        assert_eq!(
-            last_used(Some(&settings)),
-            UNIX_EPOCH + Duration::from_millis(1500)
-        );
-    }
 }

@@ -14,13 +14,15 @@ mod cluster;
 mod intent;
 mod inventory;
 mod kept;
+mod marks;
 mod recycle;
 mod registry;
 mod server;
+mod shrink;
+mod sql;
 mod template;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use testbed::{Outcome, Scope};
 
@@ -31,6 +33,9 @@ pub use kept::PG_MAX_KEPT_CONNECTIONS_ENV;
 pub use recycle::broker::serve as serve_broker;
 pub use server::POSTGRES_URL_ENV;
 pub(crate) use server::{PgServer, server};
+
+use marks::mark;
+use template::create_clone;
 
 use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
 use crate::schema::Prepared;
@@ -60,12 +65,13 @@ async fn acquire_clone(
     let (server, name) = engine::run(async move {
         let server = server().await?;
         engine::boxed(inventory::sweep_if_due(&server)).await;
-        let template = engine::boxed(template::ensure(&server, &prepared)).await?;
+        let template = engine::boxed(inventory::ensure_template(&server, &prepared)).await?;
         let name = match engine::boxed(clone(&server, &template.name)).await {
             // Pruned by `cargo testbed db prune --templates` since this process built it.
-            Err(ServerCallError::Statement { source, .. }) if template::is_missing(&source) => {
+            Err(ServerCallError::Statement { source, .. }) if sql::is_missing(&source) => {
                 template::forget(&template.name);
-                let template = engine::boxed(template::ensure(&server, &prepared)).await?;
+                let template =
+                    engine::boxed(inventory::ensure_template(&server, &prepared)).await?;
                 engine::boxed(clone(&server, &template.name)).await?
             }
             other => other?,
@@ -131,12 +137,12 @@ async fn clone(server: &PgServer, template: &str) -> Result<String, ServerCallEr
     if let Err(error) = create_clone(&mut conn, server, template, &name).await {
         // Nothing was made: the intent has nothing left to prove.
         let _ = intent::clear(&mut conn, &name).await;
-        let hint = template::clone_hint(&error);
+        let hint = sql::clone_hint(&error);
         return Err(fail(format!("clone template `{template}`{hint}"))(error));
     }
     // A failed mark keeps the intent: once this process is gone, the sweep drops it.
-    let comment = inventory::owned_comment(template);
-    template::run(&mut conn, mark(&name, &comment))
+    let comment = marks::owned_comment(template);
+    sql::run(&mut conn, mark(&name, &comment))
         .await
         .map_err(fail(format!("mark `{name}`")))?;
     intent::clear(&mut conn, &name).await?;
@@ -153,7 +159,7 @@ async fn release(
         let mut conn = crate::server_cache::acquire(&*server, &server.pool)
             .await
             .map_err(|e| ServerCallError::statement(Backend::Postgres, "connect", e))?;
-        template::drop_database(&mut conn, &name)
+        sql::drop_database(&mut conn, &name)
             .await
             .map_err(|e| ServerCallError::statement(Backend::Postgres, format!("drop `{name}`"), e))
     })
@@ -165,8 +171,8 @@ async fn keep(server: &Arc<PgServer>, name: &str) -> Result<(), ServerCallError>
     let (server, name) = (server.clone(), name.to_owned());
     engine::run(async move {
         let mut lease = server.lease.lock().await;
-        let comment = inventory::KEPT_COMMENT;
-        template::run(
+        let comment = marks::KEPT_COMMENT;
+        sql::run(
             &mut lease,
             format!(r#"comment on database "{name}" is '{comment}'"#),
         )
@@ -174,43 +180,4 @@ async fn keep(server: &Arc<PgServer>, name: &str) -> Result<(), ServerCallError>
         .map_err(|e| ServerCallError::statement(Backend::Postgres, format!("keep `{name}`"), e))
     })
     .await
-}
-
-/// `CREATE DATABASE name TEMPLATE template`, with the strategy that is faster on this
-/// server, waiting a little for sessions still leaving the template.
-pub(crate) async fn create_clone(
-    conn: &mut sqlx::PgConnection,
-    server: &PgServer,
-    template: &str,
-    name: &str,
-) -> Result<(), sqlx::Error> {
-    let strategy = match (server.version >= 150000, server.durable) {
-        (false, _) => "",
-        (true, true) => " strategy wal_log",
-        (true, false) => " strategy file_copy",
-    };
-    let mut attempt = 0;
-    loop {
-        let sql = format!(r#"create database "{name}" template "{template}"{strategy}"#);
-        match template::run(conn, sql).await {
-            // Someone connected to the template in spite of allow_connections false (a
-            // superuser's psql, say): wait for them a little, then give up.
-            Err(error) if template::is_busy(&error) && attempt < 10 => {
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
-            }
-            other => return other,
-        }
-    }
-}
-
-/// Marks a new test database as testbed's (its comment) and tunes it for tests: its
-/// commits do not wait for the disk. A test database is thrown away or reset anyway, so
-/// what a server crash could lose does not matter, and on a disk-backed server every
-/// commit would otherwise wait milliseconds. One round trip, one commit.
-pub(crate) fn mark(name: &str, comment: &str) -> String {
-    format!(
-        r#"comment on database "{name}" is '{comment}';
-           alter database "{name}" set synchronous_commit = off"#
-    )
 }

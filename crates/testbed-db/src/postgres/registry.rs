@@ -20,7 +20,7 @@
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
 
-use super::template;
+use super::sql::{self, has_code};
 use crate::{Backend, ServerCallError};
 
 /// The registry database.
@@ -60,14 +60,14 @@ fn fail(action: &'static str) -> impl Fn(sqlx::Error) -> ServerCallError {
 
 /// Whether `error` says the database does not exist (`3D000`).
 pub(crate) fn is_missing(error: &sqlx::Error) -> bool {
-    template::is_missing(error)
+    sql::is_missing(error)
 }
 
 /// Creates the registry from the maintenance database at `maintenance`, unless another
 /// process did first, and marks it.
 pub(crate) async fn create(maintenance: &PgConnectOptions) -> Result<(), sqlx::Error> {
     let mut conn = PgConnection::connect_with(maintenance).await?;
-    let made = template::run(&mut conn, format!(r#"create database "{REGISTRY}""#)).await;
+    let made = sql::run(&mut conn, format!(r#"create database "{REGISTRY}""#)).await;
     let result = match made {
         Ok(()) => Ok(()),
         // Made by another process: before us (42P04) or at the same moment (23505 on
@@ -80,7 +80,7 @@ pub(crate) async fn create(maintenance: &PgConnectOptions) -> Result<(), sqlx::E
         // commits need not wait for the disk: what it records is either re-done or
         // proven again by the next `CREATE DATABASE`, which flushes the log.
         Ok(()) => {
-            template::run(
+            sql::run(
                 &mut conn,
                 format!(
                     r#"comment on database "{REGISTRY}" is '{REGISTRY_COMMENT}';
@@ -93,12 +93,6 @@ pub(crate) async fn create(maintenance: &PgConnectOptions) -> Result<(), sqlx::E
     };
     let _ = conn.close().await;
     result
-}
-
-pub(crate) fn has_code(error: &sqlx::Error, code: &str) -> bool {
-    error
-        .as_database_error()
-        .is_some_and(|db| db.code().as_deref() == Some(code))
 }
 
 /// Makes the registry's tables and functions on `lease` (connected to the registry) if
@@ -345,7 +339,7 @@ mod tests {
     fn the_claim_trusts_the_pools_application_name() {
         let trusted = format!(
             "a.application_name = '{}' || trusted",
-            super::super::recycle::POOL_APPLICATION_PREFIX
+            super::super::marks::POOL_APPLICATION_PREFIX
         );
         assert!(CLAIM_SQL.contains(&trusted));
     }

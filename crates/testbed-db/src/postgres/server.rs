@@ -13,6 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection};
 use tokio::sync::Mutex;
 
+use super::marks::{ADMIN_PREFIX, LEASE_PREFIX};
 use crate::probe::ProbeFailure;
 use crate::server_cache::{Server, ServerCache};
 use crate::{Backend, ServerCallError, owner};
@@ -20,12 +21,6 @@ use crate::{Backend, ServerCallError, owner};
 /// The environment variable holding the admin URL of the PostgreSQL server to use.
 pub const POSTGRES_URL_ENV: &str = "TESTBED_POSTGRES_URL";
 pub(crate) const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-/// Names the lease connection of each owner token.
-pub(crate) const LEASE_PREFIX: &str = "testbed-owner-";
-/// Names the admin connections of each owner token: the backend running a process's
-/// `CREATE DATABASE` shows under it until the statement ends, even after the process
-/// is gone.
-pub(crate) const ADMIN_PREFIX: &str = "testbed-admin-";
 
 /// A reachable PostgreSQL server and this process's connections to it.
 ///

@@ -17,15 +17,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use sqlx::{Connection, PgConnection};
 
 use super::catalog;
+use super::marks::{LAST_USED_SETTING, TEMPLATE_COMMENT};
 use super::server::PgServer;
+use super::sql::{self, drop_database, lock_key, run, use_key};
 use crate::schema::{Prepared, build_postgres};
 use crate::{Backend, DatabaseAcquireError, ServerCallError};
-
-/// The start of the comment that marks a database as a testbed template.
-pub(crate) const TEMPLATE_COMMENT: &str = "testbed template";
 
 /// A complete template and what recycling its clones needs.
 #[derive(Debug)]
@@ -64,13 +63,6 @@ pub(crate) fn forget(name: &str) {
     }
 }
 
-/// "database does not exist".
-pub(crate) fn is_missing(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .is_some_and(|db| db.code().as_deref() == Some("3D000"))
-}
-
 /// The role whose templates keep the schema's own name ([`Prepared::template_name`]):
 /// PostgreSQL's bootstrap superuser, as in the default URL.
 const DEFAULT_ROLE: &str = "postgres";
@@ -96,11 +88,13 @@ pub(crate) fn name_for_hash(hash: &str, role: &str) -> String {
     )
 }
 
-/// Makes sure the template of `prepared` exists and is complete.
+/// Makes sure the template of `prepared` exists and is complete; says whether this call
+/// built it (callers then sweep the stale templates: see
+/// [`inventory::ensure_template`](super::inventory::ensure_template)).
 pub(crate) async fn ensure(
     server: &PgServer,
     prepared: &Prepared,
-) -> Result<Arc<Template>, DatabaseAcquireError> {
+) -> Result<(Arc<Template>, bool), DatabaseAcquireError> {
     let name = name_for(prepared, &server.role);
     if let Some(found) = READY
         .lock()
@@ -108,7 +102,7 @@ pub(crate) async fn ensure(
         .get_or_insert_default()
         .get(&name)
     {
-        return Ok(found.clone());
+        return Ok((found.clone(), false));
     }
     // The use lock is held before the template is read, so a sweep either sees this
     // process as a user or has finished dropping the template (then it is rebuilt).
@@ -131,11 +125,7 @@ pub(crate) async fn ensure(
         .unwrap_or_else(|e| e.into_inner())
         .get_or_insert_default()
         .insert(name.clone(), template.clone());
-    if built {
-        // Only when a template is built: that is when the old ones start to pile up.
-        let _ = super::inventory::sweep_stale(server, Some(&name)).await;
-    }
-    Ok(template)
+    Ok((template, built))
 }
 
 /// Template `name` if it exists and is complete, taking its use lock for the life of
@@ -168,13 +158,6 @@ pub(crate) async fn existing(
 
 /// How often a template's `testbed.last_used` is brought up to date.
 const TOUCH_EVERY: Duration = Duration::from_secs(3600);
-
-/// The advisory-lock key that users of template `name` hold shared and a sweep
-/// exclusive (distinct from the build lock, which a builder holds while users wait).
-pub(crate) fn use_key(name: &str) -> i64 {
-    let digest = Sha256::digest(format!("testbed use {name}").as_bytes());
-    i64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
-}
 
 /// Whether the use lock was taken, then the template's `datistemplate`,
 /// `datallowconn`, comment and settings (all `None` when there is no such database).
@@ -217,7 +200,7 @@ async fn hold_use_and_read(
                 (Some(true), Some(false), Some(comment)) => parse_comment(name, &comment),
                 _ => None,
             };
-            return Ok((template, super::inventory::last_used(settings.as_deref())));
+            return Ok((template, super::marks::last_used(settings.as_deref())));
         }
         // Not on the lease while waiting: this process's other tests need it.
         tokio::time::sleep(Duration::from_millis(10 + 10 * attempt.min(9))).await;
@@ -228,9 +211,6 @@ async fn hold_use_and_read(
         "a sweep held it for over a minute",
     ))
 }
-
-/// The setting that records when a template was last used, in Unix milliseconds.
-pub(crate) const LAST_USED_SETTING: &str = "testbed.last_used";
 
 /// Records that template `name` is used now. Best effort: a template whose time could
 /// not be recorded is only swept earlier, never while in use.
@@ -319,12 +299,6 @@ fn unescape_line(line: &str) -> String {
         }
     }
     text
-}
-
-/// The advisory-lock key of a template: its hash's first 8 bytes.
-pub(crate) fn lock_key(name: &str) -> i64 {
-    let hash = name.rsplit('_').next().unwrap_or_default();
-    u64::from_str_radix(hash, 16).unwrap_or_default() as i64
 }
 
 async fn build(
@@ -444,69 +418,32 @@ async fn describe(conn: &mut PgConnection, name: &str) -> Result<Template, Serve
     })
 }
 
-/// Drops database `name`, forcing its sessions out.
-pub(crate) async fn drop_database(conn: &mut PgConnection, name: &str) -> Result<(), sqlx::Error> {
-    debug_assert!(name.starts_with(crate::NAME_PREFIX));
-    // A template cannot be dropped until it is an ordinary database again. Only alter
-    // one that is a template: altering a database left invalid by an interrupted drop
-    // is fatal to the session.
-    let is_template: Option<bool> =
-        sqlx::query_scalar("select datistemplate from pg_database where datname = $1")
-            .bind(name)
-            .fetch_optional(&mut *conn)
-            .await?;
-    if is_template == Some(true) {
-        run(
-            conn,
-            format!(r#"alter database "{name}" with is_template false"#),
-        )
-        .await?;
-    }
+/// `CREATE DATABASE name TEMPLATE template`, with the strategy that is faster on this
+/// server, waiting a little for sessions still leaving the template.
+pub(crate) async fn create_clone(
+    conn: &mut sqlx::PgConnection,
+    server: &PgServer,
+    template: &str,
+    name: &str,
+) -> Result<(), sqlx::Error> {
+    let strategy = match (server.version >= 150000, server.durable) {
+        (false, _) => "",
+        (true, true) => " strategy wal_log",
+        (true, false) => " strategy file_copy",
+    };
     let mut attempt = 0;
     loop {
-        match run(
-            conn,
-            format!(r#"drop database if exists "{name}" with (force)"#),
-        )
-        .await
-        {
-            Err(error) if attempt < 20 && is_busy(&error) => {
+        let sql = format!(r#"create database "{name}" template "{template}"{strategy}"#);
+        match sql::run(conn, sql).await {
+            // Someone connected to the template in spite of allow_connections false (a
+            // superuser's psql, say): wait for them a little, then give up.
+            Err(error) if sql::is_busy(&error) && attempt < 10 => {
                 attempt += 1;
-                tokio::time::sleep(Duration::from_millis(10 * attempt)).await;
+                tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
             }
             other => return other,
         }
     }
-}
-
-/// What to do about a `CREATE DATABASE ... TEMPLATE` that failed with `error`, as a
-/// ` (hint: ...)` to append, or nothing where no advice is true for that cause.
-pub(crate) fn clone_hint(error: &sqlx::Error) -> &'static str {
-    let code = error.as_database_error().and_then(|db| db.code());
-    match code.as_deref() {
-        Some("55006") => " (hint: a session is connected to the template: disconnect it)",
-        // disk_full, insufficient_resources, out_of_memory
-        Some("53100") => {
-            " (hint: the server's disk is full: free space there, or drop testbed's unused \
-             templates and pools with `cargo testbed db prune --templates`)"
-        }
-        Some("53000" | "53200") => " (hint: the server is out of memory or resources)",
-        _ => "",
-    }
-}
-
-/// "database is being accessed by other users": a session is still leaving.
-pub(crate) fn is_busy(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .is_some_and(|db| db.code().as_deref() == Some("55006"))
-}
-
-pub(crate) async fn run(conn: &mut PgConnection, sql: String) -> Result<(), sqlx::Error> {
-    sqlx::raw_sql(AssertSqlSafe(sql))
-        .execute(conn)
-        .await
-        .map(drop)
 }
 
 #[cfg(test)]

@@ -25,17 +25,13 @@ use std::sync::{LazyLock, Mutex, MutexGuard};
 
 use sqlx::PgConnection;
 
+use super::super::intent;
+use super::super::marks::{self, POOL_COMMENT, mark};
 use super::super::registry;
 use super::super::server::PgServer;
-use super::super::template::{self, Template};
-use super::super::{create_clone, intent, mark};
+use super::super::sql;
+use super::super::template::{Template, create_clone};
 use crate::{Backend, ServerCallError, owner};
-
-/// The comment of a pooled database of this version of the hand-over protocol.
-pub(crate) const POOL_COMMENT: &str = "testbed pool v2";
-/// The comment of pooled databases of earlier versions, left alone by runs and dropped
-/// by `cargo testbed db prune --templates`.
-pub(crate) const LEGACY_POOL_COMMENT: &str = "testbed pool";
 
 /// The names this process holds, so it never claims one twice (advisory locks are
 /// re-entrant within a session).
@@ -237,16 +233,14 @@ async fn create_marked(
     }
     match create_clone(conn, server, &template.name, name).await {
         Ok(()) => {}
-        Err(error)
-            if registry::has_code(&error, "42P04") || registry::has_code(&error, "23505") =>
-        {
+        Err(error) if sql::has_code(&error, "42P04") || sql::has_code(&error, "23505") => {
             intent::clear(conn, name).await?;
             return Ok(false);
         }
         Err(error) => {
             // Nothing was made: the intent has nothing left to prove.
             let _ = intent::clear(conn, name).await;
-            let hint = template::clone_hint(&error);
+            let hint = sql::clone_hint(&error);
             return Err(fail(format!("clone template `{}`{hint}", template.name))(
                 error,
             ));
@@ -254,7 +248,7 @@ async fn create_marked(
     }
     // A failed mark keeps the intent: once this process is gone, the sweep drops the
     // database.
-    template::run(conn, mark(name, POOL_COMMENT))
+    sql::run(conn, mark(name, POOL_COMMENT))
         .await
         .map_err(fail(format!("mark `{name}`")))?;
     registry::mark_in_use(conn, name).await?;
@@ -276,7 +270,7 @@ pub(crate) async fn mark_in_use(server: &PgServer, name: &str) -> Result<(), Ser
 pub(crate) async fn drop_claimed(server: &PgServer, name: &str) -> Result<(), ServerCallError> {
     let dropped = match for_existence(server, name, true).await {
         Ok(Some(mut conn)) => {
-            let dropped = template::drop_database(&mut conn, name).await;
+            let dropped = sql::drop_database(&mut conn, name).await;
             registry::forget(&mut conn, name).await;
             end_existence(&mut conn, name).await;
             dropped.map_err(fail(format!("drop `{name}`")))
@@ -295,9 +289,9 @@ pub(crate) async fn drop_claimed(server: &PgServer, name: &str) -> Result<(), Se
 /// Marks `name`, which this process holds, as a failing test's database kept for
 /// inspection (out of the pool), then lets it go.
 pub(crate) async fn keep(server: &PgServer, name: &str) -> Result<(), ServerCallError> {
-    let comment = super::super::inventory::KEPT_COMMENT;
+    let comment = marks::KEPT_COMMENT;
     let mut lease = server.lease.lock().await;
-    let kept = template::run(
+    let kept = sql::run(
         &mut lease,
         format!(r#"comment on database "{name}" is '{comment}'"#),
     )

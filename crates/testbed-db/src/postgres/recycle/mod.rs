@@ -17,7 +17,6 @@
 pub(crate) mod broker;
 mod ledger;
 mod session;
-pub(crate) mod shrink;
 mod warm;
 
 use std::sync::Arc;
@@ -25,12 +24,8 @@ use std::sync::Arc;
 use sqlx::postgres::PgPool;
 use testbed::{Outcome, Scope};
 
-pub(crate) use ledger::{LEGACY_POOL_COMMENT, POOL_COMMENT};
-#[cfg(test)]
-pub(crate) use session::POOL_APPLICATION_PREFIX;
-
 use super::server::{PgServer, server};
-use super::template;
+use super::sql;
 use crate::pool_limit::{self, Holdings};
 use crate::schema::Prepared;
 use crate::{Backend, DatabaseAcquireError, ServerCallError, TestDb, engine, owner, trace};
@@ -74,7 +69,9 @@ pub(crate) async fn acquire(
                 engine::boxed(super::inventory::sweep_if_due(&server)).await;
                 sweep.end();
                 let ensure = trace::step("template");
-                let template = engine::boxed(template::ensure(&server, &work_prepared)).await?;
+                let template =
+                    engine::boxed(super::inventory::ensure_template(&server, &work_prepared))
+                        .await?;
                 ensure.end();
                 let warm = warm::warm_for(&server, &template);
                 // In rollback mode the test works on a pool of its own: open nothing
@@ -139,7 +136,7 @@ async fn claim_ready(
         step.end();
         let claimed = match opened {
             Ok(claimed) => claimed,
-            Err(ServerCallError::Statement { source, .. }) if template::is_missing(&source) => {
+            Err(ServerCallError::Statement { source, .. }) if sql::is_missing(&source) => {
                 // Dropped by an older testbed, or by hand: try the next one.
                 ledger::unclaim(server, &claim.name).await;
                 continue;

@@ -9,15 +9,12 @@ use sqlx::postgres::PgPool;
 use sqlx::{AssertSqlSafe, Connection};
 
 use super::super::catalog;
-use super::super::registry::has_code;
+use super::super::marks::POOL_APPLICATION_PREFIX;
 use super::super::server::PgServer;
+use super::super::sql::has_code;
 use super::super::template::Template;
 use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
 use crate::{Backend, ServerCallError, engine, owner};
-
-/// The application name of recycled pools' connections, before the owner token: the
-/// claim function trusts the idle sessions of the holder that reset a database last.
-pub(crate) const POOL_APPLICATION_PREFIX: &str = "testbed-pool-";
 
 /// The connections opened before a test gets its pool. sqlx pings a connection on its
 /// way back to the pool, and a query that finds none idle opens another (milliseconds,

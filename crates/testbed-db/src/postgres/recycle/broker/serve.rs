@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
+use super::super::super::marks;
 use super::super::super::server::{PgServer, server};
 use super::super::super::template;
 use super::super::session::{self, Claimed};
@@ -180,7 +181,7 @@ async fn end_clients_sessions(pool: &sqlx::PgPool, name: &str) -> Result<(), Ser
     let fail = |e| ServerCallError::statement(Backend::Postgres, action(), e);
     let ours = format!(
         "{}{}",
-        session::POOL_APPLICATION_PREFIX,
+        marks::POOL_APPLICATION_PREFIX,
         crate::owner::token()
     );
     let mut conn = pool.acquire().await.map_err(fail)?;

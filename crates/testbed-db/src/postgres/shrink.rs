@@ -9,8 +9,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::PgConnection;
 
-use super::super::registry;
-use super::super::template;
+use super::marks::POOL_COMMENT;
+use super::registry;
+use super::sql;
 use crate::{Backend, ServerCallError};
 
 /// Drops the idle pooled databases beyond the floor, of every template this role owns;
@@ -25,7 +26,7 @@ pub(crate) async fn drop_idle(conn: &mut PgConnection) -> Result<Vec<String>, Se
           order by d.datname",
     )
     .bind(crate::owner::POOL_PREFIX)
-    .bind(super::POOL_COMMENT)
+    .bind(POOL_COMMENT)
     .fetch_all(&mut *conn)
     .await
     .map_err(|e| ServerCallError::statement(Backend::Postgres, "list the pooled databases", e))?;
@@ -64,7 +65,7 @@ async fn drop_unless_held(conn: &mut PgConnection, name: &str) -> Result<bool, S
             })?;
     let all = locked.iter().all(|taken| *taken);
     let dropped = if all {
-        let result = template::drop_database(conn, name).await;
+        let result = sql::drop_database(conn, name).await;
         if result.is_ok() {
             registry::forget(conn, name).await;
         }

@@ -1,0 +1,80 @@
+//! How testbed marks, on a PostgreSQL server, what is its own: the comments on its
+//! templates, pooled and kept databases, the setting that records a template's last use,
+//! and the application names of its sessions. Nothing here talks to the server; every
+//! other PostgreSQL module reads these names from here.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The start of the comment that marks a database as a testbed template.
+pub(crate) const TEMPLATE_COMMENT: &str = "testbed template";
+
+/// The setting that records when a template was last used, in Unix milliseconds.
+pub(crate) const LAST_USED_SETTING: &str = "testbed.last_used";
+
+/// The comment of a failing test's database kept for inspection.
+pub(crate) const KEPT_COMMENT: &str = "testbed kept";
+
+/// The start of the comment of a database handed to its owner (a kept one's template).
+pub(crate) const OWNED_PREFIX: &str = "testbed owner";
+
+/// The comment that says a database belongs to template `template`'s owner.
+pub(crate) fn owned_comment(template: &str) -> String {
+    format!("{OWNED_PREFIX} of {template}")
+}
+
+/// When a template was last used, from its `testbed.last_used` setting; a template
+/// without one (built before testbed recorded it) counts as long unused.
+pub(crate) fn last_used(settings: Option<&[String]>) -> SystemTime {
+    let prefix = format!("{}=", LAST_USED_SETTING);
+    settings
+        .unwrap_or_default()
+        .iter()
+        .find_map(|setting| setting.strip_prefix(&prefix)?.parse::<u64>().ok())
+        .map(|millis| UNIX_EPOCH + Duration::from_millis(millis))
+        .unwrap_or(UNIX_EPOCH)
+}
+
+/// The comment of a pooled database of this version of the hand-over protocol.
+pub(crate) const POOL_COMMENT: &str = "testbed pool v2";
+
+/// The comment of pooled databases of earlier versions, left alone by runs and dropped
+/// by `cargo testbed db prune --templates`.
+pub(crate) const LEGACY_POOL_COMMENT: &str = "testbed pool";
+
+/// The application name of recycled pools' connections, before the owner token: the
+/// claim function trusts the idle sessions of the holder that reset a database last.
+pub(crate) const POOL_APPLICATION_PREFIX: &str = "testbed-pool-";
+
+/// Names the lease connection of each owner token.
+pub(crate) const LEASE_PREFIX: &str = "testbed-owner-";
+
+/// Names the admin connections of each owner token: the backend running a process's
+/// `CREATE DATABASE` shows under it until the statement ends, even after the process
+/// is gone.
+pub(crate) const ADMIN_PREFIX: &str = "testbed-admin-";
+
+/// Marks a new test database as testbed's (its comment) and tunes it for tests: its
+/// commits do not wait for the disk. A test database is thrown away or reset anyway, so
+/// what a server crash could lose does not matter, and on a disk-backed server every
+/// commit would otherwise wait milliseconds. One round trip, one commit.
+pub(crate) fn mark(name: &str, comment: &str) -> String {
+    format!(
+        r#"comment on database "{name}" is '{comment}';
+           alter database "{name}" set synchronous_commit = off"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_template_without_a_recorded_use_counts_as_long_unused() {
+        assert_eq!(last_used(None), UNIX_EPOCH);
+        let settings = ["testbed.last_used=1500".to_owned()];
+        assert_eq!(
+            last_used(Some(&settings)),
+            UNIX_EPOCH + Duration::from_millis(1500)
+        );
+    }
+}
