@@ -2,9 +2,12 @@
 
 use testbed::Scope;
 
-use crate::{AnyTestDb, Backend, Database, DatabaseAcquireError, TestDb, engine};
+#[cfg(feature = "sqlite")]
+use crate::engine;
+use crate::{AnyTestDb, Backend, Database, DatabaseAcquireError, ServerCallError, TestDb};
 
 impl Database {
+    #[cfg(feature = "sqlite")]
     /// A fresh SQLite database with this schema, for the test of `scope`.
     ///
     /// ```
@@ -43,6 +46,7 @@ impl Database {
         Ok(db)
     }
 
+    #[cfg(feature = "postgres")]
     /// A fresh PostgreSQL database with this schema, for the test of `scope`: a clone of
     /// a template built once per schema, dropped after the test passes.
     ///
@@ -55,6 +59,7 @@ impl Database {
         skip_unavailable(self.try_postgres(scope).await)
     }
 
+    #[cfg(feature = "postgres")]
     /// As [`postgres`](Database::postgres), returning [`DatabaseAcquireError::Unavailable`] instead of
     /// skipping the test.
     pub async fn try_postgres(
@@ -65,6 +70,7 @@ impl Database {
         crate::postgres::acquire(prepared, self.isolation, scope).await
     }
 
+    #[cfg(feature = "mysql")]
     /// A MySQL/MariaDB database with this schema, for the test of `scope`: one of a pool
     /// of pre-built databases, reset after the test.
     ///
@@ -74,6 +80,7 @@ impl Database {
         skip_unavailable(self.try_mysql(scope).await)
     }
 
+    #[cfg(feature = "mysql")]
     /// As [`mysql`](Database::mysql), returning [`DatabaseAcquireError::Unavailable`] instead of
     /// skipping the test.
     pub async fn try_mysql(
@@ -91,10 +98,16 @@ impl Database {
         scope: &Scope,
         backend: Backend,
     ) -> Result<AnyTestDb, DatabaseAcquireError> {
+        let _ = scope; // unused when only one backend is built
         Ok(match backend {
+            #[cfg(feature = "sqlite")]
             Backend::Sqlite => AnyTestDb::Sqlite(self.sqlite(scope).await?),
+            #[cfg(feature = "postgres")]
             Backend::Postgres => AnyTestDb::Postgres(self.postgres(scope).await?),
+            #[cfg(feature = "mysql")]
             Backend::MySql => AnyTestDb::MySql(self.mysql(scope).await?),
+            #[allow(unreachable_patterns)] // every backend built
+            other => return Err(ServerCallError::NotBuilt { backend: other }.into()),
         })
     }
 }
@@ -112,8 +125,11 @@ impl Database {
     /// #[testbed::test(scenarios(sqlite, postgres, mysql))]
     /// async fn stores_orders(scope: &Scope) -> Result<(), testbed_db::DatabaseAcquireError> {
     ///     match DB.for_scenario(scope).await? {
+    ///         # #[cfg(feature = "sqlite")]
     ///         AnyTestDb::Sqlite(db) => { /* db.pool() */ }
+    ///         # #[cfg(feature = "postgres")]
     ///         AnyTestDb::Postgres(db) => { /* ... */ }
+    ///         # #[cfg(feature = "mysql")]
     ///         AnyTestDb::MySql(db) => { /* ... */ }
     ///         _ => {}
     ///     }
@@ -140,6 +156,7 @@ impl Database {
 
 /// Skips the running test when its backend is unavailable (a failure under
 /// `TESTBED_REQUIRE`, decided by the runner).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 fn skip_unavailable<T>(result: Result<T, DatabaseAcquireError>) -> Result<T, DatabaseAcquireError> {
     match result {
         Err(DatabaseAcquireError::Unavailable(unavailable)) => {

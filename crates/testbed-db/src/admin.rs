@@ -32,10 +32,16 @@ use crate::{Backend, ServerCallError};
 /// # Ok(()) }
 /// ```
 pub async fn status(backend: Backend, url: Option<&str>) -> Result<Vec<Held>, ServerCallError> {
+    let _ = url; // unused when no server backend is built
     match backend {
+        #[cfg(feature = "postgres")]
         Backend::Postgres => crate::postgres::status(url).await,
+        #[cfg(feature = "mysql")]
         Backend::MySql => crate::mysql::status(url).await,
+        #[cfg(feature = "sqlite")]
         Backend::Sqlite => Ok(crate::sqlite::status()),
+        #[allow(unreachable_patterns)] // every backend built
+        other => Err(ServerCallError::NotBuilt { backend: other }),
     }
 }
 
@@ -56,10 +62,16 @@ pub async fn sweep_templates(
     backend: Backend,
     url: Option<&str>,
 ) -> Result<Vec<Held>, ServerCallError> {
+    let _ = url;
     match backend {
+        #[cfg(feature = "postgres")]
         Backend::Postgres => crate::postgres::sweep_templates(url).await,
+        #[cfg(feature = "mysql")]
         Backend::MySql => crate::mysql::sweep_templates(url).await,
+        #[cfg(feature = "sqlite")]
         Backend::Sqlite => Ok(crate::sqlite::sweep_templates()),
+        #[allow(unreachable_patterns)] // every backend built
+        other => Err(ServerCallError::NotBuilt { backend: other }),
     }
 }
 
@@ -72,9 +84,15 @@ pub async fn prune(
     url: Option<&str>,
     options: PruneOptions,
 ) -> Result<Vec<Held>, ServerCallError> {
+    let _ = (url, options);
     match backend {
+        #[cfg(feature = "postgres")]
         Backend::Postgres => crate::postgres::prune(url, options.templates, options.kept).await,
+        #[cfg(feature = "mysql")]
         Backend::MySql => crate::mysql::prune(url, options).await,
+        #[cfg(feature = "sqlite")]
         Backend::Sqlite => Ok(crate::sqlite::prune(options)),
+        #[allow(unreachable_patterns)] // every backend built
+        other => Err(ServerCallError::NotBuilt { backend: other }),
     }
 }

@@ -36,6 +36,21 @@ impl Backend {
             Backend::MySql => "mysql",
         }
     }
+
+    /// Whether this build of testbed-db has the backend: its cargo feature (named as the
+    /// backend) is on. The default features have all three.
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// assert!(testbed_db::Backend::Sqlite.is_built());
+    /// ```
+    pub const fn is_built(self) -> bool {
+        match self {
+            Backend::Sqlite => cfg!(feature = "sqlite"),
+            Backend::Postgres => cfg!(feature = "postgres"),
+            Backend::MySql => cfg!(feature = "mysql"),
+        }
+    }
 }
 
 impl fmt::Display for Backend {

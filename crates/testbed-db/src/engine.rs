@@ -27,6 +27,7 @@ pub(crate) fn handle() -> &'static Handle {
 }
 
 /// Whether the caller runs on the engine (not on a test's runtime).
+#[cfg(feature = "postgres")]
 pub(crate) fn is_current() -> bool {
     tokio::runtime::Handle::try_current().is_ok_and(|current| current.id() == handle().id())
 }
@@ -48,6 +49,7 @@ where
 
 /// Boxes `future` as `Send`, where the compiler cannot see through sqlx's
 /// higher-ranked executor bounds on its own.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) fn boxed<'a, T>(
     future: impl Future<Output = T> + Send + 'a,
 ) -> std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>> {

@@ -55,10 +55,13 @@ impl<DB: sqlx::Database> TestDb<DB> {
 #[non_exhaustive]
 pub enum AnyTestDb {
     /// On SQLite.
+    #[cfg(feature = "sqlite")]
     Sqlite(TestDb<sqlx::Sqlite>),
     /// On PostgreSQL.
+    #[cfg(feature = "postgres")]
     Postgres(TestDb<sqlx::Postgres>),
     /// On MySQL or MariaDB.
+    #[cfg(feature = "mysql")]
     MySql(TestDb<sqlx::MySql>),
 }
 
@@ -66,8 +69,11 @@ impl AnyTestDb {
     /// The backend it lives on.
     pub fn backend(&self) -> Backend {
         match self {
+            #[cfg(feature = "sqlite")]
             AnyTestDb::Sqlite(db) => db.backend,
+            #[cfg(feature = "postgres")]
             AnyTestDb::Postgres(db) => db.backend,
+            #[cfg(feature = "mysql")]
             AnyTestDb::MySql(db) => db.backend,
         }
     }
@@ -75,8 +81,11 @@ impl AnyTestDb {
     /// The database's URL, as [`TestDb::url`].
     pub fn url(&self) -> Option<&str> {
         match self {
+            #[cfg(feature = "sqlite")]
             AnyTestDb::Sqlite(db) => db.url(),
+            #[cfg(feature = "postgres")]
             AnyTestDb::Postgres(db) => db.url(),
+            #[cfg(feature = "mysql")]
             AnyTestDb::MySql(db) => db.url(),
         }
     }
@@ -84,8 +93,11 @@ impl AnyTestDb {
     /// The database's name.
     pub fn name(&self) -> &str {
         match self {
+            #[cfg(feature = "sqlite")]
             AnyTestDb::Sqlite(db) => db.name(),
+            #[cfg(feature = "postgres")]
             AnyTestDb::Postgres(db) => db.name(),
+            #[cfg(feature = "mysql")]
             AnyTestDb::MySql(db) => db.name(),
         }
     }

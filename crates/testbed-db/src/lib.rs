@@ -17,6 +17,7 @@
 //! static DB: Database =
 //!     testbed_db::migrations!("tests/schema").with_seeds(testbed_db::seeds!["tests/seeds/base.sql"]);
 //!
+//! # #[cfg(feature = "postgres")]
 //! #[testbed::test]
 //! async fn counts(scope: &testbed::Scope) -> Result<(), Box<dyn std::error::Error>> {
 //!     let db = DB.postgres(scope).await?; // skipped if no PostgreSQL answers
@@ -28,6 +29,11 @@
 //! ```
 #![warn(missing_docs)]
 
+#[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+compile_error!(
+    "testbed-db needs at least one backend feature: `sqlite`, `postgres` or `mysql` (the default features have all three)"
+);
+
 mod acquire;
 pub mod admin;
 mod backend;
@@ -37,31 +43,40 @@ mod error;
 mod handle;
 mod held;
 mod isolation;
+#[cfg(feature = "mysql")]
 mod mysql;
 mod owner;
 mod pool_limit;
+#[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 mod probe;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 mod reached;
 mod retention;
 mod schema;
 mod script;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 mod server_cache;
 mod sql_split;
+#[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod trace;
 
 pub use backend::{Backend, UnknownBackend};
 
 /// The README's examples, compiled as doctests.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "sqlite", feature = "postgres", feature = "mysql"))]
 #[doc = include_str!("../README.md")]
 mod readme {}
 pub use error::{DatabaseAcquireError, Reason, SchemaLoadError, ScriptRunError, ServerCallError};
 pub use handle::{AnyTestDb, TestDb};
 pub use isolation::Isolation;
+#[cfg(feature = "mysql")]
 pub use mysql::MYSQL_URL_ENV;
 pub use owner::{KEEP_FAILED_ENV, NAME_PREFIX, redact};
+#[cfg(feature = "postgres")]
 pub use postgres::{PG_MAX_KEPT_CONNECTIONS_ENV, POSTGRES_URL_ENV};
 pub use schema::{Database, SchemaFn, Seed, Target};
 
@@ -137,6 +152,7 @@ pub mod __private {
         crate::Database::embedded(embedded)
     }
 
+    #[cfg(feature = "postgres")]
     /// Serves as the PostgreSQL broker on `socket` (`cargo testbed db broker`) until it
     /// has no client for a while; see `TESTBED_PG_BROKER` in the README.
     pub fn serve_broker(socket: std::path::PathBuf) -> Result<(), String> {
@@ -145,6 +161,7 @@ pub mod __private {
 
     /// Records an intent and creates the database unmarked, as a process killed between
     /// `CREATE DATABASE` and its mark leaves it: for testbed-db's own tests of the sweep.
+    #[cfg(feature = "postgres")]
     pub use crate::postgres::create_unmarked_for_tests;
 
     /// An embedded seed file.

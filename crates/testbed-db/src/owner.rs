@@ -1,10 +1,14 @@
 //! Who owns a database: this process's token, the names it gives databases, and what is
 //! printed about them (URLs with the password redacted).
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 use std::sync::OnceLock;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 use std::sync::atomic::{AtomicU64, Ordering};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 use std::time::{SystemTime, UNIX_EPOCH};
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 use sha2::{Digest, Sha256};
 
 /// Every database testbed creates starts with this; nothing else is ever dropped.
@@ -16,6 +20,7 @@ pub(crate) const TEMPLATE_PREFIX: &str = "testbed_tpl_";
 
 /// The prefix of pooled databases' names (PostgreSQL `Recycle`, MySQL):
 /// `testbed_pool_<template hash>_<serial>`.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) const POOL_PREFIX: &str = "testbed_pool_";
 
 /// The environment variable that keeps a failing test's database (`1`) and prints its URL.
@@ -28,6 +33,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 /// This process's owner token: 12 hex digits, unique per process, part of the name of
 /// every database it creates and of its lease on each server.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn token() -> &'static str {
     static TOKEN: OnceLock<String> = OnceLock::new();
     TOKEN.get_or_init(|| {
@@ -44,6 +50,7 @@ pub(crate) fn token() -> &'static str {
 }
 
 /// A fresh database name owned by this process: `testbed_<token>_<n>`.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn database_name() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     format!(
@@ -54,6 +61,7 @@ pub(crate) fn database_name() -> String {
 }
 
 /// The owner token inside a name made by [`database_name`], if it is one.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn owner_of(name: &str) -> Option<&str> {
     let rest = name.strip_prefix(NAME_PREFIX)?;
     let (token, serial) = rest.split_once('_')?;
@@ -144,6 +152,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     fn names_carry_the_owner() {
         let name = database_name();
         assert!(name.starts_with(NAME_PREFIX));

@@ -17,6 +17,7 @@ pub(crate) enum ProbeFailure {
         skip: testbed::Unavailable,
     },
     /// The server could not be provided (the throwaway cluster did not start): a skip.
+    #[cfg(feature = "postgres")]
     Unavailable(testbed::Unavailable),
     /// The server answered and refused (credentials, a missing database).
     Refused { url: String, message: String },
@@ -69,6 +70,7 @@ impl ProbeFailure {
     ) -> ServerCallError {
         match self {
             ProbeFailure::Unreachable { skip, .. } => ServerCallError::Unavailable(skip),
+            #[cfg(feature = "postgres")]
             ProbeFailure::Unavailable(unavailable) => ServerCallError::Unavailable(unavailable),
             ProbeFailure::Refused { url, message } => ServerCallError::Connect {
                 backend,
@@ -98,6 +100,7 @@ impl ProbeFailure {
     pub(crate) fn lost(self, backend: Backend, url: &str) -> Result<ServerCallError, ProbeFailure> {
         let cause = match self {
             ProbeFailure::Unreachable { cause, .. } => cause,
+            #[cfg(feature = "postgres")]
             ProbeFailure::Unavailable(unavailable) => unavailable.reason().to_owned(),
             other => return Err(other),
         };

@@ -16,10 +16,12 @@ pub const POOL_IDLE_LIMIT: Duration = Duration::from_secs(60 * 60);
 
 /// One template's pooled databases, in the order claims take them, each with when it
 /// was last claimed (`None` if never recorded).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) type PoolUse = Vec<(String, Option<SystemTime>)>;
 
 /// Of `pooled`, those to drop: the idle ones past the first `available_parallelism`,
 /// which the next run on this machine needs.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) fn idle_pooled(pooled: PoolUse, now: SystemTime) -> Vec<String> {
     let floor = std::thread::available_parallelism().map_or(1, usize::from);
     pooled
@@ -62,6 +64,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
     fn idle_pooled_databases_past_the_floor_go() {
         let now = SystemTime::now();
         let floor = std::thread::available_parallelism().map_or(1, usize::from);

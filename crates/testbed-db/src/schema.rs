@@ -11,8 +11,14 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
+use sqlx::AssertSqlSafe;
+#[cfg(feature = "mysql")]
+use sqlx::MySqlConnection;
+#[cfg(feature = "postgres")]
+use sqlx::PgConnection;
+#[cfg(feature = "sqlite")]
+use sqlx::SqliteConnection;
 use sqlx::migrate::{MigrateError, Migrator};
-use sqlx::{AssertSqlSafe, MySqlConnection, PgConnection, SqliteConnection};
 
 use crate::embedded::EmbeddedMigrations;
 use crate::owner::hex;
@@ -24,10 +30,13 @@ use crate::{Backend, DatabaseAcquireError, SchemaLoadError, ScriptRunError, Serv
 #[non_exhaustive]
 pub enum Target<'c> {
     /// Building a SQLite template.
+    #[cfg(feature = "sqlite")]
     Sqlite(&'c mut SqliteConnection),
     /// Building a PostgreSQL template.
+    #[cfg(feature = "postgres")]
     Postgres(&'c mut PgConnection),
     /// Building a MySQL/MariaDB template.
+    #[cfg(feature = "mysql")]
     MySql(&'c mut MySqlConnection),
 }
 
@@ -157,9 +166,11 @@ impl Database {
     /// use testbed_db::{Database, Target};
     ///
     /// static DB: Database = Database::function("v1", |target| Box::pin(async move {
+    ///     # #[cfg(feature = "sqlite")] // the `sqlite` feature (a default) has `Target::Sqlite`
     ///     if let Target::Sqlite(conn) = target {
     ///         sqlx::raw_sql("create table notes (body text)").execute(conn).await?;
     ///     }
+    ///     # let _ = target;
     ///     Ok(())
     /// }));
     /// ```
@@ -427,8 +438,11 @@ macro_rules! run_seeds {
     };
 }
 
+#[cfg(feature = "sqlite")]
 build_on!(build_sqlite, SqliteConnection, Sqlite);
+#[cfg(feature = "postgres")]
 build_on!(build_postgres, PgConnection, Postgres);
+#[cfg(feature = "mysql")]
 build_on!(build_mysql, MySqlConnection, MySql);
 
 fn migrate_error(

@@ -36,6 +36,7 @@ pub(crate) fn script_error(
 }
 
 fn failing_statement<'a>(sql: &'a str, error: &dyn sqlx::error::DatabaseError) -> Option<&'a str> {
+    #[cfg(feature = "postgres")]
     if let Some(pg) = error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
         && let Some(sqlx::postgres::PgErrorPosition::Original(position)) = pg.position()
     {

@@ -32,6 +32,7 @@ pub(crate) fn statements(sql: &str) -> Vec<std::ops::Range<usize>> {
 }
 
 /// The statement of `sql` that contains byte `offset`.
+#[cfg(feature = "postgres")]
 pub(crate) fn statement_at(sql: &str, offset: usize) -> Option<&str> {
     let ranges = statements(sql);
     ranges
@@ -109,6 +110,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "postgres")]
     fn finds_the_statement_at_an_offset_or_with_a_fragment() {
         let sql = "create table a (x int);\ncreate tabel b (y int);";
         let offset = sql.find("tabel").unwrap();

@@ -60,12 +60,14 @@ pub(crate) fn write_chain(
 
 /// An error that may say the connection to the server was lost, which the server cache
 /// then names (the server's answer now) before the test sees it.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) trait CallFailure: From<ServerCallError> {
     /// The server's error, when it says the connection failed (see
     /// [`is_connection_failure`]); `self` otherwise.
     fn into_lost_connection(self) -> Result<ServerCallError, Self>;
 }
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 impl CallFailure for ServerCallError {
     fn into_lost_connection(self) -> Result<ServerCallError, Self> {
         if self.is_connection_lost() {
@@ -76,6 +78,7 @@ impl CallFailure for ServerCallError {
     }
 }
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 impl CallFailure for DatabaseAcquireError {
     fn into_lost_connection(self) -> Result<ServerCallError, Self> {
         match self {
@@ -99,6 +102,7 @@ pub(crate) fn example_url(backend: crate::Backend) -> &'static str {
 /// Whether `error` says the connection, not the statement, failed: an I/O error, a
 /// closed or timed-out pool, or the server ending the session (`57P01` shutdown,
 /// `57P02` crash, `57P03` starting up, class `08` connection exceptions).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) fn is_connection_failure(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_)

@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use super::{Reason, example_url, is_connection_failure, is_too_many_connections};
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use super::is_connection_failure;
+use super::{Reason, example_url, is_too_many_connections};
 use crate::Backend;
 
 /// A call to a database server failed: it is absent, refused, full or gone, a statement
@@ -53,6 +55,14 @@ pub enum ServerCallError {
         /// The server's answer.
         #[source]
         reason: Reason,
+    },
+    /// testbed-db was built without the backend's cargo feature.
+    #[error(
+        "use {backend}: testbed-db was built without its `{backend}` feature (hint: add it to the dependency, `testbed-db = {{ version = \"0.1\", features = [\"{backend}\"] }}`, or leave the default features on)"
+    )]
+    NotBuilt {
+        /// The backend.
+        backend: Backend,
     },
     /// The server is at its connection limit.
     #[error(
@@ -158,6 +168,7 @@ impl ServerCallError {
         }
     }
 
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub(crate) fn file(
         action: &'static str,
         path: impl Into<PathBuf>,
@@ -172,6 +183,7 @@ impl ServerCallError {
 
     /// Whether the connection to the server, not a statement, failed (see
     /// [`is_connection_failure`]): nothing more can be done on the server for now.
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
     pub(crate) fn is_connection_lost(&self) -> bool {
         matches!(self, ServerCallError::Statement { source, .. } if is_connection_failure(source))
     }
