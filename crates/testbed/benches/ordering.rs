@@ -9,8 +9,10 @@
 
 use std::time::Duration;
 
+use testbed::__private::harness::{
+    Arguments, FormatSetting, Order, RunReport, Trial, run, summary,
+};
 use testbed::Scope;
-use testbed::harness::{Arguments, FormatSetting, Order, RunReport, Trial, run, summary};
 use testbed::resources::{AnyResource, Resource};
 
 /// Stands for a make or clean that takes `millis`.

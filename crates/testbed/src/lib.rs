@@ -77,7 +77,23 @@ mod readme {}
 /// Support for the code `#[testbed::test]` generates. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::harness::{RegisteredTest, ShouldPanic};
+    pub use crate::harness::registration::{RegisteredTest, ShouldPanic};
+
+    /// The harness's inner workings, for testbed's own tests and benches: run a list
+    /// of trials and read what the run did.
+    #[cfg(feature = "harness")]
+    pub mod harness {
+        pub use crate::harness::outcomes::{ScenarioTally, TestRecord};
+        pub use crate::harness::report::{ResourceCost, RunReport};
+        pub use crate::harness::run::{Order, registered, run};
+        pub use crate::harness::summary::summary;
+        pub use crate::harness::trial::Trial;
+        pub use libtest_mimic::{Arguments, Conclusion, FormatSetting};
+    }
+
+    /// Every resource this process made, and tearing them all down: the harness's end
+    /// of run, for testbed's own tests.
+    pub use crate::resources::registry::{live_resources, teardown_all};
     pub use crate::runner::{
         IntoVerdict, Step, TestInfo, Verdict, body, body_async, run_async, run_sync,
         run_sync_default, run_sync_with_timeout, setup, setup_async,

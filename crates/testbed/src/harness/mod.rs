@@ -38,33 +38,25 @@
 #![allow(clippy::needless_doctest_main)] // the example is a whole test target
 
 #[cfg(feature = "harness")]
-mod outcomes;
+pub(crate) mod outcomes;
 #[cfg(feature = "harness")]
 mod plan;
-mod registration;
+pub(crate) mod registration;
 #[cfg(feature = "harness")]
-mod report;
+pub(crate) mod report;
 #[cfg(feature = "harness")]
-mod run;
+pub(crate) mod run;
 #[cfg(feature = "harness")]
 mod schedule;
 mod sections;
 #[cfg(feature = "harness")]
-mod summary;
+pub(crate) mod summary;
 #[cfg(feature = "harness")]
-mod trial;
+pub(crate) mod trial;
 
+// The public face: a target's `main`, and the lines other crates add to the summary.
+// What only testbed's own tests and benches use (running a list of trials, the report
+// of a run) is in `testbed::__private::harness`.
 #[cfg(feature = "harness")]
-pub use libtest_mimic::{Arguments, Conclusion, FormatSetting};
-#[cfg(feature = "harness")]
-pub use outcomes::{ScenarioTally, TestRecord};
-pub use registration::{RegisteredTest, ShouldPanic};
-#[cfg(feature = "harness")]
-pub use report::{ResourceCost, RunReport};
-#[cfg(feature = "harness")]
-pub use run::{Order, main, registered, run};
+pub use run::main;
 pub use sections::summary_section;
-#[cfg(feature = "harness")]
-pub use summary::summary;
-#[cfg(feature = "harness")]
-pub use trial::Trial;

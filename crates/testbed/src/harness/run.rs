@@ -15,7 +15,8 @@ use super::schedule::Schedule;
 use super::sections::render_sections;
 use super::summary::{clean_errors, summary};
 use super::trial::{Trial, execute};
-use crate::resources::{AnyResource, ResourceStats, capture_usage, live_resources, teardown_all};
+use crate::resources::registry::{live_resources, teardown_all};
+use crate::resources::{AnyResource, ResourceStats, capture_usage};
 
 /// The order tests run in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

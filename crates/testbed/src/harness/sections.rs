@@ -25,7 +25,8 @@ static SECTIONS: Mutex<Vec<(&'static str, Render)>> = Mutex::new(Vec::new());
 /// ```
 /// use std::sync::atomic::{AtomicU32, Ordering};
 ///
-/// use testbed::harness::{Arguments, Order, Trial, run, summary, summary_section};
+/// use testbed::__private::harness::{Arguments, Order, Trial, run, summary};
+/// use testbed::harness::summary_section;
 ///
 /// static ACQUIRED: AtomicU32 = AtomicU32::new(0);
 ///

@@ -29,7 +29,7 @@ const MAX_SKIP_REASONS: usize = 5;
 /// `testbed: ...` lines.
 ///
 /// ```
-/// use testbed::harness::{Arguments, Order, Trial, run, summary};
+/// use testbed::__private::harness::{Arguments, Order, Trial, run, summary};
 ///
 /// let trials = vec![Trial::new("one", || {}), Trial::new("two", || {})];
 /// let report = run(&Arguments { quiet: true, ..Arguments::default() }, trials, Order::Planned);

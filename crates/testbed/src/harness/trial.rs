@@ -15,7 +15,7 @@ use crate::runner::capture_skip;
 /// (a generated suite, a benchmark).
 ///
 /// ```
-/// use testbed::harness::Trial;
+/// use testbed::__private::harness::Trial;
 /// use testbed::resources::Resource;
 ///
 /// static SERVER: Resource<u16> = Resource::new("server", |_| Ok(8080));

@@ -46,7 +46,7 @@
 mod erased;
 mod error;
 mod persistent;
-mod registry;
+pub(crate) mod registry;
 mod resource;
 mod target_dir;
 mod usage;
@@ -54,7 +54,6 @@ mod usage;
 pub use erased::{AnyResource, ResourceStats};
 pub use error::{PersistentEnsureError, ResourceCleanError};
 pub use persistent::{Persistent, PersistentHold};
-pub use registry::{live_resources, teardown_all};
 pub use resource::{Deps, Resource, Shared};
 pub use target_dir::testbed_dir;
 #[cfg(feature = "harness")]

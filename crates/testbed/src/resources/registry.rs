@@ -33,7 +33,8 @@ fn same(a: &dyn AnyResource, b: &dyn AnyResource) -> bool {
 /// (a dependency before the resources made from it).
 ///
 /// ```
-/// use testbed::resources::{Resource, live_resources};
+/// use testbed::__private::live_resources;
+/// use testbed::resources::Resource;
 /// use testbed::{Outcome, Scope};
 ///
 /// static ANSWER: Resource<u32> = Resource::new("answer", |_| Ok(42));
@@ -50,7 +51,8 @@ pub fn live_resources() -> Vec<&'static dyn AnyResource> {
 /// returns every clean that failed. The harness calls it at the end of a run.
 ///
 /// ```
-/// use testbed::resources::{Resource, teardown_all};
+/// use testbed::__private::teardown_all;
+/// use testbed::resources::Resource;
 /// use testbed::{Outcome, Scope};
 ///
 /// static ANSWER: Resource<u32> = Resource::new("answer", |_| Ok(42));

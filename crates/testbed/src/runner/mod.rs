@@ -24,7 +24,7 @@ use crate::core::panic_message;
 use crate::core::{
     AsyncFixture, BoxError, Failure, FailureKind, Fixture, Outcome, Report, Scope, Unavailable,
 };
-use crate::harness::ShouldPanic;
+use crate::harness::registration::ShouldPanic;
 
 /// What the macro knows about a test.
 #[derive(Debug)]

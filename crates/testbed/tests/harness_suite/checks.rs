@@ -246,7 +246,7 @@ fn an_undeclared_resource_is_pointed_out() {
 #[testbed::test]
 fn each_scenario_declares_its_own_resources() {
     let declared = |name: &str| -> Vec<&'static str> {
-        let trials = testbed::harness::registered();
+        let trials = testbed::__private::harness::registered();
         let trial = trials
             .iter()
             .find(|trial| trial.name() == name)
