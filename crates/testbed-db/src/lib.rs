@@ -37,6 +37,7 @@ compile_error!(
 mod acquire;
 pub mod admin;
 mod backend;
+mod blocking;
 mod embedded;
 mod engine;
 mod error;
@@ -65,6 +66,7 @@ mod sqlite;
 mod trace;
 
 pub use backend::{Backend, UnknownBackend};
+pub use blocking::block_on;
 
 /// The README's examples, compiled as doctests.
 #[cfg(all(doctest, feature = "sqlite", feature = "postgres", feature = "mysql"))]

@@ -14,6 +14,7 @@ mod postgres;
 mod roles;
 mod secrets;
 mod sqlite;
+mod sync_tests;
 
 use testbed_db::Database;
 
