@@ -55,6 +55,7 @@ mod probe;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod reached;
 mod retention;
+mod retry;
 mod schema;
 mod script;
 #[cfg(any(feature = "postgres", feature = "mysql"))]

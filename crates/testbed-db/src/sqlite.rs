@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use sqlx::{Connection, Sqlite, SqliteConnection};
@@ -21,6 +22,7 @@ use testbed::{Outcome, Scope};
 use crate::held::{Held, HeldKind, PruneOptions};
 use crate::owner::{self, NAME_PREFIX};
 use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
+use crate::retry::Pace;
 use crate::schema::{Prepared, build_sqlite};
 use crate::{Backend, DatabaseAcquireError, Isolation, ServerCallError, TestDb};
 
@@ -120,7 +122,8 @@ fn use_file(path: &Path) -> PathBuf {
 async fn hold_use(path: &Path) -> Result<(), ServerCallError> {
     static HELD: Mutex<Vec<File>> = Mutex::new(Vec::new());
     let use_path = use_file(path);
-    for _ in 0..6000 {
+    let mut pacer = Pace::every(Duration::from_millis(10), Duration::from_secs(60)).start();
+    loop {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -131,7 +134,9 @@ async fn hold_use(path: &Path) -> Result<(), ServerCallError> {
             lock(&HELD).push(file);
             return Ok(());
         }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        if !pacer.pause().await {
+            break;
+        }
     }
     Err(ServerCallError::failed(
         Backend::Sqlite,

@@ -15,6 +15,7 @@ mod server;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use sqlx::{AssertSqlSafe, Connection, MySqlConnection, Row};
@@ -27,6 +28,7 @@ pub use server::MYSQL_URL_ENV;
 pub(crate) use server::MySqlServer;
 
 use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
+use crate::retry::Pace;
 use crate::schema::{Prepared, build_mysql};
 use crate::{Backend, DatabaseAcquireError, Isolation, ServerCallError, TestDb, engine, owner};
 
@@ -650,7 +652,12 @@ async fn reset(
 /// statement of a client that died to its end (an autocommitted `INSERT` lands after
 /// its process is gone), so the next holder ends them before it resets.
 async fn end_sessions_on(conn: &mut MySqlConnection, name: &str) -> Result<(), ServerCallError> {
-    for _ in 0..WORK_WAIT_SECONDS * 50 {
+    let mut pacer = Pace::every(
+        Duration::from_millis(20),
+        Duration::from_secs(WORK_WAIT_SECONDS.into()),
+    )
+    .start();
+    loop {
         let sessions: Vec<i64> = sqlx::query_scalar(
             "select cast(id as signed) from information_schema.processlist
              where db = ? and id <> connection_id()",
@@ -668,7 +675,9 @@ async fn end_sessions_on(conn: &mut MySqlConnection, name: &str) -> Result<(), S
                 .execute(&mut *conn)
                 .await;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        if !pacer.pause().await {
+            break;
+        }
     }
     Err(ServerCallError::StillChanging {
         backend: Backend::MySql,

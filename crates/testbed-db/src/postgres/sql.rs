@@ -7,6 +7,8 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use sqlx::{AssertSqlSafe, PgConnection};
 
+use crate::retry::Pace;
+
 /// "database does not exist".
 pub(crate) fn is_missing(error: &sqlx::Error) -> bool {
     error
@@ -45,7 +47,13 @@ pub(crate) async fn drop_database(conn: &mut PgConnection, name: &str) -> Result
         )
         .await?;
     }
-    let mut attempt = 0;
+    // A session still leaving makes even a forced drop fail for a moment.
+    let mut pacer = Pace {
+        first: Duration::from_millis(10),
+        most: Duration::from_millis(200),
+        within: Duration::from_secs(2),
+    }
+    .start();
     loop {
         match run(
             conn,
@@ -53,10 +61,7 @@ pub(crate) async fn drop_database(conn: &mut PgConnection, name: &str) -> Result
         )
         .await
         {
-            Err(error) if attempt < 20 && is_busy(&error) => {
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(10 * attempt)).await;
-            }
+            Err(error) if is_busy(&error) && pacer.pause().await => drop(error),
             other => return other,
         }
     }

@@ -23,6 +23,7 @@ use super::catalog;
 use super::marks::{LAST_USED_SETTING, TEMPLATE_COMMENT};
 use super::server::PgServer;
 use super::sql::{self, drop_database, lock_key, run, use_key};
+use crate::retry::Pace;
 use crate::schema::{Prepared, build_postgres};
 use crate::{Backend, DatabaseAcquireError, ServerCallError};
 
@@ -178,7 +179,13 @@ async fn hold_use_and_read(
 ) -> Result<(Option<Template>, SystemTime), ServerCallError> {
     let fail =
         |e| ServerCallError::statement(Backend::Postgres, format!("lock template `{name}`"), e);
-    for attempt in 0..600u64 {
+    let mut pacer = Pace {
+        first: Duration::from_millis(10),
+        most: Duration::from_millis(100),
+        within: Duration::from_secs(60),
+    }
+    .start();
+    loop {
         let row: UseAndState = {
             let mut lease = server.lease.lock().await;
             sqlx::query_as(
@@ -203,7 +210,9 @@ async fn hold_use_and_read(
             return Ok((template, super::marks::last_used(settings.as_deref())));
         }
         // Not on the lease while waiting: this process's other tests need it.
-        tokio::time::sleep(Duration::from_millis(10 + 10 * attempt.min(9))).await;
+        if !pacer.pause().await {
+            break;
+        }
     }
     Err(ServerCallError::failed(
         Backend::Postgres,
@@ -431,16 +440,18 @@ pub(crate) async fn create_clone(
         (true, true) => " strategy wal_log",
         (true, false) => " strategy file_copy",
     };
-    let mut attempt = 0;
+    let mut pacer = Pace {
+        first: Duration::from_millis(20),
+        most: Duration::from_millis(200),
+        within: Duration::from_secs(1),
+    }
+    .start();
     loop {
         let sql = format!(r#"create database "{name}" template "{template}"{strategy}"#);
         match sql::run(conn, sql).await {
             // Someone connected to the template in spite of allow_connections false (a
             // superuser's psql, say): wait for them a little, then give up.
-            Err(error) if sql::is_busy(&error) && attempt < 10 => {
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
-            }
+            Err(error) if sql::is_busy(&error) && pacer.pause().await => drop(error),
             other => return other,
         }
     }

@@ -14,6 +14,7 @@ use super::super::server::PgServer;
 use super::super::sql::has_code;
 use super::super::template::Template;
 use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
+use crate::retry::Pace;
 use crate::{Backend, ServerCallError, engine, owner};
 
 /// The connections opened before a test gets its pool. sqlx pings a connection on its
@@ -135,12 +136,8 @@ pub(crate) async fn idle(pool: &PgPool) {
         }
         tokio::task::yield_now().await;
     }
-    for _ in 0..200 {
-        if pool.num_idle() as u32 == pool.size() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    let mut pacer = Pace::every(Duration::from_millis(1), Duration::from_millis(200)).start();
+    while pool.num_idle() as u32 != pool.size() && pacer.pause().await {}
 }
 
 /// Whether the test's pool can serve the next test: every connection back in it and

@@ -15,6 +15,7 @@ use super::super::session::{self, Claimed};
 use super::super::warm::{self, Warm};
 use super::super::{claim_ready, ledger};
 use super::{IDLE_EXIT, PROTOCOL};
+use crate::retry::Pace;
 use crate::{Backend, ServerCallError, engine};
 
 /// How the broker's clients come and go.
@@ -185,7 +186,8 @@ async fn end_clients_sessions(pool: &sqlx::PgPool, name: &str) -> Result<(), Ser
         crate::owner::token()
     );
     let mut conn = pool.acquire().await.map_err(fail)?;
-    for _ in 0..5000 {
+    let mut pacer = Pace::every(Duration::from_millis(1), Duration::from_secs(5)).start();
+    loop {
         let left: i64 = sqlx::query_scalar(
             "select count(pg_terminate_backend(pid)) from pg_stat_activity
              where datname = current_database() and pid <> pg_backend_pid()
@@ -198,7 +200,9 @@ async fn end_clients_sessions(pool: &sqlx::PgPool, name: &str) -> Result<(), Ser
         if left == 0 {
             return Ok(());
         }
-        tokio::time::sleep(Duration::from_millis(1)).await;
+        if !pacer.pause().await {
+            break;
+        }
     }
     Err(ServerCallError::failed(
         Backend::Postgres,
