@@ -5,7 +5,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::process_lock::{LockKey, hold};
+use super::test_locks::{LockKey, Mode, hold};
 use crate::core::lock;
 use crate::{BoxError, Fixture, Scope};
 
@@ -87,7 +87,7 @@ impl CurrentDir {
     ///
     /// When another test has held the lock for five minutes; the message names it.
     pub fn new(scope: &Scope) -> Result<Self, CurrentDirReadError> {
-        hold(scope, LockKey::Process);
+        hold(scope, LockKey::Process, Mode::Alone);
         let original = std::env::current_dir().map_err(|source| CurrentDirReadError { source })?;
         let restored = Arc::new(Mutex::new(false));
         let done = restored.clone();

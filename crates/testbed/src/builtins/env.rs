@@ -4,7 +4,7 @@
 use std::ffi::{OsStr, OsString};
 use std::sync::{Arc, Mutex};
 
-use super::process_lock::{LockKey, hold};
+use super::test_locks::{LockKey, Mode, hold};
 use crate::core::lock;
 use crate::{BoxError, Fixture, Scope};
 
@@ -75,7 +75,7 @@ impl EnvVars {
     ///
     /// When another test has held the lock for five minutes; the message names it.
     pub fn new(scope: &Scope) -> Self {
-        hold(scope, LockKey::Process);
+        hold(scope, LockKey::Process, Mode::Alone);
         let state = Arc::new(Mutex::new(Changes::default()));
         let restore = state.clone();
         scope.add_cleanup(move |_| {

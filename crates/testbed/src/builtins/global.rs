@@ -1,15 +1,12 @@
 //! Typed globals that application code reads and a test can override for its own length,
 //! or read with other tests' overrides kept out.
 
-mod gate;
-
 use std::any::type_name;
 use std::fmt;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use self::gate::{Gate, WAIT_LIMIT};
-use super::process_lock::{LockKey, hold};
+use super::test_locks::{LockKey, Mode, WAIT_LIMIT, hold, hold_within, holds_shared};
 use crate::Scope;
 
 /// A process-wide value with a default, which a test can replace for its own length.
@@ -53,8 +50,6 @@ pub struct Global<T> {
     default: fn() -> T,
     /// `None` until first read or override.
     value: RwLock<Option<Arc<T>>>,
-    /// Shared by `get_in` readers, held alone by an overrider.
-    gate: Gate,
 }
 
 impl<T> Global<T> {
@@ -64,7 +59,6 @@ impl<T> Global<T> {
         Global {
             default,
             value: RwLock::new(None),
-            gate: Gate::new(),
         }
     }
 }
@@ -115,9 +109,14 @@ impl<T: Send + Sync + 'static> Global<T> {
     /// When another test has overridden this global and held it for five minutes; the
     /// message names that test.
     pub fn get_in(&'static self, scope: &Scope) -> Arc<T> {
-        self.gate
-            .enter_shared(scope, type_name::<Self>(), WAIT_LIMIT);
+        hold(scope, self.lock_key(), Mode::Shared);
         self.get()
+    }
+
+    /// The key of this global's lock in the built-in fixtures' lock table: held alone by
+    /// an overriding test, shared by tests reading it with `get_in`.
+    fn lock_key(&'static self) -> LockKey {
+        LockKey::Global(self as *const Self as usize, type_name::<Self>())
     }
 
     /// Replaces the value until the test of `scope` ends; a cleanup restores the value it
@@ -135,7 +134,7 @@ impl<T: Send + Sync + 'static> Global<T> {
     }
 
     fn override_within(&'static self, scope: &Scope, value: T, limit: Duration) {
-        if self.gate.is_read_by(scope) {
+        if holds_shared(scope, &self.lock_key()) {
             panic!(
                 "test `{}` overrides `{}` after reading it with `get_in` (hint: override it \
                  before reading it: an override includes the right to read, while a reader \
@@ -144,8 +143,7 @@ impl<T: Send + Sync + 'static> Global<T> {
                 type_name::<Self>()
             );
         }
-        hold(scope, LockKey::Global(self as *const Self as usize));
-        self.gate.enter_alone(scope, type_name::<Self>(), limit);
+        hold_within(scope, self.lock_key(), Mode::Alone, limit);
         let replaced = self.replace(Some(Arc::new(value)));
         scope.add_cleanup(move |_| {
             self.replace(replaced);
@@ -200,15 +198,13 @@ mod tests {
             "{message}"
         );
         assert!(
-            message.contains("test(s) `the_slow_reader` read it"),
+            message.contains("while test(s) `the_slow_reader` held it"),
             "{message}"
         );
         assert!(message.contains("hint"), "{message}");
         // The overrider no longer counts as waiting: another reader gets in.
         let other = Scope::new("another_reader");
-        WATCHED
-            .gate
-            .enter_shared(&other, "watched", Duration::from_secs(30));
+        WATCHED.get_in(&other);
         other.finish(Outcome::Passed).unwrap();
         reader.finish(Outcome::Passed).unwrap();
     }
@@ -221,9 +217,12 @@ mod tests {
         let message = thread::spawn(|| {
             let reader = Scope::new("the_impatient_reader");
             panic_of(|| {
-                GUARDED
-                    .gate
-                    .enter_shared(&reader, "guarded", Duration::from_millis(50))
+                hold_within(
+                    &reader,
+                    GUARDED.lock_key(),
+                    Mode::Shared,
+                    Duration::from_millis(50),
+                )
             })
         })
         .join()
@@ -234,7 +233,7 @@ mod tests {
             "{message}"
         );
         assert!(
-            message.contains("read `guarded` while test `the_slow_overrider` overrides it"),
+            message.contains("shared while test(s) `the_slow_overrider` held it"),
             "{message}"
         );
     }

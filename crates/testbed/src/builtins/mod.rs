@@ -5,18 +5,18 @@ mod cwd;
 mod env;
 mod global;
 pub(crate) mod logs;
-mod process_lock;
 mod registry;
 mod temp_dir;
+mod test_locks;
 
 pub use cwd::{CurrentDir, CurrentDirChangeError, CurrentDirReadError, CurrentDirRestoreError};
 pub use env::EnvVars;
 pub use global::Global;
 #[cfg(feature = "tracing")]
 pub use logs::CapturedLogs;
-pub use process_lock::EnvLock;
 pub use registry::{Registry, RegistryRegisterError};
 pub use temp_dir::{
     KEEP_TEMP_ENV, KeepTemp, KeepTempParseError, TempDir, TempDirBuilder, TempDirRemoveError,
     TempDirSetupError,
 };
+pub use test_locks::EnvLock;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use super::process_lock::{LockKey, hold};
+use super::test_locks::{LockKey, Mode, hold};
 use crate::Scope;
 
 /// A name could not be registered.
@@ -206,6 +206,7 @@ impl<T: ?Sized + Send + Sync + 'static> Registry<T> {
         hold(
             scope,
             LockKey::RegistryName(self as *const Self as *const () as usize, name.clone()),
+            Mode::Alone,
         );
         let mut entries = self.write();
         let entry = entries.entry(name.clone()).or_insert_with(|| Entry {

@@ -8,7 +8,7 @@
 mod cwd;
 mod env;
 mod global;
-mod process_lock;
 mod registry;
 mod support;
 mod temp_dir;
+mod test_locks;
