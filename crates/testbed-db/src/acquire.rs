@@ -38,11 +38,10 @@ impl Database {
         let prepared = self.prepare(Backend::Sqlite)?;
         step.end();
         let (isolation, scope_handle) = (self.isolation, scope.clone());
-        let db =
-            engine::run(
-                async move { crate::sqlite::acquire(prepared, isolation, &scope_handle).await },
-            )
-            .await?;
+        let db = engine::run(async move {
+            crate::backends::sqlite::acquire(prepared, isolation, &scope_handle).await
+        })
+        .await?;
         Ok(db)
     }
 
@@ -67,7 +66,7 @@ impl Database {
         scope: &Scope,
     ) -> Result<TestDb<sqlx::Postgres>, DatabaseAcquireError> {
         let prepared = self.prepare(Backend::Postgres)?;
-        crate::postgres::acquire(prepared, self.isolation, scope).await
+        crate::backends::postgres::acquire(prepared, self.isolation, scope).await
     }
 
     #[cfg(feature = "mysql")]
@@ -88,7 +87,7 @@ impl Database {
         scope: &Scope,
     ) -> Result<TestDb<sqlx::MySql>, DatabaseAcquireError> {
         let prepared = self.prepare(Backend::MySql)?;
-        crate::mysql::acquire(prepared, self.isolation, scope).await
+        crate::backends::mysql::acquire(prepared, self.isolation, scope).await
     }
 
     /// A database on `backend`, chosen at run time (a scenario's parameter, say).

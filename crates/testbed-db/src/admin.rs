@@ -35,11 +35,11 @@ pub async fn status(backend: Backend, url: Option<&str>) -> Result<Vec<Held>, Se
     let _ = url; // unused when no server backend is built
     match backend {
         #[cfg(feature = "postgres")]
-        Backend::Postgres => crate::postgres::status(url).await,
+        Backend::Postgres => crate::backends::postgres::status(url).await,
         #[cfg(feature = "mysql")]
-        Backend::MySql => crate::mysql::status(url).await,
+        Backend::MySql => crate::backends::mysql::status(url).await,
         #[cfg(feature = "sqlite")]
-        Backend::Sqlite => Ok(crate::sqlite::status()),
+        Backend::Sqlite => Ok(crate::backends::sqlite::status()),
         #[allow(unreachable_patterns)] // every backend built
         other => Err(ServerCallError::NotBuilt { backend: other }),
     }
@@ -65,11 +65,11 @@ pub async fn sweep_templates(
     let _ = url;
     match backend {
         #[cfg(feature = "postgres")]
-        Backend::Postgres => crate::postgres::sweep_templates(url).await,
+        Backend::Postgres => crate::backends::postgres::sweep_templates(url).await,
         #[cfg(feature = "mysql")]
-        Backend::MySql => crate::mysql::sweep_templates(url).await,
+        Backend::MySql => crate::backends::mysql::sweep_templates(url).await,
         #[cfg(feature = "sqlite")]
-        Backend::Sqlite => Ok(crate::sqlite::sweep_templates()),
+        Backend::Sqlite => Ok(crate::backends::sqlite::sweep_templates()),
         #[allow(unreachable_patterns)] // every backend built
         other => Err(ServerCallError::NotBuilt { backend: other }),
     }
@@ -87,11 +87,13 @@ pub async fn prune(
     let _ = (url, options);
     match backend {
         #[cfg(feature = "postgres")]
-        Backend::Postgres => crate::postgres::prune(url, options.templates, options.kept).await,
+        Backend::Postgres => {
+            crate::backends::postgres::prune(url, options.templates, options.kept).await
+        }
         #[cfg(feature = "mysql")]
-        Backend::MySql => crate::mysql::prune(url, options).await,
+        Backend::MySql => crate::backends::mysql::prune(url, options).await,
         #[cfg(feature = "sqlite")]
-        Backend::Sqlite => Ok(crate::sqlite::prune(options)),
+        Backend::Sqlite => Ok(crate::backends::sqlite::prune(options)),
         #[allow(unreachable_patterns)] // every backend built
         other => Err(ServerCallError::NotBuilt { backend: other }),
     }

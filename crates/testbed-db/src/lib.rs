@@ -37,6 +37,7 @@ compile_error!(
 mod acquire;
 pub mod admin;
 mod backend;
+mod backends;
 mod blocking;
 mod embedded;
 mod engine;
@@ -44,12 +45,8 @@ mod error;
 mod handle;
 mod held;
 mod isolation;
-#[cfg(feature = "mysql")]
-mod mysql;
 mod owner;
 mod pool_limit;
-#[cfg(feature = "postgres")]
-mod postgres;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod probe;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
@@ -61,8 +58,6 @@ mod script;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod server_cache;
 mod sql_split;
-#[cfg(feature = "sqlite")]
-mod sqlite;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod trace;
 
@@ -73,14 +68,14 @@ pub use blocking::block_on;
 #[cfg(all(doctest, feature = "sqlite", feature = "postgres", feature = "mysql"))]
 #[doc = include_str!("../README.md")]
 mod readme {}
+#[cfg(feature = "mysql")]
+pub use backends::mysql::MYSQL_URL_ENV;
+#[cfg(feature = "postgres")]
+pub use backends::postgres::{PG_MAX_KEPT_CONNECTIONS_ENV, POSTGRES_URL_ENV};
 pub use error::{DatabaseAcquireError, Reason, SchemaLoadError, ScriptRunError, ServerCallError};
 pub use handle::{AnyTestDb, TestDb};
 pub use isolation::Isolation;
-#[cfg(feature = "mysql")]
-pub use mysql::MYSQL_URL_ENV;
 pub use owner::{KEEP_FAILED_ENV, NAME_PREFIX, redact};
-#[cfg(feature = "postgres")]
-pub use postgres::{PG_MAX_KEPT_CONNECTIONS_ENV, POSTGRES_URL_ENV};
 pub use schema::{Database, SchemaFn, Seed, Target};
 
 /// Embeds a directory of sqlx migrations in the test binary at compile time and gives
@@ -159,13 +154,13 @@ pub mod __private {
     /// Serves as the PostgreSQL broker on `socket` (`cargo testbed db broker`) until it
     /// has no client for a while; see `TESTBED_PG_BROKER` in the README.
     pub fn serve_broker(socket: std::path::PathBuf) -> Result<(), String> {
-        crate::postgres::serve_broker(socket)
+        crate::backends::postgres::serve_broker(socket)
     }
 
     /// Records an intent and creates the database unmarked, as a process killed between
     /// `CREATE DATABASE` and its mark leaves it: for testbed-db's own tests of the sweep.
     #[cfg(feature = "postgres")]
-    pub use crate::postgres::create_unmarked_for_tests;
+    pub use crate::backends::postgres::create_unmarked_for_tests;
 
     /// An embedded seed file.
     pub const fn seed(path: &'static str, sql: &'static str) -> crate::Seed {

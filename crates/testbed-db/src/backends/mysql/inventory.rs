@@ -70,7 +70,7 @@ async fn drop_kinds(
             continue;
         }
         // A killed holder's last statement may still run on it: leave it for now.
-        if !super::try_lock_work(&mut conn, &held.name, 0).await? {
+        if !super::work::try_lock_work(&mut conn, &held.name, 0).await? {
             let _ = sqlx::query("select release_lock(?)")
                 .bind(held.name.clone())
                 .execute(&mut conn)
@@ -98,7 +98,7 @@ async fn drop_kinds(
             registry::remove(&mut conn, &held.name).await?;
             registry::forget_use(&mut conn, &held.name).await?;
         }
-        super::unlock_work(&mut conn, &held.name).await;
+        super::work::unlock_work(&mut conn, &held.name).await;
         let _ = sqlx::query("select release_lock(?)")
             .bind(held.name.clone())
             .execute(&mut conn)
@@ -110,9 +110,23 @@ async fn drop_kinds(
     Ok(dropped)
 }
 
+/// How many processes can mark a template as in use at once (one named lock each).
+pub(super) const USE_SLOTS: usize = 64;
+
+/// The named locks that mark template `name` as in use: a process that uses it holds
+/// one on its lease for its whole life (MySQL's named locks are exclusive, so each
+/// process takes a slot of its own), and a sweep leaves a template alone while any is
+/// held.
+pub(crate) fn use_locks(name: &str) -> Vec<String> {
+    let hash = name.rsplit('_').next().unwrap_or_default();
+    (0..USE_SLOTS)
+        .map(|slot| format!("testbed_use_{hash}_{slot}"))
+        .collect()
+}
+
 /// Whether a live process holds one of template `name`'s use locks.
 async fn any_used(conn: &mut MySqlConnection, name: &str) -> Result<bool, ServerCallError> {
-    let locks = super::use_locks(name);
+    let locks = use_locks(name);
     let probes = vec!["(is_used_lock(?) is not null)"; locks.len()].join(" + ");
     let mut query =
         sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!("select cast({probes} as signed)")));
@@ -202,7 +216,7 @@ async fn drop_unused_template(
         // statement may still run on it.
         let locks = std::iter::once(name.to_owned())
             .chain(pooled.iter().cloned())
-            .chain(pooled.iter().map(|pool| super::work_lock(pool)))
+            .chain(pooled.iter().map(|pool| super::work::work_lock(pool)))
             .collect();
         if !try_lock_all(conn, locks, &mut locked).await? {
             return Ok(Vec::new());
@@ -255,7 +269,7 @@ pub(crate) async fn drop_idle_if_due(server: &MySqlServer) {
     let Ok(mut conn) = crate::server_cache::acquire(server, &server.pool).await else {
         return;
     };
-    if registry::sweep_due(&mut conn, super::now_millis(), SWEEP_EVERY_MILLIS).await {
+    if registry::sweep_due(&mut conn, registry::now_millis(), SWEEP_EVERY_MILLIS).await {
         let _ = drop_idle(server, &mut conn).await;
     }
 }
@@ -340,7 +354,7 @@ async fn release_all(conn: &mut MySqlConnection, taken: Vec<String>) {
 async fn drop_unless_held(conn: &mut MySqlConnection, name: &str) -> Result<bool, ServerCallError> {
     let mut locked = Vec::new();
     let result = async {
-        let locks = vec![name.to_owned(), super::work_lock(name)];
+        let locks = vec![name.to_owned(), super::work::work_lock(name)];
         if !try_lock_all(conn, locks, &mut locked).await? {
             return Ok(false);
         }

@@ -225,3 +225,10 @@ pub(crate) async fn forget_use(
     .map(drop)
     .map_err(|e| ServerCallError::statement(Backend::MySql, "write the registry", e))
 }
+
+pub(crate) fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as u64)
+        .unwrap_or_default()
+}

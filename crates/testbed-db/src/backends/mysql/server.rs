@@ -146,3 +146,9 @@ async fn probe(url_text: &str) -> Result<Arc<MySqlServer>, ProbeFailure> {
         lost: AtomicBool::new(false),
     }))
 }
+
+/// Maps a failed statement to the error naming what testbed-db was doing.
+pub(super) fn fail(action: impl Into<String>) -> impl FnOnce(sqlx::Error) -> ServerCallError {
+    let action = action.into();
+    move |e| ServerCallError::statement(Backend::MySql, action, e)
+}

@@ -1,0 +1,237 @@
+//! Giving a test a pooled MySQL database and taking it back: a free one claimed with a
+//! named lock on this process's lease (built when all are taken), cleaned if a dead
+//! holder left it dirty, and reset after the test.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use testbed::{Outcome, Scope};
+
+use super::registry::{self, State};
+use super::reset::{reset, reset_or_rebuild};
+use super::server::{self, MySqlServer, fail};
+use super::template::{TemplateInfo, build_database, ensure_template, fingerprint};
+use super::work::end_sessions_on;
+use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
+use crate::schema::Prepared;
+use crate::{Backend, DatabaseAcquireError, Isolation, ServerCallError, TestDb, engine, owner};
+
+/// The databases this process holds (MySQL's named locks are re-entrant within a
+/// session, so the lock alone cannot stop this process from claiming one twice).
+fn held() -> &'static Mutex<HashSet<String>> {
+    static HELD: Mutex<Option<&'static Mutex<HashSet<String>>>> = Mutex::new(None);
+    let mut slot = HELD.lock().unwrap_or_else(|e| e.into_inner());
+    slot.get_or_insert_with(|| Box::leak(Box::default()))
+}
+
+fn hold(name: &str) -> bool {
+    held()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(name.to_owned())
+}
+
+fn unhold(name: &str) {
+    held()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(name);
+}
+
+/// Gives `scope`'s test a clean pooled database with `prepared`'s schema.
+pub(crate) async fn acquire(
+    prepared: Arc<Prepared>,
+    _isolation: Isolation,
+    scope: &Scope,
+) -> Result<TestDb<sqlx::MySql>, DatabaseAcquireError> {
+    let (server, template, name) = server::watched(engine::run(async move {
+        let server = server::server().await?;
+        let template = engine::boxed(ensure_template(&server, &prepared)).await?;
+        let name = engine::boxed(claim(&server, &prepared, &template)).await?;
+        Ok::<_, DatabaseAcquireError>((server, template, name))
+    }))
+    .await?;
+    let url = server.url_of(&name);
+    let holdings = Holdings::new(TEST_POOL_CONNECTIONS);
+    let pool = pool_limit::test_pool_options::<sqlx::MySql>(&holdings)
+        .connect_with(server.options_for(&name))
+        .await;
+    let pool = match pool {
+        Ok(pool) => pool,
+        Err(error) => {
+            release(server, template, name.clone(), Outcome::Passed).await?;
+            return Err(ServerCallError::statement(
+                Backend::MySql,
+                format!("connect to `{name}`"),
+                error,
+            )
+            .into());
+        }
+    };
+    let (cleanup_pool, cleanup_name, cleanup_url, details) =
+        (pool.clone(), name.clone(), url.clone(), scope.details());
+    scope.add_async_cleanup(move |outcome: Outcome| async move {
+        cleanup_pool.close().await;
+        let keep = outcome.is_failure() && owner::keep_failed();
+        server::watched(release(server, template, cleanup_name, outcome)).await?;
+        if keep {
+            crate::handle::announce_kept(&details, Backend::MySql, &cleanup_url);
+        }
+        Ok::<(), ServerCallError>(())
+    });
+    pool_limit::explain_on_failure(scope, holdings, Backend::MySql, &name, "");
+    Ok(TestDb {
+        pool,
+        url: Some(url),
+        name,
+        backend: Backend::MySql,
+    })
+}
+
+/// Claims a free database of the pool (building one when all are taken).
+async fn claim(
+    server: &MySqlServer,
+    prepared: &Prepared,
+    template: &TemplateInfo,
+) -> Result<String, DatabaseAcquireError> {
+    for serial in 1.. {
+        let name = format!("{}{}_{serial}", crate::owner::POOL_PREFIX, prepared.hash);
+        if !hold(&name) {
+            continue;
+        }
+        let locked: Option<i64> = {
+            let mut lease = server.lease.lock().await;
+            sqlx::query_scalar("select get_lock(?, 0)")
+                .bind(name.clone())
+                .fetch_one(&mut *lease)
+                .await
+                .map_err(fail("lock a pooled database"))?
+        };
+        if locked != Some(1) {
+            unhold(&name);
+            continue;
+        }
+        match prepare_claimed(server, prepared, template, &name).await {
+            Ok(true) => return Ok(name),
+            Ok(false) => {
+                release_lock(server, &name).await;
+            }
+            Err(error) => {
+                release_lock(server, &name).await;
+                return Err(error);
+            }
+        }
+    }
+    unreachable!("the pool is unbounded")
+}
+
+/// Makes a just-claimed database clean; `false` if it is kept for inspection.
+async fn prepare_claimed(
+    server: &MySqlServer,
+    prepared: &Prepared,
+    template: &TemplateInfo,
+    name: &str,
+) -> Result<bool, DatabaseAcquireError> {
+    let mut conn = crate::server_cache::acquire(server, &server.pool)
+        .await
+        .map_err(fail("connect"))?;
+    let state = registry::get(&mut conn, name)
+        .await?
+        .map(|row| State::parse(&row.state));
+    if !matches!(state, Some(State::Clean | State::Kept)) {
+        // A holder died with it (mid-test, mid-reset or mid-build): what it still had
+        // running goes first, or it would land after the reset.
+        end_sessions_on(&mut conn, name).await?;
+    }
+    match state {
+        Some(State::Kept) => return Ok(false),
+        Some(State::Clean) => {}
+        // Left dirty by a test whose process died.
+        Some(State::Dirty) => reset_or_rebuild(server, &mut conn, prepared, template, name).await?,
+        Some(State::Building) | None => {
+            registry::put(
+                &mut conn,
+                name,
+                &prepared.hash,
+                "pooled",
+                State::Building,
+                None,
+                None,
+            )
+            .await?;
+            build_database(server, &mut conn, prepared, name).await?;
+        }
+    }
+    // Dirty from now on, so a crash mid-test leaves it marked for a reset.
+    registry::put(
+        &mut conn,
+        name,
+        &prepared.hash,
+        "pooled",
+        State::Dirty,
+        None,
+        None,
+    )
+    .await?;
+    // When it was last needed: pooled databases idle for long are dropped (see
+    // `admin::idle_pooled`).
+    registry::touch(&mut conn, name, registry::now_millis()).await?;
+    Ok(true)
+}
+
+async fn release_lock(server: &MySqlServer, name: &str) {
+    let mut lease = server.lease.lock().await;
+    let _ = sqlx::query("select release_lock(?)")
+        .bind(name.to_owned())
+        .execute(&mut *lease)
+        .await;
+    drop(lease);
+    unhold(name);
+}
+
+/// Returns a test's database to the pool: reset (or rebuilt if the test changed its
+/// schema), or kept when the test failed and `TESTBED_KEEP_FAILED` asks.
+async fn release(
+    server: Arc<MySqlServer>,
+    template: TemplateInfo,
+    name: String,
+    outcome: Outcome,
+) -> Result<(), ServerCallError> {
+    let keep = outcome.is_failure() && owner::keep_failed();
+    engine::run(async move {
+        let result = engine::boxed(async {
+            let mut conn = crate::server_cache::acquire(&*server, &server.pool)
+                .await
+                .map_err(fail("connect"))?;
+            if keep {
+                return registry::set_state(&mut conn, &name, State::Kept).await;
+            }
+            let prepared_hash = name
+                .trim_start_matches(crate::owner::POOL_PREFIX)
+                .split('_')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            if fingerprint(&mut conn, &name).await? == template.fingerprint {
+                reset(&mut conn, &template, &name).await?;
+                registry::set_state(&mut conn, &name, State::Clean).await
+            } else {
+                // Rebuilt by whoever claims it next, off this test's clock.
+                registry::put(
+                    &mut conn,
+                    &name,
+                    &prepared_hash,
+                    "pooled",
+                    State::Building,
+                    None,
+                    None,
+                )
+                .await
+            }
+        })
+        .await;
+        release_lock(&server, &name).await;
+        result
+    })
+    .await
+}

@@ -1,0 +1,366 @@
+//! A schema's template database on MySQL: built once per schema hash under a named lock,
+//! with what resetting its pooled copies needs (its tables, seed rows, counters and
+//! fingerprint); and building a database from the schema.
+
+use std::sync::Mutex;
+
+use tokio::sync::OnceCell;
+
+use sha2::{Digest, Sha256};
+use sqlx::{AssertSqlSafe, Connection, MySqlConnection, Row};
+
+use super::inventory::{self, use_locks};
+use super::registry::{self, State};
+use super::server::{MySqlServer, fail};
+use super::work::{WORK_WAIT_SECONDS, lock_work, unlock_work};
+use crate::schema::{Prepared, build_mysql};
+use crate::{Backend, DatabaseAcquireError, ServerCallError, owner};
+
+/// What a template tells the pool: its schema fingerprint, its tables, and the next
+/// auto-increment value of each table that has one.
+#[derive(Debug, Clone)]
+pub(super) struct TemplateInfo {
+    pub(super) name: String,
+    pub(super) fingerprint: String,
+    pub(super) tables: Vec<String>,
+    pub(super) seeded: Vec<String>,
+    pub(super) counters: Vec<(String, u64)>,
+    /// The seeded tables whose counter is one past their largest id: truncating them and
+    /// restoring their seed rows gives them back the template's counter.
+    pub(super) refillable: Vec<String>,
+}
+
+/// Makes sure the registry exists, once per process.
+async fn registry_ready(server: &MySqlServer) -> Result<(), ServerCallError> {
+    static READY: OnceCell<()> = OnceCell::const_new();
+    READY
+        .get_or_try_init(|| registry::ensure(&server.pool))
+        .await
+        .map(drop)
+}
+
+/// The schema's template database, built once per hash under a named lock.
+pub(super) async fn ensure_template(
+    server: &MySqlServer,
+    prepared: &Prepared,
+) -> Result<TemplateInfo, DatabaseAcquireError> {
+    static KNOWN: Mutex<Vec<(String, TemplateInfo)>> = Mutex::new(Vec::new());
+    let name = prepared.template_name();
+    if let Some((_, info)) = KNOWN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|(n, _)| *n == name)
+    {
+        return Ok(info.clone());
+    }
+    registry_ready(server).await?;
+    inventory::drop_idle_if_due(server).await;
+    hold_use(server, &name).await?;
+    let mut conn = MySqlConnection::connect_with(&server.admin)
+        .await
+        .map_err(fail("connect"))?;
+    // Read under the template's lock, which a sweep holds while it drops the template:
+    // either the sweep saw this process's use lock, or the template is gone and rebuilt.
+    let locked: Option<i64> = sqlx::query_scalar("select get_lock(?, 600)")
+        .bind(name.clone())
+        .fetch_one(&mut conn)
+        .await
+        .map_err(fail("lock the template"))?;
+    if locked != Some(1) {
+        return Err(ServerCallError::failed(
+            Backend::MySql,
+            format!("lock template `{name}`"),
+            "timed out after 600 s",
+        )
+        .into());
+    }
+    let mut built_here = false;
+    let built = match template_info(&mut conn, &name).await {
+        Ok(Some(info)) => Ok(info),
+        Ok(None) => {
+            built_here = true;
+            build_template(server, &mut conn, prepared, &name).await
+        }
+        Err(error) => Err(error.into()),
+    };
+    if built_here && built.is_err() {
+        // Leave nothing behind: the next attempt starts from scratch anyway.
+        let _ = sqlx::raw_sql(AssertSqlSafe(format!("drop database if exists `{name}`")))
+            .execute(&mut conn)
+            .await;
+        let _ = registry::remove(&mut conn, &name).await;
+    }
+    if built.is_ok() {
+        // Best effort: a template whose use was not recorded is only swept earlier.
+        let _ = registry::touch(&mut conn, &name, registry::now_millis()).await;
+    }
+    let _ = sqlx::query("select release_lock(?)")
+        .bind(name.clone())
+        .execute(&mut conn)
+        .await;
+    let _ = conn.close().await;
+    let info = built?;
+    KNOWN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((name.clone(), info.clone()));
+    if built_here {
+        // Only when a template is built: that is when the old ones start to pile up.
+        let _ = inventory::sweep_stale(server, Some(&name)).await;
+    }
+    Ok(info)
+}
+
+/// Takes a free use slot of template `name` on the lease. With every slot taken the
+/// template is still protected by the locks of the pooled databases its tests hold.
+pub(super) async fn hold_use(server: &MySqlServer, name: &str) -> Result<(), ServerCallError> {
+    let mut lease = server.lease.lock().await;
+    for slot in use_locks(name) {
+        let locked: Option<i64> = sqlx::query_scalar("select get_lock(?, 0)")
+            .bind(slot)
+            .fetch_one(&mut *lease)
+            .await
+            .map_err(fail("lock the template"))?;
+        if locked == Some(1) {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn template_info(
+    conn: &mut MySqlConnection,
+    name: &str,
+) -> Result<Option<TemplateInfo>, ServerCallError> {
+    let Some(row) = registry::get(conn, name).await? else {
+        return Ok(None);
+    };
+    if State::parse(&row.state) != State::Clean {
+        return Ok(None);
+    }
+    let tables = tables_of(conn, name).await?;
+    let split = |list: Option<String>| -> Vec<String> {
+        list.unwrap_or_default()
+            .split(',')
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    // Read from the template itself, which nothing writes once it is built.
+    let seeded = split(row.seeded);
+    let counters = counters(conn, name).await?;
+    let refillable = refillable(conn, name, &seeded, &counters).await?;
+    Ok(Some(TemplateInfo {
+        name: name.to_owned(),
+        fingerprint: row.fingerprint.unwrap_or_default(),
+        tables,
+        seeded,
+        counters,
+        refillable,
+    }))
+}
+
+pub(super) async fn build_template(
+    server: &MySqlServer,
+    conn: &mut MySqlConnection,
+    prepared: &Prepared,
+    name: &str,
+) -> Result<TemplateInfo, DatabaseAcquireError> {
+    registry::put(
+        conn,
+        name,
+        &prepared.hash,
+        "template",
+        State::Building,
+        None,
+        None,
+    )
+    .await?;
+    build_database(server, conn, prepared, name).await?;
+    let tables = tables_of(conn, name).await?;
+    let mut seeded = Vec::new();
+    for table in &tables {
+        let rows: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "select count(*) from `{name}`.`{table}`"
+        )))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(fail("count seed rows"))?;
+        if rows > 0 {
+            seeded.push(table.clone());
+        }
+    }
+    let fingerprint = fingerprint(conn, name).await?;
+    let counters = counters(conn, name).await?;
+    let refillable = refillable(conn, name, &seeded, &counters).await?;
+    let seeded_list = seeded.join(",");
+    registry::put(
+        conn,
+        name,
+        &prepared.hash,
+        "template",
+        State::Clean,
+        Some(&fingerprint),
+        Some(&seeded_list),
+    )
+    .await?;
+    Ok(TemplateInfo {
+        name: name.to_owned(),
+        fingerprint,
+        tables,
+        seeded,
+        counters,
+        refillable,
+    })
+}
+
+/// Drops and recreates database `name` with the schema and seeds.
+pub(super) async fn build_database(
+    server: &MySqlServer,
+    conn: &mut MySqlConnection,
+    prepared: &Prepared,
+    name: &str,
+) -> Result<(), DatabaseAcquireError> {
+    debug_assert!(name.starts_with(crate::NAME_PREFIX));
+    lock_work(conn, name, WORK_WAIT_SECONDS).await?;
+    let created = sqlx::raw_sql(AssertSqlSafe(format!(
+        "drop database if exists `{name}`; create database `{name}`"
+    )))
+    .execute(&mut *conn)
+    .await
+    .map_err(fail(format!("create `{name}`")));
+    unlock_work(conn, name).await;
+    created?;
+    let mut target = MySqlConnection::connect_with(&server.options_for(name))
+        .await
+        .map_err(fail(format!("connect to `{name}`")))?;
+    let built = build_mysql(prepared, &mut target).await;
+    let _ = target.close().await;
+    built
+}
+
+/// The tables of `database`, but the migrations' own bookkeeping.
+pub(super) async fn tables_of(
+    conn: &mut MySqlConnection,
+    database: &str,
+) -> Result<Vec<String>, ServerCallError> {
+    sqlx::query_scalar(
+        "select cast(table_name as char) from information_schema.tables
+         where table_schema = ? and table_type = 'BASE TABLE' and table_name <> '_sqlx_migrations'
+         order by table_name",
+    )
+    .bind(database.to_owned())
+    .fetch_all(conn)
+    .await
+    .map_err(fail("list tables"))
+}
+
+/// The next auto-increment value of each table of `database` that has one, by name.
+///
+/// MySQL 8 caches these statistics for a day by default
+/// (`information_schema_stats_expiry`): the session's cache is turned off first, in the
+/// same round trip. MariaDB has no such cache (nor the variable), and skips the
+/// version-gated comment.
+pub(super) async fn counters(
+    conn: &mut MySqlConnection,
+    database: &str,
+) -> Result<Vec<(String, u64)>, ServerCallError> {
+    debug_assert!(database.starts_with(crate::NAME_PREFIX));
+    let sql = format!(
+        "set /*!80000 session information_schema_stats_expiry = 0, */ @testbed_counters = 1;
+         select cast(table_name as char), cast(auto_increment as unsigned)
+         from information_schema.tables
+         where table_schema = '{database}' and table_type = 'BASE TABLE'
+           and auto_increment is not null and table_name <> '_sqlx_migrations'
+         order by table_name"
+    );
+    let rows = sqlx::raw_sql(AssertSqlSafe(sql))
+        .fetch_all(conn)
+        .await
+        .map_err(fail("read the auto-increment counters"))?;
+    rows.iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(fail("read the auto-increment counters"))
+}
+
+/// The tables of `seeded` whose auto-increment counter in template `database` is one past
+/// their largest id (InnoDB's counter after `TRUNCATE` and inserting the seed rows).
+pub(super) async fn refillable(
+    conn: &mut MySqlConnection,
+    database: &str,
+    seeded: &[String],
+    counters: &[(String, u64)],
+) -> Result<Vec<String>, ServerCallError> {
+    let columns: Vec<(String, String)> = sqlx::query_as(
+        "select cast(table_name as char), cast(column_name as char)
+         from information_schema.columns
+         where table_schema = ? and extra like '%auto_increment%'",
+    )
+    .bind(database.to_owned())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(fail("read the auto-increment columns"))?;
+    let columns: Vec<(String, String)> = columns
+        .into_iter()
+        .filter(|(table, _)| seeded.contains(table))
+        .collect();
+    if columns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = columns
+        .iter()
+        .map(|(table, column)| {
+            format!(
+                "select cast('{table}' as char), cast(coalesce(max(`{column}`), 0) + 1 as unsigned) \
+                 from `{database}`.`{table}`"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" union all ");
+    let next: Vec<(String, u64)> = sqlx::query_as(AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(fail("read the seed rows' largest ids"))?;
+    Ok(next
+        .into_iter()
+        .filter(|counter| counters.contains(counter))
+        .map(|(table, _)| table)
+        .collect())
+}
+
+/// A hash of the schema of `database` (tables, columns, indexes), to tell whether a test
+/// changed it.
+pub(super) async fn fingerprint(
+    conn: &mut MySqlConnection,
+    database: &str,
+) -> Result<String, ServerCallError> {
+    let columns: Vec<(String, String, String, String)> = sqlx::query_as(
+        "select cast(table_name as char), cast(column_name as char), cast(column_type as char),
+                cast(is_nullable as char)
+         from information_schema.columns where table_schema = ?
+         order by table_name, ordinal_position",
+    )
+    .bind(database.to_owned())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(fail("read the schema"))?;
+    let indexes: Vec<(String, String, String)> = sqlx::query_as(
+        "select cast(table_name as char), cast(index_name as char), cast(column_name as char)
+         from information_schema.statistics where table_schema = ?
+         order by table_name, index_name, seq_in_index",
+    )
+    .bind(database.to_owned())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(fail("read the schema"))?;
+    let mut hasher = Sha256::new();
+    for row in columns {
+        hasher.update(format!("{row:?}"));
+    }
+    for row in indexes {
+        hasher.update(format!("{row:?}"));
+    }
+    Ok(owner::hex(&hasher.finalize()))
+}
