@@ -1,5 +1,5 @@
 //! PostgreSQL: a template per schema hash; per test, by default, a recycled clone from
-//! a warm pool (see `recycle`), or with [`Isolation::Clone`] a fresh clone made with
+//! a warm pool (see `recycle`), or with [`Isolation::Clone`](crate::Isolation::Clone) a fresh clone made with
 //! `CREATE DATABASE ... TEMPLATE` and dropped after the test.
 //!
 //! The clone strategy follows the server. `FILE_COPY` copies the template's files whole

@@ -51,7 +51,7 @@ pub(crate) struct PgServer {
     /// runs the `CREATE DATABASE` and `DROP DATABASE` of pooled databases, so that a
     /// claim is never free while a statement of its holder still runs on the server.
     pub(crate) lease: Mutex<PgConnection>,
-    /// Set when a test found the connection to the server lost (see [`note_failure`]):
+    /// Set when a test found the connection to the server lost (see `ServerCache::checked`):
     /// nothing more is started on this lease; the next test probes again.
     lost: AtomicBool,
 }
