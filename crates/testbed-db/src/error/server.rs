@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 use super::is_connection_failure;
-use super::{Reason, example_url, is_too_many_connections};
+use super::{Reason, is_too_many_connections};
 use crate::Backend;
 
 /// A call to a database server failed: it is absent, refused, full or gone, a statement
@@ -192,5 +192,14 @@ impl ServerCallError {
 impl std::fmt::Debug for ServerCallError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         super::write_chain(f, self)
+    }
+}
+
+/// A URL of `backend`'s default server, for hints.
+fn example_url(backend: crate::Backend) -> &'static str {
+    match backend {
+        crate::Backend::Postgres => "postgres://postgres@127.0.0.1:5432/postgres",
+        crate::Backend::MySql => "mysql://root@127.0.0.1:3306",
+        crate::Backend::Sqlite => "sqlite::memory:",
     }
 }

@@ -7,7 +7,7 @@
 //! - `intents`: names a process is about to create (see `intent`);
 //! - `pooled`: the state of each pooled database, `clean` only from the moment its last
 //!   holder finished resetting it to the moment the next one claims it, and when a
-//!   test last got it (see `recycle::shrink`);
+//!   test last got it (see `shrink`);
 //! - `sweeps`: when the orphan sweep last ran, so that one process in a while sweeps,
 //!   not every test process;
 //! - `testbed_claim_<hash>`: the claim itself, one round trip (see [`CLAIM_SQL`]).

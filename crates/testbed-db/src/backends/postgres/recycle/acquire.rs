@@ -1,0 +1,274 @@
+//! Giving a test a pooled PostgreSQL database and taking it back: through the broker
+//! when one serves, else from this process's warm pool or a fresh claim in the ledger;
+//! after the test, reset and recorded clean, or dropped.
+
+use std::sync::Arc;
+
+use sqlx::postgres::PgPool;
+use testbed::{Outcome, Scope};
+
+use super::super::server::{PgServer, server};
+use super::super::sql;
+use super::session::Claimed;
+use super::warm::Warm;
+use super::{broker, ledger, session, warm};
+use crate::pool_limit::{self, Holdings};
+use crate::schema::Prepared;
+use crate::{Backend, DatabaseAcquireError, ServerCallError, TestDb, engine, owner, trace};
+
+/// Gives `scope`'s test a clean pooled database of `prepared`'s template.
+///
+/// With `rollback`, the test's pool has one connection that runs inside a transaction
+/// opened when it connects and rolled back after the test: nothing the test writes is
+/// ever committed, so there is nothing to reset.
+pub(crate) async fn acquire(
+    prepared: Arc<Prepared>,
+    rollback: bool,
+    scope: &Scope,
+) -> Result<TestDb<sqlx::Postgres>, DatabaseAcquireError> {
+    if !rollback
+        && broker::enabled()
+        && warm::is_empty_here(&prepared.hash)
+        && let Some(acquired) = broker::acquire(&prepared, scope).await
+    {
+        return acquired.map_err(Into::into);
+    }
+    let (warm, claimed) = match warm::take_here(&prepared.hash) {
+        Some((warm, claimed)) => {
+            let (server, name) = (warm.server.clone(), claimed.name.clone());
+            let marked = engine::run(async move { ledger::mark_in_use(&server, &name).await });
+            if let Err(error) = marked.await {
+                warm.push(claimed);
+                return Err(error.into());
+            }
+            (warm, claimed)
+        }
+        None => {
+            let work_prepared = prepared.clone();
+            let taken = engine::run(async move {
+                let probe = trace::step("probe");
+                let server = server().await?;
+                probe.end();
+                let sweep = trace::step("sweep");
+                engine::boxed(super::super::inventory::sweep_if_due(&server)).await;
+                sweep.end();
+                let ensure = trace::step("template");
+                let template = engine::boxed(super::super::inventory::ensure_template(
+                    &server,
+                    &work_prepared,
+                ))
+                .await?;
+                ensure.end();
+                let warm = warm::warm_for(&server, &template);
+                // In rollback mode the test works on a pool of its own: open nothing
+                // here that it would not use.
+                let open = if rollback { 0 } else { session::CONNECTIONS };
+                let claimed = engine::boxed(claim_ready(&server, &warm, open)).await?;
+                Ok::<_, DatabaseAcquireError>((warm, claimed))
+            })
+            .await?;
+            warm::remember(&prepared.hash, &taken.0);
+            taken
+        }
+    };
+    let server = warm.server.clone();
+    let name = claimed.name.clone();
+    let url = server.url_of(&name);
+    let (pool, holdings, more) = if rollback {
+        let holdings = Holdings::new(1);
+        let pool = session::in_transaction(&server, &name, &holdings);
+        (pool, holdings, ROLLBACK_ALLOWS_MORE)
+    } else {
+        (claimed.pool.clone(), claimed.holdings.clone(), "")
+    };
+    let (cleanup_pool, details) = (pool.clone(), scope.details());
+    let cleanup_url = url.clone();
+    scope.add_async_cleanup(move |outcome: Outcome| {
+        super::super::server::watched(release(
+            warm,
+            claimed,
+            rollback.then_some(cleanup_pool),
+            (cleanup_url, details),
+            outcome,
+        ))
+    });
+    pool_limit::explain_on_failure(scope, holdings, Backend::Postgres, &name, more);
+    Ok(TestDb {
+        pool,
+        url: Some(url),
+        name,
+        backend: Backend::Postgres,
+    })
+}
+
+/// What a Rollback test that held its one connection is told allows more.
+const ROLLBACK_ALLOWS_MORE: &str =
+    "; `Isolation::Rollback` gives a test one connection, the default `Isolation::Recycle` five";
+
+/// Claims a pooled database (or makes a clone) and readies it: its pool open with
+/// `open` connections, and reset unless the ledger and the claim found it clean. Loops
+/// past databases whose schema a killed test changed, and databases gone meanwhile.
+pub(super) async fn claim_ready(
+    server: &PgServer,
+    warm: &Warm,
+    open: u32,
+) -> Result<Claimed, ServerCallError> {
+    for _attempt in 0..5 {
+        let step = trace::step("claim");
+        let claim = ledger::claim(server, &warm.template).await?;
+        step.end();
+        let step = trace::step("connect");
+        let opened = session::open_pool(server, &claim.name, open).await;
+        step.end();
+        let claimed = match opened {
+            Ok(claimed) => claimed,
+            Err(ServerCallError::Statement { source, .. }) if sql::is_missing(&source) => {
+                // Dropped by an older testbed, or by hand: try the next one.
+                ledger::unclaim(server, &claim.name).await;
+                continue;
+            }
+            Err(error) => {
+                ledger::unclaim(server, &claim.name).await;
+                return Err(error);
+            }
+        };
+        if claim.clean {
+            return Ok(claimed);
+        }
+        let step = trace::step("reset a dirty claim");
+        let reset = session::reset(server, &warm.template, &claimed.pool).await;
+        step.end();
+        match reset {
+            Ok(true) => return Ok(claimed),
+            Ok(false) => {
+                claimed.pool.close().await;
+                ledger::drop_claimed(server, &claim.name).await?;
+            }
+            Err(error) => {
+                claimed.pool.close().await;
+                forget_or_drop(server, &claim.name, &error).await?;
+                return Err(error);
+            }
+        }
+    }
+    Err(ServerCallError::failed(
+        Backend::Postgres,
+        "find a usable pooled database",
+        "every pooled database had a changed schema",
+    ))
+}
+
+/// After a failed reset of `name`: drop it, unless the server is out of reach, where
+/// it is only forgotten (its claim died with the connection; the next claimer finds it
+/// not recorded clean and resets it).
+async fn forget_or_drop(
+    server: &PgServer,
+    name: &str,
+    error: &ServerCallError,
+) -> Result<(), ServerCallError> {
+    if error.is_connection_lost() {
+        ledger::forget(name);
+        return Ok(());
+    }
+    ledger::drop_claimed(server, name).await
+}
+
+/// After the test: reset the database and record it clean, keeping it (and its
+/// connections) for this process's next test; or drop it if the test changed its
+/// schema; or keep it for inspection. `rollback` is the test's own pool in rollback
+/// mode.
+async fn release(
+    warm: Arc<Warm>,
+    claimed: Claimed,
+    rollback: Option<PgPool>,
+    (url, details): (String, testbed::Details),
+    outcome: Outcome,
+) -> Result<(), ServerCallError> {
+    let server = warm.server.clone();
+    if outcome.is_failure() && owner::keep_failed() {
+        if let Some(rollback) = &rollback {
+            let _ = session::commit(rollback).await;
+            rollback.close().await;
+        }
+        claimed.pool.close().await;
+        let name = claimed.name.clone();
+        engine::run(async move { ledger::keep(&server, &name).await }).await?;
+        crate::handle::announce_kept(&details, Backend::Postgres, &url);
+        return Ok(());
+    }
+    if let Some(rollback) = rollback {
+        let untouched = session::roll_back(&warm.template, &rollback)
+            .await
+            .unwrap_or(false);
+        rollback.close().await;
+        if untouched {
+            // Still in its transaction: the rollback undid everything.
+            let name = claimed.name.clone();
+            engine::run(async move { ledger::mark_clean(&server, &name).await }).await?;
+            warm.push(claimed);
+            return Ok(());
+        }
+    }
+    // The test's connections go back to the pool through tasks on the test's runtime:
+    // wait for them on the engine, before that runtime ends.
+    let (pool, foreign) = (claimed.pool.clone(), claimed.foreign.clone());
+    let step = trace::step("wait for the test's connections");
+    let reusable = engine::run(async move { session::reusable(&pool, &foreign).await }).await;
+    step.end();
+    let claimed = if reusable {
+        claimed
+    } else {
+        // Closing waits for the test's connections to end, so none holds a lock the
+        // reset would wait for.
+        claimed.pool.close().await;
+        let (opener, name) = (server.clone(), claimed.name.clone());
+        let reopened = engine::run(async move {
+            engine::boxed(session::open_pool(&opener, &name, session::CONNECTIONS)).await
+        })
+        .await;
+        match reopened {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                let name = claimed.name.clone();
+                engine::run(async move { ledger::unclaim(&server, &name).await }).await;
+                return Err(error);
+            }
+        }
+    };
+    engine::run(async move {
+        let name = claimed.name.clone();
+        let step = trace::step("end sessions");
+        let ended = engine::boxed(session::end_sessions(&claimed.pool)).await;
+        step.end();
+        let step = trace::step("reset");
+        let reset = match ended {
+            Ok(()) => engine::boxed(session::reset(&server, &warm.template, &claimed.pool)).await,
+            Err(error) => Err(ServerCallError::statement(
+                Backend::Postgres,
+                format!("end the test's sessions on `{name}`"),
+                error,
+            )),
+        };
+        step.end();
+        match reset {
+            Ok(true) => {
+                let step = trace::step("record clean");
+                engine::boxed(ledger::mark_clean(&server, &name)).await?;
+                step.end();
+                warm.push(claimed);
+                Ok(())
+            }
+            // The test changed the schema: a new clone will take its place.
+            Ok(false) => {
+                claimed.pool.close().await;
+                engine::boxed(ledger::drop_claimed(&server, &name)).await
+            }
+            Err(error) => {
+                claimed.pool.close().await;
+                let _ = engine::boxed(forget_or_drop(&server, &name, &error)).await;
+                Err(error)
+            }
+        }
+    })
+    .await
+}
