@@ -7,6 +7,7 @@ mod child;
 mod child_process;
 mod connection_limit;
 mod embedded;
+mod every_backend;
 mod faults;
 mod messages;
 mod mysql;

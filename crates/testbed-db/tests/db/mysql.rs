@@ -4,8 +4,6 @@ use testbed_db::{Backend, ServerCallError};
 
 use testbed_db::Database;
 
-use crate::SHOP;
-
 /// The shop schema with pools of their own: these tests watch their databases' states,
 /// which another test process drawing from the same pool would change.
 static OWN_POOL: Database = testbed_db::migrations!("tests/schema").with_seeds(testbed_db::seeds![
@@ -50,29 +48,6 @@ async fn kind_of(name: &str) -> Option<HeldKind> {
         .into_iter()
         .find(|held| held.name == name)
         .map(|held| held.kind)
-}
-
-#[testbed::test]
-async fn a_pooled_database_has_the_schema_and_seeds(scope: &Scope) -> Result<(), sqlx::Error> {
-    let db = SHOP.mysql(scope).await.unwrap();
-    assert!(db.name().starts_with("testbed_"));
-    let tables: i64 = sqlx::query_scalar(
-        "select count(*) from information_schema.tables where table_schema = database() and table_name <> '_sqlx_migrations'",
-    )
-    .fetch_one(db.pool())
-    .await?;
-    assert_eq!(tables, 22);
-    let users: i64 = sqlx::query_scalar("select count(*) from users")
-        .fetch_one(db.pool())
-        .await?;
-    assert_eq!(users, 2);
-    let other = sqlx::MySqlPool::connect(db.url().unwrap()).await?;
-    let name: String = sqlx::query_scalar("select database()")
-        .fetch_one(&other)
-        .await?;
-    assert_eq!(name, db.name());
-    other.close().await;
-    Ok(())
 }
 
 #[testbed::test]
@@ -294,31 +269,6 @@ async fn a_test_that_changes_the_schema_gets_a_rebuilt_database() {
     .unwrap();
     assert_eq!(columns, 0, "{name} was rebuilt");
     scope.finish_async(Outcome::Passed).await.unwrap();
-}
-
-#[tokio::test]
-async fn an_unreachable_mysql_is_unavailable() {
-    let error = admin::status(Backend::MySql, Some("mysql://root@127.0.0.1:1"))
-        .await
-        .unwrap_err();
-    assert!(matches!(error, ServerCallError::Unavailable(_)), "{error}");
-}
-
-#[testbed::test]
-async fn wrong_mysql_credentials_are_an_error_without_the_password() {
-    require_mysql().await;
-    let error = admin::status(
-        Backend::MySql,
-        Some("mysql://no_such_user:hunter2@127.0.0.1:3306"),
-    )
-    .await
-    .unwrap_err();
-    let message = format!("{error:?}");
-    assert!(
-        matches!(error, ServerCallError::Connect { .. }),
-        "{message}"
-    );
-    assert!(!message.contains("hunter2"), "{message}");
 }
 
 #[testbed::test]

@@ -22,30 +22,6 @@ async fn exists(name: &str) -> bool {
 }
 
 #[testbed::test]
-async fn clones_the_template_with_schema_and_seeds(scope: &Scope) -> Result<(), sqlx::Error> {
-    let db = SHOP.postgres(scope).await.unwrap();
-    assert!(db.name().starts_with("testbed_"));
-    let tables: i64 = sqlx::query_scalar(
-        "select count(*) from information_schema.tables where table_schema = 'public' and table_name <> '_sqlx_migrations'",
-    )
-    .fetch_one(db.pool())
-    .await?;
-    assert_eq!(tables, 22);
-    let users: i64 = sqlx::query_scalar("select count(*) from users")
-        .fetch_one(db.pool())
-        .await?;
-    assert_eq!(users, 2);
-    // Another driver gets there through the URL.
-    let other = sqlx::PgPool::connect(db.url().unwrap()).await?;
-    let name: String = sqlx::query_scalar("select current_database()")
-        .fetch_one(&other)
-        .await?;
-    assert_eq!(name, db.name());
-    other.close().await;
-    Ok(())
-}
-
-#[testbed::test]
 async fn a_clone_is_dropped_after_a_pass_and_clones_are_isolated() {
     require_postgres().await;
     let scope = Scope::new("passing");
@@ -213,36 +189,6 @@ async fn a_failing_test_keeps_its_database_when_asked() {
     .await
     .unwrap();
     assert!(!exists(&kept).await);
-}
-
-#[tokio::test]
-async fn an_unreachable_server_is_unavailable() {
-    let error = admin::status(
-        Backend::Postgres,
-        Some("postgres://postgres@127.0.0.1:1/postgres"),
-    )
-    .await
-    .unwrap_err();
-    assert!(matches!(error, ServerCallError::Unavailable(_)), "{error}");
-    assert!(error.to_string().contains("hint:"), "{error}");
-}
-
-#[testbed::test]
-async fn wrong_credentials_are_an_error_without_the_password() {
-    require_postgres().await;
-    let error = admin::status(
-        Backend::Postgres,
-        Some("postgres://no_such_role:hunter2@127.0.0.1:5432/postgres"),
-    )
-    .await
-    .unwrap_err();
-    let message = format!("{error:?}");
-    assert!(
-        matches!(error, ServerCallError::Connect { .. }),
-        "{message}"
-    );
-    assert!(!message.contains("hunter2"), "{message}");
-    assert!(message.contains("no_such_role"), "{message}");
 }
 
 /// The shop schema with a pool no other test draws from.

@@ -4,47 +4,6 @@ use testbed_db::{Backend, Database, Isolation};
 
 use crate::SHOP;
 
-#[testbed::test]
-async fn builds_the_schema_and_seeds(scope: &Scope) -> Result<(), Box<dyn std::error::Error>> {
-    let db = SHOP.sqlite(scope).await?;
-    let tables: i64 = sqlx::query_scalar(
-        "select count(*) from sqlite_master where type = 'table' and name not like 'sqlite_%' and name <> '_sqlx_migrations'",
-    )
-    .fetch_one(db.pool())
-    .await?;
-    assert_eq!(tables, 22);
-    let users: i64 = sqlx::query_scalar("select count(*) from users")
-        .fetch_one(db.pool())
-        .await?;
-    assert_eq!(users, 2);
-    let applied: i64 = sqlx::query_scalar("select count(*) from _sqlx_migrations")
-        .fetch_one(db.pool())
-        .await?;
-    assert_eq!(
-        applied, 12,
-        "sqlx's own migrator must see every migration as applied"
-    );
-    assert!(db.name().starts_with("testbed_"));
-    Ok(())
-}
-
-#[testbed::test]
-async fn each_database_is_isolated(scope: &Scope) -> Result<(), sqlx::Error> {
-    let first = SHOP.sqlite(scope).await.unwrap();
-    let second = SHOP.sqlite(scope).await.unwrap();
-    sqlx::query("delete from memberships")
-        .execute(first.pool())
-        .await?;
-    sqlx::query("delete from users")
-        .execute(first.pool())
-        .await?;
-    let left: i64 = sqlx::query_scalar("select count(*) from users")
-        .fetch_one(second.pool())
-        .await?;
-    assert_eq!(left, 2);
-    Ok(())
-}
-
 static FILE_COPY: Database = testbed_db::migrations!("tests/schema")
     .with_seeds(testbed_db::seeds!["tests/seeds/base.sql"])
     .isolation(Isolation::File);
@@ -206,35 +165,6 @@ async fn a_failing_tests_sqlite_image_is_kept_when_asked() {
     .await
     .unwrap();
     assert!(!std::path::Path::new(&path).exists());
-}
-
-#[testbed::test(scenarios(sqlite, postgres, mysql))]
-async fn each_backend_scenario_gets_its_database(
-    scope: &Scope,
-    scenario: testbed::scenarios::Scenario,
-) -> Result<(), sqlx::Error> {
-    let db = SHOP.for_scenario(scope).await.unwrap();
-    assert_eq!(db.backend().name(), scenario.value());
-    let users: i64 = match &db {
-        testbed_db::AnyTestDb::Sqlite(db) => {
-            sqlx::query_scalar("select count(*) from users")
-                .fetch_one(db.pool())
-                .await?
-        }
-        testbed_db::AnyTestDb::Postgres(db) => {
-            sqlx::query_scalar("select count(*) from users")
-                .fetch_one(db.pool())
-                .await?
-        }
-        testbed_db::AnyTestDb::MySql(db) => {
-            sqlx::query_scalar("select count(*) from users")
-                .fetch_one(db.pool())
-                .await?
-        }
-        _ => unreachable!("three backends"),
-    };
-    assert_eq!(users, 2);
-    Ok(())
 }
 
 #[tokio::test]
