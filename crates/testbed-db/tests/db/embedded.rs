@@ -43,7 +43,11 @@ fn printed(output: &Output) -> String {
 #[testbed::test]
 fn a_test_binary_run_without_cargo_finds_its_embedded_migrations(dir: TempDir, _env: EnvLock) {
     // The SQLite test checks all 22 tables, the 12 applied migrations and the seed rows.
-    let output = run_without_cargo("sqlite::builds_the_schema_and_seeds", dir.path(), false);
+    let output = run_without_cargo(
+        "every_backend::a_test_database_has_the_schema_and_the_seed_rows::sqlite",
+        dir.path(),
+        false,
+    );
     let printed = printed(&output);
     assert!(output.status.success(), "{printed}");
     assert!(
