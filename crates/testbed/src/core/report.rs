@@ -194,3 +194,14 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         "<panic payload that is not a string>".to_owned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The runner's report of a test that passed holds no failure: it is ok.
+    #[test]
+    fn a_report_without_failures_is_ok() {
+        assert!(Report::new("passes").is_ok());
+    }
+}

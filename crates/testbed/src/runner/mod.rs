@@ -385,3 +385,18 @@ fn conclude(
         Expected::Nothing => panic!("{report}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_in_milliseconds_seconds_and_minutes() {
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration(" 30s "), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("2h"), None);
+        assert_eq!(parse_duration("fast"), None);
+        assert_eq!(parse_duration("30"), None);
+    }
+}

@@ -65,4 +65,19 @@ fn binary_details_show_their_first_64_bytes() {
     assert!(long.ends_with(" ..."), "{long}");
     let short = Detail::from(vec![0xff_u8; 3]).to_string();
     assert_eq!(short, "<3 bytes, not UTF-8> ff ff ff");
+    // Exactly 64: all shown, so nothing is cut.
+    let whole = Detail::from(vec![0xff_u8; 64]).to_string();
+    assert_eq!(whole.matches(" ff").count(), 64, "{whole}");
+    assert!(!whole.ends_with(" ..."), "{whole}");
+}
+
+/// A scope's `Debug` form names its test and how many cleanups wait.
+#[test]
+fn a_scope_shows_its_test_and_pending_cleanups() {
+    let scope = testbed::Scope::new("debugged");
+    scope.add_cleanup(|_| Ok::<(), testbed::BoxError>(()));
+    let shown = format!("{scope:?}");
+    assert!(shown.contains("\"debugged\""), "{shown}");
+    assert!(shown.contains("pending_cleanups: 1"), "{shown}");
+    scope.finish(testbed::Outcome::Passed).unwrap();
 }
