@@ -39,6 +39,7 @@ pub mod admin;
 mod backend;
 mod backends;
 mod blocking;
+mod diesel;
 mod embedded;
 mod engine;
 mod error;

@@ -50,6 +50,7 @@ pub type SchemaFn =
 enum Source {
     Empty,
     Migrations(&'static str),
+    Diesel(&'static str),
     Embedded(&'static EmbeddedMigrations),
     Function {
         version: &'static str,
@@ -155,6 +156,25 @@ impl Database {
     pub const fn migrations(dir: &'static str) -> Self {
         Database {
             source: Source::Migrations(dir),
+            ..Database::empty()
+        }
+    }
+
+    /// A database whose schema is diesel's migrations directory `dir`, read as it is
+    /// when the test runs (relative to `CARGO_MANIFEST_DIR`): each `<version>_<name>`
+    /// folder's `up.sql`, in version order, recorded in `__diesel_schema_migrations` as
+    /// diesel records them, so diesel's own runner finds nothing left to run. A
+    /// `sqlite`, `postgres` or `mysql` subdirectory, when there is one, is used for that
+    /// backend.
+    ///
+    /// ```no_run
+    /// use testbed_db::Database;
+    ///
+    /// static DB: Database = Database::diesel_migrations("migrations");
+    /// ```
+    pub const fn diesel_migrations(dir: &'static str) -> Self {
+        Database {
+            source: Source::Diesel(dir),
             ..Database::empty()
         }
     }
@@ -271,6 +291,8 @@ enum PreparedSchema {
     Migrations {
         migrator: Migrator,
         files: HashMap<i64, Script>,
+        /// diesel's versions, recorded as diesel's runner records them (diesel only).
+        diesel_versions: Vec<String>,
     },
     Function(SchemaFn),
 }
@@ -293,11 +315,17 @@ impl Prepared {
             Source::Migrations(dir) => {
                 let dir = migrations_dir(&resolve(dir), backend)?;
                 let (migrator, files) = read_migrations(&dir)?;
-                migrations_schema(&mut hasher, migrator, files)
+                migrations_schema(&mut hasher, migrator, files, Vec::new())
+            }
+            Source::Diesel(dir) => {
+                let dir = migrations_dir(&resolve(dir), backend)?;
+                let (migrator, files, versions) = crate::diesel::read(&dir)?;
+                hasher.update("diesel");
+                migrations_schema(&mut hasher, migrator, files, versions)
             }
             Source::Embedded(embedded) => {
                 let (migrator, files) = embedded.migrator(backend)?;
-                migrations_schema(&mut hasher, migrator, files)
+                migrations_schema(&mut hasher, migrator, files, Vec::new())
             }
         };
         let mut seeds = Vec::new();
@@ -343,6 +371,7 @@ fn migrations_schema(
     hasher: &mut Sha256,
     mut migrator: Migrator,
     files: HashMap<i64, Script>,
+    diesel_versions: Vec<String>,
 ) -> PreparedSchema {
     for migration in migrator.iter() {
         hasher.update(migration.version.to_le_bytes());
@@ -352,7 +381,11 @@ fn migrations_schema(
     }
     // The template is built under testbed's own lock; sqlx's would be a second one.
     migrator.set_locking(false);
-    PreparedSchema::Migrations { migrator, files }
+    PreparedSchema::Migrations {
+        migrator,
+        files,
+        diesel_versions,
+    }
 }
 
 /// `path` relative to the crate under test.
@@ -405,11 +438,28 @@ macro_rules! build_on {
             Box::pin(async move {
                 match &prepared.schema {
                     PreparedSchema::Empty => {}
-                    PreparedSchema::Migrations { migrator, files } => {
+                    PreparedSchema::Migrations {
+                        migrator,
+                        files,
+                        diesel_versions,
+                    } => {
                         // `run_direct`, not `run`: `run` goes through `Acquire`, whose
                         // higher-ranked bound makes the future not provably `Send`.
                         if let Err(error) = migrator.run_direct(None, &mut *conn, false).await {
                             return Err(migrate_error(prepared, files, error));
+                        }
+                        if !diesel_versions.is_empty() {
+                            let record = crate::diesel::record(diesel_versions);
+                            sqlx::raw_sql(AssertSqlSafe(record))
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(|error| {
+                                    ServerCallError::statement(
+                                        prepared.backend,
+                                        "record diesel's migrations",
+                                        error,
+                                    )
+                                })?;
                         }
                     }
                     PreparedSchema::Function(build) => {

@@ -137,3 +137,48 @@ async fn wrong_credentials_are_an_error_without_the_password(scenario: Scenario)
     assert!(!message.contains("hunter2"), "{message}");
     assert!(message.contains("no_such_role"), "{message}");
 }
+
+static DIESEL: testbed_db::Database =
+    testbed_db::Database::diesel_migrations("tests/diesel_schema");
+
+/// diesel's migrations directory, read as it is: each folder's `up.sql` applied in
+/// order (never `down.sql`), and recorded where diesel's runner looks, with diesel's
+/// versions.
+#[testbed::test(scenarios(sqlite, postgres, mysql))]
+async fn diesel_migrations_are_applied_and_recorded_as_diesel_does(scope: &Scope) {
+    let db = DIESEL.for_scenario(scope).await.unwrap();
+    assert_eq!(number(&db, "select count(*) from users").await, 0);
+    assert_eq!(number(&db, "select count(*) from posts").await, 0);
+    let versions = "select version from __diesel_schema_migrations order by version";
+    let recorded: Vec<String> = match &db {
+        AnyTestDb::Sqlite(db) => sqlx::query_scalar(versions).fetch_all(db.pool()).await,
+        AnyTestDb::Postgres(db) => sqlx::query_scalar(versions).fetch_all(db.pool()).await,
+        AnyTestDb::MySql(db) => sqlx::query_scalar(versions).fetch_all(db.pool()).await,
+        _ => unreachable!("every backend is built for these tests"),
+    }
+    .unwrap();
+    assert_eq!(recorded, ["20240101000000", "20240102093000"]);
+}
+
+/// A folder that is not `<version>_<name>` is an error naming it.
+#[tokio::test]
+async fn a_diesel_folder_without_a_version_is_named() {
+    static BAD: testbed_db::Database =
+        testbed_db::Database::diesel_migrations("tests/bad_diesel_schema");
+    let scope = Scope::new("bad diesel");
+    let error = BAD.sqlite(&scope).await.unwrap_err();
+    let shown = format!("{error:?}");
+    assert!(
+        matches!(
+            error,
+            testbed_db::DatabaseAcquireError::Schema(
+                testbed_db::SchemaLoadError::BadMigrations { .. }
+            )
+        ),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("`not_a_migration` is not a diesel migration folder"),
+        "{shown}"
+    );
+}
