@@ -34,7 +34,11 @@ fn is_restored_after_a_panicking_body() {
     let mut before = None;
     let report = run_panicking_test("cwd::panicking", |scope| {
         let _lock = EnvLock::new(scope);
-        let dir = TempDir::setup(scope).unwrap();
+        // This test fails on purpose: a directory kept for it would stay behind.
+        let dir = TempDir::builder()
+            .keep(testbed::KeepTemp::Never)
+            .setup(scope)
+            .unwrap();
         let current = CurrentDir::new(scope).unwrap();
         before = Some(current.original().to_owned());
         current.change_to(dir.path()).unwrap();
