@@ -45,13 +45,36 @@ impl Pacer {
     /// Sleeps before the next try and says whether to make it: `false` once the time is
     /// up (after the try that reached the limit, so a slow try never cuts a wait short).
     pub(crate) async fn pause(&mut self) -> bool {
+        match self.next_pause() {
+            Some(pause) => {
+                tokio::time::sleep(pause).await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// As [`pause`](Self::pause), blocking the thread: for sync code.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn pause_blocking(&mut self) -> bool {
+        match self.next_pause() {
+            Some(pause) => {
+                std::thread::sleep(pause);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The pause before the next try, `None` once the time is up.
+    fn next_pause(&mut self) -> Option<Duration> {
         let now = Instant::now();
         if now >= self.deadline {
-            return false;
+            return None;
         }
-        tokio::time::sleep(self.pause.min(self.deadline - now)).await;
+        let pause = self.pause.min(self.deadline - now);
         self.pause = (self.pause * 2).min(self.most);
-        true
+        Some(pause)
     }
 }
 

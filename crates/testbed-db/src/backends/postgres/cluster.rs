@@ -19,7 +19,9 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+use std::time::Duration;
 
+use crate::retry::Pace;
 use crate::{Backend, ServerCallError};
 
 /// The value of `TESTBED_POSTGRES_URL` that asks for the throwaway cluster.
@@ -256,7 +258,7 @@ fn start_blocking() -> Result<String, ServerCallError> {
 /// `ready`) on the eighth line of `postmaster.pid`.
 fn wait_until_ready(data: &Path) -> Result<(), ServerCallError> {
     let pid_file = data.join("postmaster.pid");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut pacer = Pace::every(Duration::from_millis(20), Duration::from_secs(60)).start();
     loop {
         let state = std::fs::read_to_string(&pid_file).unwrap_or_default();
         if state
@@ -266,13 +268,12 @@ fn wait_until_ready(data: &Path) -> Result<(), ServerCallError> {
         {
             return Ok(());
         }
-        if std::time::Instant::now() > deadline {
+        if !pacer.pause_blocking() {
             return Err(unavailable(format!(
                 "the throwaway cluster in `{}` runs but has not been ready for 60 s",
                 data.display()
             )));
         }
-        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
 
