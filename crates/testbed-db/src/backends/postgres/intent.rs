@@ -24,6 +24,20 @@ fn fail(action: &'static str) -> impl Fn(sqlx::Error) -> ServerCallError {
     move |e| ServerCallError::statement(Backend::Postgres, action, e)
 }
 
+/// The application names of testbed's lease and admin sessions on the server: an owner
+/// lives while its lease (`LEASE_PREFIX`) is open, and is still creating a database
+/// while one of its admin sessions (`ADMIN_PREFIX`) runs.
+pub(crate) async fn owner_sessions(conn: &mut PgConnection) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select application_name from pg_stat_activity
+         where application_name like $1 or application_name like $2",
+    )
+    .bind(format!("{LEASE_PREFIX}%"))
+    .bind(format!("{ADMIN_PREFIX}%"))
+    .fetch_all(conn)
+    .await
+}
+
 /// Records this process's intent to create `name`: `false` (nothing recorded) if a
 /// database of that name exists already.
 pub(crate) async fn record(lease: &mut PgConnection, name: &str) -> Result<bool, ServerCallError> {
@@ -78,15 +92,9 @@ pub(crate) async fn sweep(conn: &mut PgConnection) -> Result<Vec<String>, Server
     // leaves the statement running, and the database appears only when it commits.
     // Listed before the databases are looked at, so a backend gone from this list has
     // committed its database by then.
-    let connections: Vec<String> = sqlx::query_scalar(
-        "select application_name from pg_stat_activity
-         where application_name like $1 or application_name like $2",
-    )
-    .bind(format!("{LEASE_PREFIX}%"))
-    .bind(format!("{ADMIN_PREFIX}%"))
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(fail("list the leases"))?;
+    let connections = owner_sessions(&mut *conn)
+        .await
+        .map_err(fail("list the leases"))?;
     let alive: HashSet<&str> = connections
         .iter()
         .filter_map(|name| {

@@ -36,15 +36,9 @@ pub(crate) async fn list(server: &PgServer) -> Result<Vec<Held>, ServerCallError
     .fetch_all(&mut *lease)
     .await
     .map_err(fail)?;
-    let connections: Vec<String> = sqlx::query_scalar(
-        "select application_name from pg_stat_activity
-         where application_name like $1 or application_name like $2",
-    )
-    .bind(format!("{LEASE_PREFIX}%"))
-    .bind(format!("{ADMIN_PREFIX}%"))
-    .fetch_all(&mut *lease)
-    .await
-    .map_err(fail)?;
+    let connections = super::intent::owner_sessions(&mut lease)
+        .await
+        .map_err(fail)?;
     let alive: HashSet<&str> = connections
         .iter()
         .filter_map(|name| name.strip_prefix(LEASE_PREFIX))
