@@ -34,10 +34,11 @@ impl Database {
         &self,
         scope: &Scope,
     ) -> Result<TestDb<sqlx::Sqlite>, DatabaseAcquireError> {
+        let isolation = self.isolation_for(Backend::Sqlite)?;
         let step = crate::trace::step("sqlite prepare");
         let prepared = self.prepare(Backend::Sqlite)?;
         step.end();
-        let (isolation, scope_handle) = (self.isolation, scope.clone());
+        let scope_handle = scope.clone();
         let db = engine::run(async move {
             crate::backends::sqlite::acquire(prepared, isolation, &scope_handle).await
         })
@@ -65,8 +66,9 @@ impl Database {
         &self,
         scope: &Scope,
     ) -> Result<TestDb<sqlx::Postgres>, DatabaseAcquireError> {
+        let isolation = self.isolation_for(Backend::Postgres)?;
         let prepared = self.prepare(Backend::Postgres)?;
-        crate::backends::postgres::acquire(prepared, self.isolation, scope).await
+        crate::backends::postgres::acquire(prepared, isolation, scope).await
     }
 
     #[cfg(feature = "mysql")]
@@ -86,8 +88,9 @@ impl Database {
         &self,
         scope: &Scope,
     ) -> Result<TestDb<sqlx::MySql>, DatabaseAcquireError> {
+        self.isolation_for(Backend::MySql)?; // Recycle is MySQL's one strategy
         let prepared = self.prepare(Backend::MySql)?;
-        crate::backends::mysql::acquire(prepared, self.isolation, scope).await
+        crate::backends::mysql::acquire(prepared, scope).await
     }
 
     /// A database on `backend`, chosen at run time (a scenario's parameter, say).

@@ -80,7 +80,8 @@ enum Source {
 pub struct Database {
     source: Source,
     seeds: &'static [Seed],
-    pub(crate) isolation: crate::Isolation,
+    /// Per backend, in [`Backend::ALL`]'s order.
+    isolations: [crate::Isolation; 3],
 }
 
 /// A seed file: SQL run after the schema, whose rows are in every copy. Embedded by
@@ -138,7 +139,7 @@ impl Database {
         Database {
             source: Source::Empty,
             seeds: &[],
-            isolation: crate::Isolation::Auto,
+            isolations: [crate::Isolation::Auto; 3],
         }
     }
 
@@ -223,11 +224,49 @@ impl Database {
         }
     }
 
-    /// How tests are isolated from each other (default: the backend's fastest full
-    /// isolation, see [`Isolation`](crate::Isolation)).
+    /// How tests are isolated from each other, on every backend (default: each
+    /// backend's fastest full isolation, see [`Isolation`](crate::Isolation)). A
+    /// strategy the backend a test asks for does not have fails that acquire, naming the
+    /// backends that have it; [`isolation_on`](Database::isolation_on) sets one backend's.
+    ///
+    /// ```
+    /// use testbed_db::{Database, Isolation};
+    ///
+    /// static CLONED: Database = testbed_db::migrations!("tests/schema").isolation(Isolation::Clone);
+    /// ```
     pub const fn isolation(mut self, isolation: crate::Isolation) -> Self {
-        self.isolation = isolation;
+        self.isolations = [isolation; 3];
         self
+    }
+
+    /// How tests are isolated on `backend` alone; the other backends keep theirs.
+    ///
+    /// ```
+    /// use testbed_db::{Backend, Database, Isolation};
+    ///
+    /// // A URL on SQLite (which other drivers need), rollback on PostgreSQL, MySQL's default.
+    /// static DB: Database = testbed_db::migrations!("tests/schema")
+    ///     .isolation_on(Backend::Sqlite, Isolation::File)
+    ///     .isolation_on(Backend::Postgres, Isolation::Rollback);
+    /// ```
+    pub const fn isolation_on(mut self, backend: Backend, isolation: crate::Isolation) -> Self {
+        let index = match backend {
+            Backend::Sqlite => 0,
+            Backend::Postgres => 1,
+            Backend::MySql => 2,
+        };
+        self.isolations[index] = isolation;
+        self
+    }
+
+    /// The strategy `backend` runs for this database, or the error when it has none
+    /// such.
+    pub(crate) fn isolation_for(
+        &self,
+        backend: Backend,
+    ) -> Result<crate::Isolation, crate::DatabaseAcquireError> {
+        let index = Backend::ALL.iter().position(|b| *b == backend).unwrap_or(0);
+        self.isolations[index].on(backend)
     }
 
     /// The name of this schema's template on `backend`: `testbed_tpl_<hash>`, where the

@@ -42,6 +42,38 @@ pub enum DatabaseAcquireError {
         /// The test's name.
         test: String,
     },
+    /// The [`Database`](crate::Database)'s isolation strategy is one the backend does
+    /// not have (see [`Isolation`](crate::Isolation)'s table).
+    #[error("{}", isolation_not_offered(*isolation, *backend, offered_by))]
+    IsolationNotOffered {
+        /// The strategy asked for.
+        isolation: crate::Isolation,
+        /// The backend asked.
+        backend: crate::Backend,
+        /// The backends that have it.
+        offered_by: &'static [crate::Backend],
+    },
+}
+
+/// The message of [`DatabaseAcquireError::IsolationNotOffered`].
+fn isolation_not_offered(
+    isolation: crate::Isolation,
+    backend: crate::Backend,
+    offered_by: &[crate::Backend],
+) -> String {
+    let names: Vec<&str> = offered_by.iter().map(|b| b.name()).collect();
+    let mut message = format!(
+        "give a {backend} database `Isolation::{isolation:?}`: {backend} does not have it, {} {}",
+        names.join(" and "),
+        if names.len() == 1 { "does" } else { "do" }
+    );
+    if let Some(first) = offered_by.first() {
+        message.push_str(&format!(
+            " (hint: `.isolation_on(Backend::{first:?}, Isolation::{isolation:?})` instead \
+             of `.isolation(...)` sets it there alone, leaving {backend} its default)"
+        ));
+    }
+    message
 }
 
 impl DatabaseAcquireError {

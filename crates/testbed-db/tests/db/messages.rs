@@ -67,6 +67,34 @@ async fn a_test_without_a_backend_scenario() {
     insta::assert_snapshot!(format!("{error:?}"));
 }
 
+/// A strategy its backend lacks fails before any server is asked, on every backend, so
+/// this needs none.
+#[tokio::test]
+async fn isolation_a_backend_does_not_have() {
+    use testbed_db::{Database, DatabaseAcquireError, Isolation};
+    static ROLLED_BACK: Database = Database::empty().isolation(Isolation::Rollback);
+    static IMAGE: Database = Database::empty().isolation(Isolation::Image);
+    static RECYCLED: Database = Database::empty().isolation(Isolation::Recycle);
+    static CLONED: Database = Database::empty().isolation(Isolation::Clone);
+    let scope = Scope::new("messages");
+    let errors = [
+        ROLLED_BACK.sqlite(&scope).await.unwrap_err(),
+        ROLLED_BACK.try_mysql(&scope).await.unwrap_err(),
+        IMAGE.try_postgres(&scope).await.unwrap_err(),
+        RECYCLED.sqlite(&scope).await.unwrap_err(),
+        CLONED.try_mysql(&scope).await.unwrap_err(),
+    ];
+    let mut text = String::new();
+    for error in errors {
+        assert!(
+            matches!(error, DatabaseAcquireError::IsolationNotOffered { .. }),
+            "{error:?}"
+        );
+        text.push_str(&format!("{error:?}\n"));
+    }
+    insta::assert_snapshot!(text);
+}
+
 #[test]
 fn servers_in_a_bad_state() {
     let errors = [

@@ -14,7 +14,7 @@ use super::template::{TemplateInfo, build_database, ensure_template, fingerprint
 use super::work::end_sessions_on;
 use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
 use crate::schema::Prepared;
-use crate::{Backend, DatabaseAcquireError, Isolation, ServerCallError, TestDb, engine, owner};
+use crate::{Backend, DatabaseAcquireError, ServerCallError, TestDb, engine, owner};
 
 /// The databases this process holds (MySQL's named locks are re-entrant within a
 /// session, so the lock alone cannot stop this process from claiming one twice).
@@ -41,7 +41,6 @@ fn unhold(name: &str) {
 /// Gives `scope`'s test a clean pooled database with `prepared`'s schema.
 pub(crate) async fn acquire(
     prepared: Arc<Prepared>,
-    _isolation: Isolation,
     scope: &Scope,
 ) -> Result<TestDb<sqlx::MySql>, DatabaseAcquireError> {
     let (server, template, name) = server::watched(engine::run(async move {
