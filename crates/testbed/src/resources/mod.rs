@@ -48,13 +48,15 @@ mod error;
 mod persistent;
 pub(crate) mod registry;
 mod resource;
+mod retention;
 mod target_dir;
 mod usage;
 
 pub use erased::{AnyResource, ResourceStats};
 pub use error::{PersistentEnsureError, ResourceCleanError};
-pub use persistent::{Persistent, PersistentHold};
+pub use persistent::{Persistent, PersistentEntry, PersistentHold};
 pub use resource::{Deps, Resource, Shared};
+pub use retention::Retention;
 pub use target_dir::testbed_dir;
 #[cfg(feature = "harness")]
 pub(crate) use usage::capture as capture_usage;

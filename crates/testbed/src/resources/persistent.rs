@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use fs4::FileExt;
 
+use super::Retention;
 use super::error::PersistentEnsureError;
 use super::target_dir::testbed_dir;
 use crate::core::{BoxError, panic_message};
@@ -22,10 +23,12 @@ use crate::core::{BoxError, panic_message};
 ///
 /// The key identifies the content, typically a hash of what the build reads (migration
 /// files, a schema, a version): a new key builds a new directory, and the old one is
-/// swept once stale. Stale means: not the key being ensured, and either unused for
-/// [`max_age`](Persistent::max_age) (7 days by default) or older than the
-/// [`keep`](Persistent::keep) most recently used keys (4 by default). So at most `keep`
-/// directories per name remain, plus any still in use.
+/// swept once stale, by the first [`ensure`](Persistent::ensure) of each process or by
+/// [`sweep`](Persistent::sweep). Stale means: not the key being ensured, not in use by
+/// any process, and either half built (a build that failed or was killed) or, under its
+/// [`Retention`] (by default [`Retention::DEFAULT`]), unused for longer than its
+/// `max_age` (7 days) or older than its `keep` most recently used keys (4). So at most
+/// `keep` directories per name remain, plus any still in use.
 ///
 /// ```
 /// use testbed::resources::Persistent;
@@ -43,22 +46,18 @@ use crate::core::{BoxError, panic_message};
 #[derive(Debug)]
 pub struct Persistent {
     name: &'static str,
-    max_age: Duration,
-    keep: usize,
+    retention: Retention,
     root: Option<PathBuf>,
     /// One sweep per process is enough: stale keys do not appear while it runs.
     swept: AtomicBool,
 }
-
-const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
 impl Persistent {
     /// Declares a persistent resource; `name` names its folder.
     pub const fn new(name: &'static str) -> Self {
         Persistent {
             name,
-            max_age: Duration::from_secs(7 * DAY.as_secs()),
-            keep: 4,
+            retention: Retention::DEFAULT,
             root: None,
             swept: AtomicBool::new(false),
         }
@@ -74,13 +73,25 @@ impl Persistent {
 
     /// Sweeps other keys unused for longer than `max_age`.
     pub const fn max_age(mut self, max_age: Duration) -> Self {
-        self.max_age = max_age;
+        self.retention = self.retention.with_max_age(max_age);
         self
     }
 
     /// Keeps at most `keep` keys (the one being ensured counts as one, and is always kept).
     pub const fn keep(mut self, keep: usize) -> Self {
-        self.keep = keep;
+        self.retention = self.retention.with_keep(keep);
+        self
+    }
+
+    /// Sweeps under `retention` (both its limits at once).
+    ///
+    /// ```
+    /// use testbed::resources::{Persistent, Retention};
+    ///
+    /// static BUILDS: Persistent = Persistent::new("doc-builds").retention(Retention::DEFAULT.with_keep(2));
+    /// ```
+    pub const fn retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
         self
     }
 
@@ -168,38 +179,134 @@ impl Persistent {
         if self.swept.swap(true, Ordering::SeqCst) {
             return;
         }
-        for key in self.stale_keys(root, current_key) {
-            remove_if_unused(&EntryPaths::new(root, &key));
-        }
+        self.sweep_stale(root, Some(current_key));
     }
 
-    /// Keys other than `current_key`, least recently used last, that are past the age
-    /// limit or beyond the number kept.
-    fn stale_keys(&self, root: &Path, current_key: &str) -> Vec<String> {
-        let Ok(entries) = std::fs::read_dir(root) else {
-            return Vec::new();
-        };
-        let mut keys: Vec<(SystemTime, String)> = entries
-            .filter_map(Result::ok)
-            .filter_map(|entry| {
-                let name = entry.file_name().into_string().ok()?;
-                let key = name.strip_suffix(".lock")?.to_owned();
-                (key != current_key).then_some(key)
+    /// Removes the stale keys no process uses (see [`Persistent`]) and returns them;
+    /// with no key being ensured, `keep` of the others stay.
+    ///
+    /// ```
+    /// use testbed::resources::Persistent;
+    ///
+    /// let root = tempfile::tempdir()?;
+    /// let builds = Persistent::new("doc-sweep").in_dir(root.path()).keep(1);
+    /// drop(builds.ensure("v1", |_| Ok(()))?);
+    /// std::thread::sleep(std::time::Duration::from_millis(20));
+    /// drop(builds.ensure("v2", |_| Ok(()))?);
+    /// assert_eq!(builds.sweep(), ["v1"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn sweep(&self) -> Vec<String> {
+        self.sweep_stale(&self.root(), None)
+    }
+
+    /// Removes `key`'s directory unless a process uses or builds it; whether it did.
+    ///
+    /// ```
+    /// use testbed::resources::Persistent;
+    ///
+    /// let root = tempfile::tempdir()?;
+    /// let builds = Persistent::new("doc-remove").in_dir(root.path());
+    /// let hold = builds.ensure("v1", |_| Ok(()))?;
+    /// assert!(!builds.remove_unused("v1"), "held");
+    /// drop(hold);
+    /// assert!(builds.remove_unused("v1"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn remove_unused(&self, key: &str) -> bool {
+        is_valid_key(key) && remove_if_unused(&EntryPaths::new(&self.root(), key))
+    }
+
+    /// Every key on disk, most recently used first, with whether it is complete and in
+    /// use: what a status command shows.
+    ///
+    /// ```
+    /// use testbed::resources::Persistent;
+    ///
+    /// let root = tempfile::tempdir()?;
+    /// let builds = Persistent::new("doc-entries").in_dir(root.path());
+    /// let hold = builds.ensure("v1", |_| Ok(()))?;
+    /// let entries = builds.entries();
+    /// assert_eq!(entries[0].key, "v1");
+    /// assert!(entries[0].complete && entries[0].in_use);
+    /// # drop(hold);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn entries(&self) -> Vec<PersistentEntry> {
+        let root = self.root();
+        let mut entries: Vec<PersistentEntry> = keys_in(&root)
+            .into_iter()
+            .map(|key| {
+                let paths = EntryPaths::new(&root, &key);
+                PersistentEntry {
+                    complete: paths.marker.is_file(),
+                    last_used: last_used(&paths),
+                    in_use: is_locked(&paths.lock),
+                    path: paths.dir,
+                    key,
+                }
             })
+            .collect();
+        entries.sort_by_key(|entry| std::cmp::Reverse(entry.last_used));
+        entries
+    }
+
+    /// Removes the stale keys other than `current_key` that no process uses; returns
+    /// those removed.
+    fn sweep_stale(&self, root: &Path, current_key: Option<&str>) -> Vec<String> {
+        let (complete, half_built): (Vec<String>, Vec<String>) = keys_in(root)
+            .into_iter()
+            .filter(|key| Some(key.as_str()) != current_key)
+            .partition(|key| EntryPaths::new(root, key).marker.is_file());
+        let ranked = complete
+            .into_iter()
             .map(|key| (last_used(&EntryPaths::new(root, &key)), key))
             .collect();
-        keys.sort_by_key(|(used, _)| std::cmp::Reverse(*used));
-        let now = SystemTime::now();
-        let kept_others = self.keep.saturating_sub(1);
-        keys.into_iter()
-            .enumerate()
-            .filter(|(rank, (used, _))| {
-                let age = now.duration_since(*used).unwrap_or_default();
-                *rank >= kept_others || age > self.max_age
-            })
-            .map(|(_, (_, key))| key)
+        let stale = self
+            .retention
+            .stale(ranked, current_key.is_some(), SystemTime::now());
+        half_built
+            .into_iter()
+            .chain(stale)
+            .filter(|key| remove_if_unused(&EntryPaths::new(root, key)))
             .collect()
     }
+}
+
+/// One key of a [`Persistent`] resource on disk, as [`Persistent::entries`] lists it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PersistentEntry {
+    /// The key.
+    pub key: String,
+    /// Its directory.
+    pub path: PathBuf,
+    /// Whether its build completed (a half-built key is rebuilt on its next use).
+    pub complete: bool,
+    /// When it was last ensured.
+    pub last_used: SystemTime,
+    /// Whether a process holds it now.
+    pub in_use: bool,
+}
+
+/// The keys under `root`: each has a lock file, whatever state its build is in.
+fn keys_in(root: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let key = name.strip_suffix(".lock")?;
+            is_valid_key(key).then(|| key.to_owned())
+        })
+        .collect()
+}
+
+/// Whether a process holds `lock` (shared while in use, exclusive while building).
+fn is_locked(lock: &Path) -> bool {
+    File::open(lock).is_ok_and(|file| <File as FileExt>::try_lock(&file).is_err())
 }
 
 /// A directory of a [`Persistent`] resource, safe from sweeps while held.
@@ -305,18 +412,19 @@ fn same_file(_file: &File, path: &Path) -> bool {
 }
 
 /// Removes an entry if no process holds it, marker first so a crash midway leaves an
-/// entry that is rebuilt rather than trusted.
-fn remove_if_unused(paths: &EntryPaths) {
+/// entry that is rebuilt rather than trusted; whether it did.
+fn remove_if_unused(paths: &EntryPaths) -> bool {
     let Ok(file) = File::open(&paths.lock) else {
-        return;
+        return false;
     };
     if <File as FileExt>::try_lock(&file).is_err() {
-        return;
+        return false;
     }
     let _ = std::fs::remove_file(&paths.marker);
     let _ = std::fs::remove_file(paths.partial_marker());
     let _ = std::fs::remove_dir_all(&paths.dir);
     let _ = std::fs::remove_file(&paths.lock);
+    true
 }
 
 /// When an entry was last used: its marker is touched on every use.

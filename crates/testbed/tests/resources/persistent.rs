@@ -128,6 +128,37 @@ fn a_sweep_removes_keys_unused_for_longer_than_the_age_limit() {
 }
 
 #[test]
+fn a_half_built_key_is_swept_at_once_and_a_kept_one_is_listed() {
+    let root = tempfile::tempdir().unwrap();
+    let cache = Persistent::new("cache").in_dir(root.path());
+    // The first ensure of a process sweeps: this one is before the failure.
+    let kept = cache.ensure("kept", |_| Ok(())).unwrap();
+    let failed = cache.ensure("failed", |_| Err("the build failed".into()));
+    assert!(failed.is_err());
+    let listed: Vec<_> = cache
+        .entries()
+        .into_iter()
+        .map(|entry| (entry.key, entry.complete, entry.in_use))
+        .collect();
+    assert!(
+        listed.contains(&("failed".to_owned(), false, false)),
+        "{listed:?}"
+    );
+    assert!(
+        listed.contains(&("kept".to_owned(), true, true)),
+        "{listed:?}"
+    );
+    // Well within `keep`, but half built and no one's: swept; the held one stays.
+    assert_eq!(cache.sweep(), ["failed"]);
+    assert!(!root.path().join("cache/failed").exists());
+    assert!(!root.path().join("cache/failed.lock").exists());
+    assert!(!cache.remove_unused("kept"), "in use");
+    drop(kept);
+    assert!(cache.remove_unused("kept"));
+    assert!(cache.entries().is_empty());
+}
+
+#[test]
 #[ignore = "helper: run by `racing_processes_build_it_exactly_once` in child processes"]
 fn races_to_build() {
     let root = std::env::var(ROOT_ENV).expect("run by the race test");
