@@ -16,7 +16,7 @@
 //! machine runs tests at once. The policy itself lives in the crate's `retention` module.
 
 pub use crate::held::{Held, HeldKind, PruneOptions};
-pub use crate::retention::{KEEP_TEMPLATES, MAX_TEMPLATE_AGE, POOL_IDLE_LIMIT};
+pub use crate::retention::{KEEP_TEMPLATES, MAX_TEMPLATE_AGE, POOL_IDLE_LIMIT, TEMPLATE_RETENTION};
 use crate::{Backend, ServerCallError};
 
 /// Lists the databases testbed holds on `backend`'s server at `url` (an admin URL;

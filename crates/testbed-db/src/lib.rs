@@ -53,6 +53,7 @@ mod probe;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod reached;
 mod retention;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 mod retry;
 mod schema;
 mod script;

@@ -436,18 +436,24 @@ mod mysql {
 mod sqlite {
     use super::*;
 
-    fn template_path(template: &str) -> std::path::PathBuf {
+    /// Where the templates are: keys of a testbed `Persistent` directory.
+    fn templates_dir() -> std::path::PathBuf {
         std::env::var_os("TESTBED_SQLITE_DIR")
             .map(std::path::PathBuf::from)
             .unwrap_or_else(|| std::env::temp_dir().join("testbed-db"))
-            .join(format!("{template}.sqlite"))
+            .join("templates")
     }
 
-    /// Makes template `template` look used long ago.
+    fn template_path(template: &str) -> std::path::PathBuf {
+        templates_dir().join(template).join("template.sqlite")
+    }
+
+    /// Makes template `template` look used long ago: its directory's completion marker
+    /// is touched on every use.
     fn backdate(template: &str) {
         let file = std::fs::OpenOptions::new()
             .write(true)
-            .open(template_path(template))
+            .open(templates_dir().join(format!("{template}.complete")))
             .unwrap();
         let long_ago = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1000);
         file.set_modified(long_ago).unwrap();
@@ -455,13 +461,13 @@ mod sqlite {
 
     #[testbed::test]
     async fn stale_sqlite_templates_are_swept_and_others_untouched() {
-        let v1 = VERSIONS[0].template_name(Backend::Sqlite).unwrap();
-        let dir = template_path(&v1).parent().unwrap().to_owned();
+        let dir = templates_dir();
         std::fs::create_dir_all(&dir).unwrap();
         // Files testbed did not make: never touched.
         let foreign = [
             dir.join("not_testbed_x.sqlite"),
             dir.join("testbed_lookalike"),
+            dir.parent().unwrap().join("not_testbed_y.sqlite"),
         ];
         for path in &foreign {
             std::fs::write(path, b"not a template").unwrap();
@@ -472,15 +478,15 @@ mod sqlite {
         for path in &foreign {
             let _ = std::fs::remove_file(path);
         }
-        assert_eq!(untouched, [true, true], "{foreign:?}");
-        // The locks of a template that is not there (a build that failed) do not pile up.
+        assert_eq!(untouched, [true, true, true], "{foreign:?}");
+        // What a build that failed or was killed leaves (a lock, a half-built directory,
+        // no completion marker) does not pile up.
         let lone = [
-            dir.join("testbed_tpl_00000000000000aa.use"),
             dir.join("testbed_tpl_00000000000000aa.lock"),
+            dir.join("testbed_tpl_00000000000000aa"),
         ];
-        for path in &lone {
-            std::fs::write(path, b"").unwrap();
-        }
+        std::fs::write(&lone[0], b"").unwrap();
+        std::fs::create_dir_all(&lone[1]).unwrap();
         sweep(Backend::Sqlite).await;
         assert!(lone.iter().all(|path| !path.exists()), "{lone:?}");
         for template in &templates {

@@ -170,7 +170,8 @@ pub(crate) async fn sweep_stale(
             (UNIX_EPOCH + Duration::from_millis(millis), row.name.clone())
         })
         .collect();
-    let stale = crate::retention::stale_of(templates, current.is_some(), SystemTime::now());
+    let stale =
+        crate::retention::TEMPLATE_RETENTION.stale(templates, current.is_some(), SystemTime::now());
     if stale.is_empty() {
         return Ok(Vec::new());
     }

@@ -285,7 +285,7 @@ pub(crate) async fn sweep_stale(
         .filter(|(name, _)| is_template_name(name) && Some(name.as_str()) != current)
         .map(|(name, settings)| (last_used(settings.as_deref()), name))
         .collect();
-    let stale = crate::retention::stale_of(templates, current.is_some(), now);
+    let stale = crate::retention::TEMPLATE_RETENTION.stale(templates, current.is_some(), now);
     if stale.is_empty() {
         return Ok(Vec::new());
     }

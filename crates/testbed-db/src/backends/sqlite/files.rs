@@ -1,5 +1,5 @@
-//! Where SQLite's templates and copies live, and the file helpers every part uses: the
-//! use file beside a template, whether a file is locked, the same-file check, touching.
+//! Where SQLite's templates and copies live, and the file helpers the parts share:
+//! whether a file is locked, removing a copy.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -7,8 +7,9 @@ use std::sync::Mutex;
 
 use crate::ServerCallError;
 
-/// Where templates are kept across runs: `$TESTBED_SQLITE_DIR`, else a `testbed-db`
-/// directory in the system's temporary directory.
+/// Where templates are kept across runs (in its `templates/` folder):
+/// `$TESTBED_SQLITE_DIR`, else a `testbed-db` directory in the system's temporary
+/// directory.
 pub(crate) fn template_dir() -> PathBuf {
     std::env::var_os("TESTBED_SQLITE_DIR")
         .map(PathBuf::from)
@@ -23,37 +24,6 @@ pub(crate) fn copy_dir() -> PathBuf {
         shm.join("testbed-db")
     } else {
         template_dir().join("copies")
-    }
-}
-
-/// The file whose lock marks template `path` as in use: shared by its users, taken
-/// exclusively by a sweep.
-pub(super) fn use_file(path: &Path) -> PathBuf {
-    path.with_extension("use")
-}
-
-/// Whether `file` is still the one at `path` (a sweep may have removed it meanwhile).
-pub(super) fn same_file(file: &File, path: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        match (file.metadata(), std::fs::metadata(path)) {
-            (Ok(held), Ok(current)) => held.ino() == current.ino() && held.dev() == current.dev(),
-            _ => false,
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = file;
-        path.exists()
-    }
-}
-
-/// Records that template `path` is used now: its modification time. Best effort: a
-/// template whose time could not be set is only swept earlier, never while in use.
-pub(super) fn touch(path: &Path) {
-    if let Ok(file) = std::fs::OpenOptions::new().write(true).open(path) {
-        let _ = file.set_modified(std::time::SystemTime::now());
     }
 }
 

@@ -3,9 +3,9 @@
 //! `memdb` VFS (see [`memdb`]) or a copy of the file on a RAM disk. Either allows a
 //! test's pool its usual [`TEST_POOL_CONNECTIONS`](crate::pool_limit::TEST_POOL_CONNECTIONS).
 //!
-//! A process that uses a template holds a shared lock on its `.use` file for its whole
-//! life, and touches the template file once (its modification time is when it was last
-//! used), so that the sweep of stale templates (`inventory::sweep_stale`) leaves it alone.
+//! Templates are keys of a testbed [`Persistent`](testbed::resources::Persistent)
+//! directory (see [`template`]): a process that uses one holds it for its whole life, so
+//! that the sweep of stale templates leaves it alone.
 
 mod acquire;
 mod files;

@@ -1,50 +1,68 @@
-//! A schema's SQLite template: a file built once per schema hash under a lock, shared by
-//! every process and later runs, held in use by a shared lock on its `.use` file.
+//! A schema's SQLite template: a file in a [`Persistent`] directory keyed by the
+//! template's name, so testbed's one mechanism builds it once per schema hash (whichever
+//! process comes first, the others waiting), keeps it for every later process and run,
+//! holds it safe from sweeps while this process uses it, and sweeps old ones under the
+//! templates' [`Retention`](testbed::resources::Retention).
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use sqlx::{Connection, SqliteConnection};
+use testbed::resources::{Persistent, PersistentEnsureError, PersistentHold};
 
-use crate::owner;
-use crate::retry::Pace;
 use crate::schema::{Prepared, build_sqlite};
 use crate::{Backend, DatabaseAcquireError, ServerCallError};
 
-use super::files::{lock, same_file, template_dir, touch, use_file};
-use super::inventory::sweep_stale;
+use super::files::{lock, template_dir};
 use super::memdb;
+
+/// The template file's name in its key's directory.
+const TEMPLATE_FILE: &str = "template.sqlite";
 
 pub(super) struct Template {
     pub(super) path: PathBuf,
     /// The template's image, open in memory: what each test's in-memory copy is made from.
     pub(super) source: memdb::Source,
+    /// Keeps the template safe from sweeps while this process lives.
+    _hold: PersistentHold,
 }
 
-/// The template of `prepared`, built under a file lock if no process built it yet.
+/// Where the templates are: `templates/` in [`template_dir`], one key per template name.
+pub(super) fn templates() -> &'static Persistent {
+    static TEMPLATES: OnceLock<Persistent> = OnceLock::new();
+    TEMPLATES.get_or_init(|| {
+        Persistent::new("templates")
+            .in_dir(template_dir())
+            .retention(crate::retention::TEMPLATE_RETENTION)
+    })
+}
+
+/// The template file of key `key` (a template name).
+pub(super) fn template_file(key_dir: &Path) -> PathBuf {
+    key_dir.join(TEMPLATE_FILE)
+}
+
+/// The template of `prepared`, built if no process built it yet.
 pub(super) async fn template(
     prepared: Arc<Prepared>,
 ) -> Result<Arc<Template>, DatabaseAcquireError> {
     static BUILT: Mutex<Option<HashMap<String, Arc<Template>>>> = Mutex::new(None);
     if let Some(found) = lock(&BUILT).get_or_insert_default().get(&prepared.hash) {
-        // A stat, not a read: a pruned template is rebuilt rather than copied from nothing.
+        // A stat, not a read: a template removed by hand is rebuilt rather than copied
+        // from nothing.
         if found.path.exists() {
             return Ok(found.clone());
         }
     }
-    let dir = template_dir();
-    let path = dir.join(format!("{}.sqlite", prepared.template_name()));
-    std::fs::create_dir_all(&dir).map_err(|e| ServerCallError::file("create", &dir, e))?;
-    hold_use(&path).await?;
-    let built = !path.exists();
-    if built {
-        build_template(&prepared, &dir, &path).await?;
-    }
-    touch(&path);
+    // The wait for another process's build blocks: off the runtime's threads.
+    let ensured =
+        tokio::task::spawn_blocking(move || ensure(&prepared).map(|hold| (prepared, hold)))
+            .await
+            .expect("ensuring a template does not panic")?;
+    let (prepared, hold) = ensured;
+    let path = template_file(hold.path());
     let image =
         std::fs::read(&path).map_err(|e| ServerCallError::file("read the template", &path, e))?;
     let source = memdb::Source::open(&image).map_err(|message| {
@@ -54,91 +72,56 @@ pub(super) async fn template(
             message,
         )
     })?;
-    if built {
-        // Only when a template is built: that is when the old ones start to pile up.
-        sweep_stale(&dir, Some(&path));
-    }
-    let template = Arc::new(Template { path, source });
+    let template = Arc::new(Template {
+        path,
+        source,
+        _hold: hold,
+    });
     lock(&BUILT)
         .get_or_insert_default()
         .insert(prepared.hash.clone(), template.clone());
     Ok(template)
 }
 
-/// Takes a shared lock on `path`'s use file for the life of the process, waiting out a
-/// sweep that holds it (and taking the new file if the sweep removed the old one).
-pub(super) async fn hold_use(path: &Path) -> Result<(), ServerCallError> {
-    static HELD: Mutex<Vec<File>> = Mutex::new(Vec::new());
-    let use_path = use_file(path);
-    let mut pacer = Pace::every(Duration::from_millis(10), Duration::from_secs(60)).start();
-    loop {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&use_path)
-            .map_err(|e| ServerCallError::file("open", &use_path, e))?;
-        if file.try_lock_shared().is_ok() && same_file(&file, &use_path) {
-            lock(&HELD).push(file);
-            return Ok(());
+/// Ensures `prepared`'s template directory, building the file in it on testbed-db's
+/// runtime when no process has; blocks while another process builds it.
+fn ensure(prepared: &Prepared) -> Result<PersistentHold, DatabaseAcquireError> {
+    let mut failure = None;
+    let ensured = templates().ensure(&prepared.template_name(), |dir| {
+        let built = crate::engine::handle().block_on(build(prepared, &template_file(dir)));
+        built.map_err(|error| {
+            let message = error.to_string();
+            failure = Some(error);
+            message.into()
+        })
+    });
+    ensured.map_err(|error| match (error, failure) {
+        // The build's own error, with its migration, file and cause.
+        (PersistentEnsureError::Build { .. }, Some(failure)) => failure,
+        (PersistentEnsureError::Io { path, source, .. }, _) => {
+            ServerCallError::file("keep the template in", &path, source).into()
         }
-        if !pacer.pause().await {
-            break;
-        }
-    }
-    Err(ServerCallError::failed(
-        Backend::Sqlite,
-        format!("lock `{}`", use_path.display()),
-        "a sweep held it for over a minute",
-    ))
+        (error, _) => ServerCallError::failed(
+            Backend::Sqlite,
+            format!("keep templates in `{}`", templates().root().display()),
+            error.to_string(),
+        )
+        .into(),
+    })
 }
 
-/// Builds into a scratch file renamed into place at the end, so a build cut short by a
-/// crash never leaves a template that looks complete.
-pub(super) async fn build_template(
-    prepared: &Prepared,
-    dir: &Path,
-    path: &Path,
-) -> Result<(), DatabaseAcquireError> {
-    std::fs::create_dir_all(dir).map_err(|e| ServerCallError::file("create", dir, e))?;
-    let lock_path = path.with_extension("lock");
-    let lock_file = {
-        let lock_at = lock_path.clone();
-        tokio::task::spawn_blocking(move || -> std::io::Result<File> {
-            let file = File::create(&lock_at)?;
-            file.lock()?;
-            Ok(file)
-        })
-        .await
-        .expect("the lock task does not panic")
-        .map_err(|e| ServerCallError::file("lock", &lock_path, e))?
-    };
-    if path.exists() {
-        return Ok(()); // another process built it while this one waited
-    }
-    let scratch = path.with_extension(format!("building-{}", owner::token()));
-    let _ = std::fs::remove_file(&scratch);
+/// Builds the template file at `path` (a half-built one is never trusted: its directory
+/// is complete only once this returns).
+async fn build(prepared: &Prepared, path: &Path) -> Result<(), DatabaseAcquireError> {
     let options = SqliteConnectOptions::new()
-        .filename(&scratch)
+        .filename(path)
         .create_if_missing(true)
         // Images cannot be deserialized from a WAL database.
         .journal_mode(SqliteJournalMode::Delete);
-    let result = async {
-        let mut conn = SqliteConnection::connect_with(&options)
-            .await
-            .map_err(|e| ServerCallError::statement(Backend::Sqlite, "create the template", e))?;
-        let built = build_sqlite(prepared, &mut conn).await;
-        let _ = conn.close().await;
-        built
-    }
-    .await;
-    let result = result.and_then(|()| {
-        std::fs::rename(&scratch, path)
-            .map_err(|e| ServerCallError::file("move the template to", path, e).into())
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&scratch);
-    }
-    drop(lock_file);
-    result
+    let mut conn = SqliteConnection::connect_with(&options)
+        .await
+        .map_err(|e| ServerCallError::statement(Backend::Sqlite, "create the template", e))?;
+    let built = build_sqlite(prepared, &mut conn).await;
+    let _ = conn.close().await;
+    built
 }
