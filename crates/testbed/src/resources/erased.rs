@@ -12,8 +12,8 @@ use super::error::ResourceCleanError;
 use crate::core::BoxError;
 
 /// What any [`Resource`](super::Resource) offers without naming its value type: enough to
-/// plan, release and account for it.
-pub trait AnyResource: Send + Sync {
+/// plan, release and account for it. Sealed: only testbed's `Resource` implements it.
+pub trait AnyResource: sealed::Sealed + Send + Sync {
     /// The resource's name, as given to [`Resource::new`](super::Resource::new).
     fn name(&self) -> &'static str;
 
@@ -26,29 +26,6 @@ pub trait AnyResource: Send + Sync {
     /// Cleans the resource now if no test is using it; a resource in use is left alone.
     /// Returns whether it was cleaned.
     fn release_if_unused(&self) -> Result<bool, ResourceCleanError>;
-
-    /// Makes the resource (if needed) and returns a hold on its current instance, made
-    /// for a dependent instance: it keeps the instance alive but is not a use until
-    /// [`activate`](AnyResource::activate)d.
-    #[doc(hidden)]
-    fn hold_current(&'static self) -> Result<Hold, BoxError>;
-
-    /// Counts a use of the held instance (its dependent is in use).
-    #[doc(hidden)]
-    fn activate(&self, hold: &Hold);
-
-    /// Ends a use counted by [`activate`](AnyResource::activate).
-    #[doc(hidden)]
-    fn deactivate(&self, hold: &Hold) -> Result<(), ResourceCleanError>;
-
-    /// Drops a hold made by [`hold_current`](AnyResource::hold_current).
-    #[doc(hidden)]
-    fn unhold(&self, hold: Hold) -> Result<(), ResourceCleanError>;
-
-    /// Whether the instance of `generation` is still current and clean, its
-    /// dependencies included.
-    #[doc(hidden)]
-    fn is_fresh(&self, generation: u64) -> bool;
 }
 
 impl std::fmt::Debug for dyn AnyResource {
@@ -92,6 +69,34 @@ pub struct Hold {
 
 impl Hold {
     pub(crate) fn is_fresh(&self) -> bool {
-        self.resource.is_fresh(self.generation)
+        sealed::Sealed::is_fresh(self.resource, self.generation)
+    }
+}
+
+/// What the registry and dependents do with a resource's instances: behind a trait no
+/// other crate can name, so `AnyResource` is implemented by [`Resource`](super::Resource)
+/// alone and these are called by testbed alone.
+pub(crate) mod sealed {
+    use super::{BoxError, Hold, ResourceCleanError};
+
+    /// The instance-level operations of a resource.
+    pub trait Sealed {
+        /// Makes the resource (if needed) and returns a hold on its current instance, made
+        /// for a dependent instance: it keeps the instance alive but is not a use until
+        /// [`activate`](Sealed::activate)d.
+        fn hold_current(&'static self) -> Result<Hold, BoxError>;
+
+        /// Counts a use of the held instance (its dependent is in use).
+        fn activate(&self, hold: &Hold);
+
+        /// Ends a use counted by [`activate`](Sealed::activate).
+        fn deactivate(&self, hold: &Hold) -> Result<(), ResourceCleanError>;
+
+        /// Drops a hold made by [`hold_current`](Sealed::hold_current).
+        fn unhold(&self, hold: Hold) -> Result<(), ResourceCleanError>;
+
+        /// Whether the instance of `generation` is still current and clean, its
+        /// dependencies included.
+        fn is_fresh(&self, generation: u64) -> bool;
     }
 }

@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
+use super::erased::sealed::Sealed;
 use super::erased::{AnyResource, Hold, ResourceStats};
 use super::error::ResourceCleanError;
 use super::registry::{self, EXITING};
@@ -439,6 +440,9 @@ impl<T: Send + Sync + 'static> AnyResource for Resource<T> {
         Ok(true)
     }
 
+}
+
+impl<T: Send + Sync + 'static> Sealed for Resource<T> {
     fn hold_current(&'static self) -> Result<Hold, BoxError> {
         let mut slot = lock(&self.slot);
         let instance = self.current(&mut slot)?;
