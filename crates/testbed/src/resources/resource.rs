@@ -439,7 +439,6 @@ impl<T: Send + Sync + 'static> AnyResource for Resource<T> {
         self.destroy(current)?;
         Ok(true)
     }
-
 }
 
 impl<T: Send + Sync + 'static> Sealed for Resource<T> {

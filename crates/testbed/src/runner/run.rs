@@ -1,0 +1,138 @@
+//! The entry points `#[testbed::test]` expands into: each builds the test's scope, runs
+//! the checks around it, its setup and body (on a worker thread or a runtime of its own
+//! when it needs one), always its cleanups, then concludes.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc;
+use std::time::Duration;
+
+#[cfg(feature = "tokio")]
+use crate::core::catch_unwind_future;
+use crate::core::{Failure, FailureKind, Outcome, Scope};
+use crate::harness::registration::ShouldPanic;
+
+use super::ending::{conclude, judge, timed_out};
+use super::steps::Step;
+#[cfg(feature = "tokio")]
+use super::timeout::default_timeout;
+use super::{checks, expected_panic};
+
+/// What the macro knows about a test.
+#[derive(Debug)]
+pub struct TestInfo {
+    /// The test's full path, `module::path::name`.
+    pub name: &'static str,
+    /// The test's time limit, if it has one.
+    pub timeout: Option<Duration>,
+    /// What `#[should_panic]` asked for: an expected panic is a pass for the cleanups.
+    pub should_panic: ShouldPanic,
+}
+
+/// A test's name as libtest gives it: its path without the crate's segment
+/// (`module::test`, not `crate::module::test`), in reports, skip lines and the harness.
+pub(crate) fn libtest_name(path: &str) -> &str {
+    path.split_once("::").map_or(path, |(_crate, rest)| rest)
+}
+
+/// Runs a sync test on the calling thread.
+pub fn run_sync(info: &TestInfo, test: impl FnOnce(&Scope) -> Step) {
+    let scope = Scope::new(libtest_name(info.name));
+    let checks = checks::before(&scope);
+    let expecting = !matches!(info.should_panic, ShouldPanic::No);
+    let result = expected_panic::marked(expecting, || {
+        catch_unwind(AssertUnwindSafe(|| test(&scope)))
+    });
+    let ending = judge(&scope, result).expecting(info.should_panic);
+    let cleanup_failures = scope.run_cleanups(ending.outcome);
+    conclude(&scope, ending, cleanup_failures, checks);
+}
+
+/// Runs a sync test without a `timeout` of its own: on the calling thread, or on a
+/// worker thread under the limit [`DEFAULT_TIMEOUT_ENV`] sets.
+pub fn run_sync_default(info: &TestInfo, test: impl FnOnce(&Scope) -> Step + Send + 'static) {
+    match super::timeout::default_timeout() {
+        Some(limit) => run_sync_with_timeout(info, limit, test),
+        None => run_sync(info, test),
+    }
+}
+
+/// Runs a sync test on a worker thread and stops waiting for it after the timeout.
+///
+/// A sync body cannot be interrupted: on timeout the test fails and its cleanups run
+/// while the worker is left running (it ends with the test process).
+pub fn run_sync_with_timeout(
+    info: &TestInfo,
+    limit: Duration,
+    test: impl FnOnce(&Scope) -> Step + Send + 'static,
+) {
+    let scope = Scope::new(libtest_name(info.name));
+    let checks = checks::before(&scope);
+    let worker_scope = scope.clone();
+    let expecting = !matches!(info.should_panic, ShouldPanic::No);
+    let (sender, receiver) = mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name(info.name.to_owned())
+        .spawn(move || {
+            let result = expected_panic::marked(expecting, || {
+                catch_unwind(AssertUnwindSafe(|| test(&worker_scope)))
+            });
+            let _ = sender.send(result);
+        });
+    let ending = match spawned {
+        Err(error) => (
+            Outcome::Failed,
+            Some(Failure::from_error(FailureKind::SetupError, &error)),
+        )
+            .into(),
+        Ok(_worker) => match receiver.recv_timeout(limit) {
+            Ok(result) => judge(&scope, result).expecting(info.should_panic),
+            Err(_) => timed_out(limit, info.timeout.is_some()),
+        },
+    };
+    let cleanup_failures = scope.run_cleanups(ending.outcome);
+    conclude(&scope, ending, cleanup_failures, checks);
+}
+
+/// Runs an async test on a current-thread tokio runtime of its own.
+#[cfg(feature = "tokio")]
+pub fn run_async<Fut>(info: &TestInfo, test: impl FnOnce(Scope) -> Fut)
+where
+    Fut: Future<Output = Step>,
+{
+    let scope = Scope::new(libtest_name(info.name));
+    let checks = checks::before(&scope);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("testbed: cannot build the tokio runtime for an async test");
+    let (ending, cleanup_failures) = runtime.block_on(async {
+        let expecting = !matches!(info.should_panic, ShouldPanic::No);
+        let run =
+            expected_panic::marked_future(expecting, catch_unwind_future(test(scope.clone())));
+        let ending = match info.timeout.or_else(default_timeout) {
+            None => judge(&scope, run.await),
+            Some(limit) => match tokio::time::timeout(limit, run).await {
+                Ok(result) => judge(&scope, result),
+                Err(_) => timed_out(limit, info.timeout.is_some()),
+            },
+        }
+        .expecting(info.should_panic);
+        let cleanup_failures = scope.run_cleanups_async(ending.outcome).await;
+        (ending, cleanup_failures)
+    });
+    drop(runtime);
+    conclude(&scope, ending, cleanup_failures, checks);
+}
+
+/// Without the `tokio` feature there is no runtime to run an async test on.
+#[cfg(not(feature = "tokio"))]
+pub fn run_async<Fut>(info: &TestInfo, _test: impl FnOnce(Scope) -> Fut)
+where
+    Fut: Future<Output = Step>,
+{
+    panic!(
+        "`{}` is an async test, but testbed was built without its `tokio` feature \
+         (hint: enable it: `testbed = {{ version = \"*\", features = [\"tokio\"] }}`)",
+        info.name
+    );
+}
