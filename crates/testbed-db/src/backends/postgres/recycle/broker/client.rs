@@ -11,7 +11,7 @@ use testbed::{Outcome, Scope};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
-use super::{BROKER_BIN_ENV, PROTOCOL, socket_path};
+use super::settings::{BROKER_BIN_ENV, PROTOCOL, socket_path};
 use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
 use crate::schema::Prepared;
 use crate::{Backend, ServerCallError, TestDb, owner};

@@ -14,7 +14,7 @@ use super::super::super::template;
 use super::super::session::{self, Claimed};
 use super::super::warm::{self, Warm};
 use super::super::{claim_ready, ledger};
-use super::{IDLE_EXIT, PROTOCOL};
+use super::settings::{IDLE_EXIT, PROTOCOL};
 use crate::retry::Pace;
 use crate::{Backend, ServerCallError, engine};
 
