@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::db::DbCommand;
 use crate::skips::SkipsCommand;
+use crate::versions::VersionsCommand;
 
 /// testbed's command-line companion.
 #[derive(Debug, Parser)]
@@ -30,6 +31,10 @@ enum Command {
     /// The tests a `cargo nextest run` skipped at run time, and why (nextest shows them
     /// as PASS).
     Skips(SkipsCommand),
+    /// Review the manifests of versioned wire shapes the check proposed
+    /// (`versions.json.pending`): status, review, accept, reject.
+    #[command(subcommand)]
+    Versions(VersionsCommand),
 }
 
 /// Runs `cargo testbed` with `args` (the program name first; as `cargo testbed ...`
@@ -69,6 +74,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let ok = match cli.command {
         Command::Db(command) => runtime.block_on(crate::db::run(command, &mut out, &mut err)),
         Command::Skips(command) => crate::skips::run(command, &mut out, &mut err),
+        Command::Versions(command) => crate::versions::run(command, &mut out, &mut err),
     };
     exit_code(ok)
 }

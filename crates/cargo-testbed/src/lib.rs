@@ -6,9 +6,12 @@
 //! and, on request, every unused template and the databases kept for failing tests.
 //! Servers come from `TESTBED_POSTGRES_URL` and `TESTBED_MYSQL_URL`, else the local
 //! defaults; passwords are never printed. `cargo testbed skips` lists the tests the
-//! last `cargo nextest run` skipped at run time, and why.
+//! last `cargo nextest run` skipped at run time, and why. `cargo testbed versions
+//! review | accept | reject | status` reviews the manifests of versioned wire shapes
+//! that `testbed::versioned`'s check proposed.
 #![warn(missing_docs)]
 
 pub mod cli;
 mod db;
 mod skips;
+mod versions;

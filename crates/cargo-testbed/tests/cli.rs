@@ -173,3 +173,54 @@ fn skips_lists_the_last_runs_skips_and_why() {
     ]);
     assert!(stdout(&other).starts_with("nextest run run-2 recorded no skip in `"));
 }
+
+#[test]
+fn versions_lists_reviews_accepts_and_rejects_pending_manifests() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_str().unwrap();
+    let output = cargo_testbed(&["versions", "status", "--root", root]);
+    assert!(
+        stdout(&output).contains("no pending manifest"),
+        "{output:?}"
+    );
+
+    // A manifest with `Ping` 1.0, and a proposal that adds 1.1 with a field.
+    let record = |version: &str, fields: &str| {
+        format!(
+            r#"{{"fingerprint":"{version}-00","shape":{{"name":"Ping","body":{{"struct":[{fields}]}}}}}}"#
+        )
+    };
+    let seq = r#"{"name":"seq","ty":{"primitive":"u64"},"default":false,"optional_on_wire":false,"flatten":false}"#;
+    let committed = format!(r#"{{"types":{{"Ping":{{"1.0":{}}}}}}}"#, record("1.0", ""));
+    let proposed = format!(
+        r#"{{"types":{{"Ping":{{"1.0":{},"1.1":{}}}}}}}"#,
+        record("1.0", ""),
+        record("1.1", seq)
+    );
+    let nested = dir.path().join("app");
+    std::fs::create_dir_all(&nested).unwrap();
+    let manifest = nested.join("versions.json");
+    let pending = nested.join("versions.json.pending");
+    std::fs::write(&manifest, &committed).unwrap();
+    std::fs::write(&pending, &proposed).unwrap();
+
+    let output = cargo_testbed(&["versions", "review", "--root", root]);
+    let said = stdout(&output);
+    assert!(output.status.success(), "{output:?}");
+    assert!(said.contains("~ `Ping` 1.0 -> 1.1"), "{said}");
+    assert!(
+        said.contains("field `seq: u64` added without a default (breaking)"),
+        "{said}"
+    );
+
+    let output = cargo_testbed(&["versions", "reject", "--root", root]);
+    assert!(output.status.success(), "{output:?}");
+    assert!(!pending.exists());
+    assert_eq!(std::fs::read_to_string(&manifest).unwrap(), committed);
+
+    std::fs::write(&pending, &proposed).unwrap();
+    let output = cargo_testbed(&["versions", "accept", "--root", root]);
+    assert!(output.status.success(), "{output:?}");
+    assert!(!pending.exists());
+    assert_eq!(std::fs::read_to_string(&manifest).unwrap(), proposed);
+}

@@ -138,6 +138,11 @@ impl FromStr for AtomKind {
 
 /// One attempt of a retry: the value it decided on, and the failures of the atoms it
 /// governs during that attempt, by atom name.
+#[cfg_attr(
+    test,
+    derive(testbed::versioned::Versioned),
+    versioned(version = "1.0")
+)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RetryAttempt {
     /// What the retry returned.

@@ -31,6 +31,11 @@ type LiveError = Arc<dyn Error + Send + Sync + 'static>;
 /// assert!(failure.matches(&reloaded));
 /// assert_ne!(failure, reloaded, "the reloaded copy has lost the live error");
 /// ```
+#[cfg_attr(
+    test,
+    derive(testbed::versioned::Versioned),
+    versioned(version = "1.0")
+)]
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Failure {
     type_names: Vec<String>,

@@ -54,3 +54,15 @@ pub use storage::{ArgsMapping, INJECTOR_NAME, Outcome, ProgressDetails, RetryHis
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 mod readme {}
+
+/// What flowstore persists as JSON (states, intentions, failures, progress details,
+/// retry attempts) is versioned: a change to it without a version bump fails this
+/// test, with the change in words (see `versions.json` and `testbed::versioned`). A
+/// unit test, so that every versioned type of the crate is linked into it.
+#[cfg(test)]
+mod wire_versions {
+    #[test]
+    fn persisted_types_match_their_versions() {
+        testbed::versioned::check!();
+    }
+}

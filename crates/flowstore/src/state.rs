@@ -18,6 +18,11 @@ use crate::parse::ParseError;
 /// assert_eq!(State::RevertFailure.to_string(), "REVERT_FAILURE");
 /// assert_eq!("SUCCESS".parse::<State>().unwrap(), State::Success);
 /// ```
+#[cfg_attr(
+    test,
+    derive(testbed::versioned::Versioned),
+    versioned(version = "1.0")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum State {
@@ -110,6 +115,11 @@ impl FromStr for State {
 /// assert_eq!(Intention::default(), Intention::Execute);
 /// assert_eq!("RETRY".parse::<Intention>().unwrap(), Intention::Retry);
 /// ```
+#[cfg_attr(
+    test,
+    derive(testbed::versioned::Versioned),
+    versioned(version = "1.0")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Intention {

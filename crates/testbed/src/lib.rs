@@ -69,6 +69,14 @@ pub use crate::runner::{Check, DEFAULT_TIMEOUT_ENV, install_check};
 /// ```
 pub use testbed_macros::test;
 
+/// Versioned wire shapes: `#[derive(Versioned)]`, the manifest and its check (the
+/// `versioned` feature; see the `testbed-versioned` crate).
+#[cfg(feature = "versioned")]
+pub mod versioned {
+    pub use testbed_macros::Versioned;
+    pub use testbed_versioned::*;
+}
+
 // The README's examples are compiled and run as doctests, so they cannot rot.
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]

@@ -12,6 +12,11 @@ const PROGRESS: &str = "progress";
 const PROGRESS_DETAILS: &str = "progress_details";
 
 /// The details a task reported with its progress, and the progress they came with.
+#[cfg_attr(
+    test,
+    derive(testbed::versioned::Versioned),
+    versioned(version = "1.0")
+)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProgressDetails {
     /// The progress reported with these details.

@@ -1,0 +1,101 @@
+//! What is recorded of one version of a type: its shape, its remote methods, and the
+//! fingerprint of both; [`Versioned`], the trait `#[derive(Versioned)]` implements, and
+//! the registration through which the check finds every versioned type.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::shape::{Shape, Ty, WireShape};
+
+/// A method called remotely on a versioned type (oslo's remotable methods): its
+/// signature is part of the type's fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Method {
+    /// The method's name.
+    pub name: String,
+    /// Its arguments, by name, `self` left out.
+    pub args: Vec<(String, Ty)>,
+    /// What it returns (`()` when nothing).
+    pub returns: Ty,
+}
+
+/// One version of a type as the manifest keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// `<version>-<hash of the shape and methods>`.
+    pub fingerprint: String,
+    /// The shape.
+    pub shape: Shape,
+    /// The remote methods, when it declares any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<Method>,
+}
+
+impl Record {
+    /// The record of `shape` and `methods` at `version`.
+    ///
+    /// ```
+    /// use testbed_versioned::{Body, Record, Shape, Tagging};
+    ///
+    /// let shape = Shape { name: "Ping".into(), tagging: Tagging::External, transparent: false,
+    ///     deny_unknown_fields: false, body: Body::Unit };
+    /// let record = Record::new("1.0", shape, Vec::new());
+    /// assert!(record.fingerprint.starts_with("1.0-"));
+    /// ```
+    pub fn new(version: &str, shape: Shape, methods: Vec<Method>) -> Self {
+        let canonical = serde_json::to_string(&(&shape, &methods))
+            .expect("a shape serializes: it holds only strings, numbers and lists");
+        let digest = Sha256::digest(canonical.as_bytes());
+        let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        Record {
+            fingerprint: format!("{version}-{hash}"),
+            shape,
+            methods,
+        }
+    }
+}
+
+/// A type whose wire shape is versioned: what `#[derive(Versioned)]` implements with
+/// `#[versioned(version = "...")]`.
+pub trait Versioned: WireShape {
+    /// The type's name in the manifest.
+    const NAME: &'static str;
+    /// Its declared version, `major.minor`.
+    const VERSION: &'static str;
+    /// Its whole shape (a versioned field contributes only its name and version).
+    fn shape() -> Shape;
+    /// Its remote methods (`#[versioned(methods(...))]`).
+    fn methods() -> Vec<Method> {
+        Vec::new()
+    }
+    /// This version's record: shape, methods, fingerprint.
+    fn record() -> Record {
+        Record::new(Self::VERSION, Self::shape(), Self::methods())
+    }
+}
+
+/// A versioned type, registered by its derive so that the check finds it.
+#[derive(Debug)]
+pub struct Registration {
+    /// The type's name.
+    pub name: &'static str,
+    /// Its declared version.
+    pub version: &'static str,
+    /// The module it is declared in (`module_path!()`): its crate is the first segment.
+    pub module: &'static str,
+    /// Its record.
+    pub record: fn() -> Record,
+}
+
+inventory::collect!(Registration);
+
+/// Every versioned type declared in crate `crate_name` (its lib name, `my_app`) and
+/// linked into this binary, by name.
+pub fn registered(crate_name: &str) -> Vec<&'static Registration> {
+    let mut found: Vec<&'static Registration> = inventory::iter::<Registration>
+        .into_iter()
+        .filter(|registration| registration.module.split("::").next() == Some(crate_name))
+        .collect();
+    found.sort_by_key(|registration| registration.name);
+    found
+}
