@@ -111,6 +111,15 @@ impl Checker {
                 crate_name: self.crate_name.clone(),
             });
         }
+        if let Some(pair) = declared
+            .windows(2)
+            .find(|pair| pair[0].name == pair[1].name)
+        {
+            return Err(VersionCheckError::SameName {
+                name: pair[0].name.to_owned(),
+                modules: [pair[0].module, pair[1].module],
+            });
+        }
         for registration in &declared {
             let version: Version = registration.version.parse()?;
             let record = (registration.record)();
@@ -145,6 +154,10 @@ impl Checker {
                 return Verdict::Unchanged;
             }
             let changes = diff(same, record, self.profile);
+            if changes.is_empty() {
+                // Only what the profile ignores changed (field order, by name).
+                return Verdict::Unchanged;
+            }
             let breaking = changes.iter().any(|change| change.breaking);
             let asks = latest.next(breaking);
             return Verdict::ChangedWithoutBump {

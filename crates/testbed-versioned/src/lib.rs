@@ -106,6 +106,18 @@ pub enum VersionCheckError {
         /// The crate's lib name.
         crate_name: String,
     },
+    /// Two versioned types of the crate have the same wire name.
+    #[error(
+        "tell versioned types `{name}` in `{}` and `{}` apart (hint: give one another wire \
+         name with `#[serde(rename = \"...\")]`)",
+        modules[0], modules[1]
+    )]
+    SameName {
+        /// The name both have.
+        name: String,
+        /// The modules declaring them.
+        modules: [&'static str; 2],
+    },
     /// A declared version is not `major.minor`.
     #[error(transparent)]
     BadVersion(#[from] BadVersion),

@@ -2,6 +2,8 @@
 //! fingerprint of both; [`Versioned`], the trait `#[derive(Versioned)]` implements, and
 //! the registration through which the check finds every versioned type.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -29,6 +31,11 @@ pub struct Record {
     /// The remote methods, when it declares any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub methods: Vec<Method>,
+    /// The versioned types it holds, with the version of each (oslo's relationships):
+    /// a child's new version changes this record's fingerprint, so it comes with this
+    /// type's bump.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub children: BTreeMap<String, String>,
 }
 
 impl Record {
@@ -47,10 +54,31 @@ impl Record {
             .expect("a shape serializes: it holds only strings, numbers and lists");
         let digest = Sha256::digest(canonical.as_bytes());
         let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let mut children = BTreeMap::new();
+        shape.visit_types(&mut |ty| {
+            if let Ty::Versioned { name, version } = ty {
+                children.insert(name.clone(), version.clone());
+            }
+        });
+        for method in &methods {
+            for ty in method
+                .args
+                .iter()
+                .map(|(_, ty)| ty)
+                .chain([&method.returns])
+            {
+                ty.visit(&mut |ty| {
+                    if let Ty::Versioned { name, version } = ty {
+                        children.insert(name.clone(), version.clone());
+                    }
+                });
+            }
+        }
         Record {
             fingerprint: format!("{version}-{hash}"),
             shape,
             methods,
+            children,
         }
     }
 }

@@ -42,6 +42,26 @@ pub enum Ty {
     Opaque(String),
 }
 
+impl Ty {
+    /// Calls `visit` on this type and every type inside it (not into a versioned
+    /// type, which stands for itself).
+    pub fn visit(&self, visit: &mut impl FnMut(&Ty)) {
+        visit(self);
+        match self {
+            Ty::Option(inner) | Ty::Seq(inner) | Ty::Set(inner) | Ty::Array(inner, _) => {
+                inner.visit(visit)
+            }
+            Ty::Map(key, value) => {
+                key.visit(visit);
+                value.visit(visit);
+            }
+            Ty::Tuple(items) => items.iter().for_each(|item| item.visit(visit)),
+            Ty::Inline(shape) => shape.visit_types(visit),
+            Ty::Primitive(_) | Ty::Versioned { .. } | Ty::Recursive(_) | Ty::Opaque(_) => {}
+        }
+    }
+}
+
 /// A type's wire shape: its name, how serde represents it, and its body.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Shape {
@@ -58,6 +78,27 @@ pub struct Shape {
     pub deny_unknown_fields: bool,
     /// The body.
     pub body: Body,
+}
+
+impl Shape {
+    /// Calls `visit` on every type this shape's body holds, recursively.
+    pub fn visit_types(&self, visit: &mut impl FnMut(&Ty)) {
+        self.body.visit_types(visit);
+    }
+}
+
+impl Body {
+    fn visit_types(&self, visit: &mut impl FnMut(&Ty)) {
+        match self {
+            Body::Unit => {}
+            Body::Newtype(ty) => ty.visit(visit),
+            Body::Tuple(items) => items.iter().for_each(|ty| ty.visit(visit)),
+            Body::Struct(fields) => fields.iter().for_each(|field| field.ty.visit(visit)),
+            Body::Enum(variants) => variants
+                .iter()
+                .for_each(|variant| variant.body.visit_types(visit)),
+        }
+    }
 }
 
 fn is_false(value: &bool) -> bool {
