@@ -72,6 +72,11 @@ pub fn derive(input: DeriveInput) -> syn::Result<TokenStream> {
     };
     check_version(&version)?;
     let methods = options.methods.iter().map(method_tokens);
+    let backport = if options.backport {
+        quote! { ::std::option::Option::Some(::testbed::versioned::backport_routine::<#ident>) }
+    } else {
+        quote! { ::std::option::Option::None }
+    };
     let registration = input.generics.params.is_empty().then(|| {
         quote! {
             ::testbed::versioned::__private::inventory::submit! {
@@ -80,6 +85,7 @@ pub fn derive(input: DeriveInput) -> syn::Result<TokenStream> {
                     version: #version,
                     module: ::std::module_path!(),
                     record: <#ident as ::testbed::versioned::Versioned>::record,
+                    backport: #backport,
                 }
             }
         }
@@ -215,6 +221,7 @@ fn method_tokens(signature: &syn::Signature) -> TokenStream {
 struct VersionedOptions {
     version: Option<LitStr>,
     methods: Vec<syn::Signature>,
+    backport: bool,
 }
 
 impl VersionedOptions {
@@ -228,6 +235,9 @@ impl VersionedOptions {
                 if meta.path.is_ident("version") {
                     options.version = Some(meta.value()?.parse()?);
                     Ok(())
+                } else if meta.path.is_ident("backport") {
+                    options.backport = true;
+                    Ok(())
                 } else if meta.path.is_ident("methods") {
                     let content;
                     syn::parenthesized!(content in meta.input);
@@ -236,7 +246,7 @@ impl VersionedOptions {
                     Ok(())
                 } else {
                     Err(meta.error(
-                        "unknown `versioned` option: use `version = \"1.0\"` or `methods(fn name(arg: Type) -> Type, ...)`",
+                        "unknown `versioned` option: use `version = \"1.0\"`, `backport` or `methods(fn name(arg: Type) -> Type, ...)`",
                     ))
                 }
             })?;

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use crate::VersionCheckError;
 use crate::diff::{Change, Profile, diff};
 use crate::manifest::{Manifest, pending_path};
-use crate::record::{Record, registered};
+use crate::record::{Record, Registration, registered};
+use crate::validate::validate;
 use crate::version::Version;
 
 /// What became of one type since the manifest.
@@ -46,6 +47,17 @@ pub enum Verdict {
     },
     /// A type the manifest has that the crate no longer declares: pending review.
     Removed,
+    /// Older versions are recorded and the type has no backport routine. A failure.
+    NoBackport {
+        /// The older versions.
+        older: Vec<Version>,
+    },
+    /// A backported sample does not read as its version's recorded shape, or the
+    /// routine refused it. A failure.
+    BadBackport {
+        /// Each problem: the version, the sample's index, what is wrong.
+        problems: Vec<String>,
+    },
 }
 
 impl Verdict {
@@ -60,7 +72,10 @@ impl Verdict {
     fn is_failure(&self) -> bool {
         matches!(
             self,
-            Verdict::ChangedWithoutBump { .. } | Verdict::Bumped { enough: false, .. }
+            Verdict::ChangedWithoutBump { .. }
+                | Verdict::Bumped { enough: false, .. }
+                | Verdict::NoBackport { .. }
+                | Verdict::BadBackport { .. }
         )
     }
 }
@@ -68,7 +83,7 @@ impl Verdict {
 /// Compares the versioned types of one crate with a manifest.
 ///
 /// ```no_run
-/// // tests/wire_versions.rs
+/// // a unit test in src/ (where every versioned type of the crate is linked)
 /// #[test]
 /// fn wire_versions() {
 ///     testbed_versioned::Checker::new("my_app", concat!(env!("CARGO_MANIFEST_DIR"), "/versions.json"))
@@ -131,7 +146,14 @@ impl Checker {
                     .or_default()
                     .insert(version.to_string(), record);
             }
+            let judged_by_code = verdict.is_failure();
             verdicts.push((registration.name.to_owned(), verdict));
+            if !judged_by_code {
+                verdicts.extend(
+                    backports(&proposed, registration, version)
+                        .map(|verdict| (registration.name.to_owned(), verdict)),
+                );
+            }
         }
         for name in recorded.types.keys() {
             if !declared
@@ -192,7 +214,7 @@ impl Checker {
         }
         let mut report = explain(&verdicts);
         if failing {
-            report.push_str("hint: bump each version above as asked, then run the tests again\n");
+            report.push_str("hint: each failure above says what the code needs (a version bump, a backport routine); then run the tests again\n");
         } else if under_ci() {
             let _ = writeln!(
                 report,
@@ -212,6 +234,51 @@ impl Checker {
             report,
         })
     }
+}
+
+/// The verdict on `registration`'s backport routine, when it has older versions in
+/// `manifest`: none (all read), or what is missing or wrong.
+fn backports(
+    manifest: &Manifest,
+    registration: &Registration,
+    current: Version,
+) -> Option<Verdict> {
+    let older: Vec<(Version, &Record)> = manifest
+        .types
+        .get(registration.name)?
+        .iter()
+        .filter_map(|(version, record)| Some((version.parse::<Version>().ok()?, record)))
+        .filter(|(version, _)| *version < current)
+        .collect();
+    if older.is_empty() {
+        return None;
+    }
+    let Some(routine) = registration.backport else {
+        return Some(Verdict::NoBackport {
+            older: older.iter().map(|(version, _)| *version).collect(),
+        });
+    };
+    let routine = routine();
+    let mut problems = Vec::new();
+    if routine.samples.is_empty() {
+        problems
+            .push("no samples to backport (hint: return some from `Backport::samples`)".to_owned());
+    }
+    for (version, record) in &older {
+        for (index, sample) in routine.samples.iter().enumerate() {
+            match (routine.backport)(sample.clone(), *version) {
+                Ok(value) => problems.extend(
+                    validate(&value, &record.shape, manifest)
+                        .into_iter()
+                        .map(|problem| format!("{version}, sample {index}: {problem}")),
+                ),
+                Err(why) => problems.push(format!(
+                    "{version}, sample {index}: the routine refused it: {why}"
+                )),
+            }
+        }
+    }
+    (!problems.is_empty()).then_some(Verdict::BadBackport { problems })
 }
 
 /// Each verdict but `Unchanged`, as the check's message lists them.
@@ -246,6 +313,22 @@ pub fn explain(verdicts: &[(String, Verdict)]) -> String {
             }
             Verdict::New { version } => format!("`{name}` {version} is new: pending review"),
             Verdict::Removed => format!("`{name}` is no longer declared: pending review"),
+            Verdict::NoBackport { older } => {
+                let older: Vec<String> = older.iter().map(ToString::to_string).collect();
+                format!(
+                    "`{name}` has older versions ({}) and no backport routine: add `backport` to its \
+                     `#[versioned(...)]` and implement `Backport`",
+                    older.join(", ")
+                )
+            }
+            Verdict::BadBackport { problems } => {
+                let mut line =
+                    format!("`{name}`'s backport routine gives values older versions cannot read:");
+                for problem in problems {
+                    let _ = write!(line, "\n  - {problem}");
+                }
+                line
+            }
         };
         let _ = writeln!(text, "{line}");
         if let Verdict::ChangedWithoutBump { changes, .. } | Verdict::Bumped { changes, .. } =

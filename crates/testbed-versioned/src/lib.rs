@@ -54,13 +54,20 @@ mod manifest;
 mod record;
 pub mod review;
 mod shape;
+mod stable;
+mod validate;
 mod version;
 
 pub use check::{Checker, Verdict, explain};
 pub use diff::{Change, Profile, diff, render};
 pub use manifest::{Manifest, pending_path};
-pub use record::{Method, Record, Registration, Versioned, registered};
+pub use record::{
+    Backport, BackportRoutine, Method, Record, Registration, Versioned, backport_routine,
+    registered,
+};
 pub use shape::{Body, Field, Shape, Tagging, Ty, Variant, WireShape, inline};
+pub use stable::stable_json;
+pub use validate::validate;
 pub use version::{BadVersion, Version};
 
 use std::path::PathBuf;
@@ -163,6 +170,7 @@ macro_rules! check {
 #[doc(hidden)]
 pub mod __private {
     pub use inventory;
+    pub use serde_json;
 }
 
 impl<T: WireShape, E: WireShape> WireShape for Result<T, E> {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::shape::{Shape, Ty, WireShape};
+use crate::version::Version;
 
 /// A method called remotely on a versioned type (oslo's remotable methods): its
 /// signature is part of the type's fingerprint.
@@ -102,6 +103,67 @@ pub trait Versioned: WireShape {
     }
 }
 
+/// A versioned type that turns its values into their form at an older version (oslo's
+/// `obj_make_compatible`), for peers that still speak it. With
+/// `#[versioned(version = "...", backport)]` the check backports every sample to every
+/// older version the manifest records and validates each result against that version's
+/// shape; a type with older versions and no routine is reported.
+///
+/// ```
+/// use serde::Serialize;
+/// use testbed::versioned::{Backport, Version, Versioned};
+///
+/// #[derive(Serialize, Versioned)]
+/// #[versioned(version = "1.1", backport)]
+/// struct Ping {
+///     seq: u64,
+///     #[serde(default)]
+///     sent_by: String, // added in 1.1
+/// }
+///
+/// impl Backport for Ping {
+///     fn samples() -> Vec<Self> {
+///         vec![Ping { seq: 1, sent_by: "a".into() }]
+///     }
+///
+///     fn backport(mut value: serde_json::Value, version: Version) -> Result<serde_json::Value, String> {
+///         if version < Version { major: 1, minor: 1 } {
+///             value.as_object_mut().ok_or("not an object")?.remove("sent_by");
+///         }
+///         Ok(value)
+///     }
+/// }
+/// # fn main() {}
+/// ```
+pub trait Backport: Versioned + Serialize + Sized {
+    /// The values the check backports (as many kinds of value as the type has).
+    fn samples() -> Vec<Self>;
+
+    /// `value`, this type at [`Versioned::VERSION`] as JSON, in its form at `version`
+    /// (older); an error says why it cannot be.
+    fn backport(value: serde_json::Value, version: Version) -> Result<serde_json::Value, String>;
+}
+
+/// A type's backport routine and samples, without its type: what a registration keeps.
+#[derive(Debug, Clone)]
+pub struct BackportRoutine {
+    /// The samples, as JSON.
+    pub samples: Vec<serde_json::Value>,
+    /// The routine.
+    pub backport: fn(serde_json::Value, Version) -> Result<serde_json::Value, String>,
+}
+
+/// `T`'s routine and samples. What the derive registers for `#[versioned(backport)]`.
+pub fn backport_routine<T: Backport>() -> BackportRoutine {
+    BackportRoutine {
+        samples: T::samples()
+            .iter()
+            .map(|sample| serde_json::to_value(sample).expect("a sample serializes to JSON"))
+            .collect(),
+        backport: T::backport,
+    }
+}
+
 /// A versioned type, registered by its derive so that the check finds it.
 #[derive(Debug)]
 pub struct Registration {
@@ -113,6 +175,8 @@ pub struct Registration {
     pub module: &'static str,
     /// Its record.
     pub record: fn() -> Record,
+    /// Its backport routine, with `#[versioned(backport)]`.
+    pub backport: Option<fn() -> BackportRoutine>,
 }
 
 inventory::collect!(Registration);

@@ -171,7 +171,8 @@ mod change_kinds {
 #[test]
 fn the_check_refuses_two_types_with_one_wire_name() {
     let dir = tempfile::tempdir().unwrap();
-    let checker = testbed::versioned::Checker::new("change_kinds", dir.path().join("versions.json"));
+    let checker =
+        testbed::versioned::Checker::new("change_kinds", dir.path().join("versions.json"));
     let error = checker.compare().unwrap_err().to_string();
     assert!(error.starts_with("tell versioned types `"), "{error}");
     assert!(error.contains("#[serde(rename"), "{error}");
