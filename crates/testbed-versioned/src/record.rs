@@ -127,7 +127,7 @@ pub trait Versioned: WireShape {
 ///     }
 ///
 ///     fn backport(mut value: serde_json::Value, version: Version) -> Result<serde_json::Value, String> {
-///         if version < Version { major: 1, minor: 1 } {
+///         if version < (Version { major: 1, minor: 1 }) {
 ///             value.as_object_mut().ok_or("not an object")?.remove("sent_by");
 ///         }
 ///         Ok(value)
