@@ -141,7 +141,7 @@ impl FromStr for AtomKind {
 #[cfg_attr(
     test,
     derive(testbed::versioned::Versioned),
-    versioned(version = "1.0")
+    versioned(version = "1.1", backport)
 )]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RetryAttempt {
@@ -232,4 +232,32 @@ impl AtomDetail {
 /// A new random (version 4) uuid, as text.
 pub(crate) fn new_uuid() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+/// A retry attempt for a 1.0 peer holds its failures in their 1.0 form (`Failure` 1.1
+/// added `causes`).
+#[cfg(test)]
+impl testbed::versioned::Backport for RetryAttempt {
+    fn samples() -> Vec<Self> {
+        let mut attempt = RetryAttempt::new(Value::from(2));
+        attempt.failures.insert(
+            "charge".into(),
+            Failure::new(vec!["E".into()], "declined", "").with_causes(vec!["card expired".into()]),
+        );
+        vec![attempt, RetryAttempt::new(Value::Null)]
+    }
+
+    fn backport(mut value: Value, version: testbed::versioned::Version) -> Result<Value, String> {
+        if version < (testbed::versioned::Version { major: 1, minor: 1 }) {
+            let failures = value
+                .get_mut("failures")
+                .and_then(Value::as_object_mut)
+                .ok_or("an attempt has failures")?;
+            for failure in failures.values_mut() {
+                *failure =
+                    <Failure as testbed::versioned::Backport>::backport(failure.take(), version)?;
+            }
+        }
+        Ok(value)
+    }
 }

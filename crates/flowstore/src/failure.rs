@@ -34,13 +34,17 @@ type LiveError = Arc<dyn Error + Send + Sync + 'static>;
 #[cfg_attr(
     test,
     derive(testbed::versioned::Versioned),
-    versioned(version = "1.0")
+    versioned(version = "1.1", backport)
 )]
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Failure {
     type_names: Vec<String>,
     message: String,
     traceback: String,
+    /// The messages of the error's sources, outermost first (since 1.1; a failure
+    /// stored before reads with none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    causes: Vec<String>,
     #[serde(skip)]
     error: Option<LiveError>,
 }
@@ -53,6 +57,7 @@ impl Failure {
             error.to_string(),
             traceback_of(&error),
         );
+        failure.causes = causes_of(&error);
         failure.error = Some(Arc::new(error));
         failure
     }
@@ -68,8 +73,16 @@ impl Failure {
             type_names,
             message: message.into(),
             traceback: traceback.into(),
+            causes: Vec::new(),
             error: None,
         }
+    }
+
+    /// The same failure with the messages of its error's sources, outermost first: what
+    /// an adapter sets when it builds a failure from its parts.
+    pub fn with_causes(mut self, causes: Vec<String>) -> Self {
+        self.causes = causes;
+        self
     }
 
     /// The error's type names, most specific first.
@@ -87,6 +100,12 @@ impl Failure {
         &self.traceback
     }
 
+    /// The messages of the error's sources, outermost first (empty for a failure
+    /// stored before flowstore recorded them).
+    pub fn causes(&self) -> &[String] {
+        &self.causes
+    }
+
     /// The live error, when this failure was captured in this process and not reloaded.
     pub fn error(&self) -> Option<&(dyn Error + Send + Sync + 'static)> {
         self.error.as_deref()
@@ -97,12 +116,13 @@ impl Failure {
         self.type_names.iter().any(|name| name == type_name::<E>())
     }
 
-    /// Whether `other` records the same error: same type names, message and traceback,
-    /// live error or not.
+    /// Whether `other` records the same error: same type names, message, traceback and
+    /// causes, live error or not.
     pub fn matches(&self, other: &Failure) -> bool {
         self.type_names == other.type_names
             && self.message == other.message
             && self.traceback == other.traceback
+            && self.causes == other.causes
     }
 
     /// This failure as a backend stores and returns it: the same data, no live error.
@@ -112,6 +132,17 @@ impl Failure {
             ..self.clone()
         }
     }
+}
+
+/// The messages of the error's chain of sources, outermost first.
+fn causes_of(error: &(dyn Error + 'static)) -> Vec<String> {
+    let mut causes = Vec::new();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    causes
 }
 
 /// The error's chain of sources, then its backtrace if the environment enables one.
@@ -157,6 +188,31 @@ impl fmt::Display for Failure {
     }
 }
 
+/// Failures stored by flowstore 1.0 peers have no `causes`: what a failure is for them.
+#[cfg(test)]
+impl testbed::versioned::Backport for Failure {
+    fn samples() -> Vec<Self> {
+        #[derive(Debug, thiserror::Error)]
+        #[error("the step failed")]
+        struct Step(#[source] std::io::Error);
+        vec![
+            Failure::from_error(Step(std::io::Error::other("disk full"))),
+            Failure::new(vec!["E".into()], "boom", "trace"),
+        ]
+    }
+
+    fn backport(
+        mut value: serde_json::Value,
+        version: testbed::versioned::Version,
+    ) -> Result<serde_json::Value, String> {
+        if version < (testbed::versioned::Version { major: 1, minor: 1 }) {
+            let object = value.as_object_mut().ok_or("a failure is an object")?;
+            object.remove("causes");
+        }
+        Ok(value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,9 +222,18 @@ mod tests {
     struct Outer(#[source] std::io::Error);
 
     #[test]
+    fn a_failure_stored_by_a_1_0_peer_still_loads() {
+        let stored = r#"{"type_names":["E"],"message":"boom","traceback":"trace"}"#;
+        let failure: Failure = serde_json::from_str(stored).unwrap();
+        assert!(failure.matches(&Failure::new(vec!["E".into()], "boom", "trace")));
+        assert!(failure.causes().is_empty());
+    }
+
+    #[test]
     fn traceback_lists_the_sources() {
         let failure = Failure::from_error(Outer(std::io::Error::other("inner")));
         assert!(failure.traceback().starts_with("caused by: inner\n"));
+        assert_eq!(failure.causes(), ["inner"]);
         assert!(failure.check::<Outer>());
         assert!(!failure.check::<std::io::Error>());
     }
