@@ -47,7 +47,9 @@ pub enum Verdict {
     },
     /// A type the manifest has that the crate no longer declares: pending review.
     Removed,
-    /// Older versions are recorded and the type has no backport routine. A failure.
+    /// Older versions are recorded and the type has no backport routine: reported
+    /// (on stderr when nothing else is), never a failure, since not every type has
+    /// older peers to serve.
     NoBackport {
         /// The older versions.
         older: Vec<Version>,
@@ -74,7 +76,6 @@ impl Verdict {
             self,
             Verdict::ChangedWithoutBump { .. }
                 | Verdict::Bumped { enough: false, .. }
-                | Verdict::NoBackport { .. }
                 | Verdict::BadBackport { .. }
         )
     }
@@ -210,6 +211,10 @@ impl Checker {
         let pending_file = pending_path(&self.manifest);
         if !failing && !pending {
             let _ = std::fs::remove_file(&pending_file);
+            let notes = explain(&verdicts);
+            if !notes.is_empty() {
+                eprintln!("testbed versioned: {}", notes.trim_end());
+            }
             return Ok(());
         }
         let mut report = explain(&verdicts);

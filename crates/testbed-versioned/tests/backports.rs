@@ -139,10 +139,18 @@ fn backported_samples_are_held_to_each_older_shape() {
         error.contains("`Tally`'s backport routine gives values older versions cannot read:\n  - 1.0, sample 0: missing field `count`"),
         "{error}"
     );
+    // Reported with the failure, not a failure of its own.
     assert!(
         error.contains("`Note` has older versions (1.0) and no backport routine"),
         "{error}"
     );
+    let (verdicts, _) = Checker::new("backports", &path).compare().unwrap();
+    let failing: Vec<&str> = verdicts
+        .iter()
+        .filter(|(_, verdict)| matches!(verdict, testbed::versioned::Verdict::BadBackport { .. }))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert_eq!(failing, ["Tally"]);
 }
 
 #[test]
