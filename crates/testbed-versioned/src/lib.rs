@@ -51,6 +51,7 @@ mod readme {}
 mod check;
 mod diff;
 mod manifest;
+mod peer;
 mod record;
 pub mod review;
 mod shape;
@@ -61,6 +62,7 @@ mod version;
 pub use check::{Checker, Verdict, explain};
 pub use diff::{Change, Profile, diff, render};
 pub use manifest::{Manifest, pending_path};
+pub use peer::{OlderPeer, PeerTripError};
 pub use record::{
     Backport, BackportRoutine, Method, Record, Registration, Versioned, backport_routine,
     registered,

@@ -9,7 +9,7 @@ use testbed::versioned::{
 };
 
 /// 1.0 had `seq` alone; 1.1 adds `sent_by`, which the routine drops for 1.0 peers.
-#[derive(Serialize, Versioned)]
+#[derive(Serialize, serde::Deserialize, Versioned)]
 #[versioned(version = "1.1", backport)]
 struct Ping {
     seq: u64,
@@ -165,4 +165,26 @@ fn stable_json_sorts_every_map() {
         testbed::versioned::stable_json(&value),
         "{\n  \"y\": {},\n  \"z\": {\n    \"a\": 2,\n    \"b\": 1\n  }\n}"
     );
+}
+
+#[test]
+fn a_value_survives_a_trip_to_an_older_peer() {
+    use testbed::versioned::OlderPeer;
+    let ping = Ping {
+        seq: 4,
+        sent_by: "svc".into(),
+    };
+    let peer = OlderPeer::at("1.0").unwrap();
+    // The 1.0 peer's form: no `sent_by`.
+    let arrived: serde_json::Value = peer.send(&ping).unwrap();
+    assert_eq!(arrived, serde_json::json!({"seq": 4}));
+    // Back from the peer, what it did not know is lost, the rest intact.
+    let back: Ping = peer.round_trip(&ping).unwrap();
+    assert_eq!((back.seq, back.sent_by.as_str()), (4, ""));
+    // A remote method runs on what arrived.
+    let doubled = peer.call(&ping, |ping: Ping| ping.seq * 2).unwrap();
+    assert_eq!(doubled, 8);
+    // The current version's peer gets it all.
+    let same: Ping = OlderPeer::at("1.1").unwrap().round_trip(&ping).unwrap();
+    assert_eq!(same.sent_by, "svc");
 }
