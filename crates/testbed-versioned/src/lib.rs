@@ -49,6 +49,7 @@
 mod readme {}
 
 mod check;
+mod compare;
 mod diff;
 mod manifest;
 mod peer;
@@ -60,6 +61,7 @@ mod validate;
 mod version;
 
 pub use check::{Checker, Verdict, explain};
+pub use compare::{CompareObj, CompareObjError};
 pub use diff::{Change, Profile, diff, render};
 pub use manifest::{Manifest, pending_path};
 pub use peer::{OlderPeer, PeerTripError};
