@@ -66,8 +66,8 @@ pub use diff::{Change, Profile, diff, render};
 pub use manifest::{Manifest, pending_path};
 pub use peer::{OlderPeer, PeerTripError};
 pub use record::{
-    Backport, BackportRoutine, Method, Record, Registration, Versioned, backport_routine,
-    registered,
+    Backport, BackportRoutine, Method, Record, Registration, TemporaryRegistration, Versioned,
+    backport_routine, register_for, registered,
 };
 pub use shape::{Body, Field, Shape, Tagging, Ty, Variant, WireShape, inline};
 pub use stable::stable_json;

@@ -181,11 +181,75 @@ pub struct Registration {
 
 inventory::collect!(Registration);
 
+impl Registration {
+    /// The registration of `T`, declared in module `module` (its crate is the first
+    /// segment): for a type the derive does not register itself, such as an
+    /// instantiation of a generic versioned type, with [`register_for`].
+    pub const fn of<T: Versioned>(module: &'static str) -> Registration {
+        Registration {
+            name: T::NAME,
+            version: T::VERSION,
+            module,
+            record: T::record,
+            backport: None,
+        }
+    }
+}
+
+/// Registrations added for a while (by a test), besides the derive's.
+static TEMPORARY: std::sync::Mutex<Vec<&'static Registration>> = std::sync::Mutex::new(Vec::new());
+
+/// Keeps a registration made by [`register_for`] until dropped.
+#[derive(Debug)]
+#[must_use = "the registration ends when this is dropped"]
+pub struct TemporaryRegistration {
+    registration: &'static Registration,
+}
+
+impl Drop for TemporaryRegistration {
+    fn drop(&mut self) {
+        let mut temporary = TEMPORARY.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(at) = temporary
+            .iter()
+            .position(|r| std::ptr::eq(*r, self.registration))
+        {
+            temporary.remove(at);
+        }
+    }
+}
+
+/// Registers `registration` until the returned guard drops (`testbed::versioned::
+/// register_in` ties it to a test's scope). While it lives, the check sees the type
+/// as if the derive had registered it, in every thread of the process.
+///
+/// ```
+/// use testbed_versioned::{Registration, Versioned, register_for, registered};
+///
+/// #[derive(testbed::versioned::Versioned)]
+/// #[versioned(version = "1.0")]
+/// struct Envelope<T> { body: T }
+///
+/// static ENVELOPE: Registration = Registration::of::<Envelope<u32>>("my_app::wire");
+/// let guard = register_for(&ENVELOPE);
+/// assert!(registered("my_app").iter().any(|r| r.name == "Envelope"));
+/// drop(guard);
+/// assert!(registered("my_app").is_empty());
+/// ```
+pub fn register_for(registration: &'static Registration) -> TemporaryRegistration {
+    TEMPORARY
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(registration);
+    TemporaryRegistration { registration }
+}
+
 /// Every versioned type declared in crate `crate_name` (its lib name, `my_app`) and
-/// linked into this binary, by name.
+/// linked into this binary (or registered for now, see [`register_for`]), by name.
 pub fn registered(crate_name: &str) -> Vec<&'static Registration> {
+    let temporary = TEMPORARY.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let mut found: Vec<&'static Registration> = inventory::iter::<Registration>
         .into_iter()
+        .chain(temporary)
         .filter(|registration| registration.module.split("::").next() == Some(crate_name))
         .collect();
     found.sort_by_key(|registration| registration.name);

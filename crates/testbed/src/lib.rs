@@ -75,6 +75,30 @@ pub use testbed_macros::test;
 pub mod versioned {
     pub use testbed_macros::Versioned;
     pub use testbed_versioned::*;
+
+    /// Registers a versioned type for the test of `scope` alone (oslo's registry
+    /// fixture): the check sees it until the test's cleanups run, however it ends.
+    ///
+    /// ```
+    /// use testbed::versioned::{Registration, Versioned, register_in, registered};
+    ///
+    /// #[derive(Versioned)]
+    /// #[versioned(version = "1.0")]
+    /// struct Envelope<T> { body: T }
+    ///
+    /// static ENVELOPE: Registration = Registration::of::<Envelope<String>>("my_app::wire");
+    ///
+    /// #[testbed::test]
+    /// fn sees_the_envelope(scope: &testbed::Scope) {
+    ///     register_in(scope, &ENVELOPE);
+    ///     assert_eq!(registered("my_app").len(), 1);
+    /// }
+    /// # fn main() { sees_the_envelope(); assert!(registered("my_app").is_empty()); }
+    /// ```
+    pub fn register_in(scope: &crate::Scope, registration: &'static Registration) {
+        let held = register_for(registration);
+        scope.add_cleanup(move |_outcome| drop(held));
+    }
 }
 
 // The README's examples are compiled and run as doctests, so they cannot rot.
