@@ -185,6 +185,11 @@ pub struct Variant {
 ///
 /// assert_eq!(<Option<u32>>::wire_shape(), Ty::Option(Box::new(Ty::Primitive("u32".into()))));
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no wire shape for `Versioned`",
+    label = "this field's type is not described",
+    note = "derive `testbed::versioned::Versioned` on `{Self}` (without a version it contributes its whole shape), or serialize the field `#[serde(with = \"...\")]`, which `Versioned` records as an opaque"
+)]
 pub trait WireShape {
     /// This type's shape where it is used.
     fn wire_shape() -> Ty;
