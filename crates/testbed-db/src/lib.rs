@@ -74,6 +74,12 @@ mod readme {}
 pub use backends::mysql::MYSQL_URL_ENV;
 #[cfg(feature = "postgres")]
 pub use backends::postgres::{PG_MAX_KEPT_CONNECTIONS_ENV, POSTGRES_URL_ENV};
+#[cfg(any(
+    feature = "diesel-sqlite",
+    feature = "diesel-postgres",
+    feature = "diesel-mysql"
+))]
+pub use error::ConnectionOpenError;
 pub use error::{DatabaseAcquireError, Reason, SchemaLoadError, ScriptRunError, ServerCallError};
 pub use handle::{AnyTestDb, TestDb};
 pub use isolation::Isolation;

@@ -1,5 +1,11 @@
 //! ORM connections to a test's own database, each behind its cargo features: sea-orm's
-//! on the test's sqlx pool.
+//! on the test's sqlx pool, diesel's on its URL.
 
+#[cfg(any(
+    feature = "diesel-sqlite",
+    feature = "diesel-postgres",
+    feature = "diesel-mysql"
+))]
+mod diesel_sync;
 #[cfg(feature = "sea-orm")]
 mod sea;

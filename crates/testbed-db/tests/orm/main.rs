@@ -1,17 +1,22 @@
-//! testbed-db's ORM connections against the real servers: sea-orm on the test's pool.
-//! SQLite always; PostgreSQL and MariaDB when they answer (skipped otherwise, failed
-//! under `TESTBED_REQUIRE`). Each writes through the ORM and reads back through the
-//! test's sqlx pool: the same isolated database.
+//! testbed-db's ORM connections against the real servers: sea-orm on the test's pool,
+//! diesel on its URL. SQLite always; PostgreSQL and MariaDB when they answer (skipped
+//! otherwise, failed under `TESTBED_REQUIRE`). Each writes through the ORM and reads
+//! back through the test's sqlx pool: the same isolated database.
 
+mod with_diesel;
 mod with_sea_orm;
 
-use testbed_db::{AnyTestDb, Database};
+use testbed_db::{AnyTestDb, Database, Isolation};
 
 /// diesel's migrations directory, read as it is: `users (id, name)` and `posts`.
 pub const DIESEL_DIR: &str = "tests/diesel_schema";
 
 /// The schema, on SQLite's default in-memory `Image`.
 pub static USERS: Database = Database::diesel_migrations(DIESEL_DIR);
+
+/// The same, on a SQLite file other drivers can open (PostgreSQL and MySQL: as above).
+pub static USERS_IN_A_FILE: Database =
+    Database::diesel_migrations(DIESEL_DIR).isolation(Isolation::File);
 
 /// The name of user `id`, read through the test's sqlx pool.
 pub async fn name_in_pool(db: &AnyTestDb, id: i32) -> Option<String> {
