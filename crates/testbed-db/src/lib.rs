@@ -77,7 +77,9 @@ pub use backends::postgres::{PG_MAX_KEPT_CONNECTIONS_ENV, POSTGRES_URL_ENV};
 #[cfg(any(
     feature = "diesel-sqlite",
     feature = "diesel-postgres",
-    feature = "diesel-mysql"
+    feature = "diesel-mysql",
+    feature = "diesel-async-postgres",
+    feature = "diesel-async-mysql"
 ))]
 pub use error::ConnectionOpenError;
 pub use error::{DatabaseAcquireError, Reason, SchemaLoadError, ScriptRunError, ServerCallError};

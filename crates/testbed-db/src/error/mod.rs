@@ -14,7 +14,9 @@ mod classify;
 #[cfg(any(
     feature = "diesel-sqlite",
     feature = "diesel-postgres",
-    feature = "diesel-mysql"
+    feature = "diesel-mysql",
+    feature = "diesel-async-postgres",
+    feature = "diesel-async-mysql"
 ))]
 mod connection;
 mod schema;
@@ -29,7 +31,9 @@ pub(crate) use classify::{CallFailure, is_connection_failure};
 #[cfg(any(
     feature = "diesel-sqlite",
     feature = "diesel-postgres",
-    feature = "diesel-mysql"
+    feature = "diesel-mysql",
+    feature = "diesel-async-postgres",
+    feature = "diesel-async-mysql"
 ))]
 pub use connection::ConnectionOpenError;
 pub use schema::{SchemaLoadError, ScriptRunError};

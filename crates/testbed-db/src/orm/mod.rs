@@ -1,6 +1,8 @@
 //! ORM connections to a test's own database, each behind its cargo features: sea-orm's
-//! on the test's sqlx pool, diesel's on its URL.
+//! on the test's sqlx pool, diesel's and diesel-async's on its URL.
 
+#[cfg(any(feature = "diesel-async-postgres", feature = "diesel-async-mysql"))]
+mod diesel_async_conn;
 #[cfg(any(
     feature = "diesel-sqlite",
     feature = "diesel-postgres",

@@ -1,9 +1,10 @@
 //! testbed-db's ORM connections against the real servers: sea-orm on the test's pool,
-//! diesel on its URL. SQLite always; PostgreSQL and MariaDB when they answer (skipped
-//! otherwise, failed under `TESTBED_REQUIRE`). Each writes through the ORM and reads
-//! back through the test's sqlx pool: the same isolated database.
+//! diesel and diesel-async on its URL. SQLite always; PostgreSQL and MariaDB when they
+//! answer (skipped otherwise, failed under `TESTBED_REQUIRE`). Each writes through the
+//! ORM and reads back through the test's sqlx pool: the same isolated database.
 
 mod with_diesel;
+mod with_diesel_async;
 mod with_sea_orm;
 
 use testbed_db::{AnyTestDb, Database, Isolation};
