@@ -1,25 +1,36 @@
 #!/usr/bin/env bash
 # Cold `cargo build --tests` of a fresh crate with one testbed-db test, for each choice of
-# backend features: `sqlite` alone, `postgres` alone, and the defaults (all three).
+# features: `sqlite` alone, `postgres` alone, and the defaults (all three); or the
+# choices given after REPS, each `default`, `default,<features>` (the defaults and more,
+# such as `default,sea-orm`) or `<features>` alone (`sqlite,diesel-sqlite`).
 # Each build starts from an empty target directory; dependencies must be fetched already
-# (it runs `--offline`). Usage: compile-time.sh [REPS]   (default 1)
+# (it runs `--offline`). Usage: compile-time.sh [REPS [CHOICE...]]   (default 1)
 set -euo pipefail
 reps="${1:-1}"
+shift || true
+choices=("$@")
+if ((${#choices[@]} == 0)); then
+    choices=(sqlite postgres default)
+fi
 repo="$(cd "$(dirname "$0")/../../.." && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-for choice in sqlite postgres default; do
-    crate="$work/$choice"
+for choice in "${choices[@]}"; do
+    crate="$work/${choice//,/+}"
     mkdir -p "$crate/src" "$crate/tests"
     if [[ "$choice" == default ]]; then
         dep="testbed-db = { path = \"$repo/crates/testbed-db\" }"
+    elif [[ "$choice" == default,* ]]; then
+        features="\"${choice#default,}\""
+        dep="testbed-db = { path = \"$repo/crates/testbed-db\", features = [${features//,/\", \"}] }"
     else
-        dep="testbed-db = { path = \"$repo/crates/testbed-db\", default-features = false, features = [\"$choice\"] }"
+        features="\"$choice\""
+        dep="testbed-db = { path = \"$repo/crates/testbed-db\", default-features = false, features = [${features//,/\", \"}] }"
     fi
     cat >"$crate/Cargo.toml" <<TOML
 [package]
-name = "compile-time-$choice"
+name = "compile-time"
 version = "0.1.0"
 edition = "2024"
 
@@ -45,12 +56,12 @@ RUST
 done
 
 for rep in $(seq "$reps"); do
-    for choice in sqlite postgres default; do
-        crate="$work/$choice"
+    for choice in "${choices[@]}"; do
+        crate="$work/${choice//,/+}"
         rm -rf "$crate/target"
         start=$(date +%s.%N)
         (cd "$crate" && cargo build --tests --offline -q)
         end=$(date +%s.%N)
-        printf 'rep %s  %-8s  %6.1f s\n' "$rep" "$choice" "$(echo "$end - $start" | bc)"
+        printf 'rep %s  %-24s  %6.1f s\n' "$rep" "$choice" "$(echo "$end - $start" | bc)"
     done
 done

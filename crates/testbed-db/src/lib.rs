@@ -46,6 +46,7 @@ mod error;
 mod handle;
 mod held;
 mod isolation;
+mod orm;
 mod owner;
 mod pool_limit;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
@@ -74,6 +75,14 @@ mod readme {}
 pub use backends::mysql::MYSQL_URL_ENV;
 #[cfg(feature = "postgres")]
 pub use backends::postgres::{PG_MAX_KEPT_CONNECTIONS_ENV, POSTGRES_URL_ENV};
+#[cfg(any(
+    feature = "diesel-sqlite",
+    feature = "diesel-postgres",
+    feature = "diesel-mysql",
+    feature = "diesel-async-postgres",
+    feature = "diesel-async-mysql"
+))]
+pub use error::ConnectionOpenError;
 pub use error::{DatabaseAcquireError, Reason, SchemaLoadError, ScriptRunError, ServerCallError};
 pub use handle::{AnyTestDb, TestDb};
 pub use isolation::Isolation;

@@ -11,6 +11,14 @@
 mod acquire;
 mod cause;
 mod classify;
+#[cfg(any(
+    feature = "diesel-sqlite",
+    feature = "diesel-postgres",
+    feature = "diesel-mysql",
+    feature = "diesel-async-postgres",
+    feature = "diesel-async-mysql"
+))]
+mod connection;
 mod schema;
 mod server;
 
@@ -20,5 +28,13 @@ pub(crate) use cause::write_chain;
 pub(crate) use classify::is_too_many_connections;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) use classify::{CallFailure, is_connection_failure};
+#[cfg(any(
+    feature = "diesel-sqlite",
+    feature = "diesel-postgres",
+    feature = "diesel-mysql",
+    feature = "diesel-async-postgres",
+    feature = "diesel-async-mysql"
+))]
+pub use connection::ConnectionOpenError;
 pub use schema::{SchemaLoadError, ScriptRunError};
 pub use server::ServerCallError;
