@@ -12,6 +12,7 @@ pub struct TestDb<DB: sqlx::Database> {
     pub(crate) url: Option<String>,
     pub(crate) name: String,
     pub(crate) backend: Backend,
+    pub(crate) isolation: crate::Isolation,
 }
 
 impl<DB: sqlx::Database> Clone for TestDb<DB> {
@@ -21,6 +22,7 @@ impl<DB: sqlx::Database> Clone for TestDb<DB> {
             url: self.url.clone(),
             name: self.name.clone(),
             backend: self.backend,
+            isolation: self.isolation,
         }
     }
 }
@@ -47,6 +49,11 @@ impl<DB: sqlx::Database> TestDb<DB> {
     /// The backend it lives on.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The isolation strategy it was given (never `Auto`: the backend's choice).
+    pub fn isolation(&self) -> crate::Isolation {
+        self.isolation
     }
 }
 

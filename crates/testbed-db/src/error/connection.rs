@@ -39,6 +39,20 @@ pub enum ConnectionOpenError {
         /// The database's name.
         database: String,
     },
+    /// The database is PostgreSQL's [`Rollback`](crate::Isolation::Rollback): a diesel
+    /// connection is a session of its own, which would see none of the test's rows and
+    /// commit what it writes past the rollback, into the next test's database.
+    #[error(
+        "open a {driver} connection to {backend} database `{database}` under `Isolation::Rollback`: its own session would commit past the rollback, into the next test's database (hint: use the default `Recycle`, or `Clone`, for tests that use diesel: `.isolation_on(Backend::Postgres, Isolation::Recycle)`)"
+    )]
+    RolledBack {
+        /// `diesel` or `diesel-async`.
+        driver: &'static str,
+        /// The backend.
+        backend: Backend,
+        /// The database's name.
+        database: String,
+    },
     /// The driver could not connect to the database's URL.
     #[error("open a {driver} connection to {backend} at `{url}`")]
     Connect {

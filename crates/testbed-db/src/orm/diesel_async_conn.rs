@@ -14,10 +14,7 @@ where
     C: AsyncConnection + Send + 'static,
     DB: sqlx::Database,
 {
-    let url = db.url().ok_or_else(|| ConnectionOpenError::NoUrl {
-        backend: db.backend(),
-        database: db.name().to_owned(),
-    })?;
+    let url = super::url::url_for(db, "diesel-async")?;
     let owned = url.to_owned();
     crate::engine::run(async move { C::establish(&owned).await })
         .await
@@ -35,9 +32,10 @@ impl TestDb<sqlx::Postgres> {
     /// It lives on testbed-db's runtime, so it works from any async test, and from a sync
     /// one through [`block_on`](crate::block_on).
     ///
-    /// It is a session of its own: under [`Rollback`](crate::Isolation::Rollback) it sees
-    /// none of the rows the pool's transaction holds, and what it writes is committed,
-    /// outside what the rollback undoes; use the default `Recycle` (or `Clone`) with it.
+    /// It is a session of its own, so under [`Rollback`](crate::Isolation::Rollback) it
+    /// would see none of the rows the pool's transaction holds and commit what it writes
+    /// past the rollback: there it is [`ConnectionOpenError::RolledBack`]; use the
+    /// default `Recycle` (or `Clone`) with it.
     ///
     /// ```no_run
     /// use diesel_async::SimpleAsyncConnection;

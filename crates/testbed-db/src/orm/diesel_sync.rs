@@ -10,10 +10,7 @@ use crate::{ConnectionOpenError, TestDb};
 pub(super) fn establish<C: Connection, DB: sqlx::Database>(
     db: &TestDb<DB>,
 ) -> Result<C, ConnectionOpenError> {
-    let url = db.url().ok_or_else(|| ConnectionOpenError::NoUrl {
-        backend: db.backend(),
-        database: db.name().to_owned(),
-    })?;
+    let url = super::url::url_for(db, "diesel")?;
     C::establish(url).map_err(|source| ConnectionOpenError::Connect {
         driver: "diesel",
         backend: db.backend(),
@@ -68,9 +65,10 @@ impl TestDb<sqlx::Sqlite> {
 impl TestDb<sqlx::Postgres> {
     /// A diesel connection to the test's database, opened on its URL with libpq.
     ///
-    /// It is a session of its own: under [`Rollback`](crate::Isolation::Rollback) it sees
-    /// none of the rows the pool's transaction holds, and what it writes is committed,
-    /// outside what the rollback undoes; use the default `Recycle` (or `Clone`) with it.
+    /// It is a session of its own, so under [`Rollback`](crate::Isolation::Rollback) it
+    /// would see none of the rows the pool's transaction holds and commit what it writes
+    /// past the rollback: there it is [`ConnectionOpenError::RolledBack`]; use the
+    /// default `Recycle` (or `Clone`) with it.
     ///
     /// ```no_run
     /// use diesel::connection::SimpleConnection;

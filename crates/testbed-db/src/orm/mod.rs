@@ -11,3 +11,11 @@ mod diesel_async_conn;
 mod diesel_sync;
 #[cfg(feature = "sea-orm")]
 mod sea;
+#[cfg(any(
+    feature = "diesel-sqlite",
+    feature = "diesel-postgres",
+    feature = "diesel-mysql",
+    feature = "diesel-async-postgres",
+    feature = "diesel-async-mysql"
+))]
+mod url;

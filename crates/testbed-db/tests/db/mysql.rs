@@ -358,6 +358,17 @@ pub static SHRINKING: Database = Database::function("mysql shrinking v1", |targe
 #[testbed::test]
 async fn a_mysql_pool_grown_by_a_peak_shrinks_once_the_peak_is_past() {
     require_mysql().await;
+    // Another run of this suite on the same server would grow and prune this template's
+    // pool meanwhile: one run at a time, held until the end.
+    let url =
+        std::env::var("TESTBED_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+    let mut one_at_a_time = <sqlx::MySqlConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    sqlx::query("select get_lock('testbed-db tests: the shrinking pool', 600)")
+        .execute(&mut one_at_a_time)
+        .await
+        .unwrap();
     let floor = std::thread::available_parallelism().map_or(1, usize::from);
     let peak = 4.max(floor + 2);
     let output = crate::child::run(
@@ -413,4 +424,5 @@ async fn a_mysql_pool_grown_by_a_peak_shrinks_once_the_peak_is_past() {
         .unwrap();
     let shrunk = pool_now().await;
     assert_eq!(shrunk, grown[..floor], "the first {floor} kept");
+    drop(one_at_a_time);
 }

@@ -1065,6 +1065,15 @@ pub const SHRINKING_PEAK: usize = 4;
 #[testbed::test]
 async fn a_pool_grown_by_a_peak_shrinks_once_the_peak_is_past() {
     require_postgres().await;
+    // Another run of this suite on the same server (the shared one is shared) would grow
+    // and prune this template's pool meanwhile: one run at a time, held until the end.
+    let mut one_at_a_time = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url())
+        .await
+        .unwrap();
+    sqlx::query("select pg_advisory_lock(hashtext('testbed-db tests: the shrinking pool'))")
+        .execute(&mut one_at_a_time)
+        .await
+        .unwrap();
     let floor = std::thread::available_parallelism().map_or(1, usize::from);
     let peak = SHRINKING_PEAK.max(floor + 2);
     let output = child::run(
@@ -1118,4 +1127,5 @@ async fn a_pool_grown_by_a_peak_shrinks_once_the_peak_is_past() {
         .unwrap();
     let shrunk = pool_now().await;
     assert_eq!(shrunk, grown[..floor], "the first {floor} kept");
+    drop(one_at_a_time);
 }

@@ -94,3 +94,28 @@ fn diesel_on_an_in_memory_sqlite_database_names_the_fix(scope: &Scope) {
         "{shown}"
     );
 }
+
+/// Under PostgreSQL's `Rollback`, a diesel session would commit past the test's
+/// transaction, into the next test's database: refused, naming the fix.
+#[cfg(feature = "diesel-postgres")]
+#[testbed::test]
+fn diesel_under_rollback_is_refused_naming_the_fix(scope: &Scope) {
+    static ROLLED_BACK: testbed_db::Database =
+        testbed_db::Database::diesel_migrations("tests/diesel_schema")
+            .isolation(testbed_db::Isolation::Rollback);
+    let db = block_on(ROLLED_BACK.postgres(scope)).unwrap();
+    assert_eq!(db.isolation(), testbed_db::Isolation::Rollback);
+    let error = db
+        .diesel()
+        .err()
+        .expect("no diesel connection under Rollback");
+    let shown = format!("{error:?}");
+    assert!(
+        matches!(error, ConnectionOpenError::RolledBack { .. }),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("use the default `Recycle`, or `Clone`"),
+        "{shown}"
+    );
+}

@@ -84,6 +84,7 @@ pub(crate) async fn acquire(
         url: Some(url),
         name,
         backend: Backend::MySql,
+        isolation: crate::Isolation::Recycle,
     })
 }
 

@@ -88,6 +88,7 @@ async fn acquire_clone(
         url: Some(url),
         name,
         backend: Backend::Postgres,
+        isolation: crate::Isolation::Clone,
     })
 }
 

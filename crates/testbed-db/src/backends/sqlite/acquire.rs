@@ -75,6 +75,7 @@ pub(super) async fn acquire_image(
         url: None,
         name,
         backend: Backend::Sqlite,
+        isolation: crate::Isolation::Image,
     };
     Ok((db, keeper, holdings))
 }
@@ -157,6 +158,7 @@ pub(super) async fn acquire_file(
         url: Some(url),
         name,
         backend: Backend::Sqlite,
+        isolation: crate::Isolation::File,
     })
 }
 

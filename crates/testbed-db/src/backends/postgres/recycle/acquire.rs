@@ -98,6 +98,11 @@ pub(crate) async fn acquire(
         url: Some(url),
         name,
         backend: Backend::Postgres,
+        isolation: if rollback {
+            crate::Isolation::Rollback
+        } else {
+            crate::Isolation::Recycle
+        },
     })
 }
 

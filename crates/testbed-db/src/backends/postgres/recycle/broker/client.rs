@@ -73,6 +73,7 @@ pub(crate) async fn acquire(
         url: Some(url),
         name,
         backend: Backend::Postgres,
+        isolation: crate::Isolation::Recycle,
     }))
 }
 
