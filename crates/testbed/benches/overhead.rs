@@ -16,6 +16,7 @@ const INFO: TestInfo = TestInfo {
     name: "overhead::bench",
     timeout: None,
     should_panic: testbed::__private::ShouldPanic::No,
+    allow_leaks: &[],
 };
 
 /// The body every case runs: a small assertion, as in a typical fast unit test.

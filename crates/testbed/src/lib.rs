@@ -30,6 +30,7 @@
 mod builtins;
 mod core;
 pub mod harness;
+pub mod leaks;
 pub mod resources;
 mod runner;
 pub mod scenarios;
@@ -56,6 +57,9 @@ pub use crate::runner::{Check, DEFAULT_TIMEOUT_ENV, install_check};
 /// `resources(SERVER, TEMPLATE)` declares the [`resources::Resource`]s the test uses, so
 /// the [`harness`] can order tests to make each as few times as possible; with scenarios,
 /// `resources(SERVER, postgres = [PG_TEMPLATE])` adds resources only one scenario uses.
+/// `allow_leaks(threads, fds)` lets the test leave those categories behind (see
+/// [`leaks`]; the categories are `env`, `cwd`, `threads`, `fds`, `children`,
+/// `temp_files` and `tasks`).
 ///
 /// ```
 /// use testbed::{Scope, TempDir};
