@@ -103,6 +103,9 @@ pub mod __private {
         run_sync_default, run_sync_with_timeout, setup, setup_async,
     };
 
+    /// Switches leak detection's policy in code, for testbed's bench.
+    pub use crate::leaks::override_policy;
+
     /// Records the scenario a generated scenario test runs in.
     pub fn enter_scenario(scope: &crate::Scope, scenario: crate::scenarios::Scenario) {
         crate::scenarios::enter(scope, scenario);

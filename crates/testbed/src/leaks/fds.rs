@@ -21,34 +21,12 @@ pub(super) fn numbers() -> io::Result<Vec<u32>> {
 /// The open descriptors, without the one this listing itself opens (which may take a
 /// number a test's descriptor takes later).
 fn list() -> io::Result<Vec<u32>> {
-    let mut fds = Vec::new();
-    // SAFETY: `opendir` gets a NUL-terminated path; the `DIR` it returns is checked for
-    // null, used by this thread only, and closed once below, after its last use.
-    // `readdir` returns null at the end (or on error) or an entry valid until the next
-    // `readdir`/`closedir` on the same `DIR`; its `d_name` is NUL-terminated, and is
-    // copied (parsed) before the next call.
-    unsafe {
-        let dir = libc::opendir(c"/proc/self/fd".as_ptr());
-        if dir.is_null() {
-            return Err(io::Error::last_os_error());
-        }
-        let own = libc::dirfd(dir);
-        loop {
-            let entry = libc::readdir(dir);
-            if entry.is_null() {
-                break;
-            }
-            let name = std::ffi::CStr::from_ptr((*entry).d_name.as_ptr());
-            if let Some(fd) = name.to_str().ok().and_then(|name| name.parse::<i32>().ok()) {
-                if fd != own {
-                    fds.push(fd as u32);
-                }
-            }
-        }
-        libc::closedir(dir);
-    }
-    fds.sort_unstable();
-    Ok(fds)
+    let (numbers, own) = super::dir::numbers(Path::new("/proc/self/fd"))?;
+    Ok(numbers
+        .into_iter()
+        .filter(|fd| *fd != own as u64)
+        .map(|fd| fd as u32)
+        .collect())
 }
 
 pub(super) fn snapshot() -> Option<Snapshot> {

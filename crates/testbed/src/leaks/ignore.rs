@@ -97,25 +97,26 @@ pub fn ignore_connections_to(peer: SocketAddr) {
 ///
 /// ```
 /// use std::sync::OnceLock;
+/// use std::sync::mpsc::{Sender, channel};
 ///
-/// fn shared_runtime() -> &'static tokio::runtime::Runtime {
-///     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-///     RUNTIME.get_or_init(|| {
+/// /// A worker shared by every test of the binary, started by the first that needs it:
+/// /// an unnamed thread, which no rule could name in advance.
+/// fn shared_worker() -> &'static Sender<u32> {
+///     static WORKER: OnceLock<Sender<u32>> = OnceLock::new();
+///     WORKER.get_or_init(|| {
 ///         testbed::leaks::long_lived(|| {
-///             tokio::runtime::Builder::new_multi_thread()
-///                 .worker_threads(1)
-///                 .enable_all()
-///                 .build()
-///                 .unwrap()
+///             let (sender, receiver) = channel::<u32>();
+///             std::thread::spawn(move || for _job in receiver {});
+///             sender
 ///         })
 ///     })
 /// }
 ///
 /// #[testbed::test]
-/// fn uses_the_shared_runtime() {
-///     assert_eq!(shared_runtime().block_on(async { 1 + 1 }), 2);
+/// fn uses_the_shared_worker() {
+///     shared_worker().send(1).unwrap();
 /// }
-/// # uses_the_shared_runtime();
+/// # uses_the_shared_worker();
 /// ```
 pub fn long_lived<T>(start: impl FnOnce() -> T) -> T {
     let threads = super::threads::ids().unwrap_or_default();

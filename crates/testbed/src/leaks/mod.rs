@@ -5,12 +5,14 @@
 //! `check` runs the built-in checks (one file each) through the runner's check seam;
 //! `policy` reads `TESTBED_LEAKS` and names the categories, `ignore` holds the rules
 //! declared in code, `attribution` decides whose a process-wide difference is, `retry`
-//! paces the second look, `report` words what was found.
+//! paces the second look, `report` words what was found, `dir` lists directories
+//! cheaply.
 
 mod attribution;
 mod check;
 mod children;
 mod cwd;
+mod dir;
 mod env;
 mod fds;
 mod ignore;
@@ -25,6 +27,8 @@ pub(crate) use check::{Pending, before};
 pub use ignore::{
     ignore_connections_to, ignore_env_vars, ignore_paths_under, ignore_threads_named, long_lived,
 };
+#[doc(hidden)]
+pub use policy::override_policy;
 pub use policy::{Category, LEAKS_ENV, Policy};
 #[cfg(feature = "tokio")]
 pub(crate) use retry::backoff;

@@ -16,11 +16,7 @@ pub(super) fn ids() -> io::Result<Vec<u64>> {
 }
 
 fn list() -> io::Result<Vec<u64>> {
-    let mut tids: Vec<u64> = std::fs::read_dir("/proc/self/task")?
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
-    tids.sort_unstable();
-    Ok(tids)
+    Ok(super::dir::numbers(std::path::Path::new("/proc/self/task"))?.0)
 }
 
 pub(super) fn snapshot() -> Option<Snapshot> {
