@@ -3,7 +3,7 @@
 //! backoff while it is not empty), attributed to the test or to suspects, restored
 //! where it can be, and reported under the policy.
 
-use super::attribution::{self, Attribution, Runner, Window};
+use super::attribution::{self, Attribution, Window};
 use super::policy::{Category, Policy};
 use super::report::{self, Leak};
 use super::{children, cwd, env, fds, retry, tasks, temp_files, threads};
@@ -162,17 +162,15 @@ impl Pending {
                 own.extend(found.threads);
                 own.extend(found.fds);
                 own.extend(found.children);
-                // Other processes write to the temporary directory too: under nextest,
-                // this test's sibling processes.
-                if attribution::runner() == Runner::OneAtATime {
-                    own.extend(found.temp_files);
-                } else if !found.temp_files.is_empty() {
+                // Other processes write to the temporary directory too (nextest's other
+                // test processes, a parent test, anything on the machine): an entry there
+                // is never proof against this test, only a suspect.
+                if !found.temp_files.is_empty() {
                     report::emit(&report::suspected(
                         &test,
                         &found.temp_files,
                         &[],
-                        "other processes (this run's other test processes among them) \
-                             write to the temporary directory too",
+                        "other processes write to the temporary directory too",
                     ));
                 }
             }

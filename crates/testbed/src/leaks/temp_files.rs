@@ -1,9 +1,10 @@
 //! The temporary-files check: entries that appeared at the top of the system temporary
 //! directory (`std::env::temp_dir()`) during the test, owned by this user.
 //!
-//! Other processes write there too (nextest's other test processes among them), so an
-//! entry is proof against a test only when the run is one test at a time in one process
-//! (libtest with one test thread); `check` reports it as a suspect otherwise.
+//! Other processes write there too (nextest's other test processes, a parent test that
+//! started this one, anything else on the machine), and nothing records which process
+//! made an entry, so an entry is never proof against a test: `check` reports it on
+//! stderr as a suspect, in every runner, and never fails a test for it.
 //!
 //! Listing the directory is the cost, so a listing (hashes of names only) is reused
 //! while the directory's modification time is unchanged, and the after-look lists only
