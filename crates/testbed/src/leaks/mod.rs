@@ -2,6 +2,20 @@
 //! process (environment variables, the current directory, threads, file descriptors,
 //! child processes, temporary files) or on its own runtime (async tasks).
 //!
+//! It runs by itself; a test allows what it leaves on purpose, and code that starts
+//! something long-lived declares it once:
+//!
+//! ```
+//! #[testbed::test(allow_leaks(threads))]
+//! fn starts_a_watcher() {
+//!     std::thread::spawn(|| std::thread::sleep(std::time::Duration::from_secs(1)));
+//! }
+//!
+//! testbed::leaks::ignore_threads_named("metrics-exporter");
+//! assert_eq!(testbed::leaks::LEAKS_ENV, "TESTBED_LEAKS");
+//! # starts_a_watcher();
+//! ```
+//!
 //! `check` runs the built-in checks (one file each) through the runner's check seam;
 //! `policy` reads `TESTBED_LEAKS` and names the categories, `ignore` holds the rules
 //! declared in code, `attribution` decides whose a process-wide difference is, `retry`

@@ -150,6 +150,13 @@ impl Category {
     ];
 
     /// The name `allow_leaks(...)` and reports use.
+    ///
+    /// ```
+    /// use testbed::leaks::Category;
+    ///
+    /// let names: Vec<&str> = Category::ALL.iter().map(|category| category.name()).collect();
+    /// assert_eq!(names, ["env", "cwd", "threads", "fds", "children", "temp_files", "tasks"]);
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             Category::Env => "env",
