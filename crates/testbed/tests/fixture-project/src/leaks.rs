@@ -101,15 +101,28 @@ fn allowed() {
     std::mem::forget(child);
 }
 
+/// One of each kind of rule, each declared where the long-lived thing starts.
 #[testbed::test]
 #[ignore = "run by testbed's core suite"]
 fn ignored_by_rule() {
-    // Declared where the long-lived thing starts, as a shared pool would.
     testbed::leaks::ignore_threads_named("fixture-known-pool");
     std::thread::Builder::new()
         .name("fixture-known-pool-1".into())
         .spawn(|| std::thread::sleep(Duration::from_secs(60)))
         .unwrap();
+    // An unnamed thread and a listening socket no name or path could match.
+    let listener = testbed::leaks::long_lived(|| {
+        std::thread::spawn(|| std::thread::sleep(Duration::from_secs(60)));
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap()
+    });
+    std::mem::forget(listener);
+    let kept = std::env::current_dir().unwrap().join("src/lib.rs");
+    testbed::leaks::ignore_paths_under(&kept);
+    std::mem::forget(std::fs::File::open(&kept).unwrap());
+    testbed::leaks::ignore_env_vars("FIXTURE_KNOWN_");
+    // SAFETY: this test binary runs this test alone (`--test-threads=1` or nextest); no
+    // other thread reads the environment meanwhile.
+    unsafe { std::env::set_var("FIXTURE_KNOWN_CACHE", "warm") };
 }
 
 /// Runs after the leaking tests in the same process (`--test-threads=1`): what they
