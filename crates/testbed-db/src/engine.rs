@@ -12,12 +12,15 @@ use tokio::runtime::{Handle, Runtime};
 fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("testbed-db")
-            .enable_all()
-            .build()
-            .expect("testbed-db: cannot start its runtime")
+        // Long-lived by design: never a leak of the test that happened to start it.
+        crate::leak_rules::engine(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("testbed-db")
+                .enable_all()
+                .build()
+                .expect("testbed-db: cannot start its runtime")
+        })
     })
 }
 

@@ -46,6 +46,7 @@ mod error;
 mod handle;
 mod held;
 mod isolation;
+mod leak_rules;
 mod orm;
 mod owner;
 mod pool_limit;

@@ -101,11 +101,13 @@ pub(crate) fn test(options: TestOptions, function: ItemFn) -> syn::Result<TokenS
     };
     let attrs = TestAttrs::split(attrs)?;
     let should_panic = attrs.should_panic_tokens();
+    let allow_leaks = &options.allow_leaks;
     let info = quote! {
         &::testbed::__private::TestInfo {
             name: #test_name,
             timeout: #info,
             should_panic: #should_panic,
+            allow_leaks: &[#(::testbed::leaks::Category::#allow_leaks),*],
         }
     };
 

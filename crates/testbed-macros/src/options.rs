@@ -6,7 +6,20 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Ident, LitStr, Meta, Path, Token};
 
-const VALID: &str = "expected `timeout = \"<duration>\"`, `scenarios(...)` or `resources(...)`";
+const VALID: &str =
+    "expected `timeout = \"<duration>\"`, `scenarios(...)`, `resources(...)` or `allow_leaks(...)`";
+
+/// The leak categories `allow_leaks(...)` accepts, with the `testbed::leaks::Category`
+/// variant each names.
+pub(crate) const LEAK_CATEGORIES: [(&str, &str); 7] = [
+    ("env", "Env"),
+    ("cwd", "Cwd"),
+    ("threads", "Threads"),
+    ("fds", "Fds"),
+    ("children", "Children"),
+    ("temp_files", "TempFiles"),
+    ("tasks", "Tasks"),
+];
 
 /// The options of one `#[testbed::test]`.
 #[derive(Default)]
@@ -14,6 +27,8 @@ pub(crate) struct TestOptions {
     pub(crate) timeout: Option<Duration>,
     pub(crate) scenarios: Option<Scenarios>,
     pub(crate) resources: Vec<ResourceItem>,
+    /// The `testbed::leaks::Category` variants `allow_leaks(...)` names.
+    pub(crate) allow_leaks: Vec<Ident>,
 }
 
 /// One item of `resources(...)`: a resource every scenario uses, or `scenario = [...]`
@@ -72,6 +87,38 @@ impl Parse for TestOptions {
                         .parse_args_with(Punctuated::<ResourceItem, Token![,]>::parse_terminated)?;
                     options.resources.extend(items);
                 }
+                ("allow_leaks", Meta::List(list)) => {
+                    let names =
+                        list.parse_args_with(Punctuated::<Ident, Token![,]>::parse_terminated)?;
+                    if names.is_empty() {
+                        return Err(syn::Error::new_spanned(
+                            list,
+                            format!("`allow_leaks()` is empty: {}", leak_categories_hint()),
+                        ));
+                    }
+                    for name in names {
+                        let text = name.to_string();
+                        let Some((_, variant)) =
+                            LEAK_CATEGORIES.iter().find(|(known, _)| *known == text)
+                        else {
+                            return Err(syn::Error::new_spanned(
+                                &name,
+                                format!(
+                                    "unknown leak category `{text}`: {}",
+                                    leak_categories_hint()
+                                ),
+                            ));
+                        };
+                        let variant = Ident::new(variant, name.span());
+                        if options.allow_leaks.contains(&variant) {
+                            return Err(syn::Error::new_spanned(
+                                &name,
+                                format!("leak category `{text}` listed twice"),
+                            ));
+                        }
+                        options.allow_leaks.push(variant);
+                    }
+                }
                 (other, _) => {
                     return Err(syn::Error::new_spanned(
                         &meta,
@@ -110,6 +157,14 @@ impl TestOptions {
         }
         Ok(())
     }
+}
+
+fn leak_categories_hint() -> String {
+    let names: Vec<String> = LEAK_CATEGORIES
+        .iter()
+        .map(|(name, _)| format!("`{name}`"))
+        .collect();
+    format!("expected some of {}", names.join(", "))
 }
 
 fn parse_timeout(value: &syn::Expr) -> syn::Result<Duration> {
@@ -312,5 +367,21 @@ mod tests {
         assert!(stray.contains("not a scenario of this test"));
         let unknown = parse("retries = 3").err().unwrap().to_string();
         assert!(unknown.contains("unknown or malformed option `retries`"));
+    }
+
+    #[test]
+    fn parses_and_checks_leak_categories() {
+        let options = parse("allow_leaks(threads, temp_files)").unwrap();
+        let variants: Vec<String> = options.allow_leaks.iter().map(|v| v.to_string()).collect();
+        assert_eq!(variants, ["Threads", "TempFiles"]);
+        let unknown = parse("allow_leaks(sockets)").err().unwrap().to_string();
+        assert!(
+            unknown.contains("unknown leak category `sockets`: expected some of `env`, `cwd`, `threads`, `fds`, `children`, `temp_files`, `tasks`"),
+            "{unknown}"
+        );
+        let twice = parse("allow_leaks(fds, fds)").err().unwrap().to_string();
+        assert!(twice.contains("listed twice"), "{twice}");
+        let empty = parse("allow_leaks()").err().unwrap().to_string();
+        assert!(empty.contains("is empty"), "{empty}");
     }
 }

@@ -3,7 +3,8 @@
 //! Each case calls exactly what the attribute expands to (`testbed::__private::run_sync`
 //! or `run_async` with a setup-and-body closure). Cases are interleaved within every
 //! repetition so that frequency scaling and noisy neighbours hit them alike; the median
-//! of the repetitions is reported. The last line is the headline:
+//! of the repetitions is reported. The leak checks run as the environment says (on by
+//! default, as users get them). The last line is the headline:
 //! `overhead per test: <N> ns (plain: <M> ns)` for a sync test with no fixtures.
 
 use std::hint::black_box;
@@ -16,6 +17,7 @@ const INFO: TestInfo = TestInfo {
     name: "overhead::bench",
     timeout: None,
     should_panic: testbed::__private::ShouldPanic::No,
+    allow_leaks: &[],
 };
 
 /// The body every case runs: a small assertion, as in a typical fast unit test.
@@ -136,6 +138,10 @@ fn main() {
         );
     }
     println!("  (the async case is dominated by building a current-thread tokio runtime per test)");
+    println!(
+        "  (leak checks {}: TESTBED_LEAKS=off leaves them out; `--bench leaks` breaks them down)",
+        testbed::leaks::Policy::current()
+    );
     let overhead = cases[1].median() - plain;
     println!(
         "overhead per test: {} ns (plain: {} ns)",

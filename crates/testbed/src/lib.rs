@@ -30,6 +30,7 @@
 mod builtins;
 mod core;
 pub mod harness;
+pub mod leaks;
 pub mod resources;
 mod runner;
 pub mod scenarios;
@@ -56,6 +57,9 @@ pub use crate::runner::{Check, DEFAULT_TIMEOUT_ENV, install_check};
 /// `resources(SERVER, TEMPLATE)` declares the [`resources::Resource`]s the test uses, so
 /// the [`harness`] can order tests to make each as few times as possible; with scenarios,
 /// `resources(SERVER, postgres = [PG_TEMPLATE])` adds resources only one scenario uses.
+/// `allow_leaks(threads, fds)` lets the test leave those categories behind (see
+/// [`leaks`]; the categories are `env`, `cwd`, `threads`, `fds`, `children`,
+/// `temp_files` and `tasks`).
 ///
 /// ```
 /// use testbed::{Scope, TempDir};
@@ -130,6 +134,9 @@ pub mod __private {
         IntoVerdict, Step, TestInfo, Verdict, body, body_async, run_async, run_sync,
         run_sync_default, run_sync_with_timeout, setup, setup_async,
     };
+
+    /// Switches leak detection's policy in code, for testbed's bench.
+    pub use crate::leaks::override_policy;
 
     /// Records the scenario a generated scenario test runs in.
     pub fn enter_scenario(scope: &crate::Scope, scenario: crate::scenarios::Scenario) {

@@ -5,7 +5,8 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use testbed::{Outcome, Scope};
@@ -374,6 +375,18 @@ impl PrivateMariaDb {
 impl Drop for PrivateMariaDb {
     fn drop(&mut self) {
         mariadb_kill(self.dir.path());
+        // Every server this process started on the directory, the ones a test killed
+        // mid-run included (zombies until waited for).
+        let mut started = STARTED.lock().unwrap_or_else(|e| e.into_inner());
+        let (mine, others): (Vec<_>, Vec<_>) = std::mem::take(&mut *started)
+            .into_iter()
+            .partition(|(dir, _)| dir == self.dir.path());
+        *started = others;
+        drop(started);
+        for (_, mut child) in mine {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -408,9 +421,16 @@ fn mariadb_start(dir: &Path, port: u16) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    // Reaped by whoever outlives it; the pid file is how it is found again.
-    std::mem::forget(child);
+    // Found again by its pid file; killed and reaped when its `PrivateMariaDb` drops, so
+    // no test leaves it running or unreaped.
+    STARTED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((dir.to_owned(), child));
 }
+
+/// The `mariadbd` processes this process started, by directory, not yet reaped.
+static STARTED: Mutex<Vec<(PathBuf, Child)>> = Mutex::new(Vec::new());
 
 /// Kills the `mariadbd` of `dir` with SIGKILL, as a crash would, and waits for it to go.
 fn mariadb_kill(dir: &Path) {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::core::catch_unwind_future;
 use crate::core::{Failure, FailureKind, Outcome, Scope};
 use crate::harness::registration::ShouldPanic;
+use crate::leaks::Category;
 
 use super::ending::{conclude, judge, timed_out};
 use super::steps::Step;
@@ -26,6 +27,8 @@ pub struct TestInfo {
     pub timeout: Option<Duration>,
     /// What `#[should_panic]` asked for: an expected panic is a pass for the cleanups.
     pub should_panic: ShouldPanic,
+    /// The leak categories `allow_leaks(...)` lets this test leave behind.
+    pub allow_leaks: &'static [Category],
 }
 
 /// A test's name as libtest gives it: its path without the crate's segment
@@ -37,7 +40,7 @@ pub(crate) fn libtest_name(path: &str) -> &str {
 /// Runs a sync test on the calling thread.
 pub fn run_sync(info: &TestInfo, test: impl FnOnce(&Scope) -> Step) {
     let scope = Scope::new(libtest_name(info.name));
-    let checks = checks::before(&scope);
+    let checks = checks::before(&scope, info.allow_leaks);
     let expecting = !matches!(info.should_panic, ShouldPanic::No);
     let result = expected_panic::marked(expecting, || {
         catch_unwind(AssertUnwindSafe(|| test(&scope)))
@@ -66,13 +69,15 @@ pub fn run_sync_with_timeout(
     test: impl FnOnce(&Scope) -> Step + Send + 'static,
 ) {
     let scope = Scope::new(libtest_name(info.name));
-    let checks = checks::before(&scope);
+    let mut checks = checks::before(&scope, info.allow_leaks);
     let worker_scope = scope.clone();
     let expecting = !matches!(info.should_panic, ShouldPanic::No);
     let (sender, receiver) = mpsc::channel();
+    let (tid_sender, tid_receiver) = mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name(info.name.to_owned())
         .spawn(move || {
+            let _ = tid_sender.send(crate::leaks::current_thread_id());
             let result = expected_panic::marked(expecting, || {
                 catch_unwind(AssertUnwindSafe(|| test(&worker_scope)))
             });
@@ -84,9 +89,21 @@ pub fn run_sync_with_timeout(
             Some(Failure::from_error(FailureKind::SetupError, &error)),
         )
             .into(),
-        Ok(_worker) => match receiver.recv_timeout(limit) {
-            Ok(result) => judge(&scope, result).expecting(info.should_panic),
-            Err(_) => timed_out(limit, info.timeout.is_some()),
+        Ok(worker) => match receiver.recv_timeout(limit) {
+            Ok(result) => {
+                // It has sent its result and is returning: waiting for it keeps the
+                // leak check from seeing a thread that is ending.
+                let _ = worker.join();
+                judge(&scope, result).expecting(info.should_panic)
+            }
+            Err(_) => {
+                // The worker left running is the timeout's doing, reported as such: not
+                // a leak of the test's.
+                if let Ok(Some(tid)) = tid_receiver.recv() {
+                    checks.expect_thread(tid);
+                }
+                timed_out(limit, info.timeout.is_some())
+            }
         },
     };
     let cleanup_failures = scope.run_cleanups(ending.outcome);
@@ -100,7 +117,7 @@ where
     Fut: Future<Output = Step>,
 {
     let scope = Scope::new(libtest_name(info.name));
-    let checks = checks::before(&scope);
+    let mut checks = checks::before(&scope, info.allow_leaks);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -120,8 +137,28 @@ where
         let cleanup_failures = scope.run_cleanups_async(ending.outcome).await;
         (ending, cleanup_failures)
     });
+    if checks.watches_tasks() {
+        checks.set_tasks_alive(settle_tasks(&runtime));
+    }
     drop(runtime);
     conclude(&scope, ending, cleanup_failures, checks);
+}
+
+/// The tasks still alive on `runtime`, once those finishing have had a moment (the leak
+/// checks' backoff) to finish, the runtime running meanwhile.
+#[cfg(feature = "tokio")]
+fn settle_tasks(runtime: &tokio::runtime::Runtime) -> usize {
+    let alive = || runtime.metrics().num_alive_tasks();
+    if alive() == 0 {
+        return 0;
+    }
+    for pause in crate::leaks::backoff() {
+        runtime.block_on(async { tokio::time::sleep(pause).await });
+        if alive() == 0 {
+            return 0;
+        }
+    }
+    alive()
 }
 
 /// Without the `tokio` feature there is no runtime to run an async test on.

@@ -12,6 +12,7 @@ pub fn run_panicking_test(name: &'static str, test: impl FnOnce(&Scope)) -> Stri
         name,
         timeout: None,
         should_panic: testbed::__private::ShouldPanic::No,
+        allow_leaks: &[],
     };
     let result = catch_unwind(AssertUnwindSafe(|| {
         run_sync(&info, |scope| -> Step {

@@ -4,12 +4,14 @@
 //!
 //! Most cases drive the runner the way `#[testbed::test]`'s expansion does and inspect
 //! the report it panics with, so a failing case can be observed without failing this
-//! suite; `runners` checks the real attribute in a checked-in project run as a subprocess.
+//! suite; `runners` checks the real attribute in a checked-in project run as a subprocess,
+//! and `leaks` runs that project's leaking tests under both runners.
 
 mod blind_spots;
 mod body;
 mod details;
 mod failures;
+mod leaks;
 mod order;
 mod outcomes;
 mod readme;
@@ -86,6 +88,7 @@ fn run_sync(test: impl FnOnce(&Scope) -> Step) -> Option<String> {
         name: NAME,
         timeout: None,
         should_panic: testbed::__private::ShouldPanic::No,
+        allow_leaks: &[],
     };
     report_of(|| testbed::__private::run_sync(&info, test))
 }
@@ -99,6 +102,7 @@ fn run_sync_with_timeout(
         name: NAME,
         timeout: Some(limit),
         should_panic: testbed::__private::ShouldPanic::No,
+        allow_leaks: &[],
     };
     report_of(|| testbed::__private::run_sync_with_timeout(&info, limit, test))
 }
@@ -112,6 +116,7 @@ where
         name: NAME,
         timeout,
         should_panic: testbed::__private::ShouldPanic::No,
+        allow_leaks: &[],
     };
     report_of(|| testbed::__private::run_async(&info, test))
 }

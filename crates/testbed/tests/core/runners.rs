@@ -37,7 +37,7 @@ const SKIPPED_LINES: [&str; 2] = [
     "SKIPPED skipped_by_setup: fixture-backend unavailable: nothing listens on `127.0.0.1:1`",
 ];
 
-fn project_dir() -> PathBuf {
+pub(crate) fn project_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixture-project")
 }
 
@@ -48,7 +48,7 @@ fn target_dir() -> PathBuf {
 
 /// A cargo command for the fixture project, with the environment this suite's runner
 /// gave it removed so it cannot leak into the nested run.
-fn cargo(args: &[&str]) -> Command {
+pub(crate) fn cargo(args: &[&str]) -> Command {
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.args(args).current_dir(project_dir());
     scrub(&mut command);
@@ -58,7 +58,7 @@ fn cargo(args: &[&str]) -> Command {
     command
 }
 
-fn scrub(command: &mut Command) {
+pub(crate) fn scrub(command: &mut Command) {
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy();
         let runner_set = name.starts_with("NEXTEST")
@@ -87,19 +87,19 @@ fn scrub(command: &mut Command) {
         .env_remove(testbed::REQUIRE_ENV);
 }
 
-fn run(command: &mut Command) -> Output {
+pub(crate) fn run(command: &mut Command) -> Output {
     command
         .output()
         .unwrap_or_else(|error| panic!("cannot run {command:?}: {error}"))
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// The fixture project's test binary, built once per process (nextest runs each test in
 /// a process of its own; cargo's lock makes concurrent builds wait for each other).
-fn test_binary() -> &'static Path {
+pub(crate) fn test_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
         seed_lock_file();
@@ -137,13 +137,14 @@ fn seed_lock_file() {
 }
 
 /// Each test's result from libtest's `test <name> ... ok|FAILED` lines.
-fn libtest_results(stdout: &str) -> BTreeMap<String, bool> {
+pub(crate) fn libtest_results(stdout: &str) -> BTreeMap<String, bool> {
     stdout
         .lines()
         .filter_map(|line| line.strip_prefix("test "))
         .filter_map(|rest| {
             let (name, result) = rest.split_once(" ... ")?;
-            Some((name.to_owned(), result == "ok"))
+            // `#[ignore]`d tests (the leak cases, run on purpose by `leaks`) are not run.
+            (!result.starts_with("ignored")).then(|| (name.to_owned(), result == "ok"))
         })
         .collect()
 }
@@ -156,7 +157,7 @@ fn expected(overrides: &[(&str, bool)]) -> BTreeMap<String, bool> {
         .collect()
 }
 
-fn assert_contains_all(haystack: &str, needles: &[&str]) {
+pub(crate) fn assert_contains_all(haystack: &str, needles: &[&str]) {
     for needle in needles {
         assert!(
             haystack.contains(needle),
@@ -193,7 +194,7 @@ fn cargo_test_reports_each_outcome() {
 }
 
 /// Each test's result from nextest's `PASS [..] (n/m) <binary> <name>` status lines.
-fn nextest_results(output: &str) -> BTreeMap<String, bool> {
+pub(crate) fn nextest_results(output: &str) -> BTreeMap<String, bool> {
     output
         .lines()
         .map(str::trim_start)
@@ -212,7 +213,7 @@ fn nextest_results(output: &str) -> BTreeMap<String, bool> {
 }
 
 /// Whether `cargo nextest` works here; CI must have it, elsewhere its test is skipped.
-fn require_nextest() {
+pub(crate) fn require_nextest() {
     let installed = cargo(&["nextest", "--version"])
         .output()
         .is_ok_and(|output| output.status.success());

@@ -25,6 +25,7 @@ fn run(should_panic: ShouldPanic, panic: Option<&str>) -> (Vec<String>, Seen) {
         name: NAME,
         timeout: None,
         should_panic,
+        allow_leaks: &[],
     };
     let cleanup_journal = journal.clone();
     let run = catch_unwind(AssertUnwindSafe(|| {

@@ -26,16 +26,20 @@ static SCHEMA: Database = testbed_db::migrations!().isolation(Isolation::File);
 
 /// The runtime testbed-db's pools run on: alive for the whole run, since a pool's
 /// connections die with the runtime they were opened on, and testbed-db closes its pool
-/// in a cleanup after the test.
+/// in a cleanup after the test. Declared long-lived to testbed's leak checks.
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("storage-suite-db")
-            .enable_all()
-            .build()
-            .expect("cannot start the suite's database runtime")
+        // Shared by every test of the run: its threads and descriptors are not a leak
+        // of the test that happened to start it.
+        testbed::leaks::long_lived(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("storage-suite-db")
+                .enable_all()
+                .build()
+                .expect("cannot start the suite's database runtime")
+        })
     })
 }
 

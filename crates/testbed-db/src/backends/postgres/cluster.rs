@@ -245,6 +245,8 @@ fn start_blocking() -> Result<String, ServerCallError> {
     if USING.get().is_none() {
         let users = File::create(&users_path).map_err(io("create", &users_path))?;
         users.lock_shared().map_err(io("lock", &users_path))?;
+        // Held until the process exits, by design: not a leak of the test that took it.
+        testbed::leaks::ignore_paths_under(&users_path);
         let _ = USING.set(users);
     }
     // One that started the server and died before its watcher ran leaves none: adopt it.
@@ -312,7 +314,11 @@ fn spawn_watcher(runner: &Runner, base: &Path) -> std::io::Result<()> {
         quote(&base.join("lock")),
         shell_word(&script)
     );
+    // `--fork`: the watcher runs in a process of its own, not a child of this one, so
+    // it is never left unreaped here (a zombie once it exits) and outlives this process
+    // as it must; `setsid` itself returns at once and is waited for.
     Command::new("setsid")
+        .arg("--fork")
         .arg("flock")
         .arg("-n")
         .arg(base.join("watcher.lock"))
@@ -320,8 +326,16 @@ fn spawn_watcher(runner: &Runner, base: &Path) -> std::io::Result<()> {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .spawn()
-        .map(drop)
+        .status()
+        .and_then(|status| {
+            if status.success() {
+                Ok(())
+            } else {
+                Err(std::io::Error::other(format!(
+                    "`setsid --fork` exited with {status}"
+                )))
+            }
+        })
 }
 
 /// Exits 0 once nobody uses the cluster and it is stopped and its data removed (about

@@ -180,6 +180,8 @@ pub(crate) async fn connect(url: &str) -> Result<Arc<PgServer>, ServerCallError>
 }
 
 async fn probe(url_text: &str) -> Result<Arc<PgServer>, ProbeFailure> {
+    // Its pools and leases live for the run: not a leak of the test that opened them.
+    crate::leak_rules::server(url_text);
     let redacted = crate::redact(url_text);
     let hint = format!("start PostgreSQL or set {POSTGRES_URL_ENV}");
     let unavailable =

@@ -80,3 +80,9 @@ fn slow_without_own_timeout_sync() {
 async fn slow_without_own_timeout_async() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
 }
+
+/// Tests that leave one thing behind each, or leave things that must not be reported.
+/// `#[ignore]`d: testbed's `core` suite runs them on purpose (`--ignored leaks::`).
+mod leaks;
+/// Two tests running side by side, only one of which leaks.
+mod overlap;

@@ -1,0 +1,150 @@
+//! What leak detection costs per test: a trivial sync `#[testbed::test]` (no fixture)
+//! with every check on, against the same test with the checks off, side by side in one
+//! run; then each check alone (the others allowed), to show what dominates.
+//!
+//! Cases are interleaved within every repetition so that frequency scaling and noisy
+//! neighbours hit them alike; the median of the repetitions is reported. The last line
+//! is the headline: `leak checks per test: <N> µs (off: <M> µs)`.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use testbed::__private::{ShouldPanic, Step, TestInfo, body, override_policy, run_sync};
+use testbed::Scope;
+use testbed::leaks::{Category, Policy};
+
+/// Every category but `only`, for a test that checks `only` alone.
+const fn all_but(only: Category) -> [Category; 6] {
+    let all = Category::ALL;
+    let mut rest = [Category::Env; 6];
+    let (mut from, mut to) = (0, 0);
+    while from < all.len() {
+        if all[from] as u8 != only as u8 {
+            rest[to] = all[from];
+            to += 1;
+        }
+        from += 1;
+    }
+    rest
+}
+
+const ONLY_ENV: [Category; 6] = all_but(Category::Env);
+const ONLY_CWD: [Category; 6] = all_but(Category::Cwd);
+const ONLY_THREADS: [Category; 6] = all_but(Category::Threads);
+const ONLY_FDS: [Category; 6] = all_but(Category::Fds);
+const ONLY_CHILDREN: [Category; 6] = all_but(Category::Children);
+const ONLY_TEMP_FILES: [Category; 6] = all_but(Category::TempFiles);
+
+const fn info(allow_leaks: &'static [Category]) -> TestInfo {
+    TestInfo {
+        name: "leaks::bench",
+        timeout: None,
+        should_panic: ShouldPanic::No,
+        allow_leaks,
+    }
+}
+
+/// The body every case runs: a small assertion, as in a typical fast unit test.
+fn test_body() {
+    let value = black_box(20_u64);
+    assert_eq!(value + 22, 42);
+}
+
+fn run_test(info: &TestInfo) {
+    run_sync(info, |scope: &Scope| -> Step { body(scope, test_body) });
+}
+
+struct Case {
+    name: &'static str,
+    policy: Policy,
+    info: TestInfo,
+    batch: u32,
+    samples: Vec<f64>,
+}
+
+impl Case {
+    fn new(name: &'static str, policy: Policy, info: TestInfo) -> Self {
+        Case {
+            name,
+            policy,
+            info,
+            batch: 200,
+            samples: Vec::new(),
+        }
+    }
+
+    fn run(&self) {
+        override_policy(Some(self.policy));
+        run_test(&self.info);
+    }
+
+    fn sample(&mut self) {
+        override_policy(Some(self.policy));
+        let start = Instant::now();
+        for _ in 0..self.batch {
+            run_test(&self.info);
+        }
+        let elapsed = start.elapsed();
+        self.samples
+            .push(elapsed.as_nanos() as f64 / f64::from(self.batch));
+    }
+
+    fn median(&self) -> f64 {
+        let mut sorted = self.samples.clone();
+        sorted.sort_by(f64::total_cmp);
+        sorted[sorted.len() / 2]
+    }
+}
+
+fn main() {
+    let quick = std::env::args().any(|arg| arg == "--quick");
+    let repetitions = if quick { 5 } else { 31 };
+    let mut cases = [
+        Case::new("checks off", Policy::Off, info(&[])),
+        Case::new("every check on", Policy::Fail, info(&[])),
+        Case::new("env alone", Policy::Fail, info(&ONLY_ENV)),
+        Case::new("cwd alone", Policy::Fail, info(&ONLY_CWD)),
+        Case::new("threads alone", Policy::Fail, info(&ONLY_THREADS)),
+        Case::new("fds alone", Policy::Fail, info(&ONLY_FDS)),
+        Case::new("children alone", Policy::Fail, info(&ONLY_CHILDREN)),
+        Case::new("temp_files alone", Policy::Fail, info(&ONLY_TEMP_FILES)),
+    ];
+    // Warm up caches, the allocator and lazily initialised statics.
+    let warm_until = Instant::now() + Duration::from_millis(if quick { 50 } else { 300 });
+    while Instant::now() < warm_until {
+        for case in &cases {
+            case.run();
+        }
+    }
+    for _ in 0..repetitions {
+        for case in &mut cases {
+            case.sample();
+        }
+    }
+    override_policy(None);
+
+    let off = cases[0].median();
+    println!("median of {repetitions} interleaved repetitions, per trivial sync test:");
+    for case in &cases {
+        let median = case.median();
+        println!(
+            "  {:<18} {:>9.2} µs  (+{:.2} µs over checks off)",
+            case.name,
+            median / 1000.0,
+            (median - off) / 1000.0
+        );
+    }
+    let threads = std::fs::read_dir("/proc/self/task").map_or(0, Iterator::count);
+    let fds = std::fs::read_dir("/proc/self/fd").map_or(0, Iterator::count);
+    let temp = std::fs::read_dir(std::env::temp_dir()).map_or(0, Iterator::count);
+    println!(
+        "  (this process: {threads} threads, {fds} descriptors; {temp} entries in `{}`)",
+        std::env::temp_dir().display()
+    );
+    let on = cases[1].median();
+    println!(
+        "leak checks per test: {:.1} µs (off: {:.1} µs)",
+        (on - off) / 1000.0,
+        off / 1000.0
+    );
+}
