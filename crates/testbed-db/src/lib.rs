@@ -76,13 +76,7 @@ mod readme {}
 pub use backends::mysql::MYSQL_URL_ENV;
 #[cfg(feature = "postgres")]
 pub use backends::postgres::{PG_MAX_KEPT_CONNECTIONS_ENV, POSTGRES_URL_ENV};
-#[cfg(any(
-    feature = "diesel-sqlite",
-    feature = "diesel-postgres",
-    feature = "diesel-mysql",
-    feature = "diesel-async-postgres",
-    feature = "diesel-async-mysql"
-))]
+#[cfg(feature = "__diesel")]
 pub use error::ConnectionOpenError;
 pub use error::{DatabaseAcquireError, Reason, SchemaLoadError, ScriptRunError, ServerCallError};
 pub use handle::{AnyTestDb, TestDb};

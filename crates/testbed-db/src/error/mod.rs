@@ -11,13 +11,7 @@
 mod acquire;
 mod cause;
 mod classify;
-#[cfg(any(
-    feature = "diesel-sqlite",
-    feature = "diesel-postgres",
-    feature = "diesel-mysql",
-    feature = "diesel-async-postgres",
-    feature = "diesel-async-mysql"
-))]
+#[cfg(feature = "__diesel")]
 mod connection;
 mod schema;
 mod server;
@@ -28,13 +22,7 @@ pub(crate) use cause::write_chain;
 pub(crate) use classify::is_too_many_connections;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) use classify::{CallFailure, is_connection_failure};
-#[cfg(any(
-    feature = "diesel-sqlite",
-    feature = "diesel-postgres",
-    feature = "diesel-mysql",
-    feature = "diesel-async-postgres",
-    feature = "diesel-async-mysql"
-))]
+#[cfg(feature = "__diesel")]
 pub use connection::ConnectionOpenError;
 pub use schema::{SchemaLoadError, ScriptRunError};
 pub use server::ServerCallError;
