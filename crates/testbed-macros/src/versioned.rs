@@ -18,7 +18,7 @@ pub fn derive(input: DeriveInput) -> syn::Result<TokenStream> {
         .clone()
         .unwrap_or_else(|| ident.to_string());
     let body = match &input.data {
-        Data::Struct(data) => fields_body(&data.fields, container.rename_all.as_deref(), true)?,
+        Data::Struct(data) => fields_body(&data.fields, container.rename_all.as_deref())?,
         Data::Enum(data) => {
             let mut variants = Vec::new();
             for variant in &data.variants {
@@ -29,7 +29,7 @@ pub fn derive(input: DeriveInput) -> syn::Result<TokenStream> {
                 let wire = serde.rename.clone().unwrap_or_else(|| {
                     rename_variant(&variant.ident.to_string(), container.rename_all.as_deref())
                 });
-                let body = fields_body(&variant.fields, serde.rename_all.as_deref(), false)?;
+                let body = fields_body(&variant.fields, serde.rename_all.as_deref())?;
                 variants.push(quote! {
                     ::testbed::versioned::Variant { name: #wire.to_owned(), body: #body }
                 });
@@ -126,12 +126,7 @@ fn check_version(version: &LitStr) -> syn::Result<()> {
 }
 
 /// The `Body` of a struct's or a variant's fields.
-fn fields_body(
-    fields: &Fields,
-    rename_all: Option<&str>,
-    is_struct: bool,
-) -> syn::Result<TokenStream> {
-    let _ = is_struct;
+fn fields_body(fields: &Fields, rename_all: Option<&str>) -> syn::Result<TokenStream> {
     Ok(match fields {
         Fields::Unit => quote! { ::testbed::versioned::Body::Unit },
         Fields::Unnamed(unnamed) => {

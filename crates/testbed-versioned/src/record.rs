@@ -56,24 +56,17 @@ impl Record {
         let digest = Sha256::digest(canonical.as_bytes());
         let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
         let mut children = BTreeMap::new();
-        shape.visit_types(&mut |ty| {
+        let mut record_child = |ty: &Ty| {
             if let Ty::Versioned { name, version } = ty {
                 children.insert(name.clone(), version.clone());
             }
-        });
+        };
+        shape.visit_types(&mut record_child);
         for method in &methods {
-            for ty in method
-                .args
-                .iter()
-                .map(|(_, ty)| ty)
-                .chain([&method.returns])
-            {
-                ty.visit(&mut |ty| {
-                    if let Ty::Versioned { name, version } = ty {
-                        children.insert(name.clone(), version.clone());
-                    }
-                });
+            for (_, ty) in &method.args {
+                ty.visit(&mut record_child);
             }
+            method.returns.visit(&mut record_child);
         }
         Record {
             fingerprint: format!("{version}-{hash}"),

@@ -1,6 +1,7 @@
 //! Reading a directory without a heap allocation per entry (the leak checks' cost is
 //! mostly this): its entries' names handed to a closure as bytes, from `readdir`, with
-//! the listing's own descriptor reported so `/proc/self/fd` can leave it out.
+//! the listing's own descriptor reported so `/proc/self/fd` can leave it out; and the two
+//! `/proc` listings the checks and the ignore rules share (threads, descriptors).
 
 use std::ffi::CStr;
 use std::io;
@@ -38,6 +39,22 @@ pub(super) fn entries(path: &Path, mut each: impl FnMut(&[u8])) -> io::Result<i3
         libc::closedir(dir);
         Ok(own)
     }
+}
+
+/// The ids of the threads running now, sorted (`/proc/self/task`).
+pub(super) fn thread_ids() -> io::Result<Vec<u64>> {
+    Ok(numbers(Path::new("/proc/self/task"))?.0)
+}
+
+/// The open descriptors' numbers, sorted, without the one this listing itself opens
+/// (which may take a number a test's descriptor takes later).
+pub(super) fn open_fds() -> io::Result<Vec<u32>> {
+    let (numbers, own) = numbers(Path::new("/proc/self/fd"))?;
+    Ok(numbers
+        .into_iter()
+        .filter(|fd| *fd != own as u64)
+        .map(|fd| fd as u32)
+        .collect())
 }
 
 /// The entries whose names are numbers (`/proc` listings), sorted, and the listing's

@@ -2,7 +2,6 @@
 //! (Linux: `/proc/self/fd`), each with what it points at: a file's path, a socket's
 //! addresses (looked up in `/proc/net` only once a leak is found), a pipe.
 
-use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 
@@ -13,21 +12,7 @@ use super::report::{Leak, cannot_run};
 /// The descriptor numbers open before the test, sorted.
 pub(super) struct Snapshot(Vec<u32>);
 
-/// The open descriptors' numbers, sorted.
-pub(super) fn numbers() -> io::Result<Vec<u32>> {
-    list()
-}
-
-/// The open descriptors, without the one this listing itself opens (which may take a
-/// number a test's descriptor takes later).
-fn list() -> io::Result<Vec<u32>> {
-    let (numbers, own) = super::dir::numbers(Path::new("/proc/self/fd"))?;
-    Ok(numbers
-        .into_iter()
-        .filter(|fd| *fd != own as u64)
-        .map(|fd| fd as u32)
-        .collect())
-}
+use super::dir::open_fds as list;
 
 pub(super) fn snapshot() -> Option<Snapshot> {
     match list() {

@@ -119,10 +119,10 @@ pub fn ignore_connections_to(peer: SocketAddr) {
 /// # uses_the_shared_worker();
 /// ```
 pub fn long_lived<T>(start: impl FnOnce() -> T) -> T {
-    let threads = super::threads::ids().unwrap_or_default();
-    let fds = super::fds::numbers().unwrap_or_default();
+    let threads = super::dir::thread_ids().unwrap_or_default();
+    let fds = super::dir::open_fds().unwrap_or_default();
     let started = start();
-    if let Ok(now) = super::threads::ids() {
+    if let Ok(now) = super::dir::thread_ids() {
         for tid in now
             .into_iter()
             .filter(|tid| threads.binary_search(tid).is_err())
@@ -130,7 +130,7 @@ pub fn long_lived<T>(start: impl FnOnce() -> T) -> T {
             add(&LONG_LIVED_THREADS, tid);
         }
     }
-    if let Ok(now) = super::fds::numbers() {
+    if let Ok(now) = super::dir::open_fds() {
         for fd in now.into_iter().filter(|fd| fds.binary_search(fd).is_err()) {
             if let Ok(target) = std::fs::read_link(format!("/proc/self/fd/{fd}")) {
                 add(&LONG_LIVED_FDS, (fd, target));

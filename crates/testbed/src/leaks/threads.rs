@@ -1,8 +1,6 @@
 //! The threads check: threads of this process that were not running before the test
 //! and still run after it (Linux: `/proc/self/task`, named from each thread's `comm`).
 
-use std::io;
-
 use super::ignore::{thread_id_ignored, thread_ignored};
 use super::policy::Category;
 use super::report::{Leak, cannot_run};
@@ -14,14 +12,7 @@ use super::report::{Leak, cannot_run};
 /// yet proof of a new one: one that started before the listing is not the test's.
 pub(super) struct Snapshot(Vec<u64>, std::time::Instant);
 
-/// The ids of the threads running now, sorted.
-pub(super) fn ids() -> io::Result<Vec<u64>> {
-    list()
-}
-
-fn list() -> io::Result<Vec<u64>> {
-    Ok(super::dir::numbers(std::path::Path::new("/proc/self/task"))?.0)
-}
+use super::dir::thread_ids as list;
 
 pub(super) fn snapshot() -> Option<Snapshot> {
     match list() {

@@ -39,7 +39,7 @@ pub(super) fn templates() -> &'static Persistent {
     })
 }
 
-/// The template file of key `key` (a template name).
+/// The template file in a template key's directory.
 pub(super) fn template_file(key_dir: &Path) -> PathBuf {
     key_dir.join(TEMPLATE_FILE)
 }
