@@ -43,7 +43,7 @@ impl Database {
             crate::backends::sqlite::acquire(prepared, isolation, &scope_handle).await
         })
         .await?;
-        Ok(db)
+        Ok(db.watched(scope))
     }
 
     #[cfg(feature = "postgres")]
@@ -68,7 +68,8 @@ impl Database {
     ) -> Result<TestDb<sqlx::Postgres>, DatabaseAcquireError> {
         let isolation = self.isolation_for(Backend::Postgres)?;
         let prepared = self.prepare(Backend::Postgres)?;
-        crate::backends::postgres::acquire(prepared, isolation, scope).await
+        let db = crate::backends::postgres::acquire(prepared, isolation, scope).await?;
+        Ok(db.watched(scope))
     }
 
     #[cfg(feature = "mysql")]
@@ -90,7 +91,8 @@ impl Database {
     ) -> Result<TestDb<sqlx::MySql>, DatabaseAcquireError> {
         self.isolation_for(Backend::MySql)?; // Recycle is MySQL's one strategy
         let prepared = self.prepare(Backend::MySql)?;
-        crate::backends::mysql::acquire(prepared, scope).await
+        let db = crate::backends::mysql::acquire(prepared, scope).await?;
+        Ok(db.watched(scope))
     }
 
     /// A database on `backend`, chosen at run time (a scenario's parameter, say).

@@ -13,6 +13,8 @@ pub struct TestDb<DB: sqlx::Database> {
     pub(crate) name: String,
     pub(crate) backend: Backend,
     pub(crate) isolation: crate::Isolation,
+    /// Shared by every clone: the leak checks report a clone alive after the test.
+    pub(crate) alive: std::sync::Arc<()>,
 }
 
 impl<DB: sqlx::Database> Clone for TestDb<DB> {
@@ -23,11 +25,26 @@ impl<DB: sqlx::Database> Clone for TestDb<DB> {
             name: self.name.clone(),
             backend: self.backend,
             isolation: self.isolation,
+            alive: self.alive.clone(),
         }
     }
 }
 
 impl<DB: sqlx::Database> TestDb<DB> {
+    /// Asks testbed's leak checks to report a clone of this handle still held once the
+    /// test's cleanups have run: the database then belongs to the next test.
+    pub(crate) fn watched(self, scope: &testbed::Scope) -> Self {
+        testbed::leaks::expect_dropped(
+            scope,
+            format!(
+                "a `TestDb` of database `{}` ({}), which the next test gets,",
+                self.name, self.backend
+            ),
+            &self.alive,
+        );
+        self
+    }
+
     /// A pool of connections to the test's database.
     pub fn pool(&self) -> &sqlx::Pool<DB> {
         &self.pool

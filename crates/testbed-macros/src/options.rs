@@ -11,7 +11,7 @@ const VALID: &str =
 
 /// The leak categories `allow_leaks(...)` accepts, with the `testbed::leaks::Category`
 /// variant each names.
-pub(crate) const LEAK_CATEGORIES: [(&str, &str); 7] = [
+pub(crate) const LEAK_CATEGORIES: [(&str, &str); 9] = [
     ("env", "Env"),
     ("cwd", "Cwd"),
     ("threads", "Threads"),
@@ -19,6 +19,8 @@ pub(crate) const LEAK_CATEGORIES: [(&str, &str); 7] = [
     ("children", "Children"),
     ("temp_files", "TempFiles"),
     ("tasks", "Tasks"),
+    ("overrides", "Overrides"),
+    ("handles", "Handles"),
 ];
 
 /// The options of one `#[testbed::test]`.
@@ -376,7 +378,7 @@ mod tests {
         assert_eq!(variants, ["Threads", "TempFiles"]);
         let unknown = parse("allow_leaks(sockets)").err().unwrap().to_string();
         assert!(
-            unknown.contains("unknown leak category `sockets`: expected some of `env`, `cwd`, `threads`, `fds`, `children`, `temp_files`, `tasks`"),
+            unknown.contains("unknown leak category `sockets`: expected some of `env`, `cwd`, `threads`, `fds`, `children`, `temp_files`, `tasks`, `overrides`, `handles`"),
             "{unknown}"
         );
         let twice = parse("allow_leaks(fds, fds)").err().unwrap().to_string();

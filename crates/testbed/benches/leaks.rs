@@ -13,10 +13,13 @@ use testbed::__private::{ShouldPanic, Step, TestInfo, body, override_policy, run
 use testbed::Scope;
 use testbed::leaks::{Category, Policy};
 
+/// How many categories a test that checks one alone allows.
+const REST: usize = Category::ALL.len() - 1;
+
 /// Every category but `only`, for a test that checks `only` alone.
-const fn all_but(only: Category) -> [Category; 6] {
+const fn all_but(only: Category) -> [Category; REST] {
     let all = Category::ALL;
-    let mut rest = [Category::Env; 6];
+    let mut rest = [Category::Env; REST];
     let (mut from, mut to) = (0, 0);
     while from < all.len() {
         if all[from] as u8 != only as u8 {
@@ -28,12 +31,14 @@ const fn all_but(only: Category) -> [Category; 6] {
     rest
 }
 
-const ONLY_ENV: [Category; 6] = all_but(Category::Env);
-const ONLY_CWD: [Category; 6] = all_but(Category::Cwd);
-const ONLY_THREADS: [Category; 6] = all_but(Category::Threads);
-const ONLY_FDS: [Category; 6] = all_but(Category::Fds);
-const ONLY_CHILDREN: [Category; 6] = all_but(Category::Children);
-const ONLY_TEMP_FILES: [Category; 6] = all_but(Category::TempFiles);
+const ONLY_ENV: [Category; REST] = all_but(Category::Env);
+const ONLY_CWD: [Category; REST] = all_but(Category::Cwd);
+const ONLY_THREADS: [Category; REST] = all_but(Category::Threads);
+const ONLY_FDS: [Category; REST] = all_but(Category::Fds);
+const ONLY_CHILDREN: [Category; REST] = all_but(Category::Children);
+const ONLY_TEMP_FILES: [Category; REST] = all_but(Category::TempFiles);
+const ONLY_OVERRIDES: [Category; REST] = all_but(Category::Overrides);
+const ONLY_HANDLES: [Category; REST] = all_but(Category::Handles);
 
 const fn info(allow_leaks: &'static [Category]) -> TestInfo {
     TestInfo {
@@ -108,6 +113,8 @@ fn main() {
         Case::new("fds alone", Policy::Fail, info(&ONLY_FDS)),
         Case::new("children alone", Policy::Fail, info(&ONLY_CHILDREN)),
         Case::new("temp_files alone", Policy::Fail, info(&ONLY_TEMP_FILES)),
+        Case::new("overrides alone", Policy::Fail, info(&ONLY_OVERRIDES)),
+        Case::new("handles alone", Policy::Fail, info(&ONLY_HANDLES)),
     ];
     // Warm up caches, the allocator and lazily initialised statics.
     let warm_until = Instant::now() + Duration::from_millis(if quick { 50 } else { 300 });

@@ -9,6 +9,7 @@ mod connection_limit;
 mod embedded;
 mod every_backend;
 mod faults;
+mod kept_handles;
 mod messages;
 mod mysql;
 mod postgres;

@@ -3,9 +3,11 @@
 
 use std::any::type_name;
 use std::fmt;
+use std::panic::Location;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use super::in_effect;
 use super::test_locks::{LockKey, Mode, WAIT_LIMIT, hold, hold_within, holds_shared};
 use crate::Scope;
 
@@ -129,10 +131,12 @@ impl<T: Send + Sync + 'static> Global<T> {
     /// When the test of `scope` already read this global with `get_in` (override before
     /// reading instead); when another test has overridden this global, or read it with
     /// `get_in`, for five minutes; the message names that test.
+    #[track_caller]
     pub fn override_in(&'static self, scope: &Scope, value: T) {
         self.override_within(scope, value, WAIT_LIMIT);
     }
 
+    #[track_caller]
     fn override_within(&'static self, scope: &Scope, value: T, limit: Duration) {
         if holds_shared(scope, &self.lock_key()) {
             panic!(
@@ -144,10 +148,30 @@ impl<T: Send + Sync + 'static> Global<T> {
             );
         }
         hold_within(scope, self.lock_key(), Mode::Alone, limit);
-        let replaced = self.replace(Some(Arc::new(value)));
-        scope.add_cleanup(move |_| {
-            self.replace(replaced);
-        });
+        let ours = Arc::new(value);
+        let replaced = self.replace(Some(ours.clone()));
+        in_effect::record(
+            scope,
+            format!(
+                "`Global<{}>` overridden at {}",
+                type_name::<T>(),
+                Location::caller()
+            ),
+            self.lock_key(),
+            move || {
+                self.replace(replaced);
+            },
+            move || self.holds(&ours),
+        );
+    }
+
+    /// Whether the current value is `value` itself.
+    fn holds(&self, value: &Arc<T>) -> bool {
+        self.value
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|current| Arc::ptr_eq(current, value))
     }
 
     fn replace(&self, value: Option<Arc<T>>) -> Option<Arc<T>> {

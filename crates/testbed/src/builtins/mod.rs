@@ -4,6 +4,7 @@
 mod cwd;
 mod env;
 mod global;
+pub(crate) mod in_effect;
 pub(crate) mod logs;
 mod registry;
 mod temp_dir;

@@ -1,10 +1,13 @@
 //! Name-to-value registries that application code looks its plugins up in, and that a
 //! test can extend or override for its own length.
 
+use std::any::type_name;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::panic::Location;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use super::in_effect;
 use super::test_locks::{LockKey, Mode, hold};
 use crate::Scope;
 
@@ -158,6 +161,7 @@ impl<T: ?Sized + Send + Sync + 'static> Registry<T> {
     ///
     /// When another test has registered `name` and held it for five minutes; the message
     /// names that test.
+    #[track_caller]
     pub fn register_in(
         &'static self,
         scope: &Scope,
@@ -186,6 +190,7 @@ impl<T: ?Sized + Send + Sync + 'static> Registry<T> {
     /// # Panics
     ///
     /// As [`register_in`](Registry::register_in).
+    #[track_caller]
     pub fn override_in(
         &'static self,
         scope: &Scope,
@@ -196,6 +201,7 @@ impl<T: ?Sized + Send + Sync + 'static> Registry<T> {
             .expect("overriding never refuses a name");
     }
 
+    #[track_caller]
     fn put_for_test(
         &'static self,
         scope: &Scope,
@@ -203,11 +209,8 @@ impl<T: ?Sized + Send + Sync + 'static> Registry<T> {
         value: Arc<T>,
         may_shadow: bool,
     ) -> Result<(), RegistryRegisterError> {
-        hold(
-            scope,
-            LockKey::RegistryName(self as *const Self as *const () as usize, name.clone()),
-            Mode::Alone,
-        );
+        let key = LockKey::RegistryName(self as *const Self as *const () as usize, name.clone());
+        hold(scope, key.clone(), Mode::Alone);
         let mut entries = self.write();
         let entry = entries.entry(name.clone()).or_insert_with(|| Entry {
             permanent: None,
@@ -218,7 +221,24 @@ impl<T: ?Sized + Send + Sync + 'static> Registry<T> {
         }
         entry.for_test.push(value.clone());
         drop(entries);
-        scope.add_cleanup(move |_| self.remove_for_test(&name, &value));
+        let how = if may_shadow {
+            "overridden"
+        } else {
+            "registered"
+        };
+        let what = format!(
+            "`{name}` in `Registry<{}>` {how} at {}",
+            type_name::<T>(),
+            Location::caller()
+        );
+        // Removing exactly this value is right whatever was put over it since.
+        in_effect::record(
+            scope,
+            what,
+            key,
+            move || self.remove_for_test(&name, &value),
+            || true,
+        );
         Ok(())
     }
 

@@ -10,7 +10,6 @@
 //! test's scope state, which the scope drops only after every restoring cleanup has run.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -98,12 +97,6 @@ impl Entry {
 
 static TABLE: Mutex<BTreeMap<LockKey, Entry>> = Mutex::new(BTreeMap::new());
 static CHANGED: Condvar = Condvar::new();
-static NEXT_TEST_ID: AtomicU64 = AtomicU64::new(0);
-
-/// Tells tests apart even when two scopes share a name; the same for every scope and
-/// thread of one test.
-struct TestId(u64);
-
 /// The locks this test holds, released when the scope drops its state.
 struct HeldLocks {
     test: u64,
@@ -112,28 +105,31 @@ struct HeldLocks {
 
 impl Drop for HeldLocks {
     fn drop(&mut self) {
-        let mut table = lock(&TABLE);
         for key in self.keys.drain(..) {
-            if let Some(entry) = table.get_mut(&key) {
-                if entry.alone.as_ref().is_some_and(|h| h.test == self.test) {
-                    entry.alone = None;
-                }
-                entry.shared.retain(|h| h.test != self.test);
-                if entry.is_free() {
-                    table.remove(&key);
-                }
-            }
+            release_for(self.test, &key);
         }
-        drop(table);
-        CHANGED.notify_all();
     }
 }
 
+/// Frees `key` if test `test` holds it: a change that outlived its test is undone by
+/// the leak checks, and its lock must not stay held by a scope nobody will finish.
+pub(crate) fn release_for(test: u64, key: &LockKey) {
+    let mut table = lock(&TABLE);
+    if let Some(entry) = table.get_mut(key) {
+        if entry.alone.as_ref().is_some_and(|h| h.test == test) {
+            entry.alone = None;
+        }
+        entry.shared.retain(|h| h.test != test);
+        if entry.is_free() {
+            table.remove(key);
+        }
+    }
+    drop(table);
+    CHANGED.notify_all();
+}
+
 fn test_id(scope: &Scope) -> u64 {
-    scope.with_slot(
-        || TestId(NEXT_TEST_ID.fetch_add(1, Ordering::Relaxed)),
-        |id| id.0,
-    )
+    scope.test_id()
 }
 
 /// Takes `key` in `mode` for the test of `scope` until the scope has finished, waiting

@@ -6,6 +6,7 @@ mod details;
 mod fixture;
 mod outcome;
 mod report;
+pub(crate) mod running;
 mod scope;
 mod skip;
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::block_on::{block_on, catch_unwind_future};
@@ -50,6 +50,8 @@ impl<E: Into<BoxError>> CleanupResult for Result<(), E> {
 
 /// What every scope of one test shares: its name, its details and per-test state slots.
 struct TestState {
+    /// Tells tests apart even when two share a name; the same for every scope of one test.
+    id: u64,
     name: String,
     details: Details,
     /// Set once every fixture is set up, so a panic can be blamed on setup or body.
@@ -102,7 +104,9 @@ impl std::fmt::Debug for Scope {
 impl Scope {
     /// A new, empty scope for the test named `test_name`.
     pub fn new(test_name: impl Into<String>) -> Self {
+        static NEXT_TEST_ID: AtomicU64 = AtomicU64::new(1);
         let test = Arc::new(TestState {
+            id: NEXT_TEST_ID.fetch_add(1, Ordering::Relaxed),
             name: test_name.into(),
             details: Details::default(),
             body_started: AtomicBool::new(false),
@@ -134,6 +138,12 @@ impl Scope {
     /// The name of the test this scope belongs to.
     pub fn test_name(&self) -> &str {
         &self.inner.test.name
+    }
+
+    /// The test's identity within this process: the same for every scope (and child
+    /// scope) of one test, different for two tests of the same name.
+    pub(crate) fn test_id(&self) -> u64 {
+        self.inner.test.id
     }
 
     /// The test's details: keep a handle to attach evidence from a cleanup.

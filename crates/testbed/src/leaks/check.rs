@@ -6,7 +6,8 @@
 use super::attribution::{self, Attribution, Window};
 use super::policy::{Category, Policy};
 use super::report::{self, Leak};
-use super::{children, cwd, env, fds, retry, tasks, temp_files, threads};
+use super::{children, cwd, env, fds, handles, overrides, retry, tasks, temp_files, threads};
+use crate::Scope;
 
 /// The snapshots of one test, waiting for its end.
 pub(crate) struct Pending {
@@ -19,14 +20,17 @@ pub(crate) struct Pending {
     fds: Option<fds::Snapshot>,
     children: Option<children::Snapshot>,
     temp_files: Option<temp_files::Snapshot>,
+    overrides: Option<overrides::Snapshot>,
+    handles: Option<handles::Watch>,
     tasks: bool,
     /// Threads the runner expects to outlive the test (a timed-out sync worker).
     expected_threads: Vec<u64>,
 }
 
-/// Takes the snapshots of every category `allowed` does not name; `None` under
-/// `TESTBED_LEAKS=off`.
-pub(crate) fn before(test: &str, allowed: &[Category]) -> Option<Pending> {
+/// Takes the snapshots of every category `allowed` does not name for the test of
+/// `scope`; `None` under `TESTBED_LEAKS=off`.
+pub(crate) fn before(scope: &Scope, allowed: &[Category]) -> Option<Pending> {
+    let test = scope.test_name();
     let policy = Policy::current();
     if policy == Policy::Off {
         return None;
@@ -47,6 +51,8 @@ pub(crate) fn before(test: &str, allowed: &[Category]) -> Option<Pending> {
         temp_files: checks(Category::TempFiles)
             .then(temp_files::snapshot)
             .flatten(),
+        overrides: checks(Category::Overrides).then(|| overrides::snapshot(scope.test_id())),
+        handles: checks(Category::Handles).then(|| handles::snapshot(scope)),
         tasks: checks(Category::Tasks),
         expected_threads: Vec::new(),
     })
@@ -61,6 +67,9 @@ struct Found {
     fds: Vec<Leak>,
     children: Vec<Leak>,
     temp_files: Vec<Leak>,
+    /// Overrides made on the test's own thread, and where no test ran.
+    overrides: (Vec<overrides::Found>, Vec<overrides::Found>),
+    handles: Vec<Leak>,
 }
 
 impl Found {
@@ -69,7 +78,8 @@ impl Found {
         !(self.threads.is_empty()
             && self.fds.is_empty()
             && self.children.is_empty()
-            && self.temp_files.is_empty())
+            && self.temp_files.is_empty()
+            && self.handles.is_empty())
     }
 }
 
@@ -100,7 +110,11 @@ impl Pending {
         if all {
             again(&self.env, &mut found.env, all, env::leaks);
             again(&self.cwd, &mut found.cwd, all, cwd::leaks);
+            if let Some(snapshot) = &self.overrides {
+                found.overrides = overrides::leaks(snapshot);
+            }
         }
+        again(&self.handles, &mut found.handles, all, handles::leaks);
         if let Some(snapshot) = &self.threads {
             if all || !found.threads.is_empty() {
                 found.threads = threads::leaks(snapshot, &self.expected_threads);
@@ -157,11 +171,16 @@ impl Pending {
                     }
                 }
                 children::kill_and_reap(&mut found.children);
+                let (mut made_here, mut made_elsewhere) = found.overrides;
+                made_here.append(&mut made_elsewhere);
+                made_here.sort_by_key(overrides::Found::id);
+                overrides::restore(&mut made_here);
                 own.extend(found.env);
                 own.extend(found.cwd);
                 own.extend(found.threads);
                 own.extend(found.fds);
                 own.extend(found.children);
+                own.extend(overrides::into_leaks(made_here));
                 // Other processes write to the temporary directory too (nextest's other
                 // test processes, a parent test, anything on the machine): an entry there
                 // is never proof against this test, only a suspect.
@@ -175,6 +194,11 @@ impl Pending {
                 }
             }
             Attribution::Suspects(_) => {
+                // Made on the test's own thread: its own, whatever ran beside it.
+                let (mut made_here, made_elsewhere) = found.overrides;
+                overrides::restore(&mut made_here);
+                own.extend(overrides::into_leaks(made_here));
+                suspects.extend(overrides::into_leaks(made_elsewhere));
                 suspects.extend(found.env);
                 suspects.extend(found.cwd);
                 suspects.extend(found.threads);
@@ -183,6 +207,7 @@ impl Pending {
                 suspects.extend(found.temp_files);
             }
         }
+        own.extend(found.handles);
         own.extend(tasks::leaks(tasks_alive.unwrap_or(0)));
 
         if let Attribution::Suspects(others) = &attribution {

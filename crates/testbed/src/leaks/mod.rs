@@ -1,6 +1,8 @@
 //! Leak detection around every `#[testbed::test]`: what a test left behind in the
 //! process (environment variables, the current directory, threads, file descriptors,
-//! child processes, temporary files) or on its own runtime (async tasks).
+//! child processes, temporary files, `Global` overrides and `Registry` registrations),
+//! on its own runtime (async tasks), or in a library's hands (handles it asked to see
+//! dropped, such as testbed-db's databases).
 //!
 //! It runs by itself; a test allows what it leaves on purpose, and code that starts
 //! something long-lived declares it once:
@@ -29,7 +31,9 @@ mod cwd;
 mod dir;
 mod env;
 mod fds;
+mod handles;
 mod ignore;
+mod overrides;
 mod policy;
 mod report;
 mod retry;
@@ -38,6 +42,7 @@ mod temp_files;
 mod threads;
 
 pub(crate) use check::{Pending, before};
+pub use handles::expect_dropped;
 pub use ignore::{
     ignore_connections_to, ignore_env_vars, ignore_paths_under, ignore_threads_named, long_lived,
 };

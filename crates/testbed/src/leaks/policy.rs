@@ -135,11 +135,17 @@ pub enum Category {
     TempFiles,
     /// Async tasks still alive on the test's own tokio runtime.
     Tasks,
+    /// A `Global` override or `Registry` registration still in effect after the test's
+    /// cleanups (made through a scope nobody finished).
+    Overrides,
+    /// Handles a library asked to see dropped by the test's end
+    /// ([`expect_dropped`](super::expect_dropped)), such as testbed-db's `TestDb`.
+    Handles,
 }
 
 impl Category {
     /// Every category, in report order.
-    pub const ALL: [Category; 7] = [
+    pub const ALL: [Category; 9] = [
         Category::Env,
         Category::Cwd,
         Category::Threads,
@@ -147,6 +153,8 @@ impl Category {
         Category::Children,
         Category::TempFiles,
         Category::Tasks,
+        Category::Overrides,
+        Category::Handles,
     ];
 
     /// The name `allow_leaks(...)` and reports use.
@@ -155,7 +163,10 @@ impl Category {
     /// use testbed::leaks::Category;
     ///
     /// let names: Vec<&str> = Category::ALL.iter().map(|category| category.name()).collect();
-    /// assert_eq!(names, ["env", "cwd", "threads", "fds", "children", "temp_files", "tasks"]);
+    /// assert_eq!(
+    ///     names,
+    ///     ["env", "cwd", "threads", "fds", "children", "temp_files", "tasks", "overrides", "handles"]
+    /// );
     /// ```
     pub fn name(self) -> &'static str {
         match self {
@@ -166,10 +177,12 @@ impl Category {
             Category::Children => "children",
             Category::TempFiles => "temp_files",
             Category::Tasks => "tasks",
+            Category::Overrides => "overrides",
+            Category::Handles => "handles",
         }
     }
 
-    pub(crate) fn bit(self) -> u8 {
+    pub(crate) fn bit(self) -> u16 {
         1 << Category::ALL
             .iter()
             .position(|category| *category == self)

@@ -124,8 +124,15 @@ fn hint(leaks: &[Leak]) -> String {
     }
     let mut text = String::from(
         "release each before the test ends (join threads, close files, wait for children, \
-         use the `EnvVars`/`CurrentDir`/`TempDir` fixtures)",
+         use the `EnvVars`/`CurrentDir`/`TempDir` fixtures",
     );
+    if categories.contains(&Category::Overrides) {
+        text.push_str(", override through the test's own scope or finish the scope you made");
+    }
+    if categories.contains(&Category::Handles) {
+        text.push_str(", keep no clone of a handle in a `static`, thread or task");
+    }
+    text.push(')');
     let _ = write!(
         text,
         "; if it is meant to outlive the test, allow it with \
@@ -153,7 +160,7 @@ pub(super) fn emit(text: &str) {
 
 /// Says once per process, on stderr, that the check of `category` cannot run here.
 pub(super) fn cannot_run(category: Category, why: &str) {
-    static SAID: Mutex<u8> = Mutex::new(0);
+    static SAID: Mutex<u16> = Mutex::new(0);
     let mut said = SAID.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if *said & category.bit() == 0 {
         *said |= category.bit();

@@ -92,7 +92,7 @@ pub(crate) struct Pending {
 /// Takes every snapshot: the leak checks' first (except the categories `allow_leaks`
 /// names), then the installed checks'.
 pub(crate) fn before(scope: &Scope, allow_leaks: &[Category]) -> Pending {
-    let leaks = leaks::before(scope.test_name(), allow_leaks);
+    let leaks = leaks::before(scope, allow_leaks);
     let checks = CHECKS
         .read()
         .unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 #[cfg(feature = "tokio")]
 use crate::core::catch_unwind_future;
+use crate::core::running;
 use crate::core::{Failure, FailureKind, Outcome, Scope};
 use crate::harness::registration::ShouldPanic;
 use crate::leaks::Category;
@@ -40,6 +41,7 @@ pub(crate) fn libtest_name(path: &str) -> &str {
 /// Runs a sync test on the calling thread.
 pub fn run_sync(info: &TestInfo, test: impl FnOnce(&Scope) -> Step) {
     let scope = Scope::new(libtest_name(info.name));
+    let _running = running::enter(&scope);
     let checks = checks::before(&scope, info.allow_leaks);
     let expecting = !matches!(info.should_panic, ShouldPanic::No);
     let result = expected_panic::marked(expecting, || {
@@ -69,6 +71,7 @@ pub fn run_sync_with_timeout(
     test: impl FnOnce(&Scope) -> Step + Send + 'static,
 ) {
     let scope = Scope::new(libtest_name(info.name));
+    let _running = running::enter(&scope);
     let mut checks = checks::before(&scope, info.allow_leaks);
     let worker_scope = scope.clone();
     let expecting = !matches!(info.should_panic, ShouldPanic::No);
@@ -78,6 +81,7 @@ pub fn run_sync_with_timeout(
         .name(info.name.to_owned())
         .spawn(move || {
             let _ = tid_sender.send(crate::leaks::current_thread_id());
+            let _running = running::enter(&worker_scope);
             let result = expected_panic::marked(expecting, || {
                 catch_unwind(AssertUnwindSafe(|| test(&worker_scope)))
             });
@@ -117,6 +121,7 @@ where
     Fut: Future<Output = Step>,
 {
     let scope = Scope::new(libtest_name(info.name));
+    let _running = running::enter(&scope);
     let mut checks = checks::before(&scope, info.allow_leaks);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

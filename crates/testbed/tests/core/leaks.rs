@@ -13,7 +13,7 @@ use crate::runners::{
 };
 
 /// Each leaking test and the lines its report must hold, whatever the runner.
-const REPORTS: [(&str, &[&str]); 6] = [
+const REPORTS: [(&str, &[&str]); 8] = [
     (
         "env",
         &[
@@ -51,6 +51,18 @@ const REPORTS: [(&str, &[&str]); 6] = [
             "- children: child process ",
             " `sleep 30` still running; killed and reaped",
         ],
+    ),
+    (
+        "overrides",
+        &[
+            "- overrides: `Global<u32>` overridden at src/leaks.rs:",
+            " through a scope of `fixture helper`, still in effect after the test's cleanups; \
+             undone, and its lock freed",
+        ],
+    ),
+    (
+        "handles",
+        &["- handles: a fixture session still held after the test's cleanups"],
     ),
     (
         "tasks",

@@ -9,6 +9,7 @@
 
 mod blind_spots;
 mod body;
+mod dangling;
 mod details;
 mod failures;
 mod leaks;

@@ -85,6 +85,7 @@ pub(crate) async fn acquire(
         name,
         backend: Backend::MySql,
         isolation: crate::Isolation::Recycle,
+        alive: Default::default(),
     })
 }
 

@@ -89,6 +89,7 @@ async fn acquire_clone(
         name,
         backend: Backend::Postgres,
         isolation: crate::Isolation::Clone,
+        alive: Default::default(),
     })
 }
 

@@ -76,6 +76,7 @@ pub(super) async fn acquire_image(
         name,
         backend: Backend::Sqlite,
         isolation: crate::Isolation::Image,
+        alive: Default::default(),
     };
     Ok((db, keeper, holdings))
 }
@@ -159,6 +160,7 @@ pub(super) async fn acquire_file(
         name,
         backend: Backend::Sqlite,
         isolation: crate::Isolation::File,
+        alive: Default::default(),
     })
 }
 

@@ -65,6 +65,29 @@ fn temp_files() {
     std::fs::write(&path, "left behind").unwrap();
 }
 
+/// A value application code reads, which `overrides` overrides through a scope it never
+/// finishes.
+static RETRY_LIMIT: testbed::Global<u32> = testbed::Global::new(|| 3);
+
+#[testbed::test]
+#[ignore = "leaks on purpose; run by testbed's core suite"]
+fn overrides() {
+    let helper = testbed::Scope::new("fixture helper");
+    RETRY_LIMIT.override_in(&helper, 0);
+    std::mem::forget(helper);
+}
+
+/// Where `handles` keeps what it should have dropped.
+static KEPT: std::sync::Mutex<Option<std::sync::Arc<()>>> = std::sync::Mutex::new(None);
+
+#[testbed::test]
+#[ignore = "leaks on purpose; run by testbed's core suite"]
+fn handles(scope: &testbed::Scope) {
+    let session = std::sync::Arc::new(());
+    testbed::leaks::expect_dropped(scope, "a fixture session", &session);
+    *KEPT.lock().unwrap() = Some(session);
+}
+
 #[testbed::test]
 #[ignore = "leaks on purpose; run by testbed's core suite"]
 async fn tasks() {
@@ -135,6 +158,7 @@ fn z_restored() {
         None,
         "the variable is still set"
     );
+    assert_eq!(*RETRY_LIMIT.get(), 3, "the override is still in effect");
     let here = std::env::current_dir().unwrap();
     assert!(
         here.join("Cargo.toml").is_file(),
@@ -154,5 +178,5 @@ fn z_restored() {
         !running.iter().any(|command| command.trim() == "sleep 30"),
         "the leaked child still runs: {running:?}"
     );
-    println!("z_restored: environment, directory and children are as before");
+    println!("z_restored: environment, directory, overrides and children are as before");
 }

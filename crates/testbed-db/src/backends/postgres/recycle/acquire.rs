@@ -103,6 +103,7 @@ pub(crate) async fn acquire(
         } else {
             crate::Isolation::Recycle
         },
+        alive: Default::default(),
     })
 }
 

@@ -74,6 +74,7 @@ pub(crate) async fn acquire(
         name,
         backend: Backend::Postgres,
         isolation: crate::Isolation::Recycle,
+        alive: Default::default(),
     }))
 }
 

@@ -1,0 +1,72 @@
+//! A test that keeps its `TestDb` past its end (in a `static`, here) fails with testbed's
+//! leak report naming the database: the next test gets that database, and the kept
+//! handle would reach into it.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Mutex;
+
+use testbed::__private::{ShouldPanic, TestInfo, body_async, run_async};
+use testbed::Scope;
+use testbed::scenarios::Scenario;
+use testbed_db::{AnyTestDb, Backend};
+
+use crate::SHOP;
+
+/// Where the leaking tests keep their handles (the scenarios run side by side).
+static KEPT: Mutex<Vec<AnyTestDb>> = Mutex::new(Vec::new());
+
+/// Runs a test, as `#[testbed::test]` would, that acquires a database on `backend`
+/// (keeping a clone if `keep`); the report it failed with, if it failed.
+fn run_nested(backend: Backend, keep: bool) -> Option<String> {
+    let info = TestInfo {
+        name: "db::kept_handles::nested",
+        timeout: None,
+        should_panic: ShouldPanic::No,
+        allow_leaks: &[],
+    };
+    let failed = catch_unwind(AssertUnwindSafe(|| {
+        run_async(&info, |scope: Scope| async move {
+            body_async(&scope, async {
+                let db = SHOP.acquire(&scope, backend).await.unwrap();
+                if keep {
+                    KEPT.lock().unwrap().push(db.clone());
+                }
+            })
+            .await
+        })
+    }))
+    .err()?;
+    Some(match failed.downcast::<String>() {
+        Ok(report) => *report,
+        Err(_) => panic!("the runner panicked without a report"),
+    })
+}
+
+#[testbed::test(scenarios(sqlite, postgres, mysql))]
+fn a_test_db_kept_past_its_test_fails_it(scope: &Scope, scenario: Scenario) {
+    let backend = scenario.value().parse::<Backend>().unwrap();
+    // Skips here, with the reason, where the scenario's server is missing.
+    drop(testbed_db::block_on(SHOP.for_scenario(scope)).unwrap());
+
+    assert_eq!(
+        run_nested(backend, false),
+        None,
+        "a dropped handle is no leak"
+    );
+    let report = run_nested(backend, true).expect("the kept handle fails the test");
+    let kept = {
+        let mut kept = KEPT.lock().unwrap();
+        let at = kept.iter().position(|db| db.backend() == backend);
+        kept.remove(at.expect("the test kept its handle"))
+    };
+    assert!(
+        report.contains(&format!(
+            "- handles: a `TestDb` of database `{}` ({}), which the next test gets, still \
+             held after the test's cleanups",
+            kept.name(),
+            scenario.value()
+        )),
+        "{report}"
+    );
+    assert!(report.contains("allow_leaks(handles)"), "{report}");
+}
