@@ -35,12 +35,13 @@ pub(super) fn leaks(before: &Snapshot, expected: &[u64]) -> Vec<Leak> {
     let Ok(now) = list() else {
         return Vec::new();
     };
-    let current = current_thread_id();
+    // Read only when a thread is new: most tests start none, and it costs a syscall.
+    let current = std::cell::OnceCell::new();
     now.into_iter()
         .filter(|tid| {
             before.0.binary_search(tid).is_err()
                 && !expected.contains(tid)
-                && Some(*tid) != current
+                && Some(*tid) != *current.get_or_init(current_thread_id)
                 && !thread_id_ignored(*tid)
                 && !started_before(*tid, before.1)
         })
