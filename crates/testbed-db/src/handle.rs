@@ -37,7 +37,8 @@ impl<DB: sqlx::Database> TestDb<DB> {
         testbed::leaks::expect_dropped(
             scope,
             format!(
-                "a `TestDb` of database `{}` ({}), which the next test gets,",
+                "a `TestDb` of database `{}` ({}; testbed closed its pool when the test \
+                 ended, and the next test gets the database)",
                 self.name, self.backend
             ),
             &self.alive,

@@ -61,12 +61,21 @@ fn a_test_db_kept_past_its_test_fails_it(scope: &Scope, scenario: Scenario) {
     };
     assert!(
         report.contains(&format!(
-            "- handles: a `TestDb` of database `{}` ({}), which the next test gets, still \
-             held after the test's cleanups",
+            "- handles: a `TestDb` of database `{}` ({}; testbed closed its pool when the \
+             test ended, and the next test gets the database) still held after the test's \
+             cleanups",
             kept.name(),
             scenario.value()
         )),
         "{report}"
     );
     assert!(report.contains("allow_leaks(handles)"), "{report}");
+    // Whatever the policy, the kept handle cannot reach the next test through its pool.
+    let closed = match &kept {
+        AnyTestDb::Sqlite(db) => db.pool().is_closed(),
+        AnyTestDb::Postgres(db) => db.pool().is_closed(),
+        AnyTestDb::MySql(db) => db.pool().is_closed(),
+        _ => unreachable!("every backend is built for these tests"),
+    };
+    assert!(closed, "the kept handle's pool is still open");
 }

@@ -83,12 +83,14 @@ pub(crate) async fn acquire(
     };
     let (cleanup_pool, details) = (pool.clone(), scope.details());
     let cleanup_url = url.clone();
+    let alive = Arc::new(());
+    let handles = Arc::downgrade(&alive);
     scope.add_async_cleanup(move |outcome: Outcome| {
         super::super::server::watched(release(
             warm,
             claimed,
             rollback.then_some(cleanup_pool),
-            (cleanup_url, details),
+            (cleanup_url, details, handles),
             outcome,
         ))
     });
@@ -103,7 +105,7 @@ pub(crate) async fn acquire(
         } else {
             crate::Isolation::Recycle
         },
-        alive: Default::default(),
+        alive,
     })
 }
 
@@ -182,12 +184,14 @@ async fn forget_or_drop(
 /// After the test: reset the database and record it clean, keeping it (and its
 /// connections) for this process's next test; or drop it if the test changed its
 /// schema; or keep it for inspection. `rollback` is the test's own pool in rollback
-/// mode.
+/// mode; `handles` sees the test's `TestDb`s: while one is still held (kept in a
+/// `static`, say; the leak checks report it), the pool it holds is closed, not handed to
+/// the next test.
 async fn release(
     warm: Arc<Warm>,
     claimed: Claimed,
     rollback: Option<PgPool>,
-    (url, details): (String, testbed::Details),
+    (url, details, handles): (String, testbed::Details, std::sync::Weak<()>),
     outcome: Outcome,
 ) -> Result<(), ServerCallError> {
     let server = warm.server.clone();
@@ -219,7 +223,8 @@ async fn release(
     // wait for them on the engine, before that runtime ends.
     let (pool, foreign) = (claimed.pool.clone(), claimed.foreign.clone());
     let step = trace::step("wait for the test's connections");
-    let reusable = engine::run(async move { session::reusable(&pool, &foreign).await }).await;
+    let reusable = engine::run(async move { session::reusable(&pool, &foreign).await }).await
+        && handles.strong_count() == 0;
     step.end();
     let claimed = if reusable {
         claimed
