@@ -35,7 +35,7 @@ fn list() -> io::Result<Vec<i32>> {
     if !has_children() {
         return Ok(Vec::new());
     }
-    let (tids, _) = super::dir::numbers(std::path::Path::new("/proc/self/task"))?;
+    let tids = super::dir::thread_ids()?;
     let mut pids = Vec::new();
     let mut text = String::new();
     for tid in tids {
