@@ -65,6 +65,48 @@ struct ScopeInner {
     is_root: bool,
 }
 
+impl ScopeInner {
+    /// What to say when a root scope goes away with cleanups it never ran: where each
+    /// was registered, and the fix.
+    fn never_run(&mut self) -> Option<String> {
+        let cleanups = self
+            .cleanups
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !self.is_root || cleanups.is_empty() {
+            return None;
+        }
+        let places: Vec<String> = cleanups
+            .iter()
+            .map(|cleanup| cleanup.registered_at.to_string())
+            .collect();
+        Some(format!(
+            "testbed: warning: a scope of `{}` was dropped with {} cleanup(s) it never ran, \
+             registered at {} (hint: call `finish` on a scope you make, or use the test's own \
+             scope)",
+            self.test.name,
+            places.len(),
+            places.join(", ")
+        ))
+    }
+}
+
+impl Drop for ScopeInner {
+    /// Says so when a scope someone made is dropped without `finish`: its cleanups will
+    /// never run (an async one cannot run in a destructor), so what they would have
+    /// undone stays (a `Global` override is the leak checks' to find and undo).
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        if let Some(message) = self.never_run() {
+            use std::io::Write as _;
+            // Past libtest's capture of `eprintln!`, as the leak reports are.
+            let _ = writeln!(std::io::stderr().lock(), "{message}");
+        }
+    }
+}
+
 /// The cleanup stack of one test, and the place fixtures are set up in.
 ///
 /// `#[testbed::test]` makes one per test; a test asks for it with a `scope: &Scope`
@@ -72,7 +114,10 @@ struct ScopeInner {
 /// ends (pass, error, panic, timeout, failed setup). Every cleanup runs even when an earlier
 /// one fails or panics, and every failure is reported.
 ///
-/// A `Scope` is a cheap handle: cloning it gives another handle to the same stack.
+/// A `Scope` is a cheap handle: cloning it gives another handle to the same stack. A
+/// scope made with [`Scope::new`] runs its cleanups when [`finish`](Scope::finish) is
+/// called; one dropped unfinished says so on stderr, naming where each cleanup it never
+/// ran was registered.
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
@@ -344,5 +389,36 @@ fn record(
             kind: FailureKind::CleanupPanic(at),
             message: panic_message(&*payload),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scope_dropped_unfinished_names_its_cleanups() {
+        let scope = Scope::new("helper");
+        scope.add_cleanup(|_| ());
+        let _child = scope.child();
+        let Ok(mut inner) = Arc::try_unwrap(scope.inner) else {
+            panic!("the only handle");
+        };
+        let message = inner.never_run().expect("two cleanups never ran");
+        assert!(
+            message.contains("a scope of `helper` was dropped with 2 cleanup(s) it never ran"),
+            "{message}"
+        );
+        assert!(message.contains("src/core/scope.rs:"), "{message}");
+        inner.cleanups.get_mut().unwrap().clear();
+        assert_eq!(inner.never_run(), None, "nothing left: nothing to say");
+
+        let finished = Scope::new("finished");
+        finished.add_cleanup(|_| ());
+        finished.finish(Outcome::Passed).unwrap();
+        let Ok(mut inner) = Arc::try_unwrap(finished.inner) else {
+            panic!("the only handle");
+        };
+        assert_eq!(inner.never_run(), None);
     }
 }
