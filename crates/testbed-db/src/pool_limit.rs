@@ -21,6 +21,42 @@ use crate::Backend;
 /// PostgreSQL's `Rollback` (one).
 pub(crate) const TEST_POOL_CONNECTIONS: u32 = 5;
 
+/// How long the release of a test's database waits for connections the test still
+/// holds before saying so on stderr (it goes on waiting).
+const HELD_NOTICE_AFTER: Duration = Duration::from_secs(5);
+
+/// Closes a test's pool once the test is over. Closing waits until every connection the
+/// test took is back or dropped, so none is left working on a database the next test
+/// gets; a test that kept one past its end (in a `static`, a thread or a task) would
+/// make this wait forever without a word, so after [`HELD_NOTICE_AFTER`] it says so,
+/// naming the database, and keeps waiting.
+pub(crate) async fn close_test_pool<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+    backend: Backend,
+    database: &str,
+) {
+    let mut close = std::pin::pin!(pool.close());
+    if tokio::time::timeout(HELD_NOTICE_AFTER, &mut close)
+        .await
+        .is_ok()
+    {
+        return;
+    }
+    let held = pool.size().saturating_sub(pool.num_idle() as u32);
+    let notice = format!(
+        "testbed-db: the release of {backend} database `{database}` has waited \
+         {HELD_NOTICE_AFTER:?} for {held} connection(s) its test still holds after the \
+         test's cleanups (a connection or transaction kept in a `static`, a thread or a \
+         task?); it goes on once they are dropped"
+    );
+    {
+        use std::io::Write as _;
+        // Past libtest's capture: the test is not over, and may never be.
+        let _ = writeln!(std::io::stderr().lock(), "{notice}");
+    }
+    close.await;
+}
+
 /// How long a test's `acquire` waits for a connection before `PoolTimedOut`: long
 /// enough for a busy server to accept one, short enough that a test holding every
 /// connection fails in seconds, not half a minute.

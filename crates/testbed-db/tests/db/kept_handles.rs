@@ -1,6 +1,7 @@
 //! A test that keeps its `TestDb` past its end (in a `static`, here) fails with testbed's
 //! leak report naming the database: the next test gets that database, and the kept
-//! handle would reach into it.
+//! handle would reach into it. A connection kept past the test makes its database's
+//! release wait for it, and say so.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
@@ -78,4 +79,40 @@ fn a_test_db_kept_past_its_test_fails_it(scope: &Scope, scenario: Scenario) {
         _ => unreachable!("every backend is built for these tests"),
     };
     assert!(closed, "the kept handle's pool is still open");
+}
+
+/// Helper: hands one connection of its database to a thread that drops it 6 s after the
+/// test's body ended.
+#[testbed::test]
+#[ignore = "helper: run in a child process by its parent test below"]
+async fn child_keeps_a_connection(scope: &Scope) {
+    crate::child_process::only_in_child("child_keeps_a_connection");
+    let db = SHOP.sqlite(scope).await.unwrap();
+    let connection = db.pool().acquire().await.unwrap();
+    let runtime = tokio::runtime::Handle::current();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(6));
+        // Given back through the test's runtime, which its release keeps running.
+        let _entered = runtime.enter();
+        drop(connection);
+    });
+}
+
+#[test]
+fn a_connection_kept_past_its_test_is_named_while_its_release_waits() {
+    let output = crate::child_process::command("kept_handles::child_keeps_a_connection")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("1 passed"), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("testbed-db: the release of sqlite database `testbed_")
+            && stderr.contains(
+                "has waited 5s for 1 connection(s) its test still holds after the test's \
+                 cleanups"
+            ),
+        "{stderr}"
+    );
 }

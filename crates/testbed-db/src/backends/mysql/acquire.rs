@@ -70,7 +70,7 @@ pub(crate) async fn acquire(
     let (cleanup_pool, cleanup_name, cleanup_url, details) =
         (pool.clone(), name.clone(), url.clone(), scope.details());
     scope.add_async_cleanup(move |outcome: Outcome| async move {
-        cleanup_pool.close().await;
+        pool_limit::close_test_pool(&cleanup_pool, Backend::MySql, &cleanup_name).await;
         let keep = outcome.is_failure() && owner::keep_failed();
         server::watched(release(server, template, cleanup_name, outcome)).await?;
         if keep {

@@ -74,7 +74,7 @@ async fn acquire_clone(
     let (cleanup_pool, cleanup_name, cleanup_url, details) =
         (pool.clone(), name.clone(), url.clone(), scope.details());
     scope.add_async_cleanup(move |outcome: Outcome| async move {
-        cleanup_pool.close().await;
+        pool_limit::close_test_pool(&cleanup_pool, Backend::Postgres, &cleanup_name).await;
         if outcome.is_failure() && owner::keep_failed() {
             keep(&server, &cleanup_name).await?;
             crate::handle::announce_kept(&details, Backend::Postgres, &cleanup_url);

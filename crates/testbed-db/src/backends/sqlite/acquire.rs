@@ -93,7 +93,7 @@ pub(super) fn release_image(db: &TestDb<Sqlite>, keeper: memdb::Handle, scope: &
             Ok(())
         };
         let step = crate::trace::step("sqlite release");
-        pool.close().await;
+        pool_limit::close_test_pool(&pool, Backend::Sqlite, &name).await;
         drop(keeper);
         step.end();
         kept
@@ -141,8 +141,9 @@ pub(super) async fn acquire_file(
         .map_err(|e| ServerCallError::statement(Backend::Sqlite, "open the copy", e))?;
     let url = format!("sqlite://{}", path.display());
     let (cleanup_pool, details) = (pool.clone(), scope.details());
+    let cleanup_name = name.clone();
     scope.add_async_cleanup(move |outcome: Outcome| async move {
-        cleanup_pool.close().await;
+        pool_limit::close_test_pool(&cleanup_pool, Backend::Sqlite, &cleanup_name).await;
         if outcome.is_failure() && owner::keep_failed() {
             let file_name = path.file_name().unwrap_or_default().to_string_lossy();
             let kept = path.with_file_name(format!("{KEPT_PREFIX}{file_name}"));

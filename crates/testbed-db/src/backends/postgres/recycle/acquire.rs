@@ -198,9 +198,9 @@ async fn release(
     if outcome.is_failure() && owner::keep_failed() {
         if let Some(rollback) = &rollback {
             let _ = session::commit(rollback).await;
-            rollback.close().await;
+            pool_limit::close_test_pool(rollback, Backend::Postgres, &claimed.name).await;
         }
-        claimed.pool.close().await;
+        pool_limit::close_test_pool(&claimed.pool, Backend::Postgres, &claimed.name).await;
         let name = claimed.name.clone();
         engine::run(async move { ledger::keep(&server, &name).await }).await?;
         crate::handle::announce_kept(&details, Backend::Postgres, &url);
@@ -210,7 +210,7 @@ async fn release(
         let untouched = session::roll_back(&warm.template, &rollback)
             .await
             .unwrap_or(false);
-        rollback.close().await;
+        pool_limit::close_test_pool(&rollback, Backend::Postgres, &claimed.name).await;
         if untouched {
             // Still in its transaction: the rollback undid everything.
             let name = claimed.name.clone();
@@ -231,7 +231,7 @@ async fn release(
     } else {
         // Closing waits for the test's connections to end, so none holds a lock the
         // reset would wait for.
-        claimed.pool.close().await;
+        pool_limit::close_test_pool(&claimed.pool, Backend::Postgres, &claimed.name).await;
         let (opener, name) = (server.clone(), claimed.name.clone());
         let reopened = engine::run(async move {
             engine::boxed(session::open_pool(&opener, &name, session::CONNECTIONS)).await

@@ -52,10 +52,11 @@ pub(crate) async fn acquire(
     let pool =
         pool_limit::test_pool_options::<sqlx::Postgres>(&holdings).connect_lazy_with(options);
     let (cleanup_pool, cleanup_url, details) = (pool.clone(), url.clone(), scope.details());
+    let name_for_release = name.clone();
     scope.add_async_cleanup(move |outcome: Outcome| async move {
         // Closed first, so the broker finds no session of this test left to end.
         let step = crate::trace::step("broker release");
-        cleanup_pool.close().await;
+        pool_limit::close_test_pool(&cleanup_pool, Backend::Postgres, &name_for_release).await;
         let keep = outcome.is_failure() && owner::keep_failed();
         let said = if keep { "KEEP\n" } else { "DONE\n" };
         if write.write_all(said.as_bytes()).await.is_ok() && keep {
