@@ -7,11 +7,15 @@
 //! is the headline: `leak checks per test: <N> µs (off: <M> µs)`.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use testbed::__private::{ShouldPanic, Step, TestInfo, body, override_policy, run_sync};
 use testbed::Scope;
 use testbed::leaks::{Category, Policy};
+
+#[path = "support/interleaved.rs"]
+mod interleaved;
+use interleaved::Case;
 
 /// How many categories a test that checks one alone allows.
 const REST: usize = Category::ALL.len() - 1;
@@ -59,75 +63,31 @@ fn run_test(info: &TestInfo) {
     run_sync(info, |scope: &Scope| -> Step { body(scope, test_body) });
 }
 
-struct Case {
-    name: &'static str,
-    policy: Policy,
-    info: TestInfo,
-    batch: u32,
-    samples: Vec<f64>,
-}
-
-impl Case {
-    fn new(name: &'static str, policy: Policy, info: TestInfo) -> Self {
-        Case {
-            name,
-            policy,
-            info,
-            batch: 200,
-            samples: Vec::new(),
-        }
-    }
-
-    fn run(&self) {
-        override_policy(Some(self.policy));
-        run_test(&self.info);
-    }
-
-    fn sample(&mut self) {
-        override_policy(Some(self.policy));
-        let start = Instant::now();
-        for _ in 0..self.batch {
-            run_test(&self.info);
-        }
-        let elapsed = start.elapsed();
-        self.samples
-            .push(elapsed.as_nanos() as f64 / f64::from(self.batch));
-    }
-
-    fn median(&self) -> f64 {
-        let mut sorted = self.samples.clone();
-        sorted.sort_by(f64::total_cmp);
-        sorted[sorted.len() / 2]
-    }
+/// A case: this test run under `policy`.
+fn case(name: &'static str, policy: Policy, info: TestInfo) -> Case {
+    Case::new(name, 200, move || {
+        override_policy(Some(policy));
+        run_test(&info);
+    })
 }
 
 fn main() {
     let quick = std::env::args().any(|arg| arg == "--quick");
     let repetitions = if quick { 5 } else { 31 };
     let mut cases = [
-        Case::new("checks off", Policy::Off, info(&[])),
-        Case::new("every check on", Policy::Fail, info(&[])),
-        Case::new("env alone", Policy::Fail, info(&ONLY_ENV)),
-        Case::new("cwd alone", Policy::Fail, info(&ONLY_CWD)),
-        Case::new("threads alone", Policy::Fail, info(&ONLY_THREADS)),
-        Case::new("fds alone", Policy::Fail, info(&ONLY_FDS)),
-        Case::new("children alone", Policy::Fail, info(&ONLY_CHILDREN)),
-        Case::new("temp_files alone", Policy::Fail, info(&ONLY_TEMP_FILES)),
-        Case::new("overrides alone", Policy::Fail, info(&ONLY_OVERRIDES)),
-        Case::new("handles alone", Policy::Fail, info(&ONLY_HANDLES)),
+        case("checks off", Policy::Off, info(&[])),
+        case("every check on", Policy::Fail, info(&[])),
+        case("env alone", Policy::Fail, info(&ONLY_ENV)),
+        case("cwd alone", Policy::Fail, info(&ONLY_CWD)),
+        case("threads alone", Policy::Fail, info(&ONLY_THREADS)),
+        case("fds alone", Policy::Fail, info(&ONLY_FDS)),
+        case("children alone", Policy::Fail, info(&ONLY_CHILDREN)),
+        case("temp_files alone", Policy::Fail, info(&ONLY_TEMP_FILES)),
+        case("overrides alone", Policy::Fail, info(&ONLY_OVERRIDES)),
+        case("handles alone", Policy::Fail, info(&ONLY_HANDLES)),
     ];
-    // Warm up caches, the allocator and lazily initialised statics.
-    let warm_until = Instant::now() + Duration::from_millis(if quick { 50 } else { 300 });
-    while Instant::now() < warm_until {
-        for case in &cases {
-            case.run();
-        }
-    }
-    for _ in 0..repetitions {
-        for case in &mut cases {
-            case.sample();
-        }
-    }
+    let warm = Duration::from_millis(if quick { 50 } else { 300 });
+    interleaved::measure(&mut cases, warm, repetitions);
     override_policy(None);
 
     let off = cases[0].median();

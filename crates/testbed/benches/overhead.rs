@@ -8,10 +8,14 @@
 //! `overhead per test: <N> ns (plain: <M> ns)` for a sync test with no fixtures.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use testbed::__private::{Step, TestInfo, body, body_async, run_async, run_sync, setup};
 use testbed::{BoxError, Fixture, Scope};
+
+#[path = "support/interleaved.rs"]
+mod interleaved;
+use interleaved::Case;
 
 const INFO: TestInfo = TestInfo {
     name: "overhead::bench",
@@ -64,66 +68,21 @@ fn async_no_fixture() {
     });
 }
 
-struct Case {
-    name: &'static str,
-    run: fn(),
-    /// Calls per timed batch: enough for a batch to last well over the timer's grain.
-    batch: u32,
-    samples: Vec<f64>,
-}
-
-impl Case {
-    fn new(name: &'static str, run: fn(), batch: u32) -> Self {
-        Case {
-            name,
-            run,
-            batch,
-            samples: Vec::new(),
-        }
-    }
-
-    fn sample(&mut self) {
-        let start = Instant::now();
-        for _ in 0..self.batch {
-            (self.run)();
-        }
-        let elapsed = start.elapsed();
-        self.samples
-            .push(elapsed.as_nanos() as f64 / f64::from(self.batch));
-    }
-
-    fn median(&self) -> f64 {
-        let mut sorted = self.samples.clone();
-        sorted.sort_by(f64::total_cmp);
-        sorted[sorted.len() / 2]
-    }
-}
-
 fn main() {
     let quick = std::env::args().any(|arg| arg == "--quick");
     let repetitions = if quick { 5 } else { 31 };
     let mut cases = [
-        Case::new("plain #[test] function call", plain, 100_000),
-        Case::new("#[testbed::test], no fixture", no_fixture, 20_000),
+        Case::new("plain #[test] function call", 100_000, plain),
+        Case::new("#[testbed::test], no fixture", 20_000, no_fixture),
         Case::new(
             "#[testbed::test], one fixture, one cleanup",
-            one_fixture,
             20_000,
+            one_fixture,
         ),
-        Case::new("async #[testbed::test], no fixture", async_no_fixture, 500),
+        Case::new("async #[testbed::test], no fixture", 500, async_no_fixture),
     ];
-    // Warm up caches, the allocator and lazily initialised statics.
-    let warm_until = Instant::now() + Duration::from_millis(if quick { 50 } else { 300 });
-    while Instant::now() < warm_until {
-        for case in &cases {
-            (case.run)();
-        }
-    }
-    for _ in 0..repetitions {
-        for case in &mut cases {
-            case.sample();
-        }
-    }
+    let warm = Duration::from_millis(if quick { 50 } else { 300 });
+    interleaved::measure(&mut cases, warm, repetitions);
 
     let plain = cases[0].median();
     println!("median of {repetitions} interleaved repetitions, per test:");

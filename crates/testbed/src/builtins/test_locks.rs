@@ -128,10 +128,6 @@ pub(crate) fn release_for(test: u64, key: &LockKey) {
     CHANGED.notify_all();
 }
 
-fn test_id(scope: &Scope) -> u64 {
-    scope.test_id()
-}
-
 /// Takes `key` in `mode` for the test of `scope` until the scope has finished, waiting
 /// for the tests in the way.
 ///
@@ -144,14 +140,14 @@ pub(crate) fn hold(scope: &Scope, key: LockKey, mode: Mode) {
 
 /// Whether the test of `scope` holds `key` shared (and not alone).
 pub(crate) fn holds_shared(scope: &Scope, key: &LockKey) -> bool {
-    let test = test_id(scope);
+    let test = scope.test_id();
     lock(&TABLE)
         .get(key)
         .is_some_and(|entry| entry.shared.iter().any(|h| h.test == test))
 }
 
 pub(crate) fn hold_within(scope: &Scope, key: LockKey, mode: Mode, limit: Duration) {
-    let test = test_id(scope);
+    let test = scope.test_id();
     let deadline = Instant::now() + limit;
     let mut table = lock(&TABLE);
     let entry = table.entry(key.clone()).or_default();

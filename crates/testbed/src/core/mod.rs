@@ -16,7 +16,7 @@ pub(crate) use details::lock;
 pub use details::{Detail, Details};
 pub use fixture::{AsyncFixture, Fixture, Resettable};
 pub use outcome::Outcome;
-pub(crate) use report::panic_message;
 pub use report::{BoxError, Failure, FailureKind, Report};
+pub(crate) use report::{emit, panic_message};
 pub use scope::{CleanupResult, Scope};
 pub use skip::{REQUIRE_ENV, Unavailable, skip};

@@ -195,6 +195,16 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// Writes `text` and a newline to stderr past libtest's output capture (which takes
+/// only `eprint!`), so a skip or a warning about a test that passes shows in a normal
+/// `cargo test` run.
+pub(crate) fn emit(text: &str) {
+    use std::io::Write as _;
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(text.as_bytes());
+    let _ = stderr.write_all(b"\n");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

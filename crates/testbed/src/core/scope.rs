@@ -100,9 +100,7 @@ impl Drop for ScopeInner {
             return;
         }
         if let Some(message) = self.never_run() {
-            use std::io::Write as _;
-            // Past libtest's capture of `eprintln!`, as the leak reports are.
-            let _ = writeln!(std::io::stderr().lock(), "{message}");
+            super::report::emit(&message);
         }
     }
 }

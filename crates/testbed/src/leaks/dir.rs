@@ -21,16 +21,31 @@ pub(super) fn entries(path: &Path, mut each: impl FnMut(&[u8])) -> io::Result<i3
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a NUL in the path"))?;
     // SAFETY: `opendir` gets a NUL-terminated path (checked above); the `DIR` it returns
     // is checked for null, used by this thread only, and closed once below, after its
-    // last use. `readdir` returns null at the end (or on error) or an entry valid until
-    // the next `readdir`/`closedir` on the same `DIR`; its `d_name` is NUL-terminated,
-    // and is only borrowed by `each` before the next call.
+    // last use.
     unsafe {
         let dir = libc::opendir(path.as_ptr());
         if dir.is_null() {
             return Err(io::Error::last_os_error());
         }
         let own = libc::dirfd(dir);
-        loop {
+        read(dir, &mut each);
+        libc::closedir(dir);
+        Ok(own)
+    }
+}
+
+/// Calls `each` with the name of every entry `dir` has left to read (`.` and `..` left
+/// out).
+///
+/// # Safety
+///
+/// `dir` must be an open `DIR` that no other thread uses meanwhile.
+unsafe fn read(dir: *mut libc::DIR, each: &mut impl FnMut(&[u8])) {
+    loop {
+        // SAFETY: `dir` is open and ours (the caller's promise). `readdir` returns null
+        // at the end (or on error) or an entry valid until the next call on `dir`; its
+        // `d_name` is NUL-terminated, and only borrowed by `each` before that call.
+        unsafe {
             let entry = libc::readdir(dir);
             if entry.is_null() {
                 break;
@@ -40,8 +55,6 @@ pub(super) fn entries(path: &Path, mut each: impl FnMut(&[u8])) -> io::Result<i3
                 each(name);
             }
         }
-        libc::closedir(dir);
-        Ok(own)
     }
 }
 
@@ -100,23 +113,17 @@ fn kept_numbers(slot: &Mutex<Option<KeptDir>>, path: &CStr) -> io::Result<(Vec<u
         let kept = slot.as_ref().expect("opened above");
         numbers.clear();
         // SAFETY: `kept.dir` is an open `DIR` (from `opendir`, not closed while in the
-        // slot), used by this thread alone under the lock; each entry is read before the
-        // next `readdir`, and its `d_name` is NUL-terminated.
+        // slot), used by this thread alone under the lock.
         unsafe {
             libc::rewinddir(kept.dir);
-            loop {
-                let entry = libc::readdir(kept.dir);
-                if entry.is_null() {
-                    break;
-                }
-                let name = CStr::from_ptr((*entry).d_name.as_ptr()).to_bytes();
+            read(kept.dir, &mut |name| {
                 if let Some(number) = std::str::from_utf8(name)
                     .ok()
                     .and_then(|name| name.parse().ok())
                 {
                     numbers.push(number);
                 }
-            }
+            });
         }
         // Never empty when healthy (the listing thread, the listing's own descriptor): an
         // empty one means a test closed the kept descriptor. Open it again and retry.

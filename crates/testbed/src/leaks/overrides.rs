@@ -51,18 +51,13 @@ pub(super) fn leaks(snapshot: &Snapshot) -> (Vec<Found>, Vec<Found>) {
 }
 
 fn found(change: Change) -> Found {
-    let through = if change.through.is_empty() {
-        String::new()
-    } else {
-        format!(" through a scope of `{}`", change.through)
-    };
     Found {
         id: change.id,
         leak: Leak::new(
             Category::Overrides,
             format!(
-                "{}{through}, still in effect after the test's cleanups",
-                change.what
+                "{} through a scope of `{}`, still in effect after the test's cleanups",
+                change.what, change.through
             ),
         ),
     }

@@ -4,10 +4,10 @@
 //! cannot run on this platform.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::sync::Mutex;
 
 use super::policy::{Category, LEAKS_ENV};
+pub(super) use crate::core::emit;
 
 /// One thing a test left behind.
 #[derive(Debug, Clone)]
@@ -148,14 +148,6 @@ fn hint(leaks: &[Leak]) -> String {
     }
     let _ = write!(text, "; `{LEAKS_ENV}=warn` reports without failing");
     text
-}
-
-/// Writes `text` and a newline to stderr past libtest's output capture, so a warning
-/// about a passing test shows in a normal `cargo test` run.
-pub(super) fn emit(text: &str) {
-    let mut stderr = std::io::stderr().lock();
-    let _ = stderr.write_all(text.as_bytes());
-    let _ = stderr.write_all(b"\n");
 }
 
 /// Says once per process, on stderr, that the check of `category` cannot run here.

@@ -3,7 +3,6 @@
 //! as ignored with its reason and counts it.
 
 use std::cell::RefCell;
-use std::io::Write;
 
 use crate::core::Unavailable;
 
@@ -42,8 +41,6 @@ pub(crate) fn announce(test: &str, unavailable: &Unavailable) {
         None => false,
     });
     if !captured {
-        // Written past libtest's output capture, so it shows in a normal run.
-        let line = format!("SKIPPED {test}: {unavailable}\n");
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        crate::core::emit(&format!("SKIPPED {test}: {unavailable}"));
     }
 }
