@@ -122,11 +122,14 @@ where
 {
     let scope = Scope::new(libtest_name(info.name));
     let _running = running::enter(&scope);
-    let mut checks = checks::before(&scope, info.allow_leaks);
+    // Built before the leak checks' snapshot: the runtime's descriptors (its poll and
+    // its waker) are the runner's, not the test's, and one of them can outlive the
+    // runtime for a moment when a connection opened on it is closed elsewhere later.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("testbed: cannot build the tokio runtime for an async test");
+    let mut checks = checks::before(&scope, info.allow_leaks);
     let (ending, cleanup_failures) = runtime.block_on(async {
         let expecting = !matches!(info.should_panic, ShouldPanic::No);
         let run =
