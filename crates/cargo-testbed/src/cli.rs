@@ -58,8 +58,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     };
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
     // The broker runs on testbed-db's own runtime: not inside this one.
-    if let Command::Db(DbCommand::Broker { socket }) = cli.command {
-        return exit_code(crate::db::broker(socket, &mut err));
+    if let Command::Db(DbCommand::Broker { socket, detach }) = cli.command {
+        return exit_code(crate::db::broker(socket, detach, &mut err));
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

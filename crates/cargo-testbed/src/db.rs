@@ -30,15 +30,55 @@ pub(crate) enum DbCommand {
         /// The Unix socket to serve on.
         #[arg(long, value_name = "PATH")]
         socket: std::path::PathBuf,
+        /// Start the broker as a process of its own and return at once: the test
+        /// process that asks waits for this one only, so the broker is never its child.
+        #[arg(long)]
+        detach: bool,
     },
 }
 
-/// Serves as the broker; `false` if it could not.
-pub(crate) fn broker(socket: std::path::PathBuf, err: &mut impl Write) -> bool {
+/// Serves as the broker (or, with `detach`, starts one and returns); `false` if it
+/// could not.
+pub(crate) fn broker(socket: std::path::PathBuf, detach: bool, err: &mut impl Write) -> bool {
+    if detach {
+        return start_detached(&socket, err);
+    }
     match testbed_db::__private::serve_broker(socket) {
         Ok(()) => true,
         Err(error) => {
             let _ = writeln!(err, "error: the broker stopped: {error}");
+            false
+        }
+    }
+}
+
+/// Starts `cargo-testbed testbed db broker --socket <socket>` in a process group of its
+/// own, with no handle on this process's output, and does not wait for it.
+fn start_detached(socket: &std::path::Path, err: &mut impl Write) -> bool {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    let program = match std::env::current_exe() {
+        Ok(program) => program,
+        Err(error) => {
+            let _ = writeln!(
+                err,
+                "error: cannot find this program to start the broker: {error}"
+            );
+            return false;
+        }
+    };
+    let started = Command::new(program)
+        .args(["testbed", "db", "broker", "--socket"])
+        .arg(socket)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn();
+    match started {
+        Ok(_) => true,
+        Err(error) => {
+            let _ = writeln!(err, "error: cannot start the broker: {error}");
             false
         }
     }
@@ -73,7 +113,7 @@ pub(crate) async fn run(command: DbCommand, out: &mut impl Write, err: &mut impl
             templates,
             kept,
         } => (servers, Some(PruneOptions { templates, kept })),
-        DbCommand::Broker { socket } => return broker(socket, err),
+        DbCommand::Broker { socket, detach } => return broker(socket, detach, err),
     };
     let backends = if servers.backends.is_empty() {
         Backend::ALL.to_vec()

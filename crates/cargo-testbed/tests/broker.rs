@@ -4,8 +4,10 @@
 //! databases from it, reset between them; a test process killed while it holds one
 //! leaves nothing for the next; a broker killed mid-run costs nothing but a new start.
 //!
-//! A database came from the broker when its test's session is named
-//! `testbed-client-<token>` (the direct way names it `testbed-pool-<token>`).
+//! A database came from the broker when its test's session is named `testbed-client`
+//! (the direct way names it `testbed-pool-<token>`); the session is warm, kept by the
+//! broker's session pool from an earlier test process, when it started before the test
+//! process did.
 
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -26,9 +28,15 @@ static NOTES: Database = Database::function("broker notes v1", |target| {
 });
 
 const ROLE_ENV: &str = "TESTBED_BROKER_TEST_CHILD";
+/// When the parent started the child (seconds since the epoch).
+const SPAWNED_ENV: &str = "TESTBED_BROKER_TEST_SPAWNED";
 
 /// Runs the child helper once, as one test process, with the broker on.
 fn child(kill_itself: bool) -> Output {
+    let spawned = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
     Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -37,6 +45,7 @@ fn child(kill_itself: bool) -> Output {
             "--nocapture",
         ])
         .env(ROLE_ENV, if kill_itself { "kill" } else { "run" })
+        .env(SPAWNED_ENV, spawned.to_string())
         .env("TESTBED_PG_BROKER", "1")
         // A process of a nextest run: only there is the broker used.
         .env("NEXTEST_RUN_ID", "broker-test")
@@ -48,6 +57,12 @@ fn child(kill_itself: bool) -> Output {
 
 /// What the child printed: `<how it got the database> <rows it found>`.
 fn said(output: &Output) -> (String, i64) {
+    let (how, rows, _) = said_all(output);
+    (how, rows)
+}
+
+/// What the child printed, with whether its session was older than the child.
+fn said_all(output: &Output) -> (String, i64, bool) {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let line = stdout
         .lines()
@@ -58,8 +73,12 @@ fn said(output: &Output) -> (String, i64) {
                 String::from_utf8_lossy(&output.stderr)
             )
         });
-    let (how, rows) = line.split_once(' ').unwrap();
-    (how.to_owned(), rows.trim().parse().unwrap())
+    let words: Vec<&str> = line.split_whitespace().collect();
+    (
+        words[0].to_owned(),
+        words[1].parse().unwrap(),
+        words[2] == "warm",
+    )
 }
 
 fn broker_pids() -> Vec<String> {
@@ -95,6 +114,13 @@ async fn test_processes_get_their_databases_from_the_broker() {
     // Served, and each finds the database as the template left it.
     assert_eq!(until_brokered(), ("broker".to_owned(), 0));
     assert_eq!(said(&child(false)), ("broker".to_owned(), 0));
+    // On a session an earlier test process left: one at a time, each gets the database
+    // and the session the last one gave back.
+    assert_eq!(
+        said_all(&child(false)),
+        ("broker".to_owned(), 0, true),
+        "a test process after another is given its warm session"
+    );
 
     // Killed holding its database (a row written): the next finds it reset.
     let killed = child(true);
@@ -124,10 +150,23 @@ async fn child_uses_a_database() {
     .fetch_one(db.pool())
     .await
     .unwrap();
-    let how = if name.starts_with("testbed-client-") {
+    let how = if name.starts_with("testbed-client") {
         "broker"
     } else {
         "direct"
+    };
+    let spawned: f64 = std::env::var(SPAWNED_ENV).unwrap().parse().unwrap();
+    let session_started: f64 = sqlx::query_scalar(
+        "select extract(epoch from backend_start)::float8 from pg_stat_activity \
+         where pid = pg_backend_pid()",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    let age = if session_started < spawned {
+        "warm"
+    } else {
+        "new"
     };
     let rows: i64 = sqlx::query_scalar("select count(*) from notes")
         .fetch_one(db.pool())
@@ -137,7 +176,7 @@ async fn child_uses_a_database() {
         .execute(db.pool())
         .await
         .unwrap();
-    println!("GOT {how} {rows}");
+    println!("GOT {how} {rows} {age}");
     if role == "kill" {
         use std::io::Write;
         std::io::stdout().flush().unwrap();

@@ -119,13 +119,14 @@ fn line(
 
 /// The strategies of the suite on `backend`: (line name, module of `testbed_suite`).
 /// Each strategy of `backend`: its name in the lines, its module, and whether it runs
-/// with the PostgreSQL broker (`TESTBED_PG_BROKER=1`).
+/// with the PostgreSQL broker (the default under nextest when `cargo-testbed` is found;
+/// the other lines set `TESTBED_PG_BROKER=0`).
 fn strategies(backend: Backend) -> &'static [(&'static str, &'static str, bool)] {
     match backend {
         Backend::Sqlite => &[("default (image)", "sqlite", false)],
         Backend::Postgres => &[
-            ("default (recycle)", "postgres", false),
-            ("default + broker", "postgres", true),
+            ("default (recycle, broker)", "postgres", true),
+            ("default without broker", "postgres", false),
             ("rollback", "postgres_rollback", false),
         ],
         Backend::MySql => &[("default (recycle)", "mysql", false)],

@@ -166,13 +166,16 @@ fn build_broker_bin() -> Result<PathBuf, String> {
         })
 }
 
-/// Sets the broker's variables on `command` for `part`.
+/// Sets the broker's variables on `command` for `part`: on, served by [`broker_bin`],
+/// or off (whatever `cargo-testbed` the `PATH` holds).
 fn broker_env(command: &mut Command, part: Part) {
     if part.broker {
         command.env("TESTBED_PG_BROKER", "1");
         if let Ok(bin) = broker_bin() {
             command.env("TESTBED_BROKER_BIN", bin);
         }
+    } else {
+        command.env("TESTBED_PG_BROKER", "0");
     }
 }
 

@@ -51,6 +51,8 @@ done
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target/nextest-suite}
 export TESTBED_REQUIRE=all CARGO_TERM_COLOR=never
+# The broker only when asked for, whatever `cargo-testbed` the PATH holds.
+export TESTBED_PG_BROKER=${TESTBED_PG_BROKER:-0}
 pg_url=${TESTBED_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 # The mysql client's connection options for the same server as TESTBED_MYSQL_URL.
 mysql_args=${STRESS_MYSQL_ARGS:--h127.0.0.1 -P3306 -uroot}

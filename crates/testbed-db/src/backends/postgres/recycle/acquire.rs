@@ -62,7 +62,11 @@ pub(crate) async fn acquire(
                 let warm = warm::warm_for(&server, &template);
                 // In rollback mode the test works on a pool of its own: open nothing
                 // here that it would not use.
-                let open = if rollback { 0 } else { session::CONNECTIONS };
+                let open = if rollback {
+                    session::Sessions::NONE
+                } else {
+                    session::Sessions::TEST
+                };
                 let claimed = engine::boxed(claim_ready(&server, &warm, open)).await?;
                 Ok::<_, DatabaseAcquireError>((warm, claimed))
             })
@@ -119,7 +123,7 @@ const ROLLBACK_ALLOWS_MORE: &str =
 pub(super) async fn claim_ready(
     server: &PgServer,
     warm: &Warm,
-    open: u32,
+    open: session::Sessions,
 ) -> Result<Claimed, ServerCallError> {
     for _attempt in 0..5 {
         let step = trace::step("claim");
@@ -234,7 +238,7 @@ async fn release(
         pool_limit::close_test_pool(&claimed.pool, Backend::Postgres, &claimed.name).await;
         let (opener, name) = (server.clone(), claimed.name.clone());
         let reopened = engine::run(async move {
-            engine::boxed(session::open_pool(&opener, &name, session::CONNECTIONS)).await
+            engine::boxed(session::open_pool(&opener, &name, session::Sessions::TEST)).await
         })
         .await;
         match reopened {

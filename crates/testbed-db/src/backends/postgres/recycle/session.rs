@@ -23,6 +23,30 @@ use crate::{Backend, ServerCallError, engine, owner};
 /// test process keeps three connections in all.
 pub(crate) const CONNECTIONS: u32 = 2;
 
+/// How many connections a claimed database's pool opens at once, and at most.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sessions {
+    pub(crate) open: u32,
+    pub(crate) limit: u32,
+}
+
+impl Sessions {
+    /// A test's pool: [`CONNECTIONS`] opened before the test starts, up to the test
+    /// pool's limit.
+    pub(crate) const TEST: Self = Self {
+        open: CONNECTIONS,
+        limit: TEST_POOL_CONNECTIONS,
+    };
+    /// None opened: a `Rollback` test works on a pool of its own.
+    pub(crate) const NONE: Self = Self {
+        open: 0,
+        limit: TEST_POOL_CONNECTIONS,
+    };
+    /// The broker's: one session, for its resets (tests reach the database through
+    /// its session pool); sqlx would open more for back-to-back statements otherwise.
+    pub(crate) const BROKER: Self = Self { open: 1, limit: 1 };
+}
+
 /// A pool on a pooled database this process holds, made on the engine.
 pub(crate) struct Claimed {
     pub(crate) name: String,
@@ -52,11 +76,11 @@ fn pool_options(server: &PgServer, name: &str) -> sqlx::postgres::PgConnectOptio
 pub(crate) async fn open_pool(
     server: &PgServer,
     name: &str,
-    open: u32,
+    sessions: Sessions,
 ) -> Result<Claimed, ServerCallError> {
     let foreign = Arc::new(AtomicBool::new(false));
     let flag = foreign.clone();
-    let holdings = Holdings::new(TEST_POOL_CONNECTIONS);
+    let holdings = Holdings::new(sessions.limit);
     let on_connect = holdings.clone();
     let pool = pool_limit::test_pool_options::<sqlx::Postgres>(&holdings)
         .min_connections(0)
@@ -74,7 +98,7 @@ pub(crate) async fn open_pool(
         })
         .connect_lazy_with(pool_options(server, name));
     // Opened at once, in parallel: each costs a backend start on the server.
-    let opening: Vec<_> = (0..open)
+    let opening: Vec<_> = (0..sessions.open)
         .map(|_| {
             let pool = pool.clone();
             tokio::spawn(async move { pool.acquire().await })

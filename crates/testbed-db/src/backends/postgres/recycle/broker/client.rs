@@ -1,6 +1,5 @@
 //! A test process's side: ask the broker for a database, connect to it, let it go.
 
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,12 +40,22 @@ pub(crate) async fn acquire(
         .await
         .ok()?
         .ok()??;
-    let name = answer.strip_prefix("OK ")?.to_owned();
+    let mut words = answer.strip_prefix("OK ")?.split(' ');
+    let name = words.next()?.to_owned();
+    let session_pool = words.next();
     step.end();
     let options = PgConnectOptions::from_str(server.as_str())
         .ok()?
-        .database(&name)
-        .application_name(&format!("testbed-client-{}", owner::token()));
+        .database(&name);
+    let options = match session_pool {
+        // Through the broker's session pool, whose kept sessions go to a client that
+        // asks with the same startup parameters: so one name for every process.
+        Some(dir) => options
+            .socket(dir)
+            .ssl_mode(sqlx::postgres::PgSslMode::Disable)
+            .application_name("testbed-client"),
+        None => options.application_name(&format!("testbed-client-{}", owner::token())),
+    };
     let url = crate::probe::database_url(&server, &name);
     let holdings = Holdings::new(TEST_POOL_CONNECTIONS);
     let pool =
@@ -96,16 +105,17 @@ fn start_broker(socket: &Path) {
     let Some(program) = broker_program() else {
         return;
     };
-    // Its own process group and no handle on the test's output: the runner neither
-    // kills it with the test nor waits for it.
+    // `--detach` starts the broker in a process group of its own, with no handle on
+    // the test's output, and returns at once: the runner neither kills the broker with
+    // the test nor waits for it, and the broker is not this process's child (one would
+    // be a leak to the leak checks). Waited for here: a few milliseconds, once.
     let _ = std::process::Command::new(program)
-        .args(["testbed", "db", "broker", "--socket"])
+        .args(["testbed", "db", "broker", "--detach", "--socket"])
         .arg(socket)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .process_group(0)
-        .spawn();
+        .status();
 }
 
 /// `TESTBED_BROKER_BIN`, else `cargo-testbed` on the `PATH`.

@@ -24,13 +24,21 @@
 //! ends with its lease: another process may then take the database from under the
 //! test.
 //!
-//! The protocol, one line each way: `CLAIM 1 <schema hash>` answered by `OK <database>`
+//! The test process then connects to its database through the broker's session pool
+//! (`proxy`), a PostgreSQL socket in a directory beside the broker's, and gets server
+//! sessions that earlier tests of the same database left warm; the database's URL
+//! still names the server itself.
+//!
+//! The protocol, one line each way: `CLAIM 2 <schema hash>` answered by `OK <database>
+//! <session pool directory>` (or `OK <database>` when the broker has no session pool)
 //! or `NO <why>`; then `DONE` (or the socket closing), or `KEEP` (a failing test under
 //! `TESTBED_KEEP_FAILED`) answered by `KEPT`.
 
 mod client;
+mod proxy;
 mod serve;
 mod settings;
+mod wire;
 
 pub(crate) use client::acquire;
 pub use serve::serve;

@@ -14,7 +14,8 @@ use super::super::super::template;
 use super::super::session::{self, Claimed};
 use super::super::warm::{self, Warm};
 use super::super::{claim_ready, ledger};
-use super::settings::{IDLE_EXIT, PROTOCOL};
+use super::proxy::{Proxy, Upstream};
+use super::settings::{IDLE_EXIT, PROTOCOL, session_pool_dir};
 use crate::retry::Pace;
 use crate::{Backend, ServerCallError, engine};
 
@@ -27,6 +28,10 @@ struct Clients {
 /// Serves test processes on `socket` until no client came for [`IDLE_EXIT`]; returns
 /// at once if another broker serves it. Blocks the calling thread.
 pub fn serve(socket: PathBuf) -> Result<(), String> {
+    if let Some(dir) = socket.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+    }
     let lock_path = socket.with_extension("lock");
     let lock = std::fs::File::create(&lock_path)
         .map_err(|e| format!("cannot create `{}`: {e}", lock_path.display()))?;
@@ -44,6 +49,14 @@ async fn run(socket: &Path) -> Result<(), String> {
     let listener = UnixListener::bind(socket)
         .map_err(|e| format!("cannot listen on `{}`: {e}", socket.display()))?;
     let server = server().await.map_err(|e| e.to_string())?;
+    // Without its session pool the broker still serves: clients connect to the server.
+    let pool_dir = session_pool_dir(socket);
+    let proxy = Proxy::start(
+        &pool_dir,
+        server.admin.get_port(),
+        Upstream::of(&server.admin),
+    )
+    .ok();
     let clients = Arc::new(Clients {
         connected: AtomicUsize::new(0),
         last_left: std::sync::Mutex::new(Instant::now()),
@@ -53,8 +66,9 @@ async fn run(socket: &Path) -> Result<(), String> {
             Ok(Ok((stream, _))) => {
                 clients.connected.fetch_add(1, Ordering::SeqCst);
                 let (server, clients) = (server.clone(), clients.clone());
+                let (proxy, pool_dir) = (proxy.clone(), pool_dir.clone());
                 tokio::spawn(async move {
-                    serve_one(stream, &server).await;
+                    serve_one(stream, &server, proxy.as_deref(), &pool_dir).await;
                     *clients.last_left.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
                     clients.connected.fetch_sub(1, Ordering::SeqCst);
                 });
@@ -67,6 +81,7 @@ async fn run(socket: &Path) -> Result<(), String> {
                     .unwrap_or_else(|e| e.into_inner())
                     .elapsed();
                 if clients.connected.load(Ordering::SeqCst) == 0 && idle > IDLE_EXIT {
+                    let _ = std::fs::remove_dir_all(&pool_dir);
                     return Ok(());
                 }
                 if server.is_lost() {
@@ -78,7 +93,12 @@ async fn run(socket: &Path) -> Result<(), String> {
 }
 
 /// One test process: its claim, then its database back.
-async fn serve_one(stream: UnixStream, server: &Arc<PgServer>) {
+async fn serve_one(
+    stream: UnixStream,
+    server: &Arc<PgServer>,
+    proxy: Option<&Proxy>,
+    pool_dir: &Path,
+) {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
     let Ok(Some(request)) = lines.next_line().await else {
@@ -92,21 +112,31 @@ async fn serve_one(stream: UnixStream, server: &Arc<PgServer>) {
             return;
         }
     };
-    let answer = format!("OK {}\n", claimed.name);
+    let answer = match proxy {
+        Some(proxy) => {
+            proxy.hand(&claimed.name);
+            format!("OK {} {}\n", claimed.name, pool_dir.display())
+        }
+        None => format!("OK {}\n", claimed.name),
+    };
     if write.write_all(answer.as_bytes()).await.is_err() {
-        take_back(server, warm, claimed).await;
+        take_back(server, warm, claimed, proxy).await;
         return;
     }
     // The test runs. Then `DONE`, or its process ended (the socket closed), or `KEEP`.
     match lines.next_line().await {
         Ok(Some(line)) if line == "KEEP" => {
+            if let Some(proxy) = proxy {
+                proxy.take_back(&claimed.name).await;
+                proxy.done(&claimed.name, false);
+            }
             claimed.pool.close().await;
             let kept = ledger::keep(server, &claimed.name).await;
             let _ = write
                 .write_all(if kept.is_ok() { b"KEPT\n" } else { b"LOST\n" })
                 .await;
         }
-        _ => take_back(server, warm, claimed).await,
+        _ => take_back(server, warm, claimed, proxy).await,
     }
 }
 
@@ -136,7 +166,7 @@ async fn hand_out(server: &Arc<PgServer>, request: &str) -> Result<(Arc<Warm>, C
             }
         }
     }
-    let claimed = claim_ready(server, &warm, 1)
+    let claimed = claim_ready(server, &warm, session::Sessions::BROKER)
         .await
         .map_err(|e| e.to_string())?;
     Ok((warm, claimed))
@@ -145,10 +175,20 @@ async fn hand_out(server: &Arc<PgServer>, request: &str) -> Result<(Arc<Warm>, C
 /// After a test: ends whatever its process left on the database, resets it on the
 /// broker's own session and keeps it for the next client; drops it if the test
 /// changed the schema past undoing.
-async fn take_back(server: &Arc<PgServer>, warm: Arc<Warm>, claimed: Claimed) {
+async fn take_back(
+    server: &Arc<PgServer>,
+    warm: Arc<Warm>,
+    claimed: Claimed,
+    proxy: Option<&Proxy>,
+) {
     let name = claimed.name.clone();
+    // The sessions the session pool keeps for the next test are left alone.
+    let spared = match proxy {
+        Some(proxy) => proxy.take_back(&name).await,
+        None => Vec::new(),
+    };
     let reset = async {
-        end_clients_sessions(&claimed.pool, &name).await?;
+        end_clients_sessions(&claimed.pool, &name, &spared).await?;
         session::end_sessions(&claimed.pool).await.map_err(|e| {
             ServerCallError::statement(
                 Backend::Postgres,
@@ -159,25 +199,51 @@ async fn take_back(server: &Arc<PgServer>, warm: Arc<Warm>, claimed: Claimed) {
         session::reset(server, &warm.template, &claimed.pool).await
     }
     .await;
-    match reset {
+    let kept = match reset {
         Ok(true) => match ledger::mark_clean(server, &name).await {
-            Ok(()) => warm.push(claimed),
+            Ok(()) => {
+                warm.push(claimed);
+                true
+            }
             Err(_) => {
+                close_sessions(proxy, &name);
                 claimed.pool.close().await;
                 ledger::unclaim(server, &name).await;
+                false
             }
         },
         _ => {
+            close_sessions(proxy, &name);
             claimed.pool.close().await;
             let _ = ledger::drop_claimed(server, &name).await;
+            false
         }
+    };
+    if let Some(proxy) = proxy
+        && kept
+    {
+        proxy.done(&name, true);
+        // Pushing it may have let other databases go, to keep the connections few.
+        proxy.prune(warm::holds);
     }
 }
 
-/// Ends every session on the pool's database but the broker's own, and waits until
-/// they are gone: a client closes its connections before it lets go, but one killed
-/// mid-statement leaves its statement running.
-async fn end_clients_sessions(pool: &sqlx::PgPool, name: &str) -> Result<(), ServerCallError> {
+/// Closes the sessions the session pool keeps for `name`, before the broker lets it go.
+fn close_sessions(proxy: Option<&Proxy>, name: &str) {
+    if let Some(proxy) = proxy {
+        proxy.done(name, false);
+    }
+}
+
+/// Ends every session on the pool's database but the broker's own and the `spared`
+/// ones its session pool keeps, and waits until they are gone: a client closes its
+/// connections before it lets go, but one killed mid-statement leaves its statement
+/// running.
+async fn end_clients_sessions(
+    pool: &sqlx::PgPool,
+    name: &str,
+    spared: &[i32],
+) -> Result<(), ServerCallError> {
     let action = || format!("end the sessions on `{name}`");
     let fail = |e| ServerCallError::statement(Backend::Postgres, action(), e);
     let ours = format!(
@@ -191,9 +257,10 @@ async fn end_clients_sessions(pool: &sqlx::PgPool, name: &str) -> Result<(), Ser
         let left: i64 = sqlx::query_scalar(
             "select count(pg_terminate_backend(pid)) from pg_stat_activity
              where datname = current_database() and pid <> pg_backend_pid()
-               and application_name <> $1",
+               and application_name <> $1 and pid <> all($2)",
         )
         .bind(&ours)
+        .bind(spared)
         .fetch_one(&mut *conn)
         .await
         .map_err(fail)?;

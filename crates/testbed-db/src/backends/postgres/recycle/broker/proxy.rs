@@ -1,0 +1,524 @@
+//! The broker's session pool: a PostgreSQL socket through which test processes reach
+//! the databases the broker handed them, on server sessions the broker keeps warm.
+//!
+//! A new server session is the costliest part of a test process's work under a
+//! process-per-test runner: the server starts a backend, and every table the test
+//! touches has its catalog entries read again by it. The proxy keeps the sessions of a
+//! test that ended cleanly and gives them to the next test of the same database, as
+//! PgBouncer's session pooling does: the first connection to a database is passed
+//! through to the server as it is (the client authenticates itself); when the client
+//! says goodbye (`Terminate`) with nothing in flight and no transaction open, the
+//! proxy runs `DISCARD ALL` on the session and keeps it; the next client of that
+//! database with the same startup parameters gets it, greeted with the parameters and
+//! key the server sent for it. A session left in any other state (a client killed
+//! mid-query, a transaction open, the stream broken) is closed, never reused.
+//!
+//! Only a database the broker handed to a test that still runs is served; the broker
+//! waits for the proxy to be done with a database's sessions before it resets it (see
+//! `serve`), and ends every session on it but the kept ones, whose ids it gets here.
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpStream, UnixListener, UnixStream};
+
+use super::wire::{self, Message, Opening, Reader};
+
+/// Sessions kept per database: a test rarely holds more than two at once.
+const KEPT_PER_DATABASE: usize = 2;
+
+/// How long the broker waits for the proxy to finish with a database's sessions after
+/// its test let it go (the client closed them first, so this is the time to see its
+/// goodbyes through).
+const SETTLE_WITHIN: Duration = Duration::from_secs(5);
+
+/// Where the real server listens.
+#[derive(Clone, Debug)]
+pub(super) enum Upstream {
+    Tcp(String, u16),
+    Unix(PathBuf),
+}
+
+impl Upstream {
+    /// The server that `options` connect to.
+    pub(super) fn of(options: &sqlx::postgres::PgConnectOptions) -> Self {
+        let port = options.get_port();
+        match options.get_socket() {
+            Some(dir) => Self::Unix(dir.join(format!(".s.PGSQL.{port}"))),
+            None if options.get_host().starts_with('/') => {
+                Self::Unix(Path::new(options.get_host()).join(format!(".s.PGSQL.{port}")))
+            }
+            None => Self::Tcp(options.get_host().to_owned(), port),
+        }
+    }
+
+    async fn connect(&self) -> io::Result<ServerStream> {
+        Ok(match self {
+            Self::Tcp(host, port) => {
+                let stream = TcpStream::connect((host.as_str(), *port)).await?;
+                stream.set_nodelay(true)?;
+                ServerStream::Tcp(stream)
+            }
+            Self::Unix(path) => ServerStream::Unix(UnixStream::connect(path).await?),
+        })
+    }
+}
+
+/// A connection to the server.
+enum ServerStream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl ServerStream {
+    /// Whether the server closed the session or sent something while it sat kept (it
+    /// was terminated, say): such a session is not given out.
+    fn is_quiet(&self) -> bool {
+        let mut byte = [0u8; 1];
+        let read = match self {
+            Self::Tcp(stream) => stream.try_read(&mut byte),
+            Self::Unix(stream) => stream.try_read(&mut byte),
+        };
+        matches!(read, Err(ref e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+
+    fn split(
+        &mut self,
+    ) -> (
+        Box<dyn AsyncRead + Unpin + Send + '_>,
+        Box<dyn AsyncWrite + Unpin + Send + '_>,
+    ) {
+        match self {
+            Self::Tcp(stream) => {
+                let (read, write) = stream.split();
+                (Box::new(read), Box::new(write))
+            }
+            Self::Unix(stream) => {
+                let (read, write) = stream.split();
+                (Box::new(read), Box::new(write))
+            }
+        }
+    }
+}
+
+/// A server session kept for the next client of its database.
+struct Kept {
+    /// The startup parameters it was opened with: only a client asking for the same
+    /// gets it.
+    parameters: Vec<(String, String)>,
+    /// What the server sent after authenticating it, up to its first `ReadyForQuery`
+    /// (parameter statuses, the cancellation key).
+    greeting: Vec<u8>,
+    /// Its server process id.
+    pid: i32,
+    stream: ServerStream,
+}
+
+/// What the proxy knows of each database.
+#[derive(Default)]
+struct Databases {
+    /// Databases handed to a test that still runs: the only ones served.
+    handed: HashSet<String>,
+    /// Client connections being served, per database.
+    serving: HashMap<String, usize>,
+    /// Databases whose test let them go, while the broker waits for their sessions.
+    settling: HashSet<String>,
+    /// Databases the broker is resetting.
+    resetting: HashSet<String>,
+    /// Sessions kept, per database.
+    kept: HashMap<String, Vec<Kept>>,
+}
+
+/// The proxy: its socket and its databases.
+pub(super) struct Proxy {
+    upstream: Upstream,
+    databases: Mutex<Databases>,
+    settled: tokio::sync::Notify,
+}
+
+impl Proxy {
+    fn databases(&self) -> MutexGuard<'_, Databases> {
+        self.databases.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Serves `name` from now on: a test was handed it.
+    pub(super) fn hand(&self, name: &str) {
+        self.databases().handed.insert(name.to_owned());
+    }
+
+    /// Stops serving `name` (its test let it go) and waits, up to [`SETTLE_WITHIN`],
+    /// until no client connection to it is being served; returns the server process ids
+    /// of the sessions kept for it, which the broker leaves alone when it ends the
+    /// test's sessions.
+    pub(super) async fn take_back(&self, name: &str) -> Vec<i32> {
+        {
+            let mut databases = self.databases();
+            databases.handed.remove(name);
+            databases.settling.insert(name.to_owned());
+        }
+        let _ = tokio::time::timeout(SETTLE_WITHIN, async {
+            loop {
+                let settled = self.settled.notified();
+                if self.databases().serving.get(name).copied().unwrap_or(0) == 0 {
+                    return;
+                }
+                settled.await;
+            }
+        })
+        .await;
+        let mut databases = self.databases();
+        databases.settling.remove(name);
+        databases.resetting.insert(name.to_owned());
+        databases
+            .kept
+            .get(name)
+            .map(|kept| kept.iter().map(|kept| kept.pid).collect())
+            .unwrap_or_default()
+    }
+
+    /// The broker is done with `name` after [`Self::take_back`]: its kept sessions stay
+    /// for the next test if `reset` (the database is clean and the broker keeps it),
+    /// else they are closed.
+    pub(super) fn done(&self, name: &str, reset: bool) {
+        let mut databases = self.databases();
+        databases.resetting.remove(name);
+        if !reset {
+            databases.kept.remove(name);
+        }
+    }
+
+    /// Closes the sessions kept for every database that no test uses, the broker is not
+    /// taking back, and `holds` says the broker no longer holds (it let it go to keep
+    /// its connections few).
+    pub(super) fn prune(&self, holds: impl Fn(&str) -> bool) {
+        let databases = &mut *self.databases();
+        let (handed, settling, resetting) =
+            (&databases.handed, &databases.settling, &databases.resetting);
+        databases.kept.retain(|name, _| {
+            handed.contains(name)
+                || settling.contains(name)
+                || resetting.contains(name)
+                || holds(name)
+        });
+    }
+
+    /// Starts serving on `dir/.s.PGSQL.<port>` (the name a PostgreSQL client gives a
+    /// socket in `dir`). Runs until the runtime ends.
+    pub(super) fn start(dir: &Path, port: u16, upstream: Upstream) -> io::Result<Arc<Self>> {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        // Only this user may connect: a kept session asks for no password.
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .recursive(true)
+            .create(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        let socket = dir.join(format!(".s.PGSQL.{port}"));
+        let _ = std::fs::remove_file(&socket);
+        let listener = UnixListener::bind(&socket)?;
+        let proxy = Arc::new(Self {
+            upstream,
+            databases: Mutex::default(),
+            settled: tokio::sync::Notify::new(),
+        });
+        let serving = proxy.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let proxy = serving.clone();
+                tokio::spawn(async move { proxy.serve(client).await });
+            }
+        });
+        Ok(proxy)
+    }
+
+    /// One client connection, from its startup packet to its end.
+    async fn serve(&self, client: UnixStream) {
+        let mut client = Reader::new(client);
+        let parameters = loop {
+            let Ok(packet) = client.untyped().await else {
+                return;
+            };
+            match wire::opening(&packet) {
+                Ok(Opening::Encryption) => {
+                    if client.stream_mut().write_all(b"N").await.is_err() {
+                        return;
+                    }
+                }
+                Ok(Opening::Startup(parameters)) => break parameters,
+                Err(_) => return,
+            }
+        };
+        let database = parameters
+            .iter()
+            .find(|(key, _)| key == "database")
+            .map(|(_, value)| value.clone())
+            .unwrap_or_default();
+        let kept = self.admit(&database, &parameters);
+        let Some(kept) = kept else {
+            let refusal = wire::fatal(
+                "08004",
+                &format!(
+                    "testbed's broker serves `{database}` only to the test it was handed \
+                         to, and that test has ended"
+                ),
+            );
+            let _ = client.stream_mut().write_all(&refusal).await;
+            return;
+        };
+        let session = match kept {
+            Some(kept) => self.greet(client, kept).await,
+            None => self.pass_through(client, &parameters).await,
+        };
+        if let Some((client, kept)) = session {
+            let ended = relay(client, kept).await;
+            if let Some(kept) = ended {
+                let mut databases = self.databases();
+                // Kept while its test runs or the broker waits for its sessions; once
+                // the broker has taken the database back, a late one is closed.
+                if databases.handed.contains(&database) || databases.settling.contains(&database) {
+                    let list = databases.kept.entry(database.clone()).or_default();
+                    if list.len() < KEPT_PER_DATABASE {
+                        list.push(kept);
+                    }
+                }
+            }
+        }
+        let mut databases = self.databases();
+        if let Some(count) = databases.serving.get_mut(&database) {
+            *count -= 1;
+            if *count == 0 {
+                databases.serving.remove(&database);
+            }
+        }
+        drop(databases);
+        self.settled.notify_waiters();
+    }
+
+    /// Counts a client of `database` in, with a kept session for it if there is one;
+    /// `None` if `database` is not handed to a running test.
+    fn admit(&self, database: &str, parameters: &[(String, String)]) -> Option<Option<Kept>> {
+        let mut databases = self.databases();
+        if !databases.handed.contains(database) {
+            return None;
+        }
+        *databases.serving.entry(database.to_owned()).or_default() += 1;
+        Some(take_kept(&mut databases, database, parameters))
+    }
+
+    /// Greets `client` on a kept session, as the server greeted its first client.
+    async fn greet(
+        &self,
+        mut client: Reader<UnixStream>,
+        kept: Kept,
+    ) -> Option<(Reader<UnixStream>, Kept)> {
+        let mut greeting = wire::authentication_ok();
+        greeting.extend_from_slice(&kept.greeting);
+        greeting.extend(wire::ready_idle());
+        client.stream_mut().write_all(&greeting).await.ok()?;
+        Some((client, kept))
+    }
+
+    /// Opens a new server session for `client`, passing the startup packet and the
+    /// authentication through, and records the server's greeting.
+    async fn pass_through(
+        &self,
+        client: Reader<UnixStream>,
+        parameters: &[(String, String)],
+    ) -> Option<(Reader<UnixStream>, Kept)> {
+        let mut stream = match self.upstream.connect().await {
+            Ok(stream) => stream,
+            Err(error) => {
+                let refusal = wire::fatal(
+                    "08001",
+                    &format!("testbed's broker cannot reach the server: {error}"),
+                );
+                let mut client = client;
+                let _ = client.stream_mut().write_all(&refusal).await;
+                return None;
+            }
+        };
+        let mut client = client;
+        let (greeting, pid) = {
+            let (server_read, mut server_write) = stream.split();
+            server_write
+                .write_all(&startup_packet(parameters))
+                .await
+                .ok()?;
+            let mut server = Reader::new(server_read);
+            authenticate(&mut client, &mut server, &mut server_write).await?
+        };
+        Some((
+            client,
+            Kept {
+                parameters: parameters.to_vec(),
+                greeting,
+                pid,
+                stream,
+            },
+        ))
+    }
+}
+
+/// Takes a kept session of `database` opened with `parameters` that is still quiet;
+/// closes the ones found dead on the way.
+fn take_kept(
+    databases: &mut Databases,
+    database: &str,
+    parameters: &[(String, String)],
+) -> Option<Kept> {
+    let list = databases.kept.get_mut(database)?;
+    while let Some(at) = list.iter().position(|kept| kept.parameters == parameters) {
+        let kept = list.swap_remove(at);
+        if kept.stream.is_quiet() {
+            return Some(kept);
+        }
+    }
+    None
+}
+
+/// The startup packet for `parameters`.
+fn startup_packet(parameters: &[(String, String)]) -> Vec<u8> {
+    let mut packet = vec![0, 0, 0, 0];
+    packet.extend(196_608u32.to_be_bytes());
+    for (key, value) in parameters {
+        packet.extend(key.as_bytes());
+        packet.push(0);
+        packet.extend(value.as_bytes());
+        packet.push(0);
+    }
+    packet.push(0);
+    let length = packet.len() as u32;
+    packet[..4].copy_from_slice(&length.to_be_bytes());
+    packet
+}
+
+/// Passes the authentication between client and server until the server's first
+/// `ReadyForQuery`; returns what the server sent after authenticating (for the next
+/// client of the session) and the session's process id. `None` if it failed (the
+/// server's error reached the client).
+async fn authenticate(
+    client: &mut Reader<UnixStream>,
+    server: &mut Reader<impl AsyncRead + Unpin>,
+    server_write: &mut (impl AsyncWrite + Unpin),
+) -> Option<(Vec<u8>, i32)> {
+    let (mut greeting, mut pid, mut authenticated) = (Vec::new(), None, false);
+    loop {
+        let message = server.next().await.ok()??;
+        client.stream_mut().write_all(&message.bytes).await.ok()?;
+        match message.kind {
+            b'R' => match wire::authentication_code(&message)? {
+                0 => authenticated = true,
+                // SASL's final message asks for no answer.
+                12 => {}
+                _ => {
+                    let answer = client.next().await.ok()??;
+                    server_write.write_all(&answer.bytes).await.ok()?;
+                }
+            },
+            b'E' => return None,
+            b'Z' if authenticated => return Some((greeting, pid?)),
+            _ if authenticated => {
+                pid = pid.or(wire::backend_pid(&message));
+                greeting.extend_from_slice(&message.bytes);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Passes messages both ways until the client leaves. Returns the session, reset with
+/// `DISCARD ALL`, when it can serve another client: the client said goodbye with every
+/// answer delivered and no transaction open.
+async fn relay(client: Reader<UnixStream>, mut kept: Kept) -> Option<Kept> {
+    reusable_after(client, &mut kept.stream)
+        .await
+        .then_some(kept)
+}
+
+/// The relay itself: whether the session ended reusable and was reset.
+async fn reusable_after(mut client: Reader<UnixStream>, stream: &mut ServerStream) -> bool {
+    let (server_read, mut server_write) = stream.split();
+    let mut server = Reader::new(server_read);
+    // Requests that each end in one `ReadyForQuery`, not yet answered; the status of
+    // the last one.
+    let (mut awaited, mut status) = (0usize, b'I');
+    let goodbye = loop {
+        match next_of_either(&mut client, &mut server).await {
+            Side::Client(message) => match message {
+                Ok(Some(message)) if message.kind == b'X' => break true,
+                Ok(Some(message)) => {
+                    if matches!(message.kind, b'Q' | b'S' | b'F') {
+                        awaited += 1;
+                    }
+                    if server_write.write_all(&message.bytes).await.is_err() {
+                        break false;
+                    }
+                }
+                _ => break false,
+            },
+            Side::Server(message) => match message {
+                Ok(Some(message)) => {
+                    if message.kind == b'Z' {
+                        awaited = awaited.saturating_sub(1);
+                        status = message.body().first().copied().unwrap_or(b'?');
+                    }
+                    if client.stream_mut().write_all(&message.bytes).await.is_err() {
+                        break false;
+                    }
+                }
+                _ => return false,
+            },
+        }
+    };
+    if !goodbye || awaited != 0 || status != b'I' || server.has_buffered() {
+        return false;
+    }
+    if server_write
+        .write_all(&wire::query("DISCARD ALL"))
+        .await
+        .is_err()
+    {
+        return false;
+    }
+    let mut failed = false;
+    loop {
+        let message: Message = match server.next().await {
+            Ok(Some(message)) => message,
+            _ => return false,
+        };
+        match message.kind {
+            b'E' => failed = true,
+            b'Z' => return !failed && message.body() == b"I",
+            _ => {}
+        }
+    }
+}
+
+/// A message from one side of the relay.
+enum Side {
+    Client(io::Result<Option<Message>>),
+    Server(io::Result<Option<Message>>),
+}
+
+/// The next message from whichever side sends first (the client's first when both
+/// have one). The other read is dropped unfinished, which loses nothing: a [`Reader`]
+/// keeps what it read in its buffer.
+async fn next_of_either(
+    client: &mut Reader<UnixStream>,
+    server: &mut Reader<impl AsyncRead + Unpin>,
+) -> Side {
+    use std::future::Future;
+    use std::task::Poll;
+    let mut from_client = std::pin::pin!(client.next());
+    let mut from_server = std::pin::pin!(server.next());
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(message) = from_client.as_mut().poll(cx) {
+            return Poll::Ready(Side::Client(message));
+        }
+        from_server.as_mut().poll(cx).map(Side::Server)
+    })
+    .await
+}
