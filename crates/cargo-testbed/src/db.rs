@@ -23,8 +23,8 @@ pub(crate) enum DbCommand {
         #[arg(long)]
         kept: bool,
     },
-    /// Serve as the PostgreSQL broker on `socket` (started by test processes under
-    /// `TESTBED_PG_BROKER=1`; exits when unused).
+    /// Serve as the PostgreSQL broker on `socket` (started by the test processes of a
+    /// nextest run unless `TESTBED_PG_BROKER=0`; exits when unused).
     #[command(hide = true)]
     Broker {
         /// The Unix socket to serve on.

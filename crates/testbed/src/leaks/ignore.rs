@@ -154,6 +154,9 @@ pub(super) fn thread_ignored(name: &str) -> bool {
 }
 
 pub(super) fn thread_id_ignored(tid: u64) -> bool {
+    if super::runner_holds::holds_thread(tid) {
+        return true;
+    }
     let rules = LONG_LIVED_THREADS
         .read()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -161,6 +164,9 @@ pub(super) fn thread_id_ignored(tid: u64) -> bool {
 }
 
 pub(super) fn fd_ignored(fd: u32, target: &Path) -> bool {
+    if super::runner_holds::holds_fd(fd, target) {
+        return true;
+    }
     let rules = LONG_LIVED_FDS
         .read()
         .unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -37,6 +37,7 @@ mod overrides;
 mod policy;
 mod report;
 mod retry;
+mod runner_holds;
 mod tasks;
 mod temp_files;
 mod threads;
@@ -51,4 +52,5 @@ pub use policy::override_policy;
 pub use policy::{Category, LEAKS_ENV, Policy};
 #[cfg(feature = "tokio")]
 pub(crate) use retry::backoff;
+pub(crate) use runner_holds::RunnerHolds;
 pub(crate) use threads::current_thread_id;

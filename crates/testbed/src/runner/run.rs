@@ -11,7 +11,7 @@ use crate::core::catch_unwind_future;
 use crate::core::running;
 use crate::core::{Failure, FailureKind, Outcome, Scope};
 use crate::harness::registration::ShouldPanic;
-use crate::leaks::Category;
+use crate::leaks::{Category, RunnerHolds};
 
 use super::ending::{conclude, judge, timed_out};
 use super::steps::Step;
@@ -42,6 +42,7 @@ pub(crate) fn libtest_name(path: &str) -> &str {
 pub fn run_sync(info: &TestInfo, test: impl FnOnce(&Scope) -> Step) {
     let scope = Scope::new(libtest_name(info.name));
     let _running = running::enter(&scope);
+    let _holds = RunnerHolds::this_thread();
     let checks = checks::before(&scope, info.allow_leaks);
     let expecting = !matches!(info.should_panic, ShouldPanic::No);
     let result = expected_panic::marked(expecting, || {
@@ -72,6 +73,7 @@ pub fn run_sync_with_timeout(
 ) {
     let scope = Scope::new(libtest_name(info.name));
     let _running = running::enter(&scope);
+    let _holds = RunnerHolds::this_thread();
     let mut checks = checks::before(&scope, info.allow_leaks);
     let worker_scope = scope.clone();
     let expecting = !matches!(info.should_panic, ShouldPanic::No);
@@ -82,6 +84,7 @@ pub fn run_sync_with_timeout(
         .spawn(move || {
             let _ = tid_sender.send(crate::leaks::current_thread_id());
             let _running = running::enter(&worker_scope);
+            let _holds = RunnerHolds::this_thread();
             let result = expected_panic::marked(expecting, || {
                 catch_unwind(AssertUnwindSafe(|| test(&worker_scope)))
             });
@@ -122,13 +125,17 @@ where
 {
     let scope = Scope::new(libtest_name(info.name));
     let _running = running::enter(&scope);
-    // Built before the leak checks' snapshot: the runtime's descriptors (its poll and
-    // its waker) are the runner's, not the test's, and one of them can outlive the
-    // runtime for a moment when a connection opened on it is closed elsewhere later.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("testbed: cannot build the tokio runtime for an async test");
+    // Built before the leak checks' snapshot, and held for the runner: the runtime's
+    // descriptors (its poll and its waker) are neither this test's leak nor another's,
+    // and one of them can outlive the runtime for a moment when a connection opened on
+    // it is closed elsewhere later.
+    let mut holds = RunnerHolds::this_thread();
+    let runtime = holds.runtime(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("testbed: cannot build the tokio runtime for an async test")
+    });
     let mut checks = checks::before(&scope, info.allow_leaks);
     let (ending, cleanup_failures) = runtime.block_on(async {
         let expecting = !matches!(info.should_panic, ShouldPanic::No);
@@ -149,6 +156,7 @@ where
         checks.set_tasks_alive(settle_tasks(&runtime));
     }
     drop(runtime);
+    holds.runtime_ended();
     conclude(&scope, ending, cleanup_failures, checks);
 }
 

@@ -12,11 +12,12 @@
 //! clock. The broker claims its databases in the registry like any process, so
 //! brokered and direct processes share one server safely.
 //!
-//! Opt-in (`TESTBED_PG_BROKER=1`), under `cargo nextest run`, for the default isolation
-//! only. It is the
-//! `cargo testbed db broker` command, which a test process starts when none answers
-//! (found through `TESTBED_BROKER_BIN`, else `cargo-testbed` on the `PATH`), in a
-//! process group of its own and with no handle on the test's output; one runs per
+//! On by default under `cargo nextest run` (`TESTBED_PG_BROKER=0` turns it off), for
+//! the default isolation only. It is the `cargo testbed db broker` command, which a test
+//! process starts when none answers (found through `TESTBED_BROKER_BIN`, else
+//! `cargo-testbed` on the `PATH`; without it every test process goes the direct way),
+//! through `--detach`: in a process group of its own, with no handle on the test's
+//! output, and not the test process's child; one runs per
 //! user, server and testbed-db version (an exclusive lock on a file beside its
 //! socket), and it exits after [`IDLE_EXIT`] without a client. A test process that
 //! finds no broker, or any answer but a database, goes the direct way, so nothing

@@ -26,6 +26,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixListener, UnixStream};
 
+use super::super::super::kept;
 use super::wire::{self, Message, Opening, Reader};
 
 /// Sessions kept per database: a test rarely holds more than two at once.
@@ -76,14 +77,16 @@ enum ServerStream {
 
 impl ServerStream {
     /// Whether the server closed the session or sent something while it sat kept (it
-    /// was terminated, say): such a session is not given out.
+    /// was terminated, say): such a session is not given out. Asked of the socket
+    /// itself (a peek, on a socket that does not block), not of the runtime, which
+    /// learns of an end only once it polls.
     fn is_quiet(&self) -> bool {
-        let mut byte = [0u8; 1];
-        let read = match self {
-            Self::Tcp(stream) => stream.try_read(&mut byte),
-            Self::Unix(stream) => stream.try_read(&mut byte),
+        let mut byte = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+        let peeked = match self {
+            Self::Tcp(stream) => socket2::SockRef::from(stream).peek(&mut byte),
+            Self::Unix(stream) => socket2::SockRef::from(stream).peek(&mut byte),
         };
-        matches!(read, Err(ref e) if e.kind() == io::ErrorKind::WouldBlock)
+        matches!(peeked, Err(ref e) if e.kind() == io::ErrorKind::WouldBlock)
     }
 
     fn split(
@@ -115,6 +118,8 @@ struct Kept {
     greeting: Vec<u8>,
     /// Its server process id.
     pid: i32,
+    /// When it was last kept (a `kept::tick`): the least recent goes first past the cap.
+    kept_since: u64,
     stream: ServerStream,
 }
 
@@ -281,7 +286,11 @@ impl Proxy {
                 if databases.handed.contains(&database) || databases.settling.contains(&database) {
                     let list = databases.kept.entry(database.clone()).or_default();
                     if list.len() < KEPT_PER_DATABASE {
-                        list.push(kept);
+                        list.push(Kept {
+                            kept_since: kept::tick(),
+                            ..kept
+                        });
+                        limit_kept(&mut databases.kept, kept::max_kept());
                     }
                 }
             }
@@ -356,9 +365,32 @@ impl Proxy {
                 parameters: parameters.to_vec(),
                 greeting,
                 pid,
+                kept_since: 0,
                 stream,
             },
         ))
+    }
+}
+
+/// Closes the least recently kept sessions while more than `cap` are kept in all
+/// ([`kept::max_kept`], `TESTBED_PG_MAX_KEPT_CONNECTIONS`, the cap on the broker's reset
+/// sessions too), so a broker serving many schemas keeps the server's connections few.
+fn limit_kept(kept: &mut HashMap<String, Vec<Kept>>, cap: usize) {
+    let mut total: usize = kept.values().map(Vec::len).sum();
+    while total > cap {
+        let oldest = kept
+            .iter()
+            .flat_map(|(name, list)| {
+                list.iter()
+                    .enumerate()
+                    .map(move |(at, kept)| (kept.kept_since, name.clone(), at))
+            })
+            .min();
+        let Some((_, name, at)) = oldest else { break };
+        if let Some(list) = kept.get_mut(&name) {
+            list.swap_remove(at);
+        }
+        total -= 1;
     }
 }
 
@@ -521,4 +553,42 @@ async fn next_of_either(
         from_server.as_mut().poll(cx).map(Side::Server)
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(kept_since: u64) -> Kept {
+        let (stream, _other_end) = std::os::unix::net::UnixStream::pair().unwrap();
+        stream.set_nonblocking(true).unwrap();
+        Kept {
+            parameters: Vec::new(),
+            greeting: Vec::new(),
+            pid: kept_since as i32,
+            kept_since,
+            stream: ServerStream::Unix(UnixStream::from_std(stream).unwrap()),
+        }
+    }
+
+    #[tokio::test]
+    async fn past_the_cap_the_least_recently_kept_sessions_go() {
+        let mut kept = HashMap::new();
+        kept.insert("a".to_owned(), vec![session(1), session(4)]);
+        kept.insert("b".to_owned(), vec![session(2), session(3)]);
+        limit_kept(&mut kept, 2);
+        let mut left: Vec<i32> = kept.values().flatten().map(|kept| kept.pid).collect();
+        left.sort();
+        assert_eq!(left, [3, 4]);
+    }
+
+    #[tokio::test]
+    async fn a_session_the_server_closed_is_not_given_out() {
+        let (stream, other_end) = std::os::unix::net::UnixStream::pair().unwrap();
+        stream.set_nonblocking(true).unwrap();
+        let quiet = ServerStream::Unix(UnixStream::from_std(stream).unwrap());
+        assert!(quiet.is_quiet());
+        drop(other_end);
+        assert!(!quiet.is_quiet(), "the other end closed: not quiet");
+    }
 }
