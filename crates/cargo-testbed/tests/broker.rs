@@ -50,6 +50,8 @@ fn child(kill_itself: bool) -> Output {
         // A process of a nextest run: only there is the broker used.
         .env("NEXTEST_RUN_ID", "broker-test")
         .env("TESTBED_BROKER_BIN", env!("CARGO_BIN_EXE_cargo-testbed"))
+        // A broker of this test's own: the run's other test processes must not find it.
+        .env("TESTBED_BROKER_SOCKET", broker_socket())
         .env_remove(testbed::REQUIRE_ENV)
         .output()
         .expect("the child runs")
@@ -81,9 +83,19 @@ fn said_all(output: &Output) -> (String, i64, bool) {
     )
 }
 
+/// This test's broker socket: under the temporary directory's `testbed-db` (which the
+/// leak checks leave alone), named after this test process.
+fn broker_socket() -> std::path::PathBuf {
+    std::env::temp_dir()
+        .join("testbed-db")
+        .join("brokers")
+        .join(format!("broker-test-{}.sock", std::process::id()))
+}
+
 fn broker_pids() -> Vec<String> {
+    let pattern = format!("testbed db broker --socket {}", broker_socket().display());
     let output = Command::new("pgrep")
-        .args(["-f", "cargo-testbed testbed db broker"])
+        .args(["-f", &pattern])
         .output()
         .expect("pgrep runs");
     String::from_utf8_lossy(&output.stdout)
@@ -134,6 +146,20 @@ async fn test_processes_get_their_databases_from_the_broker() {
     let after = said(&child(false));
     assert_eq!(after.1, 0, "{after:?}");
     assert_eq!(until_brokered(), ("broker".to_owned(), 0));
+
+    // Stopped, with its files, rather than left to exit 10 s after its last client.
+    for pid in broker_pids() {
+        let _ = Command::new("kill").args(["-KILL", &pid]).status();
+    }
+    let socket = broker_socket();
+    for path in [
+        socket.clone(),
+        socket.with_extension("lock"),
+        socket.with_extension("d"),
+    ] {
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_dir_all(&path);
+    }
 }
 
 #[tokio::test]

@@ -301,13 +301,20 @@ mod postgres {
         .await
         .unwrap();
         pool.close().await;
+        // Another process's sweep may be dropping the same stale databases meanwhile
+        // (one half-dropped is "invalid" and refuses `alter`): each statement may fail,
+        // but the database must be gone at the end.
         for name in pooled.iter().map(String::as_str).chain([template]) {
             if exists(name).await {
-                execute(&format!(
-                    r#"alter database "{name}" with is_template false"#
-                ))
-                .await;
-                execute(&format!(r#"drop database if exists "{name}" with (force)"#)).await;
+                let pool = sqlx::PgPool::connect(&url()).await.unwrap();
+                for sql in [
+                    format!(r#"alter database "{name}" with is_template false"#),
+                    format!(r#"drop database if exists "{name}" with (force)"#),
+                ] {
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
+                }
+                pool.close().await;
+                assert!(!exists(name).await, "`{name}` could not be removed");
             }
         }
     }

@@ -32,11 +32,18 @@ pub(crate) fn session_pool_dir(socket: &std::path::Path) -> PathBuf {
     socket.with_extension("d")
 }
 
-/// The broker's socket for the configured server: under testbed-db's directory in the
-/// temporary directory (a Unix socket's path must be short; the leak checks leave
-/// testbed-db's directory alone), named after the user, the server's URL and this
-/// version of testbed-db.
+/// The environment variable naming the broker's socket instead (one broker per CI job,
+/// or a test of the broker that must not serve the rest of the run).
+pub const BROKER_SOCKET_ENV: &str = "TESTBED_BROKER_SOCKET";
+
+/// The broker's socket for the configured server: [`BROKER_SOCKET_ENV`], else under
+/// testbed-db's directory in the temporary directory (a Unix socket's path must be
+/// short; the leak checks leave testbed-db's directory alone), named after the user,
+/// the server's URL and this version of testbed-db.
 pub(crate) fn socket_path() -> PathBuf {
+    if let Some(socket) = std::env::var_os(BROKER_SOCKET_ENV).filter(|s| !s.is_empty()) {
+        return socket.into();
+    }
     use sha2::{Digest, Sha256};
     let url = std::env::var(crate::backends::postgres::POSTGRES_URL_ENV).unwrap_or_default();
     let key = format!("{url}\n{}\n{PROTOCOL}", env!("CARGO_PKG_VERSION"));
