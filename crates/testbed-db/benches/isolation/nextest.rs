@@ -151,6 +151,7 @@ pub fn main() {
         Ok(bins) => bins,
         Err(error) => {
             println!("nextest mode: {error}");
+            let _ = std::fs::remove_dir_all(&scratch);
             return;
         }
     };
