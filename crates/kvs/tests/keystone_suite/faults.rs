@@ -24,31 +24,49 @@ struct PrivateRedis {
 
 impl PrivateRedis {
     fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a spare port")
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let Ok(child) = child else {
-            testbed::skip(
-                "redis",
-                "the Redis server program (redis-server) is not installed",
-            );
-        };
+        // A spare port is only spare until someone else binds it (another test's
+        // private server, say): then this server exits and the port answers for
+        // another. Tried again on a new port until the server answering is this one.
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|listener| listener.local_addr())
+                .expect("a spare port")
+                .port();
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn();
+            let Ok(child) = child else {
+                testbed::skip(
+                    "redis",
+                    "the Redis server program (redis-server) is not installed",
+                );
+            };
+            let mut private = PrivateRedis { child, port };
+            if private.answers_as_itself() {
+                return private;
+            }
+            // Dropped: killed and reaped.
+        }
+        panic!("redis-server did not start on a spare port in 5 tries");
+    }
+
+    /// Waits until the server on the port answers and says it is this child (its
+    /// `process_id`); false if the child exited or another process answers.
+    fn answers_as_itself(&mut self) -> bool {
         let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "redis-server did not listen"
-            );
+        while started.elapsed() < Duration::from_secs(10) {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return false;
+            }
+            if let Some(pid) = server_pid(self.port) {
+                return pid == self.child.id();
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
-        PrivateRedis { child, port }
+        panic!("redis-server did not listen on {} within 10 s", self.port);
     }
 
     fn url(&self) -> String {
@@ -73,6 +91,25 @@ impl Drop for PrivateRedis {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The process id the Redis server on `port` reports (`INFO server`), if one answers.
+fn server_pid(port: u16) -> Option<u32> {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream
+        .write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")
+        .ok()?;
+    let mut reply = Vec::new();
+    let mut piece = [0u8; 4096];
+    while !String::from_utf8_lossy(&reply).contains("process_id:") {
+        let read = stream.read(&mut piece).ok().filter(|read| *read > 0)?;
+        reply.extend_from_slice(&piece[..read]);
+    }
+    let reply = String::from_utf8_lossy(&reply);
+    let line = reply.lines().find(|line| line.starts_with("process_id:"))?;
+    line.trim_start_matches("process_id:").trim().parse().ok()
 }
 
 fn timed<T>(what: &str, call: impl FnOnce() -> T) -> T {
