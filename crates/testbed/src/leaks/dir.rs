@@ -143,6 +143,23 @@ fn kept_numbers(slot: &Mutex<Option<KeptDir>>, path: &CStr) -> io::Result<(Vec<u
     )))
 }
 
+/// The id of the calling thread, as `/proc/self/task` lists it (`None` without `/proc`).
+pub(crate) fn current_thread_id() -> Option<u64> {
+    let link = std::fs::read_link("/proc/thread-self").ok()?;
+    link.file_name()?.to_str()?.parse().ok()
+}
+
+/// The descriptors open now that were not in `before` (sorted), each with its target.
+pub(super) fn fds_opened_since(before: &[u32]) -> Vec<(u32, std::path::PathBuf)> {
+    let Ok(now) = open_fds() else {
+        return Vec::new();
+    };
+    now.into_iter()
+        .filter(|fd| before.binary_search(fd).is_err())
+        .filter_map(|fd| Some((fd, std::fs::read_link(format!("/proc/self/fd/{fd}")).ok()?)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -130,12 +130,8 @@ pub fn long_lived<T>(start: impl FnOnce() -> T) -> T {
             add(&LONG_LIVED_THREADS, tid);
         }
     }
-    if let Ok(now) = super::dir::open_fds() {
-        for fd in now.into_iter().filter(|fd| fds.binary_search(fd).is_err()) {
-            if let Ok(target) = std::fs::read_link(format!("/proc/self/fd/{fd}")) {
-                add(&LONG_LIVED_FDS, (fd, target));
-            }
-        }
+    for opened in super::dir::fds_opened_since(&fds) {
+        add(&LONG_LIVED_FDS, opened);
     }
     started
 }

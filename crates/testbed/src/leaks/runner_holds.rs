@@ -22,7 +22,7 @@ impl RunnerHolds {
     /// Registers the calling thread, the test's; nothing when the checks are off.
     pub(crate) fn this_thread() -> Self {
         let tid = (Policy::current() != Policy::Off)
-            .then(super::threads::current_thread_id)
+            .then(super::dir::current_thread_id)
             .flatten();
         if let Some(tid) = tid {
             write(&THREADS).push(tid);
@@ -41,17 +41,9 @@ impl RunnerHolds {
         }
         let before = super::dir::open_fds().unwrap_or_default();
         let built = build();
-        if let Ok(now) = super::dir::open_fds() {
-            for fd in now
-                .into_iter()
-                .filter(|fd| before.binary_search(fd).is_err())
-            {
-                if let Ok(target) = std::fs::read_link(format!("/proc/self/fd/{fd}")) {
-                    self.fds.push((fd, target.clone()));
-                    write(&FDS).push((fd, target));
-                }
-            }
-        }
+        let opened = super::dir::fds_opened_since(&before);
+        write(&FDS).extend(opened.iter().cloned());
+        self.fds = opened;
         built
     }
 
@@ -107,7 +99,7 @@ mod tests {
     #[test]
     fn holds_a_test_thread_and_its_runtime_until_dropped() {
         let mut holds = RunnerHolds::this_thread();
-        let tid = super::super::threads::current_thread_id().unwrap();
+        let tid = super::super::dir::current_thread_id().unwrap();
         assert!(holds_thread(tid));
         let (reader, _writer) = holds.runtime(|| std::io::pipe().unwrap());
         let fd = std::os::fd::AsRawFd::as_raw_fd(&reader) as u32;

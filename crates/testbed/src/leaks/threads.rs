@@ -24,11 +24,7 @@ pub(super) fn snapshot() -> Option<Snapshot> {
     }
 }
 
-/// The id of the calling thread, as `/proc/self/task` lists it (`None` without `/proc`).
-pub(crate) fn current_thread_id() -> Option<u64> {
-    let link = std::fs::read_link("/proc/thread-self").ok()?;
-    link.file_name()?.to_str()?.parse().ok()
-}
+pub(crate) use super::dir::current_thread_id;
 
 /// The threads running now that were not in `before`, except `expected` ones.
 pub(super) fn leaks(before: &Snapshot, expected: &[u64]) -> Vec<Leak> {
