@@ -3,6 +3,8 @@
 //! The first finds no broker, starts one and goes the direct way; the next get their
 //! databases from it, reset between them; a test process killed while it holds one
 //! leaves nothing for the next; a broker killed mid-run costs nothing but a new start.
+//! The same for `Isolation::Rollback`, whose rolled-back databases the broker takes back
+//! with only their sequences rewound.
 //!
 //! A database came from the broker when its test's session is named `testbed-client`
 //! (the direct way names it `testbed-pool-<token>`); the session is warm, kept by the
@@ -15,24 +17,55 @@ use std::time::{Duration, Instant};
 use testbed::Scope;
 use testbed_db::Database;
 
+/// The notes table: a test's row must never reach the next test, nor its id's advance.
+async fn notes_schema(
+    target: testbed_db::Target<'_>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    if let testbed_db::Target::Postgres(conn) = target {
+        sqlx::raw_sql("create table notes (id serial primary key, body text)")
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// A schema of this test only, so its pool is its own.
-static NOTES: Database = Database::function("broker notes v1", |target| {
-    Box::pin(async move {
-        if let testbed_db::Target::Postgres(conn) = target {
-            sqlx::raw_sql("create table notes (body text)")
-                .execute(conn)
-                .await?;
-        }
-        Ok(())
-    })
-});
+static NOTES: Database =
+    Database::function("broker notes v2", |target| Box::pin(notes_schema(target)));
+
+/// The same for `Isolation::Rollback`: pools of its own.
+static NOTES_ROLLBACK: Database = Database::function("broker notes rollback v1", |target| {
+    Box::pin(notes_schema(target))
+})
+.isolation_on(
+    testbed_db::Backend::Postgres,
+    testbed_db::Isolation::Rollback,
+);
 
 const ROLE_ENV: &str = "TESTBED_BROKER_TEST_CHILD";
+/// `rollback` when the child uses [`NOTES_ROLLBACK`].
+const STRATEGY_ENV: &str = "TESTBED_BROKER_TEST_STRATEGY";
 /// When the parent started the child (seconds since the epoch).
 const SPAWNED_ENV: &str = "TESTBED_BROKER_TEST_SPAWNED";
 
+/// Which schema, and so which isolation, a parent test and its children use.
+#[derive(Clone, Copy)]
+enum Strategy {
+    Default,
+    Rollback,
+}
+
+impl Strategy {
+    fn name(self) -> &'static str {
+        match self {
+            Strategy::Default => "default",
+            Strategy::Rollback => "rollback",
+        }
+    }
+}
+
 /// Runs the child helper once, as one test process, with the broker on.
-fn child(kill_itself: bool) -> Output {
+fn child(strategy: Strategy, kill_itself: bool) -> Output {
     let spawned = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -46,12 +79,13 @@ fn child(kill_itself: bool) -> Output {
         ])
         .env(ROLE_ENV, if kill_itself { "kill" } else { "run" })
         .env(SPAWNED_ENV, spawned.to_string())
+        .env(STRATEGY_ENV, strategy.name())
         .env("TESTBED_PG_BROKER", "1")
         // A process of a nextest run: only there is the broker used.
         .env("NEXTEST_RUN_ID", "broker-test")
         .env("TESTBED_BROKER_BIN", env!("CARGO_BIN_EXE_cargo-testbed"))
         // A broker of this test's own: the run's other test processes must not find it.
-        .env("TESTBED_BROKER_SOCKET", broker_socket())
+        .env("TESTBED_BROKER_SOCKET", broker_socket(strategy))
         .env_remove(testbed::REQUIRE_ENV)
         .output()
         .expect("the child runs")
@@ -59,12 +93,13 @@ fn child(kill_itself: bool) -> Output {
 
 /// What the child printed: `<how it got the database> <rows it found>`.
 fn said(output: &Output) -> (String, i64) {
-    let (how, rows, _) = said_all(output);
+    let (how, rows, _, _) = said_all(output);
     (how, rows)
 }
 
-/// What the child printed, with whether its session was older than the child.
-fn said_all(output: &Output) -> (String, i64, bool) {
+/// What the child printed, with whether its session was older than the child and the
+/// id its row was given.
+fn said_all(output: &Output) -> (String, i64, bool, i32) {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let line = stdout
         .lines()
@@ -80,20 +115,28 @@ fn said_all(output: &Output) -> (String, i64, bool) {
         words[0].to_owned(),
         words[1].parse().unwrap(),
         words[2] == "warm",
+        words[3].parse().unwrap(),
     )
 }
 
-/// This test's broker socket: under the temporary directory's `testbed-db` (which the
-/// leak checks leave alone), named after this test process.
-fn broker_socket() -> std::path::PathBuf {
+/// A parent test's broker socket: under the temporary directory's `testbed-db` (which
+/// the leak checks leave alone), named after this test process and the strategy.
+fn broker_socket(strategy: Strategy) -> std::path::PathBuf {
     std::env::temp_dir()
         .join("testbed-db")
         .join("brokers")
-        .join(format!("broker-test-{}.sock", std::process::id()))
+        .join(format!(
+            "broker-test-{}-{}.sock",
+            std::process::id(),
+            strategy.name()
+        ))
 }
 
-fn broker_pids() -> Vec<String> {
-    let pattern = format!("testbed db broker --socket {}", broker_socket().display());
+fn broker_pids(strategy: Strategy) -> Vec<String> {
+    let pattern = format!(
+        "testbed db broker --socket {}",
+        broker_socket(strategy).display()
+    );
     let output = Command::new("pgrep")
         .args(["-f", &pattern])
         .output()
@@ -105,10 +148,10 @@ fn broker_pids() -> Vec<String> {
 }
 
 /// Runs children until one gets its database from the broker (the first starts it).
-fn until_brokered() -> (String, i64) {
+fn until_brokered(strategy: Strategy) -> (String, i64) {
     let started = Instant::now();
     loop {
-        let got = said(&child(false));
+        let got = said(&child(strategy, false));
         if got.0 == "broker" || started.elapsed() > Duration::from_secs(20) {
             return got;
         }
@@ -116,42 +159,64 @@ fn until_brokered() -> (String, i64) {
     }
 }
 
-#[testbed::test]
-async fn test_processes_get_their_databases_from_the_broker() {
+/// Skips the calling test when no PostgreSQL server answers (a failure under
+/// `TESTBED_REQUIRE`).
+async fn skip_without_postgres() {
     if let Err(testbed_db::ServerCallError::Unavailable(unavailable)) =
         testbed_db::admin::status(testbed_db::Backend::Postgres, None).await
     {
         testbed::skip(unavailable.requirement(), unavailable.reason());
     }
+}
+
+#[testbed::test]
+async fn test_processes_get_their_databases_from_the_broker() {
+    skip_without_postgres().await;
+    brokered_test_processes(Strategy::Default);
+}
+
+#[testbed::test]
+async fn rollback_test_processes_get_their_databases_from_the_broker() {
+    skip_without_postgres().await;
+    brokered_test_processes(Strategy::Rollback);
+}
+
+/// The broker's promises to test processes of `strategy`, one after another.
+fn brokered_test_processes(strategy: Strategy) {
+    let child = |kill_itself| child(strategy, kill_itself);
     // Served, and each finds the database as the template left it.
-    assert_eq!(until_brokered(), ("broker".to_owned(), 0));
+    assert_eq!(until_brokered(strategy), ("broker".to_owned(), 0));
     assert_eq!(said(&child(false)), ("broker".to_owned(), 0));
     // On a session an earlier test process left: one at a time, each gets the database
-    // and the session the last one gave back.
+    // and the session the last one gave back, its sequence rewound.
     assert_eq!(
         said_all(&child(false)),
-        ("broker".to_owned(), 0, true),
-        "a test process after another is given its warm session"
+        ("broker".to_owned(), 0, true, 1),
+        "a test process after another is given its warm session and a fresh sequence"
     );
 
     // Killed holding its database (a row written): the next finds it reset.
     let killed = child(true);
     assert_eq!(said(&killed).0, "broker");
-    assert_eq!(said(&child(false)), ("broker".to_owned(), 0));
+    let after_kill = said_all(&child(false));
+    assert_eq!(
+        (after_kill.0.as_str(), after_kill.1, after_kill.3),
+        ("broker", 0, 1)
+    );
 
     // The broker killed: the next goes the direct way and starts a new one.
-    for pid in broker_pids() {
+    for pid in broker_pids(strategy) {
         let _ = Command::new("kill").args(["-KILL", &pid]).status();
     }
     let after = said(&child(false));
     assert_eq!(after.1, 0, "{after:?}");
-    assert_eq!(until_brokered(), ("broker".to_owned(), 0));
+    assert_eq!(until_brokered(strategy), ("broker".to_owned(), 0));
 
     // Stopped, with its files, rather than left to exit 10 s after its last client.
-    for pid in broker_pids() {
+    for pid in broker_pids(strategy) {
         let _ = Command::new("kill").args(["-KILL", &pid]).status();
     }
-    let socket = broker_socket();
+    let socket = broker_socket(strategy);
     for path in [
         socket.clone(),
         socket.with_extension("lock"),
@@ -169,7 +234,11 @@ async fn child_uses_a_database() {
         return;
     };
     let scope = Scope::new("child");
-    let db = NOTES.try_postgres(&scope).await.expect("postgres is up");
+    let schema = match std::env::var(STRATEGY_ENV).as_deref() {
+        Ok("rollback") => &NOTES_ROLLBACK,
+        _ => &NOTES,
+    };
+    let db = schema.try_postgres(&scope).await.expect("postgres is up");
     let name: String = sqlx::query_scalar(
         "select application_name::text from pg_stat_activity where pid = pg_backend_pid()",
     )
@@ -198,11 +267,12 @@ async fn child_uses_a_database() {
         .fetch_one(db.pool())
         .await
         .unwrap();
-    sqlx::query("insert into notes values ('left by a test')")
-        .execute(db.pool())
-        .await
-        .unwrap();
-    println!("GOT {how} {rows} {age}");
+    let id: i32 =
+        sqlx::query_scalar("insert into notes (body) values ('left by a test') returning id")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    println!("GOT {how} {rows} {age} {id}");
     if role == "kill" {
         use std::io::Write;
         std::io::stdout().flush().unwrap();

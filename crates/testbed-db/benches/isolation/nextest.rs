@@ -127,7 +127,8 @@ fn strategies(backend: Backend) -> &'static [(&'static str, &'static str, bool)]
         Backend::Postgres => &[
             ("default (recycle, broker)", "postgres", true),
             ("default without broker", "postgres", false),
-            ("rollback", "postgres_rollback", false),
+            ("rollback (broker)", "postgres_rollback", true),
+            ("rollback without broker", "postgres_rollback", false),
         ],
         Backend::MySql => &[("default (recycle)", "mysql", false)],
     }

@@ -26,10 +26,9 @@ pub(crate) async fn acquire(
     rollback: bool,
     scope: &Scope,
 ) -> Result<TestDb<sqlx::Postgres>, DatabaseAcquireError> {
-    if !rollback
-        && broker::enabled()
+    if broker::enabled()
         && warm::is_empty_here(&prepared.hash)
-        && let Some(acquired) = broker::acquire(&prepared, scope).await
+        && let Some(acquired) = broker::acquire(&prepared, rollback, scope).await
     {
         return acquired.map_err(Into::into);
     }
@@ -80,8 +79,8 @@ pub(crate) async fn acquire(
     let url = server.url_of(&name);
     let (pool, holdings, more) = if rollback {
         let holdings = Holdings::new(1);
-        let pool = session::in_transaction(&server, &name, &holdings);
-        (pool, holdings, ROLLBACK_ALLOWS_MORE)
+        let pool = session::in_transaction(session::pool_options(&server, &name), &holdings);
+        (pool, holdings, session::ROLLBACK_ALLOWS_MORE)
     } else {
         (claimed.pool.clone(), claimed.holdings.clone(), "")
     };
@@ -112,10 +111,6 @@ pub(crate) async fn acquire(
         alive,
     })
 }
-
-/// What a Rollback test that held its one connection is told allows more.
-const ROLLBACK_ALLOWS_MORE: &str =
-    "; `Isolation::Rollback` gives a test one connection, the default `Isolation::Recycle` five";
 
 /// Claims a pooled database (or makes a clone) and readies it: its pool open with
 /// `open` connections, and reset unless the ledger and the claim found it clean. Loops
@@ -211,9 +206,10 @@ async fn release(
         return Ok(());
     }
     if let Some(rollback) = rollback {
-        let untouched = session::roll_back(&warm.template, &rollback)
-            .await
-            .unwrap_or(false);
+        let untouched = matches!(session::roll_back(&rollback).await, Ok(true))
+            && session::rewind_sequences(&warm.template, &rollback)
+                .await
+                .is_ok();
         pool_limit::close_test_pool(&rollback, Backend::Postgres, &claimed.name).await;
         if untouched {
             // Still in its transaction: the rollback undid everything.

@@ -64,7 +64,7 @@ pub(crate) struct Claimed {
 
 /// Connect options for a test's pool on `name`, named `testbed-pool-<token>` so that
 /// `pg_stat_activity` tells which process keeps them.
-fn pool_options(server: &PgServer, name: &str) -> sqlx::postgres::PgConnectOptions {
+pub(super) fn pool_options(server: &PgServer, name: &str) -> sqlx::postgres::PgConnectOptions {
     server
         .options_for(name)
         .application_name(&format!("{POOL_APPLICATION_PREFIX}{}", owner::token()))
@@ -293,6 +293,10 @@ async fn undo_additions(template: &Template, pool: &PgPool) -> Result<bool, Serv
     Ok(true)
 }
 
+/// What a Rollback test that held its one connection is told allows more.
+pub(crate) const ROLLBACK_ALLOWS_MORE: &str =
+    "; `Isolation::Rollback` gives a test one connection, the default `Isolation::Recycle` five";
+
 /// A pool of one connection that opens a transaction as it connects. The transaction is
 /// left open with sqlx counting it, so that the test's own `begin()` becomes a savepoint
 /// and its `commit()` a savepoint release: nothing reaches the database for good.
@@ -303,7 +307,13 @@ async fn undo_additions(template: &Template, pool: &PgPool) -> Result<bool, Serv
 /// of the connection runs under a savepoint of its own: when the connection comes back
 /// to the pool, the savepoint is released and a new one set, or, if a statement failed,
 /// rolled back to, undoing only that use. One round trip per use.
-pub(crate) fn in_transaction(server: &PgServer, name: &str, holdings: &Arc<Holdings>) -> PgPool {
+///
+/// `options` name the database: directly ([`pool_options`]) or through the broker's
+/// session pool.
+pub(crate) fn in_transaction(
+    options: sqlx::postgres::PgConnectOptions,
+    holdings: &Arc<Holdings>,
+) -> PgPool {
     let (on_connect, on_release) = (holdings.clone(), holdings.clone());
     pool_limit::test_pool_options::<sqlx::Postgres>(holdings)
         .idle_timeout(None)
@@ -346,13 +356,13 @@ pub(crate) fn in_transaction(server: &PgServer, name: &str, holdings: &Arc<Holdi
                 Ok(true)
             })
         })
-        .connect_lazy_with(pool_options(server, name))
+        .connect_lazy_with(options)
 }
 
 /// Rolls back the test's transaction: `true` if it was still open, so that nothing the
-/// test did was committed; its sequences are then rewound too (a rollback does not undo
-/// `nextval`), so the database is as the template left it.
-pub(crate) async fn roll_back(template: &Template, pool: &PgPool) -> Result<bool, ServerCallError> {
+/// test did was committed but its sequences' advances (a rollback does not undo
+/// `nextval`: [`rewind_sequences`] does).
+pub(crate) async fn roll_back(pool: &PgPool) -> Result<bool, ServerCallError> {
     let fail =
         |e| ServerCallError::statement(Backend::Postgres, "roll back the test's transaction", e);
     let mut conn = pool.acquire().await.map_err(fail)?;
@@ -377,16 +387,24 @@ pub(crate) async fn roll_back(template: &Template, pool: &PgPool) -> Result<bool
         .execute(&mut *conn)
         .await
         .map_err(fail)?;
-    if open {
-        let rewind = template.rewind_sequences();
-        if !rewind.is_empty() {
-            sqlx::raw_sql(AssertSqlSafe(rewind))
-                .execute(&mut *conn)
-                .await
-                .map_err(fail)?;
-        }
-    }
     Ok(open)
+}
+
+/// Sets the sequences of the database behind `pool` back to the template's values, so
+/// that a database whose test rolled back is as the template left it. One round trip.
+pub(crate) async fn rewind_sequences(
+    template: &Template,
+    pool: &PgPool,
+) -> Result<(), ServerCallError> {
+    let rewind = template.rewind_sequences();
+    if rewind.is_empty() {
+        return Ok(());
+    }
+    sqlx::raw_sql(AssertSqlSafe(rewind))
+        .execute(pool)
+        .await
+        .map_err(|e| ServerCallError::statement(Backend::Postgres, "rewind the sequences", e))?;
+    Ok(())
 }
 
 /// Commits the test's transaction, so a failing test's rows are there to inspect.

@@ -10,6 +10,7 @@ use testbed::{Outcome, Scope};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
+use super::super::session;
 use super::settings::{BROKER_BIN_ENV, PROTOCOL, socket_path};
 use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
 use crate::schema::Prepared;
@@ -21,8 +22,13 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(30);
 
 /// A database from the broker for `scope`'s test; `None` when no broker answers with
 /// one (it is started for the next test processes), and the test goes the direct way.
+///
+/// With `rollback`, the test's pool is one connection inside a transaction
+/// ([`session::in_transaction`]), rolled back after the test; if it was still open, the
+/// broker is told so (`UNTOUCHED`) and only rewinds the sequences instead of resetting.
 pub(crate) async fn acquire(
     prepared: &Prepared,
+    rollback: bool,
     scope: &Scope,
 ) -> Option<Result<TestDb<sqlx::Postgres>, ServerCallError>> {
     let server = configured_url()?;
@@ -57,17 +63,37 @@ pub(crate) async fn acquire(
         None => options.application_name(&format!("testbed-client-{}", owner::token())),
     };
     let url = crate::probe::database_url(&server, &name);
-    let holdings = Holdings::new(TEST_POOL_CONNECTIONS);
-    let pool =
-        pool_limit::test_pool_options::<sqlx::Postgres>(&holdings).connect_lazy_with(options);
+    let (pool, holdings, more) = if rollback {
+        let holdings = Holdings::new(1);
+        let pool = session::in_transaction(options, &holdings);
+        (pool, holdings, session::ROLLBACK_ALLOWS_MORE)
+    } else {
+        let holdings = Holdings::new(TEST_POOL_CONNECTIONS);
+        let pool =
+            pool_limit::test_pool_options::<sqlx::Postgres>(&holdings).connect_lazy_with(options);
+        (pool, holdings, "")
+    };
     let (cleanup_pool, cleanup_url, details) = (pool.clone(), url.clone(), scope.details());
     let name_for_release = name.clone();
     scope.add_async_cleanup(move |outcome: Outcome| async move {
-        // Closed first, so the broker finds no session of this test left to end.
         let step = crate::trace::step("broker release");
-        pool_limit::close_test_pool(&cleanup_pool, Backend::Postgres, &name_for_release).await;
         let keep = outcome.is_failure() && owner::keep_failed();
-        let said = if keep { "KEEP\n" } else { "DONE\n" };
+        let untouched = if !rollback {
+            false
+        } else if keep {
+            // A failing test's rows stay, to inspect.
+            let _ = session::commit(&cleanup_pool).await;
+            false
+        } else {
+            matches!(session::roll_back(&cleanup_pool).await, Ok(true))
+        };
+        // Closed first, so the broker finds no session of this test left to end.
+        pool_limit::close_test_pool(&cleanup_pool, Backend::Postgres, &name_for_release).await;
+        let said = match (keep, untouched) {
+            (true, _) => "KEEP\n",
+            (false, true) => "UNTOUCHED\n",
+            (false, false) => "DONE\n",
+        };
         if write.write_all(said.as_bytes()).await.is_ok() && keep {
             let kept = tokio::time::timeout(ANSWER_WITHIN, lines.next_line()).await;
             if matches!(kept, Ok(Ok(Some(ref line))) if line == "KEPT") {
@@ -77,13 +103,17 @@ pub(crate) async fn acquire(
         step.end();
         Ok::<(), ServerCallError>(())
     });
-    pool_limit::explain_on_failure(scope, holdings, Backend::Postgres, &name, "");
+    pool_limit::explain_on_failure(scope, holdings, Backend::Postgres, &name, more);
     Some(Ok(TestDb {
         pool,
         url: Some(url),
         name,
         backend: Backend::Postgres,
-        isolation: crate::Isolation::Recycle,
+        isolation: if rollback {
+            crate::Isolation::Rollback
+        } else {
+            crate::Isolation::Recycle
+        },
         alive: Default::default(),
     }))
 }

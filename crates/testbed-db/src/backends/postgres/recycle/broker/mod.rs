@@ -13,7 +13,7 @@
 //! brokered and direct processes share one server safely.
 //!
 //! On by default under `cargo nextest run` (`TESTBED_PG_BROKER=0` turns it off), for
-//! the default isolation only. It is the `cargo testbed db broker` command, which a test
+//! the default isolation and `Rollback`. It is the `cargo testbed db broker` command, which a test
 //! process starts when none answers (found through `TESTBED_BROKER_BIN`, else
 //! `cargo-testbed` on the `PATH`; without it every test process goes the direct way),
 //! through `--detach`: in a process group of its own, with no handle on the test's
@@ -32,8 +32,10 @@
 //!
 //! The protocol, one line each way: `CLAIM 2 <schema hash>` answered by `OK <database>
 //! <session pool directory>` (or `OK <database>` when the broker has no session pool)
-//! or `NO <why>`; then `DONE` (or the socket closing), or `KEEP` (a failing test under
-//! `TESTBED_KEEP_FAILED`) answered by `KEPT`.
+//! or `NO <why>`; then `DONE` (or the socket closing), `UNTOUCHED` (a `Rollback` test
+//! whose transaction was still open and is rolled back: only the sequences need
+//! rewinding), or `KEEP` (a failing test under `TESTBED_KEEP_FAILED`) answered by
+//! `KEPT`.
 
 mod client;
 mod proxy;

@@ -120,11 +120,15 @@ async fn serve_one(
         None => format!("OK {}\n", claimed.name),
     };
     if write.write_all(answer.as_bytes()).await.is_err() {
-        take_back(server, warm, claimed, proxy).await;
+        take_back(server, warm, claimed, proxy, Left::Dirty).await;
         return;
     }
-    // The test runs. Then `DONE`, or its process ended (the socket closed), or `KEEP`.
+    // The test runs. Then `DONE`, or its process ended (the socket closed), or
+    // `UNTOUCHED` (a `Rollback` test's transaction was rolled back), or `KEEP`.
     match lines.next_line().await {
+        Ok(Some(line)) if line == "UNTOUCHED" => {
+            take_back(server, warm, claimed, proxy, Left::RolledBack).await;
+        }
         Ok(Some(line)) if line == "KEEP" => {
             if let Some(proxy) = proxy {
                 proxy.take_back(&claimed.name).await;
@@ -136,8 +140,18 @@ async fn serve_one(
                 .write_all(if kept.is_ok() { b"KEPT\n" } else { b"LOST\n" })
                 .await;
         }
-        _ => take_back(server, warm, claimed, proxy).await,
+        _ => take_back(server, warm, claimed, proxy, Left::Dirty).await,
     }
+}
+
+/// What a client says it left in its database.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Left {
+    /// Anything: the database is reset.
+    Dirty,
+    /// Only its sequences' advances: its one transaction was rolled back. The same
+    /// trust as the direct way's `Rollback`, which records such a database clean.
+    RolledBack,
 }
 
 /// A clean pooled database of the template of schema `hash`, for a client.
@@ -173,13 +187,14 @@ async fn hand_out(server: &Arc<PgServer>, request: &str) -> Result<(Arc<Warm>, C
 }
 
 /// After a test: ends whatever its process left on the database, resets it on the
-/// broker's own session and keeps it for the next client; drops it if the test
-/// changed the schema past undoing.
+/// broker's own session (only rewinds its sequences, if it was `left` rolled back) and
+/// keeps it for the next client; drops it if the test changed the schema past undoing.
 async fn take_back(
     server: &Arc<PgServer>,
     warm: Arc<Warm>,
     claimed: Claimed,
     proxy: Option<&Proxy>,
+    left: Left,
 ) {
     let name = claimed.name.clone();
     // The sessions the session pool keeps for the next test are left alone.
@@ -189,6 +204,10 @@ async fn take_back(
     };
     let reset = async {
         end_clients_sessions(&claimed.pool, &name, &spared).await?;
+        if left == Left::RolledBack {
+            session::rewind_sequences(&warm.template, &claimed.pool).await?;
+            return Ok(true);
+        }
         session::end_sessions(&claimed.pool).await.map_err(|e| {
             ServerCallError::statement(
                 Backend::Postgres,
