@@ -166,6 +166,12 @@ async fn unlock(lease: &mut PgConnection, name: &str) {
     held().remove(name);
 }
 
+/// Whether this process holds `name` claimed: from its claim until it is let go, also
+/// while it is being handed to a test, used, or reset.
+pub(crate) fn holds(name: &str) -> bool {
+    held().contains(name)
+}
+
 /// Forgets that this process holds `name`, whose claim died with a lost lease.
 pub(crate) fn forget(name: &str) {
     held().remove(name);

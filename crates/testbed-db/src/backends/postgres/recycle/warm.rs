@@ -112,16 +112,6 @@ pub(crate) fn warm_for(server: &Arc<PgServer>, template: &Arc<Template>) -> Arc<
     }
 }
 
-/// Whether this process holds `name`, reset and idle, in a warm pool.
-pub(crate) fn holds(name: &str) -> bool {
-    let pools = WARM_POOLS.lock().unwrap_or_else(|e| e.into_inner());
-    pools.as_ref().is_some_and(|pools| {
-        pools
-            .values()
-            .any(|warm| warm.free().iter().any(|claimed| claimed.name == name))
-    })
-}
-
 /// The warm pool of each schema hash this process has used.
 type Hot = HashMap<String, Arc<Warm>>;
 

@@ -243,7 +243,7 @@ async fn take_back(
     {
         proxy.done(&name, true);
         // Pushing it may have let other databases go, to keep the connections few.
-        proxy.prune(warm::holds);
+        proxy.prune(ledger::holds);
     }
 }
 
