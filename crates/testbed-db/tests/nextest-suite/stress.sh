@@ -25,8 +25,8 @@
 #
 # Environment: CARGO_TARGET_DIR (default: <workspace>/target/nextest-suite),
 # TESTBED_POSTGRES_URL / TESTBED_MYSQL_URL as for testbed-db, TESTBED_CLI (a
-# `cargo-testbed` binary; default: built from the workspace), TESTBED_PG_BROKER=1 with
-# TESTBED_BROKER_BIN to run PostgreSQL's tests through the broker.
+# `cargo-testbed` binary; default: built from the workspace), TESTBED_PG_BROKER=1 to
+# run PostgreSQL's tests through the broker (TESTBED_BROKER_BIN, default TESTBED_CLI).
 set -euo pipefail
 
 suite_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -73,6 +73,9 @@ echo "stress: building the suite and cargo-testbed"
 if [[ -z ${TESTBED_CLI:-} ]]; then
     (cd "$root" && CARGO_TARGET_DIR=$root/target cargo build -q -p cargo-testbed)
     TESTBED_CLI=$root/target/debug/cargo-testbed
+fi
+if [[ $TESTBED_PG_BROKER == 1 ]]; then
+    export TESTBED_BROKER_BIN=${TESTBED_BROKER_BIN:-$TESTBED_CLI}
 fi
 templates=$(cd "$suite_dir" && cargo run -q --bin template-names)
 echo "$templates" | sed 's/^/  template: /'
