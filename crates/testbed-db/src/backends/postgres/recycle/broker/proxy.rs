@@ -27,7 +27,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixListener, UnixStream};
 
 use super::super::super::kept;
-use super::wire::{self, Message, Opening, Reader};
+use super::wire::{self, Batch, Message, Opening, Reader};
 
 /// Sessions kept per database: as many as a test's pool opens, so that the next test
 /// opens none (measured on the generated suite at `-j 4`: with two kept, 138 new server
@@ -489,7 +489,8 @@ async fn relay(client: Reader<UnixStream>, mut kept: Kept) -> Option<Kept> {
         .then_some(kept)
 }
 
-/// The relay itself: whether the session ended reusable and was reset.
+/// The relay itself: whether the session ended reusable and was reset. What either
+/// side sent is passed on as it was read, whole messages in one write.
 async fn reusable_after(mut client: Reader<UnixStream>, stream: &mut ServerStream) -> bool {
     let (server_read, mut server_write) = stream.split();
     let mut server = Reader::new(server_read);
@@ -498,30 +499,35 @@ async fn reusable_after(mut client: Reader<UnixStream>, stream: &mut ServerStrea
     let (mut awaited, mut status) = (0usize, b'I');
     let goodbye = loop {
         match next_of_either(&mut client, &mut server).await {
-            Side::Client(message) => match message {
-                Ok(Some(message)) if message.kind == b'X' => break true,
-                Ok(Some(message)) => {
-                    if matches!(message.kind, b'Q' | b'S' | b'F') {
-                        awaited += 1;
-                    }
-                    if server_write.write_all(&message.bytes).await.is_err() {
-                        break false;
-                    }
+            Side::Client(batch) => {
+                let Ok(Some(batch)) = batch else { break false };
+                // `Terminate` is a client's last message: what came before it goes on.
+                let goodbye = batch.messages.iter().find(|(kind, _)| *kind == b'X');
+                let end = goodbye.map_or(batch.bytes.len(), |&(_, at)| at);
+                awaited += batch
+                    .messages
+                    .iter()
+                    .filter(|(kind, at)| *at < end && matches!(kind, b'Q' | b'S' | b'F'))
+                    .count();
+                if end > 0 && server_write.write_all(&batch.bytes[..end]).await.is_err() {
+                    break false;
                 }
-                _ => break false,
-            },
-            Side::Server(message) => match message {
-                Ok(Some(message)) => {
-                    if message.kind == b'Z' {
+                if goodbye.is_some() {
+                    break true;
+                }
+            }
+            Side::Server(batch) => {
+                let Ok(Some(batch)) = batch else { return false };
+                for &(kind, at) in &batch.messages {
+                    if kind == b'Z' {
                         awaited = awaited.saturating_sub(1);
-                        status = message.body().first().copied().unwrap_or(b'?');
-                    }
-                    if client.stream_mut().write_all(&message.bytes).await.is_err() {
-                        break false;
+                        status = batch.bytes.get(at + 5).copied().unwrap_or(b'?');
                     }
                 }
-                _ => return false,
-            },
+                if client.stream_mut().write_all(&batch.bytes).await.is_err() {
+                    break false;
+                }
+            }
         }
     };
     if !goodbye || awaited != 0 || server.has_buffered() {
@@ -556,14 +562,14 @@ async fn reusable_after(mut client: Reader<UnixStream>, stream: &mut ServerStrea
     }
 }
 
-/// A message from one side of the relay.
+/// Messages from one side of the relay.
 enum Side {
-    Client(io::Result<Option<Message>>),
-    Server(io::Result<Option<Message>>),
+    Client(io::Result<Option<Batch>>),
+    Server(io::Result<Option<Batch>>),
 }
 
-/// The next message from whichever side sends first (the client's first when both
-/// have one). The other read is dropped unfinished, which loses nothing: a [`Reader`]
+/// The next messages from whichever side sends first (the client's first when both
+/// have some). The other read is dropped unfinished, which loses nothing: a [`Reader`]
 /// keeps what it read in its buffer.
 async fn next_of_either(
     client: &mut Reader<UnixStream>,
@@ -571,8 +577,8 @@ async fn next_of_either(
 ) -> Side {
     use std::future::Future;
     use std::task::Poll;
-    let mut from_client = std::pin::pin!(client.next());
-    let mut from_server = std::pin::pin!(server.next());
+    let mut from_client = std::pin::pin!(client.batch());
+    let mut from_server = std::pin::pin!(server.batch());
     std::future::poll_fn(|cx| {
         if let Poll::Ready(message) = from_client.as_mut().poll(cx) {
             return Poll::Ready(Side::Client(message));

@@ -33,6 +33,27 @@ impl Message {
     }
 }
 
+/// Whole messages read in one go, back to back, to be passed on with one write: one
+/// write wakes the other side once, where a write per message would wake it for each.
+pub(super) struct Batch {
+    /// Their bytes, as they were read.
+    pub(super) bytes: Vec<u8>,
+    /// Each message's type byte and where it starts in `bytes`.
+    pub(super) messages: Vec<(u8, usize)>,
+}
+
+/// The length field of the message starting at `at` in `buffer`, if its header is there.
+fn length_at(buffer: &[u8], at: usize) -> io::Result<Option<usize>> {
+    let Some(header) = buffer.get(at + 1..at + 5) else {
+        return Ok(None);
+    };
+    let length = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    if !(4..=LONGEST_MESSAGE).contains(&length) {
+        return Err(invalid("a message length out of range"));
+    }
+    Ok(Some(length))
+}
+
 /// Reads whole messages from a stream. Cancel-safe: a read interrupted by a `select!`
 /// keeps what it got in the buffer, so no message is ever cut in two.
 pub(super) struct Reader<R> {
@@ -56,33 +77,57 @@ impl<R: AsyncRead + Unpin> Reader<R> {
     /// The next message; `None` when the stream ended between messages.
     pub(super) async fn next(&mut self) -> io::Result<Option<Message>> {
         loop {
-            if self.buffer.len() >= 5 {
-                let length = u32::from_be_bytes([
-                    self.buffer[1],
-                    self.buffer[2],
-                    self.buffer[3],
-                    self.buffer[4],
-                ]) as usize;
-                if !(4..=LONGEST_MESSAGE).contains(&length) {
-                    return Err(invalid("a message length out of range"));
-                }
-                if self.buffer.len() > length {
-                    let rest = self.buffer.split_off(length + 1);
-                    let bytes = std::mem::replace(&mut self.buffer, rest);
-                    return Ok(Some(Message {
-                        kind: bytes[0],
-                        bytes,
-                    }));
-                }
+            if let Some(length) = length_at(&self.buffer, 0)?
+                && self.buffer.len() > length
+            {
+                let rest = self.buffer.split_off(length + 1);
+                let bytes = std::mem::replace(&mut self.buffer, rest);
+                return Ok(Some(Message {
+                    kind: bytes[0],
+                    bytes,
+                }));
             }
-            self.buffer.reserve(8192);
-            if self.stream.read_buf(&mut self.buffer).await? == 0 {
-                return if self.buffer.is_empty() {
-                    Ok(None)
-                } else {
-                    Err(io::ErrorKind::UnexpectedEof.into())
-                };
+            if !self.fill().await? {
+                return self.ended();
             }
+        }
+    }
+
+    /// Every whole message read so far, reading until there is at least one; `None`
+    /// when the stream ended between messages.
+    pub(super) async fn batch(&mut self) -> io::Result<Option<Batch>> {
+        loop {
+            let (mut messages, mut end) = (Vec::new(), 0);
+            while let Some(length) = length_at(&self.buffer, end)? {
+                if self.buffer.len() <= end + length {
+                    break;
+                }
+                messages.push((self.buffer[end], end));
+                end += length + 1;
+            }
+            if !messages.is_empty() {
+                let rest = self.buffer.split_off(end);
+                let bytes = std::mem::replace(&mut self.buffer, rest);
+                return Ok(Some(Batch { bytes, messages }));
+            }
+            if !self.fill().await? {
+                return self.ended();
+            }
+        }
+    }
+
+    /// Reads more into the buffer; `false` at the stream's end.
+    async fn fill(&mut self) -> io::Result<bool> {
+        self.buffer.reserve(8192);
+        Ok(self.stream.read_buf(&mut self.buffer).await? > 0)
+    }
+
+    /// At the stream's end: `None` between messages, an error inside one.
+    fn ended<T>(&self) -> io::Result<Option<T>> {
+        if self.buffer.is_empty() {
+            Ok(None)
+        } else {
+            Err(io::ErrorKind::UnexpectedEof.into())
         }
     }
 
@@ -228,6 +273,28 @@ mod tests {
         assert_eq!((second.kind, second.body()), (b'Z', &b"I"[..]));
         writer.await.unwrap();
         assert!(reader.next().await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_batch_holds_every_whole_message_read_and_keeps_a_partial_one() {
+        let mut bytes = query("select 1");
+        bytes.extend(ready_idle());
+        let whole = bytes.len();
+        let next = query("select 2");
+        bytes.extend(&next[..3]);
+        let (mut tx, rx) = tokio::io::duplex(1024);
+        use tokio::io::AsyncWriteExt;
+        tx.write_all(&bytes).await.unwrap();
+        let mut reader = Reader::new(rx);
+        let batch = reader.batch().await.unwrap().unwrap();
+        assert_eq!(batch.bytes, bytes[..whole]);
+        assert_eq!(batch.messages, [(b'Q', 0), (b'Z', 14)]);
+        // The partial message completes on a later read, whole.
+        tx.write_all(&next[3..]).await.unwrap();
+        drop(tx);
+        let batch = reader.batch().await.unwrap().unwrap();
+        assert_eq!((batch.bytes, batch.messages), (next, vec![(b'Q', 0)]));
+        assert!(reader.batch().await.unwrap().is_none());
     }
 
     #[test]
