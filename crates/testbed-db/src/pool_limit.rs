@@ -155,9 +155,11 @@ impl Holdings {
 }
 
 /// The pool settings of a test's database: [`TEST_POOL_CONNECTIONS`] connections,
-/// [`ACQUIRE_TIMEOUT`], and hooks that count what the test holds into `holdings`. A
-/// caller that sets its own `after_connect` or `after_release` must call
-/// [`Holdings::took`] or [`Holdings::gave_back`] in it.
+/// [`ACQUIRE_TIMEOUT`], no ping before each use (the connections are new for the test
+/// and closed after it: a ping would add a round trip to every query the test makes),
+/// and hooks that count what the test holds into `holdings`. A caller that sets its
+/// own `after_connect` or `after_release` must call [`Holdings::took`] or
+/// [`Holdings::gave_back`] in it.
 pub(crate) fn test_pool_options<DB: sqlx::Database>(
     holdings: &Arc<Holdings>,
 ) -> sqlx::pool::PoolOptions<DB> {
@@ -166,6 +168,7 @@ pub(crate) fn test_pool_options<DB: sqlx::Database>(
     sqlx::pool::PoolOptions::new()
         .max_connections(holdings.limit)
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        .test_before_acquire(false)
         .after_connect(move |_, _| {
             on_connect.took();
             Box::pin(async { Ok(()) })

@@ -65,8 +65,6 @@ pub(super) async fn acquire_image(
         .min_connections(0)
         .idle_timeout(None)
         .max_lifetime(None)
-        // Nothing to check: the database is in this process.
-        .test_before_acquire(false)
         .connect_with(options)
         .await
         .map_err(|e| ServerCallError::statement(Backend::Sqlite, "open an in-memory copy", e))?;

@@ -86,9 +86,6 @@ pub(crate) async fn open_pool(
         .min_connections(0)
         .idle_timeout(None)
         .max_lifetime(None)
-        // Fresh connections for one test: a ping before each use would only cost a
-        // round trip.
-        .test_before_acquire(false)
         .after_connect(move |_, _| {
             on_connect.took();
             if !engine::is_current() {
