@@ -39,8 +39,10 @@
 
 mod client;
 mod proxy;
+mod relay;
 mod serve;
 mod settings;
+mod upstream;
 mod wire;
 
 pub(crate) use client::acquire;

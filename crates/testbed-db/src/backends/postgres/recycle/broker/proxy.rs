@@ -19,15 +19,17 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpStream, UnixListener, UnixStream};
+use tokio::net::{UnixListener, UnixStream};
 
 use super::super::super::kept;
-use super::wire::{self, Batch, Message, Opening, Reader};
+use super::relay::reusable_after;
+use super::upstream::{ServerStream, Upstream};
+use super::wire::{self, Opening, Reader};
 
 /// Sessions kept per database: as many as a test's pool opens, so that the next test
 /// opens none (measured on the generated suite at `-j 4`: with two kept, 138 new server
@@ -39,77 +41,6 @@ const KEPT_PER_DATABASE: usize = crate::pool_limit::TEST_POOL_CONNECTIONS as usi
 /// its test let it go (the client closed them first, so this is the time to see its
 /// goodbyes through).
 const SETTLE_WITHIN: Duration = Duration::from_secs(5);
-
-/// Where the real server listens.
-#[derive(Clone, Debug)]
-pub(super) enum Upstream {
-    Tcp(String, u16),
-    Unix(PathBuf),
-}
-
-impl Upstream {
-    /// The server that `options` connect to.
-    pub(super) fn of(options: &sqlx::postgres::PgConnectOptions) -> Self {
-        let port = options.get_port();
-        match options.get_socket() {
-            Some(dir) => Self::Unix(dir.join(format!(".s.PGSQL.{port}"))),
-            None if options.get_host().starts_with('/') => {
-                Self::Unix(Path::new(options.get_host()).join(format!(".s.PGSQL.{port}")))
-            }
-            None => Self::Tcp(options.get_host().to_owned(), port),
-        }
-    }
-
-    async fn connect(&self) -> io::Result<ServerStream> {
-        Ok(match self {
-            Self::Tcp(host, port) => {
-                let stream = TcpStream::connect((host.as_str(), *port)).await?;
-                stream.set_nodelay(true)?;
-                ServerStream::Tcp(stream)
-            }
-            Self::Unix(path) => ServerStream::Unix(UnixStream::connect(path).await?),
-        })
-    }
-}
-
-/// A connection to the server.
-enum ServerStream {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-}
-
-impl ServerStream {
-    /// Whether the server closed the session or sent something while it sat kept (it
-    /// was terminated, say): such a session is not given out. Asked of the socket
-    /// itself (a peek, on a socket that does not block), not of the runtime, which
-    /// learns of an end only once it polls.
-    fn is_quiet(&self) -> bool {
-        let mut byte = [std::mem::MaybeUninit::<u8>::uninit(); 1];
-        let peeked = match self {
-            Self::Tcp(stream) => socket2::SockRef::from(stream).peek(&mut byte),
-            Self::Unix(stream) => socket2::SockRef::from(stream).peek(&mut byte),
-        };
-        matches!(peeked, Err(ref e) if e.kind() == io::ErrorKind::WouldBlock)
-    }
-
-    fn split(
-        &mut self,
-    ) -> (
-        Box<dyn AsyncRead + Unpin + Send + '_>,
-        Box<dyn AsyncWrite + Unpin + Send + '_>,
-    ) {
-        match self {
-            Self::Tcp(stream) => {
-                let (read, write) = stream.split();
-                (Box::new(read), Box::new(write))
-            }
-            Self::Unix(stream) => {
-                let (read, write) = stream.split();
-                (Box::new(read), Box::new(write))
-            }
-        }
-    }
-}
 
 /// A server session kept for the next client of its database.
 struct Kept {
@@ -489,105 +420,6 @@ async fn relay(client: Reader<UnixStream>, mut kept: Kept) -> Option<Kept> {
         .then_some(kept)
 }
 
-/// The relay itself: whether the session ended reusable and was reset. What either
-/// side sent is passed on as it was read, whole messages in one write.
-async fn reusable_after(mut client: Reader<UnixStream>, stream: &mut ServerStream) -> bool {
-    let (server_read, mut server_write) = stream.split();
-    let mut server = Reader::new(server_read);
-    // Requests that each end in one `ReadyForQuery`, not yet answered; the status of
-    // the last one.
-    let (mut awaited, mut status) = (0usize, b'I');
-    let goodbye = loop {
-        match next_of_either(&mut client, &mut server).await {
-            Side::Client(batch) => {
-                let Ok(Some(batch)) = batch else { break false };
-                // `Terminate` is a client's last message: what came before it goes on.
-                let goodbye = batch.messages.iter().find(|(kind, _)| *kind == b'X');
-                let end = goodbye.map_or(batch.bytes.len(), |&(_, at)| at);
-                awaited += batch
-                    .messages
-                    .iter()
-                    .filter(|(kind, at)| *at < end && matches!(kind, b'Q' | b'S' | b'F'))
-                    .count();
-                if end > 0 && server_write.write_all(&batch.bytes[..end]).await.is_err() {
-                    break false;
-                }
-                if goodbye.is_some() {
-                    break true;
-                }
-            }
-            Side::Server(batch) => {
-                let Ok(Some(batch)) = batch else { return false };
-                for &(kind, at) in &batch.messages {
-                    if kind == b'Z' {
-                        awaited = awaited.saturating_sub(1);
-                        status = batch.bytes.get(at + 5).copied().unwrap_or(b'?');
-                    }
-                }
-                if client.stream_mut().write_all(&batch.bytes).await.is_err() {
-                    break false;
-                }
-            }
-        }
-    };
-    if !goodbye || awaited != 0 || server.has_buffered() {
-        return false;
-    }
-    // A transaction left open (or failed) is rolled back; `DISCARD ALL` is refused
-    // inside one, so each is a query of its own, sent together.
-    let mut reset = Vec::new();
-    if status != b'I' {
-        reset.extend(wire::query("ROLLBACK"));
-    }
-    reset.extend(wire::query("DISCARD ALL"));
-    if server_write.write_all(&reset).await.is_err() {
-        return false;
-    }
-    let (mut answers, mut failed) = (if status != b'I' { 2 } else { 1 }, false);
-    loop {
-        let message: Message = match server.next().await {
-            Ok(Some(message)) => message,
-            _ => return false,
-        };
-        match message.kind {
-            b'E' => failed = true,
-            b'Z' => {
-                answers -= 1;
-                if answers == 0 {
-                    return !failed && message.body() == b"I";
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Messages from one side of the relay.
-enum Side {
-    Client(io::Result<Option<Batch>>),
-    Server(io::Result<Option<Batch>>),
-}
-
-/// The next messages from whichever side sends first (the client's first when both
-/// have some). The other read is dropped unfinished, which loses nothing: a [`Reader`]
-/// keeps what it read in its buffer.
-async fn next_of_either(
-    client: &mut Reader<UnixStream>,
-    server: &mut Reader<impl AsyncRead + Unpin>,
-) -> Side {
-    use std::future::Future;
-    use std::task::Poll;
-    let mut from_client = std::pin::pin!(client.batch());
-    let mut from_server = std::pin::pin!(server.batch());
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(message) = from_client.as_mut().poll(cx) {
-            return Poll::Ready(Side::Client(message));
-        }
-        from_server.as_mut().poll(cx).map(Side::Server)
-    })
-    .await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -613,95 +445,5 @@ mod tests {
         let mut left: Vec<i32> = kept.values().flatten().map(|kept| kept.pid).collect();
         left.sort();
         assert_eq!(left, [3, 4]);
-    }
-
-    /// `ReadyForQuery` with transaction status `status`.
-    fn ready(status: u8) -> Vec<u8> {
-        vec![b'Z', 0, 0, 0, 5, status]
-    }
-
-    /// Relays a client that sends `client_sends` (each answered by the scripted server
-    /// with `ReadyForQuery` in the status its script gives) and then says goodbye;
-    /// returns whether the session was kept and the queries the server saw.
-    async fn session_after(script: &[(&'static str, u8)]) -> (bool, Vec<String>) {
-        let (proxy_client, test_client) = UnixStream::pair().unwrap();
-        let (proxy_server, fake_server) = UnixStream::pair().unwrap();
-        let (script, answers) = (script.to_vec(), script.to_vec());
-        let server = tokio::spawn(async move {
-            let mut server = Reader::new(fake_server);
-            let mut seen = Vec::new();
-            while let Ok(Some(message)) = server.next().await {
-                let sql = String::from_utf8_lossy(message.body());
-                let sql = sql.trim_end_matches('\0').to_owned();
-                let status = answers
-                    .iter()
-                    .find(|(query, _)| *query == sql)
-                    .map_or(b'I', |(_, status)| *status);
-                seen.push(sql);
-                server.stream_mut().write_all(&ready(status)).await.unwrap();
-            }
-            seen
-        });
-        let client = tokio::spawn(async move {
-            let mut client = Reader::new(test_client);
-            for (query, _) in script.iter().filter(|(query, _)| *query != "ROLLBACK") {
-                client
-                    .stream_mut()
-                    .write_all(&wire::query(query))
-                    .await
-                    .unwrap();
-                while client.next().await.unwrap().unwrap().kind != b'Z' {}
-            }
-            client
-                .stream_mut()
-                .write_all(&[b'X', 0, 0, 0, 4])
-                .await
-                .unwrap();
-        });
-        let mut stream = ServerStream::Unix(proxy_server);
-        let kept = reusable_after(Reader::new(proxy_client), &mut stream).await;
-        client.await.unwrap();
-        drop(stream);
-        (kept, server.await.unwrap())
-    }
-
-    #[tokio::test]
-    async fn a_session_said_goodbye_to_is_discarded_and_kept() {
-        let (kept, seen) = session_after(&[("SELECT 1", b'I')]).await;
-        assert!(kept);
-        assert_eq!(seen, ["SELECT 1", "DISCARD ALL"]);
-    }
-
-    #[tokio::test]
-    async fn a_transaction_left_open_is_rolled_back_before_the_session_is_kept() {
-        let (kept, seen) = session_after(&[("BEGIN", b'T'), ("ROLLBACK", b'I')]).await;
-        assert!(kept);
-        assert_eq!(seen, ["BEGIN", "ROLLBACK", "DISCARD ALL"]);
-        // A failed transaction the same.
-        let (kept, seen) = session_after(&[("BEGIN; SELECT 1/0", b'E')]).await;
-        assert!(kept);
-        assert_eq!(seen, ["BEGIN; SELECT 1/0", "ROLLBACK", "DISCARD ALL"]);
-    }
-
-    #[tokio::test]
-    async fn a_session_left_mid_query_is_not_kept() {
-        let (proxy_client, mut test_client) = UnixStream::pair().unwrap();
-        let (proxy_server, _fake_server) = UnixStream::pair().unwrap();
-        // A query and the goodbye at once: its answer never came.
-        let mut said = wire::query("SELECT pg_sleep(1)");
-        said.extend([b'X', 0, 0, 0, 4]);
-        test_client.write_all(&said).await.unwrap();
-        let mut stream = ServerStream::Unix(proxy_server);
-        assert!(!reusable_after(Reader::new(proxy_client), &mut stream).await);
-    }
-
-    #[tokio::test]
-    async fn a_session_the_server_closed_is_not_given_out() {
-        let (stream, other_end) = std::os::unix::net::UnixStream::pair().unwrap();
-        stream.set_nonblocking(true).unwrap();
-        let quiet = ServerStream::Unix(UnixStream::from_std(stream).unwrap());
-        assert!(quiet.is_quiet());
-        drop(other_end);
-        assert!(!quiet.is_quiet(), "the other end closed: not quiet");
     }
 }

@@ -14,8 +14,9 @@ use super::super::super::template;
 use super::super::session::{self, Claimed};
 use super::super::warm::{self, Warm};
 use super::super::{claim_ready, ledger};
-use super::proxy::{Proxy, Upstream};
+use super::proxy::Proxy;
 use super::settings::{IDLE_EXIT, PROTOCOL, session_pool_dir};
+use super::upstream::Upstream;
 use crate::retry::Pace;
 use crate::{Backend, ServerCallError, engine};
 
