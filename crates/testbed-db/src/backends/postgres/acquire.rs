@@ -25,8 +25,8 @@ pub(crate) async fn acquire(
     server::watched(async {
         match isolation {
             Isolation::Clone => acquire_clone(prepared, scope).await,
-            Isolation::Rollback => recycle::acquire(prepared, true, scope).await,
-            _ => recycle::acquire(prepared, false, scope).await,
+            Isolation::Rollback => recycle::acquire(prepared, Isolation::Rollback, scope).await,
+            _ => recycle::acquire(prepared, Isolation::Recycle, scope).await,
         }
     })
     .await

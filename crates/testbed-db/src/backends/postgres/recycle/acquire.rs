@@ -12,23 +12,27 @@ use super::super::sql;
 use super::session::Claimed;
 use super::warm::Warm;
 use super::{broker, ledger, session, warm};
-use crate::pool_limit::{self, Holdings};
+use crate::pool_limit;
 use crate::schema::Prepared;
-use crate::{Backend, DatabaseAcquireError, ServerCallError, TestDb, engine, owner, trace};
+use crate::{
+    Backend, DatabaseAcquireError, Isolation, ServerCallError, TestDb, engine, owner, trace,
+};
 
-/// Gives `scope`'s test a clean pooled database of `prepared`'s template.
+/// Gives `scope`'s test a clean pooled database of `prepared`'s template, for
+/// `isolation`: `Recycle`, or `Rollback`.
 ///
-/// With `rollback`, the test's pool has one connection that runs inside a transaction
+/// With `Rollback`, the test's pool has one connection that runs inside a transaction
 /// opened when it connects and rolled back after the test: nothing the test writes is
 /// ever committed, so there is nothing to reset.
 pub(crate) async fn acquire(
     prepared: Arc<Prepared>,
-    rollback: bool,
+    isolation: Isolation,
     scope: &Scope,
 ) -> Result<TestDb<sqlx::Postgres>, DatabaseAcquireError> {
+    let rollback = isolation == Isolation::Rollback;
     if broker::enabled()
         && warm::is_empty_here(&prepared.hash)
-        && let Some(acquired) = broker::acquire(&prepared, rollback, scope).await
+        && let Some(acquired) = broker::acquire(&prepared, isolation, scope).await
     {
         return acquired.map_err(Into::into);
     }
@@ -78,9 +82,7 @@ pub(crate) async fn acquire(
     let name = claimed.name.clone();
     let url = server.url_of(&name);
     let (pool, holdings, more) = if rollback {
-        let holdings = Holdings::new(1);
-        let pool = session::in_transaction(session::pool_options(&server, &name), &holdings);
-        (pool, holdings, session::ROLLBACK_ALLOWS_MORE)
+        session::rollback_pool(session::pool_options(&server, &name))
     } else {
         (claimed.pool.clone(), claimed.holdings.clone(), "")
     };
@@ -103,11 +105,7 @@ pub(crate) async fn acquire(
         url: Some(url),
         name,
         backend: Backend::Postgres,
-        isolation: if rollback {
-            crate::Isolation::Rollback
-        } else {
-            crate::Isolation::Recycle
-        },
+        isolation,
         alive,
     })
 }

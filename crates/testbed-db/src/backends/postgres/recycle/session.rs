@@ -291,8 +291,18 @@ async fn undo_additions(template: &Template, pool: &PgPool) -> Result<bool, Serv
 }
 
 /// What a Rollback test that held its one connection is told allows more.
-pub(crate) const ROLLBACK_ALLOWS_MORE: &str =
+const ROLLBACK_ALLOWS_MORE: &str =
     "; `Isolation::Rollback` gives a test one connection, the default `Isolation::Recycle` five";
+
+/// A `Rollback` test's pool on `options` ([`in_transaction`], one connection), what it
+/// holds of it, and what the test is told allows more when it wants a second.
+pub(crate) fn rollback_pool(
+    options: sqlx::postgres::PgConnectOptions,
+) -> (PgPool, Arc<Holdings>, &'static str) {
+    let holdings = Holdings::new(1);
+    let pool = in_transaction(options, &holdings);
+    (pool, holdings, ROLLBACK_ALLOWS_MORE)
+}
 
 /// A pool of one connection that opens a transaction as it connects. The transaction is
 /// left open with sqlx counting it, so that the test's own `begin()` becomes a savepoint
@@ -307,10 +317,7 @@ pub(crate) const ROLLBACK_ALLOWS_MORE: &str =
 ///
 /// `options` name the database: directly ([`pool_options`]) or through the broker's
 /// session pool.
-pub(crate) fn in_transaction(
-    options: sqlx::postgres::PgConnectOptions,
-    holdings: &Arc<Holdings>,
-) -> PgPool {
+fn in_transaction(options: sqlx::postgres::PgConnectOptions, holdings: &Arc<Holdings>) -> PgPool {
     let (on_connect, on_release) = (holdings.clone(), holdings.clone());
     pool_limit::test_pool_options::<sqlx::Postgres>(holdings)
         .idle_timeout(None)

@@ -14,7 +14,7 @@ use super::super::session;
 use super::settings::{BROKER_BIN_ENV, PROTOCOL, socket_path};
 use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
 use crate::schema::Prepared;
-use crate::{Backend, ServerCallError, TestDb, owner};
+use crate::{Backend, Isolation, ServerCallError, TestDb, owner};
 
 /// How long a test process waits for the broker's answer (a new clone on a slow disk
 /// takes a few hundred milliseconds).
@@ -23,14 +23,15 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(30);
 /// A database from the broker for `scope`'s test; `None` when no broker answers with
 /// one (it is started for the next test processes), and the test goes the direct way.
 ///
-/// With `rollback`, the test's pool is one connection inside a transaction
-/// ([`session::in_transaction`]), rolled back after the test; if it was still open, the
+/// With `Isolation::Rollback`, the test's pool is one connection inside a transaction
+/// ([`session::rollback_pool`]), rolled back after the test; if it was still open, the
 /// broker is told so (`UNTOUCHED`) and only rewinds the sequences instead of resetting.
 pub(crate) async fn acquire(
     prepared: &Prepared,
-    rollback: bool,
+    isolation: Isolation,
     scope: &Scope,
 ) -> Option<Result<TestDb<sqlx::Postgres>, ServerCallError>> {
+    let rollback = isolation == Isolation::Rollback;
     let server = configured_url()?;
     let socket = socket_path();
     let step = crate::trace::step("broker claim");
@@ -64,9 +65,7 @@ pub(crate) async fn acquire(
     };
     let url = crate::probe::database_url(&server, &name);
     let (pool, holdings, more) = if rollback {
-        let holdings = Holdings::new(1);
-        let pool = session::in_transaction(options, &holdings);
-        (pool, holdings, session::ROLLBACK_ALLOWS_MORE)
+        session::rollback_pool(options)
     } else {
         let holdings = Holdings::new(TEST_POOL_CONNECTIONS);
         let pool =
@@ -109,11 +108,7 @@ pub(crate) async fn acquire(
         url: Some(url),
         name,
         backend: Backend::Postgres,
-        isolation: if rollback {
-            crate::Isolation::Rollback
-        } else {
-            crate::Isolation::Recycle
-        },
+        isolation,
         alive: Default::default(),
     }))
 }
