@@ -100,6 +100,12 @@ fn said(output: &Output) -> (String, i64) {
 /// What the child printed, with whether its session was older than the child and the
 /// id its row was given.
 fn said_all(output: &Output) -> (String, i64, bool, i32) {
+    let (how, rows, warm, id, _) = said_with_database(output);
+    (how, rows, warm, id)
+}
+
+/// Everything the child printed, with the name of its database last.
+fn said_with_database(output: &Output) -> (String, i64, bool, i32, String) {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let line = stdout
         .lines()
@@ -116,6 +122,7 @@ fn said_all(output: &Output) -> (String, i64, bool, i32) {
         words[1].parse().unwrap(),
         words[2] == "warm",
         words[3].parse().unwrap(),
+        words[4].to_owned(),
     )
 }
 
@@ -172,17 +179,17 @@ async fn skip_without_postgres() {
 #[testbed::test]
 async fn test_processes_get_their_databases_from_the_broker() {
     skip_without_postgres().await;
-    brokered_test_processes(Strategy::Default);
+    brokered_test_processes(Strategy::Default).await;
 }
 
 #[testbed::test]
 async fn rollback_test_processes_get_their_databases_from_the_broker() {
     skip_without_postgres().await;
-    brokered_test_processes(Strategy::Rollback);
+    brokered_test_processes(Strategy::Rollback).await;
 }
 
 /// The broker's promises to test processes of `strategy`, one after another.
-fn brokered_test_processes(strategy: Strategy) {
+async fn brokered_test_processes(strategy: Strategy) {
     let child = |kill_itself| child(strategy, kill_itself);
     // Served, and each finds the database as the template left it.
     assert_eq!(until_brokered(strategy), ("broker".to_owned(), 0));
@@ -212,18 +219,51 @@ fn brokered_test_processes(strategy: Strategy) {
     assert_eq!(after.1, 0, "{after:?}");
     assert_eq!(until_brokered(strategy), ("broker".to_owned(), 0));
 
-    // Stopped, with its files, rather than left to exit 10 s after its last client.
+    // The broker keeps its databases recorded in use while it holds them; when it
+    // exits, 10 s after its last client, it lets them go recorded clean, and removes its
+    // socket and its session pool's directory.
+    let last = said_with_database(&child(false));
+    assert_eq!(last.0, "broker");
+    let socket = broker_socket(strategy);
+    let waited = Instant::now();
+    while !broker_pids(strategy).is_empty() && waited.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let exited = broker_pids(strategy).is_empty();
+    // Stopped in any case, with its lock file, so nothing is left behind.
     for pid in broker_pids(strategy) {
         let _ = Command::new("kill").args(["-KILL", &pid]).status();
     }
-    let socket = broker_socket(strategy);
-    for path in [
-        socket.clone(),
-        socket.with_extension("lock"),
-        socket.with_extension("d"),
-    ] {
-        let _ = std::fs::remove_file(&path);
-        let _ = std::fs::remove_dir_all(&path);
+    let _ = std::fs::remove_file(socket.with_extension("lock"));
+    assert!(
+        exited,
+        "the broker did not exit within 30 s of its last client"
+    );
+    assert!(!socket.exists() && !socket.with_extension("d").exists());
+    assert_eq!(
+        ledger_clean(&last.4).await,
+        Some(true),
+        "`{}` recorded clean once the broker let it go",
+        last.4
+    );
+}
+
+/// What the registry's ledger records of pooled database `name`: clean or not.
+async fn ledger_clean(name: &str) -> Option<bool> {
+    {
+        use sqlx::Connection;
+        let url = std::env::var("TESTBED_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+        let options = options.database("testbed_registry");
+        let mut conn = sqlx::PgConnection::connect_with(&options).await.unwrap();
+        let clean: Option<bool> = sqlx::query_scalar("select clean from pooled where datname = $1")
+            .bind(name)
+            .fetch_optional(&mut conn)
+            .await
+            .unwrap();
+        let _ = conn.close().await;
+        clean
     }
 }
 
@@ -272,7 +312,7 @@ async fn child_uses_a_database() {
             .fetch_one(db.pool())
             .await
             .unwrap();
-    println!("GOT {how} {rows} {age} {id}");
+    println!("GOT {how} {rows} {age} {id} {}", db.name());
     if role == "kill" {
         use std::io::Write;
         std::io::stdout().flush().unwrap();

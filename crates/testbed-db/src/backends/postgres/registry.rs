@@ -285,6 +285,27 @@ pub(crate) async fn mark_clean(
     Ok(())
 }
 
+/// Records that `name`, reset, is let go by the holder `token` that kept it recorded in
+/// use across its tests: clean, and needed until now (for the pool's high-water mark).
+pub(crate) async fn mark_let_go(
+    lease: &mut PgConnection,
+    name: &str,
+    token: &str,
+) -> Result<(), ServerCallError> {
+    sqlx::query(
+        "insert into pooled (datname, clean, clean_by, claimed_at) values ($1, true, $2, now())
+         on conflict (datname) do update set clean = true, clean_by = $2, claimed_at = now()",
+    )
+    .bind(name)
+    .bind(token)
+    .execute(&mut *lease)
+    .await
+    .map_err(fail(
+        "record a pooled database let go in `testbed_registry`",
+    ))?;
+    Ok(())
+}
+
 /// Records that `name` is in use (no longer clean) before a test gets it.
 pub(crate) async fn mark_in_use(
     lease: &mut PgConnection,

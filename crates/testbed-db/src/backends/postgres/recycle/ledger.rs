@@ -19,6 +19,10 @@
 //!   the moment the next one claims it, and only sessions of that holder's pool, idle,
 //!   may be found on it then. Anything else (a holder killed mid-test, a statement
 //!   still running, no ledger row) makes the claimer reset `N` before use.
+//! - A holder may leave `N` recorded in use across its tests, resetting it after each,
+//!   and record it clean only when it lets it go ([`let_go`]): the broker does, which
+//!   saves two ledger writes per test. If it dies holding `N`, the next claimer finds
+//!   `N` in use and resets it.
 
 use std::collections::HashSet;
 use std::sync::{LazyLock, Mutex, MutexGuard};
@@ -170,6 +174,15 @@ async fn unlock(lease: &mut PgConnection, name: &str) {
 /// while it is being handed to a test, used, or reset.
 pub(crate) fn holds(name: &str) -> bool {
     held().contains(name)
+}
+
+/// Lets `name` go, reset, recording it clean: for a holder that kept it recorded in
+/// use while it held it (see the rules above). If the record fails, the claim still
+/// goes: the next claimer finds `name` in use and resets it.
+pub(crate) async fn let_go(server: &PgServer, name: &str) {
+    let mut lease = server.lease.lock().await;
+    let _ = registry::mark_let_go(&mut lease, name, owner::token()).await;
+    unlock(&mut lease, name).await;
 }
 
 /// Forgets that this process holds `name`, whose claim died with a lost lease.

@@ -79,12 +79,38 @@ fn limit_kept() {
         }
     }
     for (server, claimed) in evicted {
-        engine::handle().spawn(async move {
-            // Closed before the claim goes: the next claimer finds no session of ours
-            // but idle ones that are leaving.
-            claimed.pool.close().await;
-            ledger::unclaim(&server, &claimed.name).await;
-        });
+        engine::handle().spawn(let_go(server, claimed));
+    }
+}
+
+/// Lets a reset database of a warm pool go, recorded clean (a holder may have kept it
+/// recorded in use: see `ledger`).
+async fn let_go(server: Arc<PgServer>, claimed: Claimed) {
+    // Closed before the claim goes: the next claimer finds no session of ours but idle
+    // ones that are leaving.
+    claimed.pool.close().await;
+    ledger::let_go(&server, &claimed.name).await;
+}
+
+/// Lets every database of every warm pool go, recorded clean: the broker's last act
+/// before it exits, so the next run's claimers take them as they are.
+pub(crate) async fn let_go_all() {
+    let held: Vec<(Arc<PgServer>, Claimed)> = {
+        let pools = WARM_POOLS.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(pools) = pools.as_ref() else { return };
+        pools
+            .values()
+            .flat_map(|warm| {
+                let server = warm.server.clone();
+                warm.free()
+                    .drain(..)
+                    .map(move |claimed| (server.clone(), claimed))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    for (server, claimed) in held {
+        let_go(server, claimed).await;
     }
 }
 
