@@ -43,6 +43,7 @@ mod temp_files;
 mod threads;
 
 pub(crate) use check::{Pending, before};
+pub(crate) use dir::current_thread_id;
 pub use handles::expect_dropped;
 pub use ignore::{
     ignore_connections_to, ignore_env_vars, ignore_paths_under, ignore_threads_named, long_lived,
@@ -53,4 +54,3 @@ pub use policy::{Category, LEAKS_ENV, Policy};
 #[cfg(feature = "tokio")]
 pub(crate) use retry::backoff;
 pub(crate) use runner_holds::RunnerHolds;
-pub(crate) use threads::current_thread_id;

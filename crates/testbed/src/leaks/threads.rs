@@ -1,6 +1,7 @@
 //! The threads check: threads of this process that were not running before the test
 //! and still run after it (Linux: `/proc/self/task`, named from each thread's `comm`).
 
+use super::dir::current_thread_id;
 use super::ignore::{thread_id_ignored, thread_ignored};
 use super::policy::Category;
 use super::report::{Leak, cannot_run};
@@ -23,8 +24,6 @@ pub(super) fn snapshot() -> Option<Snapshot> {
         }
     }
 }
-
-pub(crate) use super::dir::current_thread_id;
 
 /// The threads running now that were not in `before`, except `expected` ones.
 pub(super) fn leaks(before: &Snapshot, expected: &[u64]) -> Vec<Leak> {

@@ -268,26 +268,8 @@ $claim$;"
 
 /// Records that this process finished resetting `name`: the next claimer may use it as
 /// it is, unless it finds other sessions than this process's idle pool connections.
+/// `name` was needed until now, which the pool's high-water mark reads (`claimed_at`).
 pub(crate) async fn mark_clean(
-    lease: &mut PgConnection,
-    name: &str,
-    token: &str,
-) -> Result<(), ServerCallError> {
-    sqlx::query(
-        "insert into pooled (datname, clean, clean_by) values ($1, true, $2)
-         on conflict (datname) do update set clean = true, clean_by = $2",
-    )
-    .bind(name)
-    .bind(token)
-    .execute(&mut *lease)
-    .await
-    .map_err(fail("record a reset pooled database in `testbed_registry`"))?;
-    Ok(())
-}
-
-/// Records that `name`, reset, is let go by the holder `token` that kept it recorded in
-/// use across its tests: clean, and needed until now (for the pool's high-water mark).
-pub(crate) async fn mark_let_go(
     lease: &mut PgConnection,
     name: &str,
     token: &str,
@@ -300,9 +282,7 @@ pub(crate) async fn mark_let_go(
     .bind(token)
     .execute(&mut *lease)
     .await
-    .map_err(fail(
-        "record a pooled database let go in `testbed_registry`",
-    ))?;
+    .map_err(fail("record a reset pooled database in `testbed_registry`"))?;
     Ok(())
 }
 

@@ -181,7 +181,7 @@ pub(crate) fn holds(name: &str) -> bool {
 /// goes: the next claimer finds `name` in use and resets it.
 pub(crate) async fn let_go(server: &PgServer, name: &str) {
     let mut lease = server.lease.lock().await;
-    let _ = registry::mark_let_go(&mut lease, name, owner::token()).await;
+    let _ = registry::mark_clean(&mut lease, name, owner::token()).await;
     unlock(&mut lease, name).await;
 }
 

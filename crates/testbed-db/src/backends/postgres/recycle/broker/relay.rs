@@ -60,15 +60,16 @@ pub(super) async fn reusable_after(
     }
     // A transaction left open (or failed) is rolled back; `DISCARD ALL` is refused
     // inside one, so each is a query of its own, sent together.
-    let mut reset = Vec::new();
-    if status != b'I' {
-        reset.extend(wire::query("ROLLBACK"));
-    }
-    reset.extend(wire::query("DISCARD ALL"));
+    let queries: &[&str] = if status == b'I' {
+        &["DISCARD ALL"]
+    } else {
+        &["ROLLBACK", "DISCARD ALL"]
+    };
+    let reset: Vec<u8> = queries.iter().flat_map(|sql| wire::query(sql)).collect();
     if server_write.write_all(&reset).await.is_err() {
         return false;
     }
-    let (mut answers, mut failed) = (if status != b'I' { 2 } else { 1 }, false);
+    let (mut answers, mut failed) = (queries.len(), false);
     loop {
         let message: Message = match server.next().await {
             Ok(Some(message)) => message,

@@ -215,33 +215,22 @@ async fn take_back(
         session::reset(server, &warm.template, &claimed.pool).await
     }
     .await;
+    let Ok(true) = reset else {
+        // Its kept sessions are closed before the database goes.
+        if let Some(proxy) = proxy {
+            proxy.done(&name, false);
+        }
+        claimed.pool.close().await;
+        let _ = ledger::drop_claimed(server, &name).await;
+        return;
+    };
     // Kept recorded in use while the broker holds it, and recorded clean when it lets
     // it go (`warm`'s eviction, or its exit): two ledger writes a test fewer.
-    let kept = match reset {
-        Ok(true) => {
-            warm.push(claimed);
-            true
-        }
-        _ => {
-            close_sessions(proxy, &name);
-            claimed.pool.close().await;
-            let _ = ledger::drop_claimed(server, &name).await;
-            false
-        }
-    };
-    if let Some(proxy) = proxy
-        && kept
-    {
+    warm.push(claimed);
+    if let Some(proxy) = proxy {
         proxy.done(&name, true);
         // Pushing it may have let other databases go, to keep the connections few.
         proxy.prune(ledger::holds);
-    }
-}
-
-/// Closes the sessions the session pool keeps for `name`, before the broker lets it go.
-fn close_sessions(proxy: Option<&Proxy>, name: &str) {
-    if let Some(proxy) = proxy {
-        proxy.done(name, false);
     }
 }
 
