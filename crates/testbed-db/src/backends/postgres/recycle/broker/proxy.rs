@@ -275,7 +275,7 @@ impl Proxy {
     ) -> Option<(Reader<UnixStream>, Kept)> {
         let mut greeting = wire::authentication_ok();
         greeting.extend_from_slice(&kept.greeting);
-        greeting.extend(wire::ready_idle());
+        greeting.extend(wire::ready_for_query(b'I'));
         client.stream_mut().write_all(&greeting).await.ok()?;
         Some((client, kept))
     }

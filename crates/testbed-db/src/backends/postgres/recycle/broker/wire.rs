@@ -198,9 +198,10 @@ pub(super) fn authentication_ok() -> Vec<u8> {
     vec![b'R', 0, 0, 0, 8, 0, 0, 0, 0]
 }
 
-/// `ReadyForQuery` with transaction status idle.
-pub(super) fn ready_idle() -> Vec<u8> {
-    vec![b'Z', 0, 0, 0, 5, b'I']
+/// `ReadyForQuery` with transaction status `status` (`I` idle, `T` in a transaction,
+/// `E` in a failed one).
+pub(super) fn ready_for_query(status: u8) -> Vec<u8> {
+    vec![b'Z', 0, 0, 0, 5, status]
 }
 
 /// A simple query, `sql`.
@@ -257,7 +258,7 @@ mod tests {
     #[tokio::test]
     async fn reads_messages_whole_across_reads() {
         let mut bytes = query("select 1");
-        bytes.extend(ready_idle());
+        bytes.extend(ready_for_query(b'I'));
         // Delivered one byte at a time, the messages still come out whole.
         let (mut tx, rx) = tokio::io::duplex(1);
         let writer = tokio::spawn(async move {
@@ -278,7 +279,7 @@ mod tests {
     #[tokio::test]
     async fn a_batch_holds_every_whole_message_read_and_keeps_a_partial_one() {
         let mut bytes = query("select 1");
-        bytes.extend(ready_idle());
+        bytes.extend(ready_for_query(b'I'));
         let whole = bytes.len();
         let next = query("select 2");
         bytes.extend(&next[..3]);
