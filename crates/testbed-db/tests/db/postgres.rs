@@ -342,6 +342,54 @@ async fn a_recycled_databases_sessions_come_back_clean() {
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 
+static OPENED_BY_TEST: Database = Database::function("opened by test v1", things);
+
+/// Five connections held at once, each running a statement: more than the pool opens
+/// before a test, so the test's own queries open the rest.
+async fn hold_five(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        held.push(pool.acquire().await?);
+    }
+    for connection in &mut held {
+        sqlx::query("select 1").execute(&mut **connection).await?;
+    }
+    Ok(())
+}
+
+/// A session a test's own query opened lives on that test's runtime and dies with it:
+/// the next test of the process, on a runtime of its own, must never be handed it.
+#[testbed::test]
+async fn a_session_opened_by_a_tests_query_does_not_outlive_its_runtime() {
+    require_postgres().await;
+    let name = std::thread::spawn(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let scope = Scope::new("first");
+            let db = OPENED_BY_TEST.postgres(&scope).await.unwrap();
+            hold_five(db.pool()).await.unwrap();
+            let name = db.name().to_owned();
+            // Dropped first, as a test's end does: a handle still alive would have the
+            // pool closed rather than recycled.
+            drop(db);
+            scope.finish_async(Outcome::Passed).await.unwrap();
+            name
+        })
+        // The runtime ends here, and with it every session opened on it.
+    })
+    .join()
+    .unwrap();
+    let scope = Scope::new("second");
+    let again = acquire_named(&OPENED_BY_TEST, &scope, &name).await;
+    hold_five(again.pool())
+        .await
+        .expect("every session of the recycled pool works on the next test's runtime");
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}
+
 /// A one-table schema; each test that changes it has its own, so no other test claims
 /// its pooled databases meanwhile.
 fn things(target: testbed_db::Target<'_>) -> Build<'_> {

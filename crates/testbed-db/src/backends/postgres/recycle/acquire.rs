@@ -68,7 +68,7 @@ pub(crate) async fn acquire(
                 let open = if rollback {
                     session::Sessions::NONE
                 } else {
-                    session::Sessions::TEST
+                    session::Sessions::test()
                 };
                 let claimed = engine::boxed(claim_ready(&server, &warm, open)).await?;
                 Ok::<_, DatabaseAcquireError>((warm, claimed))
@@ -219,9 +219,9 @@ async fn release(
     }
     // The test's connections go back to the pool through tasks on the test's runtime:
     // wait for them on the engine, before that runtime ends.
-    let (pool, foreign) = (claimed.pool.clone(), claimed.foreign.clone());
+    let pool = claimed.pool.clone();
     let step = trace::step("wait for the test's connections");
-    let reusable = engine::run(async move { session::reusable(&pool, &foreign).await }).await
+    let reusable = engine::run(async move { session::reusable(&pool).await }).await
         && handles.strong_count() == 0;
     step.end();
     let claimed = if reusable {
@@ -232,7 +232,12 @@ async fn release(
         pool_limit::close_test_pool(&claimed.pool, Backend::Postgres, &claimed.name).await;
         let (opener, name) = (server.clone(), claimed.name.clone());
         let reopened = engine::run(async move {
-            engine::boxed(session::open_pool(&opener, &name, session::Sessions::TEST)).await
+            engine::boxed(session::open_pool(
+                &opener,
+                &name,
+                session::Sessions::test(),
+            ))
+            .await
         })
         .await;
         match reopened {
@@ -247,7 +252,7 @@ async fn release(
     engine::run(async move {
         let name = claimed.name.clone();
         let step = trace::step("end sessions");
-        let ended = engine::boxed(session::end_sessions(&claimed.pool)).await;
+        let ended = engine::boxed(session::end_sessions(&claimed)).await;
         step.end();
         let step = trace::step("reset");
         let reset = match ended {

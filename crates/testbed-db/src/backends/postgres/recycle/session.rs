@@ -1,8 +1,8 @@
 //! The connections to one pooled database: opening its pool on the engine, ending what
 //! a test left in its sessions, and the one-round-trip reset to the template's rows.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::postgres::PgPool;
@@ -17,11 +17,18 @@ use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
 use crate::retry::Pace;
 use crate::{Backend, ServerCallError, engine, owner};
 
-/// The connections opened before a test gets its pool. sqlx pings a connection on its
-/// way back to the pool, and a query that finds none idle opens another (milliseconds,
-/// on the test's clock); with two, back-to-back queries alternate. With the lease, a
-/// test process keeps three connections in all.
-pub(crate) const CONNECTIONS: u32 = 2;
+/// The connections opened before a test gets its pool, when the pool serves one test
+/// per process (under nextest): with the lease, a test process keeps three connections.
+/// sqlx pings a connection on its way back to the pool, and a query that finds none
+/// idle opens one of its own, on the test's runtime; [`end_sessions`] closes it.
+const CONNECTIONS_ONE_TEST: u32 = 2;
+
+/// The same when the pool serves the process's next tests (under `cargo test`): with
+/// two, the test's own queries opened a third in most tests (150 of the bench's 200, at
+/// 4 threads, counted with `log_connections`), each a new server session, about 15 ms
+/// of the server's CPU; with three, about one test in three. Every idle pool counts
+/// towards the process's cap ([`kept::max_kept`](super::super::kept::max_kept)).
+const CONNECTIONS_NEXT_TESTS: u32 = 3;
 
 /// How many connections a claimed database's pool opens at once, and at most.
 #[derive(Clone, Copy, Debug)]
@@ -31,12 +38,19 @@ pub(crate) struct Sessions {
 }
 
 impl Sessions {
-    /// A test's pool: [`CONNECTIONS`] opened before the test starts, up to the test
-    /// pool's limit.
-    pub(crate) const TEST: Self = Self {
-        open: CONNECTIONS,
-        limit: TEST_POOL_CONNECTIONS,
-    };
+    /// A test's pool: [`CONNECTIONS_ONE_TEST`] or [`CONNECTIONS_NEXT_TESTS`] opened
+    /// before the test starts, up to the test pool's limit.
+    pub(crate) fn test() -> Self {
+        let one_test_per_process = std::env::var_os("NEXTEST_RUN_ID").is_some();
+        Self {
+            open: if one_test_per_process {
+                CONNECTIONS_ONE_TEST
+            } else {
+                CONNECTIONS_NEXT_TESTS
+            },
+            limit: TEST_POOL_CONNECTIONS,
+        }
+    }
     /// None opened: a `Rollback` test works on a pool of its own.
     pub(crate) const NONE: Self = Self {
         open: 0,
@@ -51,10 +65,10 @@ impl Sessions {
 pub(crate) struct Claimed {
     pub(crate) name: String,
     pub(crate) pool: PgPool,
-    /// Set when the pool opens a connection off the engine (a test's query that found
-    /// none idle): that connection dies with the test's runtime, so the pool cannot
-    /// outlive the test.
-    pub(crate) foreign: Arc<AtomicBool>,
+    /// The server process ids of the connections the pool opened off the engine (a
+    /// test's query that found none idle): such a connection dies with the test's
+    /// runtime, so [`end_sessions`] closes it while that runtime still runs.
+    pub(crate) opened_by_test: Arc<Mutex<HashSet<i32>>>,
     /// When it last went idle (a `kept::tick`): the least recent is closed first when
     /// the process keeps too many connections.
     pub(crate) idle_since: u64,
@@ -78,20 +92,26 @@ pub(crate) async fn open_pool(
     name: &str,
     sessions: Sessions,
 ) -> Result<Claimed, ServerCallError> {
-    let foreign = Arc::new(AtomicBool::new(false));
-    let flag = foreign.clone();
+    let opened_by_test: Arc<Mutex<HashSet<i32>>> = Arc::default();
     let holdings = Holdings::new(sessions.limit);
-    let on_connect = holdings.clone();
+    let (on_connect, pids) = (holdings.clone(), opened_by_test.clone());
     let pool = pool_limit::test_pool_options::<sqlx::Postgres>(&holdings)
         .min_connections(0)
         .idle_timeout(None)
         .max_lifetime(None)
-        .after_connect(move |_, _| {
+        .after_connect(move |connection, _| {
             on_connect.took();
-            if !engine::is_current() {
-                flag.store(true, Ordering::SeqCst);
-            }
-            Box::pin(async { Ok(()) })
+            let pids = pids.clone();
+            Box::pin(async move {
+                if !engine::is_current() {
+                    // One round trip, only for a connection the test's query opened.
+                    let pid: i32 = sqlx::query_scalar("select pg_backend_pid()")
+                        .fetch_one(&mut *connection)
+                        .await?;
+                    lock(&pids).insert(pid);
+                }
+                Ok(())
+            })
         })
         .connect_lazy_with(pool_options(server, name));
     // Opened at once, in parallel: each costs a backend start on the server.
@@ -124,7 +144,7 @@ pub(crate) async fn open_pool(
     Ok(Claimed {
         name: name.to_owned(),
         pool,
-        foreign,
+        opened_by_test,
         idle_since: super::super::kept::tick(),
         holdings,
     })
@@ -161,36 +181,53 @@ pub(crate) async fn idle(pool: &PgPool) {
     while pool.num_idle() as u32 != pool.size() && pacer.pause().await {}
 }
 
-/// Whether the test's pool can serve the next test: every connection back in it and
-/// each one opened on the engine. Otherwise (a connection the test still holds, or one
-/// opened on the test's runtime, which dies with it) the pool is closed and a new one
+/// Whether the test's pool can serve the next test: every connection back in it.
+/// Otherwise (a connection the test still holds) the pool is closed and a new one
 /// opened. Runs on the engine.
-pub(crate) async fn reusable(pool: &PgPool, foreign: &AtomicBool) -> bool {
+pub(crate) async fn reusable(pool: &PgPool) -> bool {
     idle(pool).await;
-    !pool.is_closed() && pool.num_idle() as u32 == pool.size() && !foreign.load(Ordering::SeqCst)
+    !pool.is_closed() && pool.num_idle() as u32 == pool.size()
 }
 
-/// Ends what the last test left in each session of `pool`, so that the reset runs as
-/// testbed wrote it and the next test finds the sessions as new ones: a transaction
-/// still open (or failed) is rolled back, then `DISCARD ALL` drops temporary tables,
-/// prepared statements, cursors, listeners, advisory locks and session settings (the
-/// role and search path too, which the reset's statements depend on), and sqlx's
-/// statement cache is emptied to match. One round trip per session in the common case.
-/// Runs on the engine, before the reset.
-pub(crate) async fn end_sessions(pool: &PgPool) -> Result<(), sqlx::Error> {
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Ends what the last test left in each session of `claimed`'s pool, so that the reset
+/// runs as testbed wrote it and the next test finds the sessions as new ones: a
+/// transaction still open (or failed) is rolled back, then `DISCARD ALL` drops temporary
+/// tables, prepared statements, cursors, listeners, advisory locks and session settings
+/// (the role and search path too, which the reset's statements depend on), and sqlx's
+/// statement cache is emptied to match. The sessions the test's queries opened on its
+/// runtime are closed instead (they die with it); the pool's own stay, so the next test
+/// starts no new ones. One round trip per session in the common case (two after a test
+/// that opened sessions). Runs on the
+/// engine, before the reset, while the test's runtime still runs.
+pub(crate) async fn end_sessions(claimed: &Claimed) -> Result<(), sqlx::Error> {
     let mut sessions = Vec::new();
-    for _ in 0..pool.size() {
-        sessions.push(pool.acquire().await?);
+    for _ in 0..claimed.pool.size() {
+        sessions.push(claimed.pool.acquire().await?);
     }
-    for session in &mut sessions {
+    let opened_by_test = std::mem::take(&mut *lock(&claimed.opened_by_test));
+    for mut session in sessions {
+        // A round trip more, only after a test whose queries opened sessions.
+        if !opened_by_test.is_empty() {
+            let pid: i32 = sqlx::query_scalar("select pg_backend_pid()")
+                .fetch_one(&mut *session)
+                .await?;
+            if opened_by_test.contains(&pid) {
+                session.close().await?;
+                continue;
+            }
+        }
         // Refused inside a transaction block, open or failed: roll it back first.
         if sqlx::raw_sql("discard all")
-            .execute(&mut **session)
+            .execute(&mut *session)
             .await
             .is_err()
         {
-            sqlx::raw_sql("rollback").execute(&mut **session).await?;
-            sqlx::raw_sql("discard all").execute(&mut **session).await?;
+            sqlx::raw_sql("rollback").execute(&mut *session).await?;
+            sqlx::raw_sql("discard all").execute(&mut *session).await?;
         }
         session.clear_cached_statements().await?;
     }
