@@ -24,6 +24,9 @@ use super::acquisitions;
 /// open it by URL with its own pool.
 static SCHEMA: Database = testbed_db::migrations!().isolation(Isolation::File);
 
+/// The name of [`runtime`]'s threads.
+const RUNTIME_THREADS: &str = "storage-suite-db";
+
 /// The runtime testbed-db's pools run on: alive for the whole run, since a pool's
 /// connections die with the runtime they were opened on, and testbed-db closes its pool
 /// in a cleanup after the test. Declared long-lived to testbed's leak checks.
@@ -31,11 +34,14 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         // Shared by every test of the run: its threads and descriptors are not a leak
-        // of the test that happened to start it.
+        // of the test that happened to start it. By name too: tokio starts the threads
+        // of its blocking pool only when a task first needs one, in whichever test that
+        // is (a CI run under nextest once caught one that `long_lived` could not see).
+        testbed::leaks::ignore_threads_named(RUNTIME_THREADS);
         testbed::leaks::long_lived(|| {
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
-                .thread_name("storage-suite-db")
+                .thread_name(RUNTIME_THREADS)
                 .enable_all()
                 .build()
                 .expect("cannot start the suite's database runtime")

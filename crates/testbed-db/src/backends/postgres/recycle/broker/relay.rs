@@ -1,8 +1,8 @@
 //! The relay between a test's connection and its server session: each side's messages
 //! passed on as they were read (but a lone `Sync` between requests, whose answer the
-//! relay knows), and, when the client says goodbye, whether the session
-//! can serve another client (reset with `DISCARD ALL`, after rolling back a transaction
-//! the client left open) or must be closed.
+//! relay knows), and, when the client says goodbye, whether the session can serve
+//! another client (reset with `DISCARD ALL`, after rolling back a transaction the
+//! client left open) or must be closed.
 
 use std::io;
 
