@@ -344,15 +344,15 @@ async fn a_recycled_databases_sessions_come_back_clean() {
 
 static OPENED_BY_TEST: Database = Database::function("opened by test v1", things);
 
-/// Five connections held at once, each running a statement: more than the pool opens
-/// before a test, so the test's own queries open the rest.
-async fn hold_five(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
+/// Five connections held at once, each running `sql`: more than the pool opens before
+/// a test, so the test's own queries open the rest.
+async fn hold_five(pool: &sqlx::PgPool, sql: &'static str) -> Result<(), sqlx::Error> {
     let mut held = Vec::new();
     for _ in 0..5 {
         held.push(pool.acquire().await?);
     }
     for connection in &mut held {
-        sqlx::query("select 1").execute(&mut **connection).await?;
+        sqlx::raw_sql(sql).execute(&mut **connection).await?;
     }
     Ok(())
 }
@@ -370,7 +370,25 @@ async fn a_session_opened_by_a_tests_query_does_not_outlive_its_runtime() {
         runtime.block_on(async {
             let scope = Scope::new("first");
             let db = OPENED_BY_TEST.postgres(&scope).await.unwrap();
-            hold_five(db.pool()).await.unwrap();
+            hold_five(db.pool(), "select 1").await.unwrap();
+            // Each left in a failed transaction, which the release must end before it
+            // can ask a session anything.
+            let mut held = Vec::new();
+            for _ in 0..5 {
+                let mut connection = db.pool().acquire().await.unwrap();
+                sqlx::raw_sql("begin")
+                    .execute(&mut *connection)
+                    .await
+                    .unwrap();
+                assert!(
+                    sqlx::raw_sql("select 1 / 0")
+                        .execute(&mut *connection)
+                        .await
+                        .is_err()
+                );
+                held.push(connection);
+            }
+            drop(held);
             let name = db.name().to_owned();
             // Dropped first, as a test's end does: a handle still alive would have the
             // pool closed rather than recycled.
@@ -384,7 +402,7 @@ async fn a_session_opened_by_a_tests_query_does_not_outlive_its_runtime() {
     .unwrap();
     let scope = Scope::new("second");
     let again = acquire_named(&OPENED_BY_TEST, &scope, &name).await;
-    hold_five(again.pool())
+    hold_five(again.pool(), "select 1")
         .await
         .expect("every session of the recycled pool works on the next test's runtime");
     scope.finish_async(Outcome::Passed).await.unwrap();

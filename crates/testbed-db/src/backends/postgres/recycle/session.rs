@@ -106,6 +106,8 @@ pub(crate) async fn open_pool(
                 if !engine::is_current() {
                     // One round trip, only for a connection the test's query opened.
                     let pid: i32 = sqlx::query_scalar("select pg_backend_pid()")
+                        // Not kept: `end_sessions` discards the server's statements.
+                        .persistent(false)
                         .fetch_one(&mut *connection)
                         .await?;
                     lock(&pids).insert(pid);
@@ -210,16 +212,6 @@ pub(crate) async fn end_sessions(claimed: &Claimed) -> Result<(), sqlx::Error> {
     }
     let opened_by_test = std::mem::take(&mut *lock(&claimed.opened_by_test));
     for mut session in sessions {
-        // A round trip more, only after a test whose queries opened sessions.
-        if !opened_by_test.is_empty() {
-            let pid: i32 = sqlx::query_scalar("select pg_backend_pid()")
-                .fetch_one(&mut *session)
-                .await?;
-            if opened_by_test.contains(&pid) {
-                session.close().await?;
-                continue;
-            }
-        }
         // Refused inside a transaction block, open or failed: roll it back first.
         if sqlx::raw_sql("discard all")
             .execute(&mut *session)
@@ -228,6 +220,18 @@ pub(crate) async fn end_sessions(claimed: &Claimed) -> Result<(), sqlx::Error> {
         {
             sqlx::raw_sql("rollback").execute(&mut *session).await?;
             sqlx::raw_sql("discard all").execute(&mut *session).await?;
+        }
+        // A round trip more, only after a test whose queries opened sessions (asked
+        // once no transaction is left, which a failed one would refuse).
+        if !opened_by_test.is_empty() {
+            let pid: i32 = sqlx::query_scalar("select pg_backend_pid()")
+                .persistent(false)
+                .fetch_one(&mut *session)
+                .await?;
+            if opened_by_test.contains(&pid) {
+                session.close().await?;
+                continue;
+            }
         }
         session.clear_cached_statements().await?;
     }
