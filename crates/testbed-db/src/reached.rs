@@ -18,6 +18,12 @@ use crate::Backend;
 /// The run id nextest gives every test process of one `cargo nextest run`.
 const RUN_ID_ENV: &str = "NEXTEST_RUN_ID";
 
+/// Whether this process runs under nextest, which gives every test a process of its
+/// own: no next test will reuse what this one keeps.
+pub(crate) fn under_nextest() -> bool {
+    std::env::var_os(RUN_ID_ENV).is_some()
+}
+
 /// How long a run's record is kept.
 const KEPT_FOR: Duration = Duration::from_secs(24 * 60 * 60);
 

@@ -41,9 +41,8 @@ impl Sessions {
     /// A test's pool: [`CONNECTIONS_ONE_TEST`] or [`CONNECTIONS_NEXT_TESTS`] opened
     /// before the test starts, up to the test pool's limit.
     pub(crate) fn test() -> Self {
-        let one_test_per_process = std::env::var_os("NEXTEST_RUN_ID").is_some();
         Self {
-            open: if one_test_per_process {
+            open: if crate::reached::under_nextest() {
                 CONNECTIONS_ONE_TEST
             } else {
                 CONNECTIONS_NEXT_TESTS
@@ -110,7 +109,7 @@ pub(crate) async fn open_pool(
                         .persistent(false)
                         .fetch_one(&mut *connection)
                         .await?;
-                    lock(&pids).insert(pid);
+                    pids.lock().unwrap_or_else(|e| e.into_inner()).insert(pid);
                 }
                 Ok(())
             })
@@ -191,10 +190,6 @@ pub(crate) async fn reusable(pool: &PgPool) -> bool {
     !pool.is_closed() && pool.num_idle() as u32 == pool.size()
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// Ends what the last test left in each session of `claimed`'s pool, so that the reset
 /// runs as testbed wrote it and the next test finds the sessions as new ones: a
 /// transaction still open (or failed) is rolled back, then `DISCARD ALL` drops temporary
@@ -203,14 +198,19 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// statement cache is emptied to match. The sessions the test's queries opened on its
 /// runtime are closed instead (they die with it); the pool's own stay, so the next test
 /// starts no new ones. One round trip per session in the common case (two after a test
-/// that opened sessions). Runs on the
-/// engine, before the reset, while the test's runtime still runs.
+/// that opened sessions). Runs on the engine, before the reset, while the test's
+/// runtime still runs.
 pub(crate) async fn end_sessions(claimed: &Claimed) -> Result<(), sqlx::Error> {
     let mut sessions = Vec::new();
     for _ in 0..claimed.pool.size() {
         sessions.push(claimed.pool.acquire().await?);
     }
-    let opened_by_test = std::mem::take(&mut *lock(&claimed.opened_by_test));
+    let opened_by_test = std::mem::take(
+        &mut *claimed
+            .opened_by_test
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()),
+    );
     for mut session in sessions {
         // Refused inside a transaction block, open or failed: roll it back first.
         if sqlx::raw_sql("discard all")

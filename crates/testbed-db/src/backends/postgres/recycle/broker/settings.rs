@@ -23,7 +23,7 @@ pub(crate) const IDLE_EXIT: Duration = Duration::from_secs(10);
 /// against 3.6 s for the generated suite), so it is kept.
 pub(crate) fn enabled() -> bool {
     std::env::var(BROKER_ENV).map_or(true, |value| value.trim() != "0")
-        && std::env::var_os("NEXTEST_RUN_ID").is_some()
+        && crate::reached::under_nextest()
 }
 
 /// The directory of the session pool socket of the broker serving on `socket`, beside
