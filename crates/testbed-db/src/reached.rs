@@ -20,6 +20,7 @@ const RUN_ID_ENV: &str = "NEXTEST_RUN_ID";
 
 /// Whether this process runs under nextest, which gives every test a process of its
 /// own: no next test will reuse what this one keeps.
+#[cfg(feature = "postgres")]
 pub(crate) fn under_nextest() -> bool {
     std::env::var_os(RUN_ID_ENV).is_some()
 }
