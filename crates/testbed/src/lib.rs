@@ -30,6 +30,7 @@
 mod builtins;
 mod core;
 pub mod harness;
+pub mod helper;
 pub mod leaks;
 pub mod resources;
 mod runner;
@@ -142,6 +143,5 @@ pub mod __private {
     pub fn enter_scenario(scope: &crate::Scope, scenario: crate::scenarios::Scenario) {
         crate::scenarios::enter(scope, scenario);
     }
-    #[cfg(feature = "harness")]
     pub use inventory;
 }

@@ -26,7 +26,7 @@ use testbed_db::Backend;
 #[path = "suite.rs"]
 mod suite;
 
-use suite::{Part, Run};
+use suite::{Broker, Part, Run};
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -118,19 +118,24 @@ fn line(
 }
 
 /// The strategies of the suite on `backend`: (line name, module of `testbed_suite`).
-/// Each strategy of `backend`: its name in the lines, its module, and whether it runs
-/// with the PostgreSQL broker (the default under nextest when `cargo-testbed` is found;
-/// the other lines set `TESTBED_PG_BROKER=0`).
-fn strategies(backend: Backend) -> &'static [(&'static str, &'static str, bool)] {
+/// Each strategy of `backend`: its name in the lines, its module, and which PostgreSQL
+/// broker serves it (under nextest the default is `cargo-testbed` when it is found, else
+/// the test binary itself; the `without broker` lines set `TESTBED_PG_BROKER=0`).
+fn strategies(backend: Backend) -> &'static [(&'static str, &'static str, Broker)] {
     match backend {
-        Backend::Sqlite => &[("default (image)", "sqlite", false)],
+        Backend::Sqlite => &[("default (image)", "sqlite", Broker::Off)],
         Backend::Postgres => &[
-            ("default (recycle, broker)", "postgres", true),
-            ("default without broker", "postgres", false),
-            ("rollback (broker)", "postgres_rollback", true),
-            ("rollback without broker", "postgres_rollback", false),
+            ("default (recycle, broker)", "postgres", Broker::Release),
+            (
+                "default (recycle, test binary as broker)",
+                "postgres",
+                Broker::TestBinary,
+            ),
+            ("default without broker", "postgres", Broker::Off),
+            ("rollback (broker)", "postgres_rollback", Broker::Release),
+            ("rollback without broker", "postgres_rollback", Broker::Off),
         ],
-        Backend::MySql => &[("default (recycle)", "mysql", false)],
+        Backend::MySql => &[("default (recycle)", "mysql", Broker::Off)],
     }
 }
 
@@ -197,7 +202,7 @@ fn bench_floor(bins: &suite::Binaries, reps: usize, threads: usize) {
         sqlx: false,
         module: "floor",
         backend: Backend::Sqlite,
-        broker: false,
+        broker: Broker::Off,
     };
     let (mut nextest, mut cargo) = (Series::default(), Series::default());
     for _ in 0..reps {
@@ -229,7 +234,7 @@ fn bench_backend(
         sqlx: true,
         module: backend.name(),
         backend,
-        broker: false,
+        broker: Broker::Off,
     };
     let parts: Vec<(&str, Part)> = strategies(backend)
         .iter()

@@ -127,8 +127,20 @@ pub struct Part {
     pub sqlx: bool,
     pub module: &'static str,
     pub backend: Backend,
-    /// With the PostgreSQL broker (`TESTBED_PG_BROKER=1`), served by `broker_bin`.
-    pub broker: bool,
+    /// Which PostgreSQL broker serves, if any.
+    pub broker: Broker,
+}
+
+/// Which PostgreSQL broker serves a part's test processes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Broker {
+    /// None: `TESTBED_PG_BROKER=0`.
+    Off,
+    /// `cargo-testbed` built for release ([`broker_bin`]), on the default socket.
+    Release,
+    /// The test binary itself (no `cargo-testbed` to be found), on a socket of its own
+    /// so that a release broker still serving from another line is not used.
+    TestBinary,
 }
 
 /// The `cargo-testbed` binary that serves as broker, built for the bench once.
@@ -166,16 +178,37 @@ fn build_broker_bin() -> Result<PathBuf, String> {
         })
 }
 
-/// Sets the broker's variables on `command` for `part`: on, served by [`broker_bin`],
-/// or off (whatever `cargo-testbed` the `PATH` holds).
+/// Sets the broker's variables on `command` for `part`: on, served by [`broker_bin`] or
+/// by the test binary, or off (whatever `cargo-testbed` the `PATH` holds).
 fn broker_env(command: &mut Command, part: Part) {
-    if part.broker {
-        command.env("TESTBED_PG_BROKER", "1");
-        if let Ok(bin) = broker_bin() {
-            command.env("TESTBED_BROKER_BIN", bin);
+    match part.broker {
+        Broker::Off => {
+            command.env("TESTBED_PG_BROKER", "0");
         }
-    } else {
-        command.env("TESTBED_PG_BROKER", "0");
+        Broker::Release => {
+            command.env("TESTBED_PG_BROKER", "1");
+            if let Ok(bin) = broker_bin() {
+                command.env("TESTBED_BROKER_BIN", bin);
+            }
+        }
+        Broker::TestBinary => {
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            let without: Vec<PathBuf> = std::env::split_paths(&path)
+                .filter(|dir| !dir.join("cargo-testbed").is_file())
+                .collect();
+            let socket = std::env::temp_dir()
+                .join("testbed-db")
+                .join("brokers")
+                .join(format!(
+                    "broker-bench-{}-test-binary.sock",
+                    std::process::id()
+                ));
+            command
+                .env("TESTBED_PG_BROKER", "1")
+                .env_remove("TESTBED_BROKER_BIN")
+                .env("PATH", std::env::join_paths(without).unwrap_or_default())
+                .env("TESTBED_BROKER_SOCKET", socket);
+        }
     }
 }
 

@@ -2,6 +2,7 @@ use testbed::{Outcome, Scope};
 use testbed_db::admin::{self, HeldKind, PruneOptions};
 use testbed_db::{Backend, Database, ServerCallError};
 
+use crate::child_process::rerun_without_broker;
 use crate::{SHOP, SHOP_CLONES, child};
 
 /// Skips the test (fails it under `TESTBED_REQUIRE`) when PostgreSQL is not here.
@@ -1130,6 +1131,9 @@ pub const SHRINKING_PEAK: usize = 4;
 /// at once, keeping the ones claims take first.
 #[testbed::test]
 async fn a_pool_grown_by_a_peak_shrinks_once_the_peak_is_past() {
+    if rerun_without_broker("postgres::a_pool_grown_by_a_peak_shrinks_once_the_peak_is_past") {
+        return;
+    }
     require_postgres().await;
     // Another run of this suite on the same server (the shared one is shared) would grow
     // and prune this template's pool meanwhile: one run at a time, held until the end.

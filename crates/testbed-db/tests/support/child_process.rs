@@ -45,3 +45,39 @@ pub fn only_in_child(name: &str) {
         );
     }
 }
+
+/// For a test of the direct way (this process's own lease, claims and warm pool): under
+/// nextest, where a PostgreSQL broker would serve it instead, re-runs the calling test
+/// `name` (as libtest names it) in a child with the broker off (`TESTBED_PG_BROKER=0`),
+/// fails if the child fails, skips if it skipped, and returns `true`: the caller then
+/// returns. Returns `false` where this process goes the direct way anyway (`cargo test`,
+/// or the broker already off): the caller runs its body.
+pub fn rerun_without_broker(name: &str) -> bool {
+    let under_nextest = std::env::var_os("NEXTEST_RUN_ID").is_some();
+    let broker_off = std::env::var("TESTBED_PG_BROKER").is_ok_and(|value| value.trim() == "0");
+    if !under_nextest || broker_off {
+        return false;
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let output = Command::new(exe)
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env("TESTBED_PG_BROKER", "0")
+        .output()
+        .expect("the child runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(
+        output.status.success(),
+        "`{name}` failed in its child without the broker:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains(&format!("test {name} ... ok")),
+        "`{name}` did not run in its child:\n{stdout}\n{stderr}"
+    );
+    if let Some(skipped) = stderr.lines().find(|line| line.starts_with("SKIPPED ")) {
+        testbed::skip("the child without the broker", skipped.to_owned());
+    }
+    true
+}

@@ -45,6 +45,8 @@ pub enum Order {
 /// resource cleans are printed whatever the count, since they fail the run.
 #[allow(clippy::needless_doctest_main)] // the example is a whole test target
 pub fn main() -> ! {
+    // A helper process runs its role before the run is planned (the runner would too).
+    crate::helper::take_over_if_asked();
     crate::runner::expected_panic::install_quiet_hook();
     let args = Arguments::from_args();
     let order = match std::env::var("TESTBED_ORDER").as_deref() {

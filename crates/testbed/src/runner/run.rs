@@ -40,6 +40,7 @@ pub(crate) fn libtest_name(path: &str) -> &str {
 
 /// Runs a sync test on the calling thread.
 pub fn run_sync(info: &TestInfo, test: impl FnOnce(&Scope) -> Step) {
+    crate::helper::take_over_if_asked();
     let scope = Scope::new(libtest_name(info.name));
     let _running = running::enter(&scope);
     let _holds = RunnerHolds::this_thread();
@@ -71,6 +72,7 @@ pub fn run_sync_with_timeout(
     limit: Duration,
     test: impl FnOnce(&Scope) -> Step + Send + 'static,
 ) {
+    crate::helper::take_over_if_asked();
     let scope = Scope::new(libtest_name(info.name));
     let _running = running::enter(&scope);
     let _holds = RunnerHolds::this_thread();
@@ -123,6 +125,7 @@ pub fn run_async<Fut>(info: &TestInfo, test: impl FnOnce(Scope) -> Fut)
 where
     Fut: Future<Output = Step>,
 {
+    crate::helper::take_over_if_asked();
     let scope = Scope::new(libtest_name(info.name));
     let _running = running::enter(&scope);
     // Built before the leak checks' snapshot, and held for the runner: the runtime's

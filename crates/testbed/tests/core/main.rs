@@ -12,6 +12,7 @@ mod body;
 mod dangling;
 mod details;
 mod failures;
+mod helper;
 mod leaks;
 mod order;
 mod outcomes;

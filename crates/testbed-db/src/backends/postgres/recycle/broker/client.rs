@@ -36,7 +36,7 @@ pub(crate) async fn acquire(
     let socket = socket_path();
     let step = crate::trace::step("broker claim");
     let Ok(stream) = UnixStream::connect(&socket).await else {
-        start_broker(&socket);
+        start_broker(&socket, scope);
         return None;
     };
     let (read, mut write) = stream.into_split();
@@ -120,14 +120,19 @@ fn configured_url() -> Option<url::Url> {
     super::super::super::server::admin_url(&super::super::super::server::configured()).ok()
 }
 
-/// Starts a broker on `socket`, once per process, if its program can be found. Not
-/// waited for: this test goes the direct way, later ones find the broker.
-fn start_broker(socket: &Path) {
+/// Starts a broker on `socket`, once per process: `cargo-testbed` if its program can be
+/// found, else this test binary as a helper process (`testbed::helper`) on `scope`'s
+/// test. Not waited for: this test goes the direct way, later ones find the broker.
+fn start_broker(socket: &Path, scope: &Scope) {
     static STARTED: AtomicBool = AtomicBool::new(false);
     if STARTED.swap(true, Ordering::SeqCst) {
         return;
     }
     let Some(program) = broker_program() else {
+        // The test binary built in the test profile serves too, a little slower than
+        // `cargo-testbed` built for release. Best effort, as below: a broker that does
+        // not start costs only the direct way.
+        let _ = testbed::helper::start_detached(HELPER_ROLE, scope);
         return;
     };
     // `--detach` starts the broker in a process group of its own, with no handle on
@@ -142,6 +147,16 @@ fn start_broker(socket: &Path) {
         .stderr(std::process::Stdio::null())
         .status();
 }
+
+/// The broker as a helper process of a test binary: it serves on the socket the test
+/// process that started it would find (the environment is inherited), until idle.
+const HELPER_ROLE: &str = "testbed-db/postgres-broker";
+
+fn serve_as_helper() {
+    let _ = super::serve(socket_path());
+}
+
+testbed::helper_role!(HELPER_ROLE, serve_as_helper);
 
 /// `TESTBED_BROKER_BIN`, else `cargo-testbed` on the `PATH`.
 fn broker_program() -> Option<std::path::PathBuf> {

@@ -15,9 +15,10 @@
 //! On by default under `cargo nextest run` (`TESTBED_PG_BROKER=0` turns it off), for
 //! the default isolation and `Rollback`. It is the `cargo testbed db broker` command, which a test
 //! process starts when none answers (found through `TESTBED_BROKER_BIN`, else
-//! `cargo-testbed` on the `PATH`; without it every test process goes the direct way),
-//! through `--detach`: in a process group of its own, with no handle on the test's
-//! output, and not the test process's child; one runs per
+//! `cargo-testbed` on the `PATH`), through `--detach`; without that program, the test
+//! binary itself, started again as a `testbed::helper` process. Either way it runs in a
+//! process group of its own, with no handle on the test's output, and is not the test
+//! process's child; one runs per
 //! user, server and testbed-db version (an exclusive lock on a file beside its
 //! socket), and it exits after [`IDLE_EXIT`] without a client. A test process that
 //! finds no broker, or any answer but a database, goes the direct way, so nothing

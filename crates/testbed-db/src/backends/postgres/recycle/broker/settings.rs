@@ -4,11 +4,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The environment variable that turns the broker off (`0`; on by default under nextest
-/// when its program is found).
+/// The environment variable that turns the broker off (`0`; on by default under nextest).
 pub const BROKER_ENV: &str = "TESTBED_PG_BROKER";
 
-/// The environment variable naming the `cargo-testbed` binary that serves as broker.
+/// The environment variable naming the `cargo-testbed` binary that serves as broker
+/// (default: `cargo-testbed` on the `PATH`, else the test binary itself).
 pub const BROKER_BIN_ENV: &str = "TESTBED_BROKER_BIN";
 
 /// The protocol's version, part of every claim and of the socket's name.
