@@ -197,9 +197,10 @@ pub(crate) async fn reusable(pool: &PgPool) -> bool {
 /// (the role and search path too, which the reset's statements depend on), and sqlx's
 /// statement cache is emptied to match. The sessions the test's queries opened on its
 /// runtime are closed instead (they die with it); the pool's own stay, so the next test
-/// starts no new ones. One round trip per session in the common case (two after a test
-/// that opened sessions). Runs on the engine, before the reset, while the test's
-/// runtime still runs.
+/// starts no new ones. Two round trips per session (`DISCARD ALL`, then closing the
+/// statements sqlx cached, when it cached any), one more after a test that opened
+/// sessions, all sessions side by side. Runs on the engine, before the reset, while the
+/// test's runtime still runs.
 pub(crate) async fn end_sessions(claimed: &Claimed) -> Result<(), sqlx::Error> {
     let mut sessions = Vec::new();
     for _ in 0..claimed.pool.size() {
@@ -211,31 +212,40 @@ pub(crate) async fn end_sessions(claimed: &Claimed) -> Result<(), sqlx::Error> {
             .lock()
             .unwrap_or_else(|e| e.into_inner()),
     );
-    for mut session in sessions {
-        // Refused inside a transaction block, open or failed: roll it back first.
-        if sqlx::raw_sql("discard all")
-            .execute(&mut *session)
-            .await
-            .is_err()
-        {
-            sqlx::raw_sql("rollback").execute(&mut *session).await?;
-            sqlx::raw_sql("discard all").execute(&mut *session).await?;
-        }
-        // A round trip more, only after a test whose queries opened sessions (asked
-        // once no transaction is left, which a failed one would refuse).
-        if !opened_by_test.is_empty() {
-            let pid: i32 = sqlx::query_scalar("select pg_backend_pid()")
-                .persistent(false)
-                .fetch_one(&mut *session)
-                .await?;
-            if opened_by_test.contains(&pid) {
-                session.close().await?;
-                continue;
-            }
-        }
-        session.clear_cached_statements().await?;
-    }
+    let ended = sessions
+        .into_iter()
+        .map(|session| end_session(session, &opened_by_test));
+    futures_util::future::try_join_all(ended).await?;
     Ok(())
+}
+
+/// [`end_sessions`] for one session: closed if the test's queries opened it (its id in
+/// `opened_by_test`), else left as a new one.
+async fn end_session(
+    mut session: sqlx::pool::PoolConnection<sqlx::Postgres>,
+    opened_by_test: &HashSet<i32>,
+) -> Result<(), sqlx::Error> {
+    // Refused inside a transaction block, open or failed: roll it back first.
+    if sqlx::raw_sql("discard all")
+        .execute(&mut *session)
+        .await
+        .is_err()
+    {
+        sqlx::raw_sql("rollback").execute(&mut *session).await?;
+        sqlx::raw_sql("discard all").execute(&mut *session).await?;
+    }
+    // A round trip more, only after a test whose queries opened sessions (asked once no
+    // transaction is left, which a failed one would refuse).
+    if !opened_by_test.is_empty() {
+        let pid: i32 = sqlx::query_scalar("select pg_backend_pid()")
+            .persistent(false)
+            .fetch_one(&mut *session)
+            .await?;
+        if opened_by_test.contains(&pid) {
+            return session.close().await;
+        }
+    }
+    session.clear_cached_statements().await
 }
 
 /// Resets the database behind `pool` to the template's rows in one round trip; `false`
