@@ -66,29 +66,33 @@ impl Strategy {
 
 /// Runs the child helper once, as one test process, with the broker on.
 fn child(strategy: Strategy, kill_itself: bool) -> Output {
+    child_command("child_uses_a_database", &broker_socket(strategy))
+        .env(ROLE_ENV, if kill_itself { "kill" } else { "run" })
+        .env(STRATEGY_ENV, strategy.name())
+        .env("TESTBED_BROKER_BIN", env!("CARGO_BIN_EXE_cargo-testbed"))
+        .output()
+        .expect("the child runs")
+}
+
+/// The command that runs child helper `test` as one test process of a nextest run, with
+/// the broker on and on `socket`; the caller names the broker's program, or not.
+fn child_command(test: &str, socket: &std::path::Path) -> Command {
     let spawned = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs_f64();
-    Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_uses_a_database",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env(ROLE_ENV, if kill_itself { "kill" } else { "run" })
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args(["--exact", test, "--ignored", "--nocapture"])
+        .env(ROLE_ENV, "run")
         .env(SPAWNED_ENV, spawned.to_string())
-        .env(STRATEGY_ENV, strategy.name())
         .env("TESTBED_PG_BROKER", "1")
         // A process of a nextest run: only there is the broker used.
         .env("NEXTEST_RUN_ID", "broker-test")
-        .env("TESTBED_BROKER_BIN", env!("CARGO_BIN_EXE_cargo-testbed"))
         // A broker of this test's own: the run's other test processes must not find it.
-        .env("TESTBED_BROKER_SOCKET", broker_socket(strategy))
-        .env_remove(testbed::REQUIRE_ENV)
-        .output()
-        .expect("the child runs")
+        .env("TESTBED_BROKER_SOCKET", socket)
+        .env_remove(testbed::REQUIRE_ENV);
+    command
 }
 
 /// What the child printed: `<how it got the database> <rows it found>`.
@@ -127,25 +131,29 @@ fn said_with_database(output: &Output) -> (String, i64, bool, i32, String) {
 }
 
 /// A parent test's broker socket: under the temporary directory's `testbed-db` (which
-/// the leak checks leave alone), named after this test process and the strategy.
-fn broker_socket(strategy: Strategy) -> std::path::PathBuf {
+/// the leak checks leave alone), named after this test process and `what`.
+fn socket_named(what: &str) -> std::path::PathBuf {
     std::env::temp_dir()
         .join("testbed-db")
         .join("brokers")
-        .join(format!(
-            "broker-test-{}-{}.sock",
-            std::process::id(),
-            strategy.name()
-        ))
+        .join(format!("broker-test-{}-{what}.sock", std::process::id()))
+}
+
+fn broker_socket(strategy: Strategy) -> std::path::PathBuf {
+    socket_named(strategy.name())
 }
 
 fn broker_pids(strategy: Strategy) -> Vec<String> {
-    let pattern = format!(
+    pids_running(&format!(
         "testbed db broker --socket {}",
         broker_socket(strategy).display()
-    );
+    ))
+}
+
+/// The ids of the processes whose command line contains `pattern`.
+fn pids_running(pattern: &str) -> Vec<String> {
     let output = Command::new("pgrep")
-        .args(["-f", &pattern])
+        .args(["-f", pattern])
         .output()
         .expect("pgrep runs");
     String::from_utf8_lossy(&output.stdout)
@@ -156,9 +164,14 @@ fn broker_pids(strategy: Strategy) -> Vec<String> {
 
 /// Runs children until one gets its database from the broker (the first starts it).
 fn until_brokered(strategy: Strategy) -> (String, i64) {
+    until_brokered_by(|| child(strategy, false))
+}
+
+/// Runs `child` until it says it got its database from the broker, for at most 20 s.
+fn until_brokered_by(child: impl Fn() -> Output) -> (String, i64) {
     let started = Instant::now();
     loop {
-        let got = said(&child(strategy, false));
+        let got = said(&child());
         if got.0 == "broker" || started.elapsed() > Duration::from_secs(20) {
             return got;
         }
@@ -285,52 +298,19 @@ async fn ledger_clean(name: &str) -> Option<bool> {
 #[testbed::test]
 async fn without_cargo_testbed_the_test_binary_serves_as_broker(no_programs: testbed::TempDir) {
     skip_without_postgres().await;
-    let exe = std::env::current_exe().unwrap();
-    let socket = std::env::temp_dir()
-        .join("testbed-db")
-        .join("brokers")
-        .join(format!("broker-test-{}-helper.sock", std::process::id()));
-    let child = || {
-        Command::new(&exe)
-            .args([
-                "--exact",
-                "runner_child_uses_a_database",
-                "--ignored",
-                "--nocapture",
-            ])
-            .env(ROLE_ENV, "run")
-            .env(SPAWNED_ENV, "0")
-            .env("TESTBED_PG_BROKER", "1")
-            .env("NEXTEST_RUN_ID", "broker-test")
+    let socket = socket_named("helper");
+    let got = until_brokered_by(|| {
+        child_command("runner_child_uses_a_database", &socket)
             // Neither named nor on the `PATH`.
             .env_remove("TESTBED_BROKER_BIN")
             .env("PATH", no_programs.path())
-            .env("TESTBED_BROKER_SOCKET", &socket)
-            .env_remove(testbed::REQUIRE_ENV)
             .output()
             .expect("the child runs")
-    };
-    let started = Instant::now();
-    let mut got = said(&child());
-    while got.0 != "broker" && started.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(100));
-        got = said(&child());
-    }
-    let pattern = format!(
+    });
+    let serving = pids_running(&format!(
         "{} --exact runner_child_uses_a_database --include-ignored --nocapture",
-        exe.display()
-    );
-    let helpers = || {
-        let output = Command::new("pgrep")
-            .args(["-f", &pattern])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-    };
-    let serving = helpers();
+        std::env::current_exe().unwrap().display()
+    ));
     for pid in &serving {
         let _ = Command::new("kill").args(["-KILL", pid]).status();
     }

@@ -15,7 +15,6 @@
 //! Only tests the runner runs (`#[testbed::test]`) can start a helper, and only roles
 //! linked into the test binary can be asked for.
 
-use std::ffi::OsString;
 use std::process::{Command, Stdio};
 
 use crate::Scope;
@@ -114,17 +113,13 @@ pub fn start_detached(role: &str, scope: &Scope) -> Result<(), HelperStartError>
         source,
     };
     let program = std::env::current_exe().map_err(spawn_error)?;
-    let args: Vec<OsString> = [
-        "--exact",
-        scope.test_name(),
-        "--include-ignored",
-        "--nocapture",
-    ]
-    .into_iter()
-    .map(OsString::from)
-    .collect();
     quiet(Command::new(program))
-        .args(args)
+        .args([
+            "--exact",
+            scope.test_name(),
+            "--include-ignored",
+            "--nocapture",
+        ])
         .env(HELPER_ENV, format!("detach:{role}"))
         .status()
         .map_err(spawn_error)?;

@@ -117,7 +117,6 @@ fn line(
     );
 }
 
-/// The strategies of the suite on `backend`: (line name, module of `testbed_suite`).
 /// Each strategy of `backend`: its name in the lines, its module, and which PostgreSQL
 /// broker serves it (under nextest the default is `cargo-testbed` when it is found, else
 /// the test binary itself; the `without broker` lines set `TESTBED_PG_BROKER=0`).

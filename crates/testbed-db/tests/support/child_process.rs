@@ -17,18 +17,19 @@ pub const ROLE_ENV: &str = "TESTBED_DB_CHILD";
 /// in a child process, ignored tests included and its output shown, with [`ROLE_ENV`]
 /// naming it and without `TESTBED_REQUIRE` (the caller decides what the child requires).
 pub fn command(name: &str) -> Command {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let mut command = Command::new(exe);
+    let mut command = this_binary(name);
     command
-        .args([
-            "--exact",
-            name,
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .arg("--ignored")
         .env(ROLE_ENV, name)
         .env_remove(testbed::REQUIRE_ENV);
+    command
+}
+
+/// The command that runs test `name` of this binary alone, its output shown.
+fn this_binary(name: &str) -> Command {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut command = Command::new(exe);
+    command.args(["--exact", name, "--nocapture", "--test-threads=1"]);
     command
 }
 
@@ -58,9 +59,7 @@ pub fn rerun_without_broker(name: &str) -> bool {
     if !under_nextest || broker_off {
         return false;
     }
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let output = Command::new(exe)
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+    let output = this_binary(name)
         .env("TESTBED_PG_BROKER", "0")
         .output()
         .expect("the child runs");

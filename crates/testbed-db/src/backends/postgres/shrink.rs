@@ -2,8 +2,8 @@
 //! ledger's `claimed_at`, written by the claim, the in-process hand-over and the record
 //! of a finished reset at no extra round trip, says when each pooled database was last
 //! needed; the orphan sweep (one process a minute) and `cargo testbed db prune` drop
-//! the idle ones beyond the floor. A database someone holds (its claim lock) or creates or drops (its existence
-//! lock) is left alone.
+//! the idle ones beyond the floor. A database someone holds (its claim lock) or creates
+//! or drops (its existence lock) is left alone.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
