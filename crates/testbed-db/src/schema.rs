@@ -337,8 +337,9 @@ enum PreparedSchema {
 }
 
 /// Bumped when the way templates are built changes (v2: PostgreSQL templates record
-/// their objects, for undoing a test's schema additions).
-const LAYOUT: &str = "testbed-db template v2";
+/// their objects, for undoing a test's schema additions; v4: their fingerprint reads raw
+/// catalog columns and object ids, and their rows are recorded table by table).
+const LAYOUT: &str = "testbed-db template v4";
 
 impl Prepared {
     fn new(database: &Database, backend: Backend) -> Result<Self, SchemaLoadError> {

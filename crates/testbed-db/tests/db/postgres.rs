@@ -466,6 +466,35 @@ async fn a_recycled_database_whose_template_objects_changed_is_dropped() {
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 
+static REMADE: Database = Database::function("remade v1", things);
+
+/// Changes that leave every object's name and type as it was, which only the
+/// fingerprint's object ids and column defaults tell.
+#[testbed::test]
+async fn a_template_object_made_again_or_given_a_default_is_not_recycled() {
+    require_postgres().await;
+    for change in [
+        "drop table things; create table things (id int primary key)",
+        "alter table things alter column id set default 7",
+    ] {
+        let scope = Scope::new("changes");
+        let db = REMADE.postgres(&scope).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(change.to_owned()))
+            .execute(db.pool())
+            .await
+            .unwrap();
+        let name = db.name().to_owned();
+        scope.finish_async(Outcome::Passed).await.unwrap();
+        assert!(dropped(&name).await, "{name} was recycled after `{change}`");
+    }
+    let scope = Scope::new("after");
+    let db = REMADE.postgres(&scope).await.unwrap();
+    let defaults = "select count(*) from information_schema.columns \
+                    where table_name = 'things' and column_default is not null";
+    assert_eq!(count(db.pool(), defaults).await, 0);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}
+
 #[testbed::test]
 async fn a_tests_schema_additions_are_undone_and_its_database_recycled() {
     require_postgres().await;
@@ -1199,3 +1228,37 @@ async fn a_pool_grown_by_a_peak_shrinks_once_the_peak_is_past() {
     assert_eq!(shrunk, grown[..floor], "the first {floor} kept");
     drop(one_at_a_time);
 }
+
+/// A template carrying testbed's mark whose comment this testbed cannot read (made by a
+/// build of another layout that kept the name) is testbed's: it is dropped and built
+/// again, not refused as a stranger's.
+#[testbed::test]
+async fn a_marked_template_of_another_layout_is_built_again() {
+    require_postgres().await;
+    let template = OTHER_LAYOUT.template_name(Backend::Postgres).unwrap();
+    let admin_pool = sqlx::PgPool::connect(&admin_url()).await.unwrap();
+    let run = async |sql: String| {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&admin_pool)
+            .await
+            .unwrap();
+    };
+    run(format!(r#"drop database if exists "{template}""#)).await;
+    run(format!(r#"create database "{template}""#)).await;
+    run(format!(
+        "comment on database \"{template}\" is 'testbed template\nfingerprint abc\ndelete from notes;'"
+    ))
+    .await;
+    let scope = Scope::new("other layout");
+    let built = OTHER_LAYOUT.postgres(&scope).await;
+    admin_pool.close().await;
+    let db = built.expect("the marked template is built again");
+    let notes: i64 = sqlx::query_scalar("select count(*) from notes")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(notes, 0);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}
+
+static OTHER_LAYOUT: Database = Database::function("other layout v1", notes);

@@ -18,6 +18,7 @@ mod kept;
 mod marks;
 mod recycle;
 mod registry;
+mod rows;
 mod server;
 mod shrink;
 mod sql;

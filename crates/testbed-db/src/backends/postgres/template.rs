@@ -21,6 +21,7 @@ use sqlx::{Connection, PgConnection};
 
 use super::catalog;
 use super::marks::{LAST_USED_SETTING, TEMPLATE_COMMENT};
+use super::rows::{self, Rows, escape, unescape};
 use super::server::PgServer;
 use super::sql::{self, drop_database, lock_key, run, use_key};
 use crate::retry::Pace;
@@ -33,25 +34,11 @@ pub(crate) struct Template {
     pub(crate) name: String,
     /// The catalog fingerprint of a pristine clone.
     pub(crate) fingerprint: String,
-    /// Deletes every row, restores the template's rows and rewinds the sequences.
-    pub(crate) reset: String,
+    /// The template's tables, rows and sequences: what a reset brings a clone back to.
+    pub(crate) rows: Rows,
     /// What the fingerprint covers, object by object, and the user schemas (see
-    /// `catalog::objects`): what a test's additions are undone against. Empty for a
-    /// template built by a testbed that did not record them: its changed clones are
-    /// dropped.
+    /// `catalog::objects`): what a test's additions are undone against.
     pub(crate) objects: Vec<String>,
-}
-
-impl Template {
-    /// The part of [`reset`](Template::reset) that rewinds the sequences: what a
-    /// rolled-back test still changes, since `nextval` is not undone by a rollback.
-    pub(crate) fn rewind_sequences(&self) -> String {
-        self.reset
-            .lines()
-            .filter(|line| line.starts_with("select setval("))
-            .map(|line| format!("{line}\n"))
-            .collect()
-    }
 }
 
 /// The templates this process knows to be complete.
@@ -255,7 +242,7 @@ async fn read(server: &PgServer, name: &str) -> Result<Option<Template>, ServerC
 }
 
 /// `testbed template`, `fingerprint <md5>`, `objects <n>` and the n objects (a line
-/// each, newlines escaped), then the reset script.
+/// each, escaped), then the rows' lines ([`Rows::to_lines`]).
 fn comment_of(template: &Template) -> String {
     let mut comment = format!(
         "{TEMPLATE_COMMENT}\nfingerprint {}\nobjects {}\n",
@@ -263,51 +250,29 @@ fn comment_of(template: &Template) -> String {
         template.objects.len()
     );
     for object in &template.objects {
-        comment.push_str(&object.replace('\\', "\\\\").replace('\n', "\\n"));
+        comment.push_str(&escape(object));
         comment.push('\n');
     }
-    comment.push_str(&template.reset);
+    comment.push_str(&template.rows.to_lines());
     comment
 }
 
 fn parse_comment(name: &str, comment: &str) -> Option<Template> {
     let rest = comment.strip_prefix(TEMPLATE_COMMENT)?.strip_prefix('\n')?;
-    let (fingerprint, mut rest) = rest.strip_prefix("fingerprint ")?.split_once('\n')?;
+    let (fingerprint, rest) = rest.strip_prefix("fingerprint ")?.split_once('\n')?;
+    let (count, mut lines) = rest.strip_prefix("objects ")?.split_once('\n')?;
     let mut objects = Vec::new();
-    // Templates built before objects were recorded have none.
-    if let Some(listed) = rest.strip_prefix("objects ") {
-        let (count, mut lines) = listed.split_once('\n')?;
-        for _ in 0..count.parse::<usize>().ok()? {
-            let (object, after) = lines.split_once('\n')?;
-            objects.push(unescape_line(object));
-            lines = after;
-        }
-        rest = lines;
+    for _ in 0..count.parse::<usize>().ok()? {
+        let (object, after) = lines.split_once('\n')?;
+        objects.push(unescape(object));
+        lines = after;
     }
     Some(Template {
         name: name.to_owned(),
         fingerprint: fingerprint.to_owned(),
-        reset: rest.to_owned(),
+        rows: Rows::from_lines(lines)?,
         objects,
     })
-}
-
-/// Reverses the escaping of [`comment_of`]: `\\n` is a newline, `\\\\` a backslash.
-fn unescape_line(line: &str) -> String {
-    let mut text = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            text.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => text.push('\n'),
-            Some(other) => text.push(other),
-            None => text.push('\\'),
-        }
-    }
-    text
 }
 
 async fn build(
@@ -335,12 +300,14 @@ async fn build(
         // A database of that name that is not complete is a build cut short only if a
         // builder recorded its intent (it is dead: this process holds the build lock).
         // A name is no proof: one made by hand is left alone, and the build refused.
-        // A template whose drop was cut off (left invalid, `datconnlimit = -2`) still
-        // carries testbed's mark: it is testbed's, and can only be dropped.
-        let (exists, intended, half_dropped): (bool, bool, bool) = sqlx::query_as(
+        // One that carries testbed's mark is testbed's, and can only be dropped: a
+        // template whose drop was cut off (left invalid, `datconnlimit = -2`), or one
+        // whose comment this testbed cannot read (written by a build of another layout
+        // that kept the same name).
+        let (exists, intended, marked): (bool, bool, bool) = sqlx::query_as(
             "select exists (select from pg_database where datname = $1),
                     exists (select from intents where datname = $1),
-                    exists (select from pg_database where datname = $1 and datconnlimit = -2
+                    exists (select from pg_database where datname = $1
                               and starts_with(shobj_description(oid, 'pg_database'), $2))",
         )
         .bind(name)
@@ -348,7 +315,7 @@ async fn build(
         .fetch_one(&mut locker)
         .await
         .map_err(fail("look for a half-built"))?;
-        if exists && !intended && !half_dropped {
+        if exists && !intended && !marked {
             return Err(ServerCallError::failed(
                 Backend::Postgres,
                 format!("build template `{name}`"),
@@ -423,7 +390,7 @@ async fn describe(conn: &mut PgConnection, name: &str) -> Result<Template, Serve
         name: name.to_owned(),
         fingerprint: catalog::fingerprint(&mut *conn).await?,
         objects: catalog::objects(&mut *conn).await?,
-        reset: catalog::reset_script(conn).await?,
+        rows: rows::snapshot(conn).await?,
     })
 }
 
@@ -459,30 +426,26 @@ pub(crate) async fn create_clone(
 
 #[cfg(test)]
 mod tests {
-    use super::{Template, comment_of, parse_comment};
+    use super::{Rows, Template, comment_of, parse_comment};
 
     #[test]
     fn a_comment_gives_back_the_template_it_was_written_from() {
+        let rows = Rows::from_lines("table a\nreferences \nsequence 1 false public.s\n").unwrap();
         let template = Template {
             name: "testbed_tpl_00".into(),
             fingerprint: "abc".into(),
-            reset: "delete from a;\nselect setval('s', 1, false);\n".into(),
+            rows: rows.clone(),
             objects: vec!["public a r".into(), "odd\nname \\ r".into()],
         };
         let parsed = parse_comment("testbed_tpl_00", &comment_of(&template)).unwrap();
         assert_eq!(parsed.fingerprint, "abc");
         assert_eq!(parsed.objects, template.objects);
-        assert_eq!(parsed.reset, template.reset);
+        assert_eq!(parsed.rows, rows);
     }
 
     #[test]
-    fn a_comment_from_before_objects_were_recorded_has_none() {
-        let parsed = parse_comment(
-            "testbed_tpl_00",
-            "testbed template\nfingerprint abc\ndelete from a;\n",
-        )
-        .unwrap();
-        assert!(parsed.objects.is_empty());
-        assert_eq!(parsed.reset, "delete from a;\n");
+    fn a_comment_of_another_layout_is_not_a_template() {
+        let old = "testbed template\nfingerprint abc\ndelete from a;\n";
+        assert!(parse_comment("testbed_tpl_00", old).is_none());
     }
 }

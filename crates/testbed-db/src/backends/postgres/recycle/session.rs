@@ -35,6 +35,12 @@ const CONNECTIONS_NEXT_TESTS: u32 = 3;
 pub(crate) struct Sessions {
     pub(crate) open: u32,
     pub(crate) limit: u32,
+    /// Whether the sessions run nothing but testbed's resets (the broker's), never a
+    /// test's queries: as a superuser they then start with `session_replication_role`
+    /// already `replica`, so that the reset's own setting of it changes nothing. A change
+    /// of that setting empties the session's plan cache, and with it the fingerprint
+    /// check's plan, made again on every reset (about 0.45 ms of the server's time).
+    pub(crate) resets_only: bool,
 }
 
 impl Sessions {
@@ -48,16 +54,22 @@ impl Sessions {
                 CONNECTIONS_NEXT_TESTS
             },
             limit: TEST_POOL_CONNECTIONS,
+            resets_only: false,
         }
     }
     /// None opened: a `Rollback` test works on a pool of its own.
     pub(crate) const NONE: Self = Self {
         open: 0,
         limit: TEST_POOL_CONNECTIONS,
+        resets_only: false,
     };
     /// The broker's: one session, for its resets (tests reach the database through
     /// its session pool); sqlx would open more for back-to-back statements otherwise.
-    pub(crate) const BROKER: Self = Self { open: 1, limit: 1 };
+    pub(crate) const BROKER: Self = Self {
+        open: 1,
+        limit: 1,
+        resets_only: true,
+    };
 }
 
 /// A pool on a pooled database this process holds, made on the engine.
@@ -114,7 +126,11 @@ pub(crate) async fn open_pool(
                 Ok(())
             })
         })
-        .connect_lazy_with(pool_options(server, name));
+        .connect_lazy_with(if sessions.resets_only && server.superuser {
+            pool_options(server, name).options([("session_replication_role", "replica")])
+        } else {
+            pool_options(server, name)
+        });
     // Opened at once, in parallel: each costs a backend start on the server.
     let opening: Vec<_> = (0..sessions.open)
         .map(|_| {
@@ -248,8 +264,8 @@ async fn end_session(
     session.clear_cached_statements().await
 }
 
-/// Resets the database behind `pool` to the template's rows in one round trip; `false`
-/// if its schema changed in a way [`undo_additions`] cannot undo.
+/// Resets the database behind `pool` to the template's rows; `false` if its schema
+/// changed in a way [`undo_additions`] cannot undo.
 ///
 /// As a superuser, the reset runs with `session_replication_role = replica` (for its
 /// own transaction only): no trigger fires, neither the foreign-key checks, which the
@@ -271,12 +287,15 @@ pub(crate) async fn reset(
 }
 
 /// The reset itself, after the fingerprint check: `false` if the schema is not the
-/// template's.
+/// template's. Three round trips at most: the fingerprint, the probe of what the test
+/// changed (see the `rows` module), and a script that resets only that, skipped when
+/// the test changed nothing.
 ///
-/// The check is a prepared statement of its own, a round trip before the reset's: on a
-/// session that lives on (the broker's) its plan is made once, where a guard inside the
+/// The check and the probe are prepared statements: on a session that lives on (the
+/// broker's, whose setting of `session_replication_role` never changes: see
+/// [`Sessions::resets_only`]) their plans are made once, where a guard inside the
 /// reset's script (a `DO` block) was compiled and planned again for every reset, about
-/// 1 ms of the server's time. Nothing else touches the database between the two: the
+/// 1 ms of the server's time. Nothing else touches the database between them: the
 /// caller holds it, and its test's sessions are gone.
 async fn reset_rows(
     server: &PgServer,
@@ -289,17 +308,46 @@ async fn reset_rows(
     if catalog::fingerprint(&mut conn).await? != template.fingerprint {
         return Ok(false);
     }
+    let script = changes_undone(template, &mut conn, false, !server.superuser).await?;
+    if script.is_empty() {
+        return Ok(true);
+    }
     let quiet = if server.superuser {
         "select set_config('session_replication_role', 'replica', true);\n"
     } else {
         ""
     };
-    let script = format!("{quiet}{}", template.reset);
-    sqlx::raw_sql(AssertSqlSafe(script))
+    sqlx::raw_sql(AssertSqlSafe(format!("{quiet}{script}")))
         .execute(&mut *conn)
         .await
         .map_err(|e| ServerCallError::statement(Backend::Postgres, "reset a pooled database", e))?;
     Ok(true)
+}
+
+/// Asks what the test changed of the template's rows (only its sequences, if
+/// `sequences_only`) and returns the script that undoes it; empty if nothing changed.
+/// `checked`: the script will run with foreign-key checks (not as a superuser): see
+/// [`Rows::script`].
+///
+/// [`Rows::script`]: super::super::rows::Rows::script
+async fn changes_undone(
+    template: &Template,
+    conn: &mut sqlx::PgConnection,
+    sequences_only: bool,
+    checked: bool,
+) -> Result<String, ServerCallError> {
+    let rows = &template.rows;
+    let Some(probe) = rows.probe_sql(sequences_only) else {
+        return Ok(String::new());
+    };
+    let answer: Vec<bool> = sqlx::query_scalar(AssertSqlSafe(probe))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| {
+            ServerCallError::statement(Backend::Postgres, "find what the test changed", e)
+        })?;
+    let changed = rows.changed(answer, sequences_only);
+    Ok(rows.script(&changed, checked))
 }
 
 /// Drops what a test added to the template's schema (tables, columns, indexes,
@@ -310,9 +358,6 @@ async fn reset_rows(
 /// fingerprint is checked again by the reset that follows, so nothing short of the
 /// template's schema is ever handed on.
 async fn undo_additions(template: &Template, pool: &PgPool) -> Result<bool, ServerCallError> {
-    if template.objects.is_empty() {
-        return Ok(false);
-    }
     let fail = |e| ServerCallError::statement(Backend::Postgres, "undo a test's schema changes", e);
     let mut conn = pool.acquire().await.map_err(fail)?;
     let Some(script) = catalog::undo_additions(&mut conn, &template.objects)
@@ -438,18 +483,22 @@ pub(crate) async fn roll_back(pool: &PgPool) -> Result<bool, ServerCallError> {
     Ok(open)
 }
 
-/// Sets the sequences of the database behind `pool` back to the template's values, so
-/// that a database whose test rolled back is as the template left it. One round trip.
+/// Sets the sequences of the database behind `pool` that moved back to the template's
+/// values, so that a database whose test rolled back is as the template left it. One
+/// round trip, two if a sequence moved.
 pub(crate) async fn rewind_sequences(
     template: &Template,
     pool: &PgPool,
 ) -> Result<(), ServerCallError> {
-    let rewind = template.rewind_sequences();
+    let mut conn = pool.acquire().await.map_err(|e| {
+        ServerCallError::statement(Backend::Postgres, "reach a pooled database to rewind it", e)
+    })?;
+    let rewind = changes_undone(template, &mut conn, true, false).await?;
     if rewind.is_empty() {
         return Ok(());
     }
     sqlx::raw_sql(AssertSqlSafe(rewind))
-        .execute(pool)
+        .execute(&mut *conn)
         .await
         .map_err(|e| ServerCallError::statement(Backend::Postgres, "rewind the sequences", e))?;
     Ok(())
