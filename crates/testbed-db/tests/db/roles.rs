@@ -106,8 +106,8 @@ fn two_roles_share_a_server_each_with_its_own_databases() {
     assert_eq!(said(&run_as(&app)), "RESULT ok");
 }
 
-/// Each strategy once, with a write the next test must not see; says `RESULT ok` or
-/// the error.
+/// Each strategy twice, with writes the next test must not see (a row added, a
+/// referenced seed row changed); says `RESULT ok` or the error.
 pub async fn use_every_strategy() {
     let result = async {
         for _ in 0..2 {
@@ -119,8 +119,22 @@ pub async fn use_every_strategy() {
                     .await
                     .map_err(|e| format!("count: {e}"))
                     .unwrap();
+                let ada: String =
+                    sqlx::query_scalar("select u.name from memberships m join users u on u.id = m.user_id")
+                        .fetch_one(db.pool())
+                        .await
+                        .map_err(|e| format!("the seed membership: {e}"))
+                        .unwrap();
                 assert_eq!(users, 2, "{} starts from the seed rows", db.name());
+                assert_eq!(ada, "Ada", "{} starts from the seed rows", db.name());
                 sqlx::query("insert into users (email, name, created_at) values ('x@example.com', 'X', '2024-01-01 00:00:00')")
+                    .execute(db.pool())
+                    .await
+                    .unwrap();
+                // A seed row changed in place, that a seed row of `memberships`
+                // references: reset without superuser rights, `users` can only be
+                // emptied once `memberships` is.
+                sqlx::query("update users set name = 'Ada!' where name = 'Ada'")
                     .execute(db.pool())
                     .await
                     .unwrap();
