@@ -1,7 +1,8 @@
 //! How testbed marks, on a PostgreSQL server, what is its own: the comments on its
 //! templates, pooled and kept databases, the setting that records a template's last use,
-//! and the application names of its sessions. Nothing here talks to the server; every
-//! other PostgreSQL module reads these names from here.
+//! and the application names of its sessions; and how a template's comment keeps any text
+//! on one line. Nothing here talks to the server; every other PostgreSQL module reads
+//! these names from here.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -62,6 +63,29 @@ pub(crate) fn mark(name: &str, comment: &str) -> String {
         r#"comment on database "{name}" is '{comment}';
            alter database "{name}" set synchronous_commit = off"#
     )
+}
+
+/// A newline as `\n` and a backslash as `\\`, so that any text fits on one line.
+pub(crate) fn escape(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('\n', "\\n")
+}
+
+/// Reverses [`escape`].
+pub(crate) fn unescape(line: &str) -> String {
+    let mut text = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            text.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => text.push('\n'),
+            Some(other) => text.push(other),
+            None => text.push('\\'),
+        }
+    }
+    text
 }
 
 #[cfg(test)]

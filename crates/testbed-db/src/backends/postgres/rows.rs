@@ -13,6 +13,7 @@
 use sqlx::{AssertSqlSafe, PgConnection};
 
 use super::catalog::USER_NAMESPACES;
+use super::marks::{escape, unescape};
 use crate::{Backend, ServerCallError};
 
 /// The template's tables (children first: each before the tables it references) and
@@ -220,29 +221,6 @@ impl Rows {
             .all(|&p| p < count);
         in_range.then_some(rows)
     }
-}
-
-/// A newline as `\n` and a backslash as `\\`, so that any text fits on one line.
-pub(crate) fn escape(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('\n', "\\n")
-}
-
-/// Reverses [`escape`].
-pub(crate) fn unescape(line: &str) -> String {
-    let mut text = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            text.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => text.push('\n'),
-            Some(other) => text.push(other),
-            None => text.push('\\'),
-        }
-    }
-    text
 }
 
 /// Reads the present tables, rows and sequences: run on a pristine template.

@@ -20,8 +20,8 @@ use sha2::{Digest, Sha256};
 use sqlx::{Connection, PgConnection};
 
 use super::catalog;
-use super::marks::{LAST_USED_SETTING, TEMPLATE_COMMENT};
-use super::rows::{self, Rows, escape, unescape};
+use super::marks::{LAST_USED_SETTING, TEMPLATE_COMMENT, escape, unescape};
+use super::rows::{self, Rows};
 use super::server::PgServer;
 use super::sql::{self, drop_database, lock_key, run, use_key};
 use crate::retry::Pace;
