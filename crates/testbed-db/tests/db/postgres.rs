@@ -1103,6 +1103,20 @@ async fn a_rolled_back_test_leaves_its_sequences_rewound() {
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 
+/// Runs `sql` on the server's admin database.
+async fn admin_sql(admin_pool: &sqlx::PgPool, sql: String) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(admin_pool)
+        .await
+        .unwrap();
+}
+
+/// Makes database `name` anew, by hand: no mark, no intent.
+async fn made_by_hand(admin_pool: &sqlx::PgPool, name: &str) {
+    admin_sql(admin_pool, format!(r#"drop database if exists "{name}""#)).await;
+    admin_sql(admin_pool, format!(r#"create database "{name}""#)).await;
+}
+
 /// A database named like a template that testbed did not make (no mark, no intent) is
 /// never listed, dropped or built over: the build refuses with what to do.
 #[testbed::test]
@@ -1110,14 +1124,7 @@ async fn a_hand_made_database_named_like_a_template_is_left_alone() {
     require_postgres().await;
     let template = HAND_MADE.template_name(Backend::Postgres).unwrap();
     let admin_pool = sqlx::PgPool::connect(&admin_url()).await.unwrap();
-    let run = async |sql: String| {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(&admin_pool)
-            .await
-            .unwrap();
-    };
-    run(format!(r#"drop database if exists "{template}""#)).await;
-    run(format!(r#"create database "{template}""#)).await;
+    made_by_hand(&admin_pool, &template).await;
     let listed = admin::status(Backend::Postgres, None).await.unwrap();
     // Orphans and stale templates only: `--templates` would drop other tests' pools.
     let pruned = admin::prune(Backend::Postgres, None, Default::default()).await;
@@ -1129,7 +1136,11 @@ async fn a_hand_made_database_named_like_a_template_is_left_alone() {
             .fetch_one(&admin_pool)
             .await
             .unwrap();
-    run(format!(r#"drop database if exists "{template}""#)).await;
+    admin_sql(
+        &admin_pool,
+        format!(r#"drop database if exists "{template}""#),
+    )
+    .await;
     admin_pool.close().await;
     assert!(
         !listed.iter().any(|held| held.name == template),
@@ -1237,27 +1248,15 @@ async fn a_marked_template_of_another_layout_is_built_again() {
     require_postgres().await;
     let template = OTHER_LAYOUT.template_name(Backend::Postgres).unwrap();
     let admin_pool = sqlx::PgPool::connect(&admin_url()).await.unwrap();
-    let run = async |sql: String| {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(&admin_pool)
-            .await
-            .unwrap();
-    };
-    run(format!(r#"drop database if exists "{template}""#)).await;
-    run(format!(r#"create database "{template}""#)).await;
-    run(format!(
-        "comment on database \"{template}\" is 'testbed template\nfingerprint abc\ndelete from notes;'"
-    ))
-    .await;
+    made_by_hand(&admin_pool, &template).await;
+    let unreadable = "testbed template\nfingerprint abc\ndelete from notes;";
+    let comment = format!("comment on database \"{template}\" is '{unreadable}'");
+    admin_sql(&admin_pool, comment).await;
     let scope = Scope::new("other layout");
     let built = OTHER_LAYOUT.postgres(&scope).await;
     admin_pool.close().await;
     let db = built.expect("the marked template is built again");
-    let notes: i64 = sqlx::query_scalar("select count(*) from notes")
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
-    assert_eq!(notes, 0);
+    assert_eq!(count(db.pool(), "select count(*) from notes").await, 0);
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 

@@ -25,6 +25,9 @@ use crate::{Backend, ServerCallError};
 pub(crate) struct Rows {
     tables: Vec<Table>,
     sequences: Vec<Sequence>,
+    /// [`probe_sql`] over the tables and sequences, then over the sequences alone: made
+    /// once per template, not on every reset.
+    probes: [Option<String>; 2],
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -62,50 +65,66 @@ fn checksum_sql(table: &str) -> String {
     )
 }
 
-/// What changed in a database since it was the template's, from [`Rows::probe_sql`].
+/// One statement that tells, for each table, whether it differs from the template's
+/// (rows in a table that had none, or seed rows changed), and for each sequence whether
+/// it moved: a `boolean[]`, tables first. `None` when there is nothing to ask about.
+fn probe_sql(tables: &[Table], sequences: &[Sequence]) -> Option<String> {
+    let tables = tables.iter().map(|table| match &table.seed {
+        None => format!("exists (select from {})", table.name),
+        Some(seed) => format!(
+            "({}) is distinct from '{}'",
+            checksum_sql(&table.name),
+            seed.checksum
+        ),
+    });
+    let sequences = sequences.iter().map(|sequence| {
+        format!(
+            "(select last_value <> {} or is_called <> {} from {})",
+            sequence.last_value, sequence.is_called, sequence.name
+        )
+    });
+    let checks: Vec<String> = tables.chain(sequences).collect();
+    (!checks.is_empty()).then(|| format!("select array[{}]::boolean[]", checks.join(", ")))
+}
+
+/// What changed in a database since it was the template's, from [`Rows::probe`].
 pub(crate) struct Changed {
     tables: Vec<bool>,
     sequences: Vec<bool>,
 }
 
 impl Rows {
-    /// One statement that tells, for each table, whether it differs from the template's
-    /// (rows in a table that had none, or seed rows changed), and for each sequence
-    /// whether it moved: a `boolean[]`, tables first. `None` when there is nothing to
-    /// ask about.
-    pub(crate) fn probe_sql(&self, sequences_only: bool) -> Option<String> {
-        let tables =
-            self.tables
-                .iter()
-                .filter(|_| !sequences_only)
-                .map(|table| match &table.seed {
-                    None => format!("exists (select from {})", table.name),
-                    Some(seed) => format!(
-                        "({}) is distinct from '{}'",
-                        checksum_sql(&table.name),
-                        seed.checksum
-                    ),
-                });
-        let sequences = self.sequences.iter().map(|sequence| {
-            format!(
-                "(select last_value <> {} or is_called <> {} from {})",
-                sequence.last_value, sequence.is_called, sequence.name
-            )
-        });
-        let checks: Vec<String> = tables.chain(sequences).collect();
-        (!checks.is_empty()).then(|| format!("select array[{}]::boolean[]", checks.join(", ")))
+    fn new(tables: Vec<Table>, sequences: Vec<Sequence>) -> Rows {
+        let probes = [probe_sql(&tables, &sequences), probe_sql(&[], &sequences)];
+        Rows {
+            tables,
+            sequences,
+            probes,
+        }
     }
 
-    /// Reads [`probe_sql`](Rows::probe_sql)'s answer.
+    /// The statement that asks what a test changed (see [`probe_sql`]): of everything,
+    /// or of the sequences only.
+    pub(crate) fn probe(&self, sequences_only: bool) -> Option<&str> {
+        self.probes[usize::from(sequences_only)].as_deref()
+    }
+
+    /// Reads [`probe`](Rows::probe)'s answer. An answer of another length than asked
+    /// for (which the probe does not give) counts as everything changed.
     pub(crate) fn changed(&self, answer: Vec<bool>, sequences_only: bool) -> Changed {
+        let tables = if sequences_only { 0 } else { self.tables.len() };
         let mut answer = answer.into_iter();
-        let tables = if sequences_only {
-            vec![false; self.tables.len()]
-        } else {
-            answer.by_ref().take(self.tables.len()).collect()
-        };
+        if answer.len() != tables + self.sequences.len() {
+            return Changed {
+                tables: vec![true; self.tables.len()],
+                sequences: vec![true; self.sequences.len()],
+            };
+        }
         Changed {
-            tables,
+            tables: match sequences_only {
+                true => vec![false; self.tables.len()],
+                false => answer.by_ref().take(tables).collect(),
+            },
             sequences: answer.collect(),
         }
     }
@@ -120,7 +139,6 @@ impl Rows {
     /// references would fail, or cascade into rows no insert would bring back.
     pub(crate) fn script(&self, changed: &Changed, with_references: bool) -> String {
         let mut dirty = changed.tables.clone();
-        dirty.resize(self.tables.len(), true);
         let mut grew = with_references;
         while grew {
             grew = false;
@@ -141,8 +159,12 @@ impl Rows {
                 script.push('\n');
             }
         }
-        let moved = changed.sequences.iter().chain(std::iter::repeat(&true));
-        for (sequence, _) in self.sequences.iter().zip(moved).filter(|(_, m)| **m) {
+        for (sequence, _) in self
+            .sequences
+            .iter()
+            .zip(&changed.sequences)
+            .filter(|(_, m)| **m)
+        {
             script.push_str(&format!(
                 "select setval('{}', {}, {});\n",
                 sequence.name.replace('\'', "''"),
@@ -183,31 +205,31 @@ impl Rows {
 
     /// Reads [`to_lines`](Rows::to_lines) back; `None` for anything else.
     pub(crate) fn from_lines(text: &str) -> Option<Rows> {
-        let mut rows = Rows::default();
+        let (mut tables, mut sequences) = (Vec::<Table>::new(), Vec::new());
         for line in text.lines() {
             let (kind, rest) = line.split_once(' ').unwrap_or((line, ""));
             match kind {
-                "table" => rows.tables.push(Table {
+                "table" => tables.push(Table {
                     name: unescape(rest),
                     references: Vec::new(),
                     seed: None,
                 }),
                 "references" => {
-                    let table = rows.tables.last_mut()?;
+                    let table = tables.last_mut()?;
                     for position in rest.split(',').filter(|p| !p.is_empty()) {
                         table.references.push(position.parse().ok()?);
                     }
                 }
                 "seed" => {
                     let (checksum, insert) = rest.split_once(' ')?;
-                    rows.tables.last_mut()?.seed = Some(Seed {
+                    tables.last_mut()?.seed = Some(Seed {
                         checksum: checksum.to_owned(),
                         insert: unescape(insert),
                     });
                 }
                 "sequence" => {
                     let mut parts = rest.splitn(3, ' ');
-                    rows.sequences.push(Sequence {
+                    sequences.push(Sequence {
                         last_value: parts.next()?.parse().ok()?,
                         is_called: parts.next()?.parse().ok()?,
                         name: unescape(parts.next()?),
@@ -216,13 +238,12 @@ impl Rows {
                 _ => return None,
             }
         }
-        let count = rows.tables.len();
-        let in_range = rows
-            .tables
+        let count = tables.len();
+        let in_range = tables
             .iter()
             .flat_map(|t| &t.references)
             .all(|&p| p < count);
-        in_range.then_some(rows)
+        in_range.then(|| Rows::new(tables, sequences))
     }
 }
 
@@ -276,7 +297,7 @@ pub(crate) async fn snapshot(conn: &mut PgConnection) -> Result<Rows, ServerCall
             is_called,
         })
         .collect();
-    Ok(Rows { tables, sequences })
+    Ok(Rows::new(tables, sequences))
 }
 
 /// `table`'s rows, if it has any: their checksum and the statement that inserts them.
@@ -360,8 +381,8 @@ mod tests {
                 insert: insert.into(),
             })
         };
-        Rows {
-            tables: vec![
+        Rows::new(
+            vec![
                 Table {
                     name: "notes".into(),
                     references: vec![],
@@ -378,12 +399,12 @@ mod tests {
                     seed: seed("u5", "insert into \"Users\" values ($rows$a\\\nb$rows$);"),
                 },
             ],
-            sequences: vec![Sequence {
+            vec![Sequence {
                 name: "public.\"it's\"".into(),
                 last_value: 2,
                 is_called: true,
             }],
-        }
+        )
     }
 
     #[test]
@@ -422,20 +443,23 @@ mod tests {
 
     #[test]
     fn the_probe_asks_about_every_table_then_every_sequence() {
-        let probe = rows().probe_sql(false).unwrap();
+        let rows = rows();
+        let probe = rows.probe(false).unwrap();
         assert!(probe.starts_with("select array[exists (select from notes), ("));
         assert!(probe.contains("from \"Users\" x) is distinct from 'u5'"));
         assert!(probe.ends_with(
             "(select last_value <> 2 or is_called <> true from public.\"it's\")]::boolean[]"
         ));
-        let sequences = rows().probe_sql(true).unwrap();
+        let sequences = rows.probe(true).unwrap();
         assert!(sequences.starts_with("select array[(select last_value"));
-        let changed = rows().changed(vec![true], true);
+        let changed = rows.changed(vec![true], true);
         assert_eq!(
             (changed.tables, changed.sequences),
             (vec![false; 3], vec![true])
         );
-        assert_eq!(Rows::default().probe_sql(false), None);
+        let short = rows.changed(vec![false], false);
+        assert_eq!((short.tables, short.sequences), (vec![true; 3], vec![true]));
+        assert_eq!(Rows::default().probe(false), None);
     }
 
     #[test]

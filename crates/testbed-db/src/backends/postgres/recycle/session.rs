@@ -337,7 +337,7 @@ async fn changes_undone(
     checked: bool,
 ) -> Result<String, ServerCallError> {
     let rows = &template.rows;
-    let Some(probe) = rows.probe_sql(sequences_only) else {
+    let Some(probe) = rows.probe(sequences_only) else {
         return Ok(String::new());
     };
     let answer: Vec<bool> = sqlx::query_scalar(AssertSqlSafe(probe))
