@@ -1044,6 +1044,59 @@ async fn rollback_survives_a_failing_statement() {
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 
+static ROLLED_BACK_KEPT: Database =
+    Database::function("rollback kept v1", notes).isolation(testbed_db::Isolation::Rollback);
+
+/// Under `cargo test` a `Rollback` test's session serves the process's next `Rollback`
+/// test on the same database (no new server session per test), and that test finds it
+/// as a new one: what outlives a rollback (a session's advisory lock, a prepared
+/// statement) is gone.
+#[testbed::test]
+async fn a_rollback_session_serves_the_next_test_as_new() {
+    if rerun_without_broker("postgres::a_rollback_session_serves_the_next_test_as_new") {
+        return;
+    }
+    require_postgres().await;
+    let scope = Scope::new("first");
+    let db = ROLLED_BACK_KEPT.postgres(&scope).await.unwrap();
+    let name = db.name().to_owned();
+    let backend: i32 = sqlx::query_scalar("select pg_backend_pid()")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    // Neither is undone by a rollback.
+    sqlx::raw_sql("select pg_advisory_lock(42); prepare left_behind as select 1")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    // A handle still held past the test would have its pool closed, not handed on.
+    drop(db);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+
+    let scope = Scope::new("second");
+    let again = acquire_named(&ROLLED_BACK_KEPT, &scope, &name).await;
+    let (same_backend, statements, locks): (bool, i64, i64) = sqlx::query_as(
+        "select pg_backend_pid() = $1, \
+         (select count(*) from pg_prepared_statements where name = 'left_behind'), \
+         (select count(*) from pg_locks where locktype = 'advisory' and pid = pg_backend_pid())",
+    )
+    .bind(backend)
+    .fetch_one(again.pool())
+    .await
+    .unwrap();
+    assert!(same_backend, "the first test's session serves the second");
+    assert_eq!((statements, locks), (0, 0), "the second finds it as new");
+    // Still inside testbed's transaction: nothing is committed.
+    sqlx::query("insert into notes values ('second')")
+        .execute(again.pool())
+        .await
+        .unwrap();
+    let other = sqlx::PgPool::connect(again.url().unwrap()).await.unwrap();
+    assert_eq!(count_notes(&other).await, 0);
+    other.close().await;
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}
+
 type Build<'c> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), testbed::BoxError>> + Send + 'c>>;
 

@@ -4,14 +4,14 @@
 
 use std::sync::Arc;
 
-use sqlx::postgres::PgPool;
 use testbed::{Outcome, Scope};
 
 use super::super::server::{PgServer, server};
 use super::super::sql;
+use super::rollback::RollbackSession;
 use super::session::Claimed;
 use super::warm::Warm;
-use super::{broker, ledger, session, warm};
+use super::{broker, ledger, rollback, session, warm};
 use crate::pool_limit;
 use crate::schema::Prepared;
 use crate::{
@@ -81,12 +81,20 @@ pub(crate) async fn acquire(
     let server = warm.server.clone();
     let name = claimed.name.clone();
     let url = server.url_of(&name);
-    let (pool, holdings, more) = if rollback {
-        session::rollback_pool(session::pool_options(&server, &name))
+    let claimed = if rollback {
+        engine::run(ready_for_rollback(server.clone(), claimed)).await?
     } else {
-        (claimed.pool.clone(), claimed.holdings.clone(), "")
+        claimed
     };
-    let (cleanup_pool, details) = (pool.clone(), scope.details());
+    let (pool, holdings, more) = match &claimed.rollback {
+        Some(session) if rollback => (
+            session.pool.clone(),
+            session.holdings.clone(),
+            RollbackSession::ALLOWS_MORE,
+        ),
+        _ => (claimed.pool.clone(), claimed.holdings.clone(), ""),
+    };
+    let details = scope.details();
     let cleanup_url = url.clone();
     let alive = Arc::new(());
     let handles = Arc::downgrade(&alive);
@@ -94,7 +102,7 @@ pub(crate) async fn acquire(
         super::super::server::watched(release(
             warm,
             claimed,
-            rollback.then_some(cleanup_pool),
+            rollback,
             (cleanup_url, details, handles),
             outcome,
         ))
@@ -108,6 +116,33 @@ pub(crate) async fn acquire(
         isolation,
         alive,
     })
+}
+
+/// Gives `claimed` a `Rollback` session in a new transaction: the one kept with it from
+/// this process's last `Rollback` test there, or a new one (also when the kept one
+/// cannot begin: its connection was lost). On failure the claim goes; the ledger has the
+/// database in use, so its next claimer resets it. Runs on the engine.
+async fn ready_for_rollback(
+    server: Arc<PgServer>,
+    mut claimed: Claimed,
+) -> Result<Claimed, ServerCallError> {
+    if let Some(kept) = &claimed.rollback
+        && kept.begin().await.is_err()
+    {
+        kept.pool.close().await;
+        claimed.rollback = None;
+    }
+    if claimed.rollback.is_none() {
+        let new = RollbackSession::new(session::pool_options(&server, &claimed.name));
+        if let Err(error) = new.begin().await {
+            new.pool.close().await;
+            claimed.close().await;
+            ledger::unclaim(&server, &claimed.name).await;
+            return Err(error);
+        }
+        claimed.rollback = Some(new);
+    }
+    Ok(claimed)
 }
 
 /// Claims a pooled database (or makes a clone) and readies it: its pool open with
@@ -180,42 +215,58 @@ async fn forget_or_drop(
 
 /// After the test: reset the database and record it clean, keeping it (and its
 /// connections) for this process's next test; or drop it if the test changed its
-/// schema; or keep it for inspection. `rollback` is the test's own pool in rollback
-/// mode; `handles` sees the test's `TestDb`s: while one is still held (kept in a
+/// schema; or keep it for inspection. `rollback`: the test used `claimed`'s `Rollback`
+/// session, kept for the process's next `Rollback` test when its transaction was still
+/// open. `handles` sees the test's `TestDb`s: while one is still held (kept in a
 /// `static`, say; the leak checks report it), the pool it holds is closed, not handed to
 /// the next test.
 async fn release(
     warm: Arc<Warm>,
-    claimed: Claimed,
-    rollback: Option<PgPool>,
+    mut claimed: Claimed,
+    rollback: bool,
     (url, details, handles): (String, testbed::Details, std::sync::Weak<()>),
     outcome: Outcome,
 ) -> Result<(), ServerCallError> {
     let server = warm.server.clone();
+    let session = if rollback {
+        claimed.rollback.take()
+    } else {
+        None
+    };
     if outcome.is_failure() && owner::keep_failed() {
-        if let Some(rollback) = &rollback {
-            let _ = session::commit(rollback).await;
-            pool_limit::close_test_pool(rollback, Backend::Postgres, &claimed.name).await;
+        if let Some(session) = &session {
+            let _ = rollback::commit(&session.pool).await;
+            pool_limit::close_test_pool(&session.pool, Backend::Postgres, &claimed.name).await;
         }
         pool_limit::close_test_pool(&claimed.pool, Backend::Postgres, &claimed.name).await;
+        claimed.close().await;
         let name = claimed.name.clone();
         engine::run(async move { ledger::keep(&server, &name).await }).await?;
         crate::handle::announce_kept(&details, Backend::Postgres, &url);
         return Ok(());
     }
-    if let Some(rollback) = rollback {
-        let untouched = matches!(session::roll_back(&rollback).await, Ok(true))
-            && session::rewind_sequences(&warm.template, &rollback)
+    if let Some(session) = session {
+        let untouched = matches!(rollback::roll_back(&session.pool).await, Ok(true))
+            && session::rewind_sequences(&warm.template, &session.pool)
                 .await
                 .is_ok();
-        pool_limit::close_test_pool(&rollback, Backend::Postgres, &claimed.name).await;
         if untouched {
             // Still in its transaction: the rollback undid everything.
+            let held = handles.strong_count() != 0;
             let name = claimed.name.clone();
-            engine::run(async move { ledger::mark_clean(&server, &name).await }).await?;
+            let claimed = engine::run(async move {
+                if session.end_for_next(held).await {
+                    claimed.rollback = Some(session);
+                } else {
+                    pool_limit::close_test_pool(&session.pool, Backend::Postgres, &name).await;
+                }
+                ledger::mark_clean(&server, &name).await.map(|()| claimed)
+            })
+            .await?;
             warm.push(claimed);
             return Ok(());
         }
+        pool_limit::close_test_pool(&session.pool, Backend::Postgres, &claimed.name).await;
     }
     // The test's connections go back to the pool through tasks on the test's runtime:
     // wait for them on the engine, before that runtime ends.
@@ -274,11 +325,11 @@ async fn release(
             }
             // The test changed the schema: a new clone will take its place.
             Ok(false) => {
-                claimed.pool.close().await;
+                claimed.close().await;
                 engine::boxed(ledger::drop_claimed(&server, &name)).await
             }
             Err(error) => {
-                claimed.pool.close().await;
+                claimed.close().await;
                 let _ = engine::boxed(forget_or_drop(&server, &name, &error)).await;
                 Err(error)
             }

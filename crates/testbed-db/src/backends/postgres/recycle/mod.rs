@@ -12,11 +12,14 @@
 //! claimer does with a database whose holder died, are in `ledger`.
 //!
 //! With `Rollback`, the test's pool has one connection inside a transaction rolled
-//! back after the test; if the transaction was still open, nothing needs resetting.
+//! back after the test; if the transaction was still open, nothing needs resetting, and
+//! the session stays with the database for this process's next `Rollback` test (see
+//! `rollback`).
 
 mod acquire;
 pub(crate) mod broker;
 mod ledger;
+mod rollback;
 mod session;
 mod warm;
 

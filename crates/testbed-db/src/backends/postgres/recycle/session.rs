@@ -11,8 +11,8 @@ use sqlx::{AssertSqlSafe, Connection};
 use super::super::catalog;
 use super::super::marks::POOL_APPLICATION_PREFIX;
 use super::super::server::PgServer;
-use super::super::sql::has_code;
 use super::super::template::Template;
+use super::rollback::RollbackSession;
 use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
 use crate::retry::Pace;
 use crate::{Backend, ServerCallError, engine, owner};
@@ -85,6 +85,28 @@ pub(crate) struct Claimed {
     pub(crate) idle_since: u64,
     /// What the test using it holds of its connections.
     pub(crate) holdings: Arc<Holdings>,
+    /// The session a `Rollback` test here used, kept for the next one: None until one
+    /// ran here, or when it could not be kept.
+    pub(crate) rollback: Option<RollbackSession>,
+}
+
+impl Claimed {
+    /// The connections it keeps open.
+    pub(crate) fn connections(&self) -> usize {
+        let rollback = self
+            .rollback
+            .as_ref()
+            .map_or(0, |session| session.pool.size());
+        (self.pool.size() + rollback) as usize
+    }
+
+    /// Closes its pools: its own and its `Rollback` session's.
+    pub(crate) async fn close(&self) {
+        if let Some(session) = &self.rollback {
+            session.pool.close().await;
+        }
+        self.pool.close().await;
+    }
 }
 
 /// Connect options for a test's pool on `name`, named `testbed-pool-<token>` so that
@@ -164,6 +186,7 @@ pub(crate) async fn open_pool(
         opened_by_test,
         idle_since: super::super::kept::tick(),
         holdings,
+        rollback: None,
     })
 }
 
@@ -379,110 +402,6 @@ async fn undo_additions(template: &Template, pool: &PgPool) -> Result<bool, Serv
     Ok(true)
 }
 
-/// What a Rollback test that held its one connection is told allows more.
-const ROLLBACK_ALLOWS_MORE: &str =
-    "; `Isolation::Rollback` gives a test one connection, the default `Isolation::Recycle` five";
-
-/// A `Rollback` test's pool on `options` ([`in_transaction`], one connection), what it
-/// holds of it, and what the test is told allows more when it wants a second.
-pub(crate) fn rollback_pool(
-    options: sqlx::postgres::PgConnectOptions,
-) -> (PgPool, Arc<Holdings>, &'static str) {
-    let holdings = Holdings::new(1);
-    let pool = in_transaction(options, &holdings);
-    (pool, holdings, ROLLBACK_ALLOWS_MORE)
-}
-
-/// A pool of one connection that opens a transaction as it connects. The transaction is
-/// left open with sqlx counting it, so that the test's own `begin()` becomes a savepoint
-/// and its `commit()` a savepoint release: nothing reaches the database for good.
-///
-/// Outside a transaction of its own, each statement of a test would stand alone: one
-/// that fails (a refused duplicate, say) takes nothing else with it. Inside the one
-/// transaction, a failed statement would abort every later one (`25P02`). So each use
-/// of the connection runs under a savepoint of its own: when the connection comes back
-/// to the pool, the savepoint is released and a new one set, or, if a statement failed,
-/// rolled back to, undoing only that use. One round trip per use.
-///
-/// `options` name the database: directly ([`pool_options`]) or through the broker's
-/// session pool.
-fn in_transaction(options: sqlx::postgres::PgConnectOptions, holdings: &Arc<Holdings>) -> PgPool {
-    let (on_connect, on_release) = (holdings.clone(), holdings.clone());
-    pool_limit::test_pool_options::<sqlx::Postgres>(holdings)
-        .idle_timeout(None)
-        .max_lifetime(None)
-        .after_connect(move |conn, _| {
-            on_connect.took();
-            Box::pin(async move {
-                let transaction = conn.begin().await?;
-                // Forgetting the guard keeps the transaction open (its drop would roll
-                // back) and sqlx's depth at one; the cleanup rolls back by hand.
-                std::mem::forget(transaction);
-                sqlx::raw_sql("savepoint testbed_use").execute(conn).await?;
-                Ok(())
-            })
-        })
-        .after_release(move |conn, _| {
-            on_release.gave_back();
-            Box::pin(async move {
-                let next = sqlx::raw_sql("release savepoint testbed_use; savepoint testbed_use")
-                    .execute(&mut *conn)
-                    .await;
-                match next {
-                    Ok(_) => {}
-                    // A statement of this use failed: undo this use only.
-                    Err(error) if has_code(&error, "25P02") => {
-                        sqlx::raw_sql("rollback to savepoint testbed_use")
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                    // The test rolled back to a savepoint of its own set before this one.
-                    Err(error) if has_code(&error, "3B001") => {
-                        sqlx::raw_sql("savepoint testbed_use")
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                    // No transaction: a raw `COMMIT` escaped it, which the cleanup sees.
-                    Err(error) if has_code(&error, "25P01") => {}
-                    Err(error) => return Err(error),
-                }
-                Ok(true)
-            })
-        })
-        .connect_lazy_with(options)
-}
-
-/// Rolls back the test's transaction: `true` if it was still open, so that nothing the
-/// test did was committed but its sequences' advances (a rollback does not undo
-/// `nextval`: [`rewind_sequences`] does).
-pub(crate) async fn roll_back(pool: &PgPool) -> Result<bool, ServerCallError> {
-    let fail =
-        |e| ServerCallError::statement(Backend::Postgres, "roll back the test's transaction", e);
-    let mut conn = pool.acquire().await.map_err(fail)?;
-    // A savepoint is refused outside a transaction block (25P01), and a transaction
-    // aborted by an error refuses everything but a rollback (25P02): both tell.
-    let open = match sqlx::raw_sql("savepoint testbed_check")
-        .execute(&mut *conn)
-        .await
-    {
-        Ok(_) => true,
-        Err(error) => match error
-            .as_database_error()
-            .and_then(|db| db.code())
-            .as_deref()
-        {
-            Some("25P01") => false,
-            Some("25P02") => true,
-            _ => return Err(fail(error)),
-        },
-    };
-    sqlx::raw_sql("rollback")
-        .execute(&mut *conn)
-        .await
-        .map_err(fail)?;
-    Ok(open)
-}
-
 /// Sets the sequences of the database behind `pool` that moved back to the template's
 /// values, so that a database whose test rolled back is as the template left it. One
 /// round trip, two if a sequence moved.
@@ -501,17 +420,5 @@ pub(crate) async fn rewind_sequences(
         .execute(&mut *conn)
         .await
         .map_err(|e| ServerCallError::statement(Backend::Postgres, "rewind the sequences", e))?;
-    Ok(())
-}
-
-/// Commits the test's transaction, so a failing test's rows are there to inspect.
-pub(crate) async fn commit(pool: &PgPool) -> Result<(), ServerCallError> {
-    let fail =
-        |e| ServerCallError::statement(Backend::Postgres, "commit the failing test's work", e);
-    let mut conn = pool.acquire().await.map_err(fail)?;
-    sqlx::raw_sql("commit")
-        .execute(&mut *conn)
-        .await
-        .map_err(fail)?;
     Ok(())
 }

@@ -59,7 +59,7 @@ fn limit_kept() {
         let mut total: usize = lists
             .iter()
             .flat_map(|(_, free)| free.iter())
-            .map(|claimed| claimed.pool.size() as usize)
+            .map(Claimed::connections)
             .sum();
         while total > cap {
             let oldest = lists
@@ -74,7 +74,7 @@ fn limit_kept() {
             let Some((_, list, at)) = oldest else { break };
             let (warm, free) = &mut lists[list];
             let claimed = free.remove(at);
-            total -= claimed.pool.size() as usize;
+            total -= claimed.connections();
             evicted.push((warm.server.clone(), claimed));
         }
     }
@@ -88,7 +88,7 @@ fn limit_kept() {
 async fn let_go(server: Arc<PgServer>, claimed: Claimed) {
     // Closed before the claim goes: the next claimer finds no session of ours but idle
     // ones that are leaving.
-    claimed.pool.close().await;
+    claimed.close().await;
     ledger::let_go(&server, &claimed.name).await;
 }
 
@@ -173,7 +173,7 @@ pub(crate) fn take_here(hash: &str) -> Option<(Arc<Warm>, Claimed)> {
         hot().as_mut()?.remove(hash);
         for claimed in warm.free().drain(..) {
             ledger::forget(&claimed.name);
-            engine::handle().spawn(async move { claimed.pool.close().await });
+            engine::handle().spawn(async move { claimed.close().await });
         }
         return None;
     }

@@ -10,7 +10,7 @@ use testbed::{Outcome, Scope};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
-use super::super::session;
+use super::super::rollback::{self, RollbackSession};
 use super::settings::{BROKER_BIN_ENV, PROTOCOL, socket_path};
 use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
 use crate::schema::Prepared;
@@ -24,7 +24,7 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(30);
 /// one (it is started for the next test processes), and the test goes the direct way.
 ///
 /// With `Isolation::Rollback`, the test's pool is one connection inside a transaction
-/// ([`session::rollback_pool`]), rolled back after the test; if it was still open, the
+/// ([`RollbackSession`]), rolled back after the test; if it was still open, the
 /// broker is told so (`UNTOUCHED`) and only rewinds the sequences instead of resetting.
 pub(crate) async fn acquire(
     prepared: &Prepared,
@@ -65,7 +65,8 @@ pub(crate) async fn acquire(
     };
     let url = crate::probe::database_url(&server, &name);
     let (pool, holdings, more) = if rollback {
-        session::rollback_pool(options)
+        let session = RollbackSession::new(options);
+        (session.pool, session.holdings, RollbackSession::ALLOWS_MORE)
     } else {
         let holdings = Holdings::new(TEST_POOL_CONNECTIONS);
         let pool =
@@ -81,10 +82,10 @@ pub(crate) async fn acquire(
             false
         } else if keep {
             // A failing test's rows stay, to inspect.
-            let _ = session::commit(&cleanup_pool).await;
+            let _ = rollback::commit(&cleanup_pool).await;
             false
         } else {
-            matches!(session::roll_back(&cleanup_pool).await, Ok(true))
+            matches!(rollback::roll_back(&cleanup_pool).await, Ok(true))
         };
         // Closed first, so the broker finds no session of this test left to end.
         pool_limit::close_test_pool(&cleanup_pool, Backend::Postgres, &name_for_release).await;

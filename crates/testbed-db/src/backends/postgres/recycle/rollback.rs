@@ -1,0 +1,201 @@
+//! A `Rollback` test's session: one connection inside a transaction that is rolled back
+//! after the test, so nothing the test writes is ever committed.
+//!
+//! Under `cargo test` the session outlives its test: made on the engine, it stays with
+//! its pooled database in this process's warm pool and begins a new transaction for the
+//! next `Rollback` test there, instead of a new connection per test (a backend start on
+//! the server, its catalog caches filled again: most of the server's time in a run of
+//! small `Rollback` tests).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use sqlx::Connection;
+use sqlx::postgres::PgPool;
+
+use super::super::sql::has_code;
+use crate::pool_limit::{self, Holdings};
+use crate::{Backend, ServerCallError, engine};
+
+/// A `Rollback` test's pool ([`in_transaction`]) and what the test holds of it.
+pub(crate) struct RollbackSession {
+    pub(crate) pool: PgPool,
+    pub(crate) holdings: Arc<Holdings>,
+    /// Set when the pool opened its connection off the engine (the test's runtime,
+    /// after its first one broke): that connection dies with the test's runtime, so the
+    /// session is not kept.
+    opened_off_engine: Arc<AtomicBool>,
+}
+
+impl RollbackSession {
+    /// A session on `options`, its connection not opened yet.
+    pub(crate) fn new(options: sqlx::postgres::PgConnectOptions) -> Self {
+        let holdings = Holdings::new(1);
+        let opened_off_engine = Arc::new(AtomicBool::new(false));
+        let pool = in_transaction(options, &holdings, &opened_off_engine);
+        Self {
+            pool,
+            holdings,
+            opened_off_engine,
+        }
+    }
+
+    /// What a test that holds the one connection and asks for another is told allows
+    /// more.
+    pub(crate) const ALLOWS_MORE: &'static str = "; `Isolation::Rollback` gives a test one connection, the default `Isolation::Recycle` five";
+
+    /// Readies the session for a test, on the engine: opens its connection there (in
+    /// its first transaction) if it has none, else begins a new transaction on the kept
+    /// one (one round trip, and one more as it comes back to the pool).
+    pub(crate) async fn begin(&self) -> Result<(), ServerCallError> {
+        let kept = self.pool.size() > 0;
+        let fail = |e| {
+            ServerCallError::statement(
+                Backend::Postgres,
+                "begin a `Rollback` test's transaction",
+                e,
+            )
+        };
+        let mut conn = self.pool.acquire().await.map_err(fail)?;
+        if kept {
+            sqlx::raw_sql("begin; savepoint testbed_use")
+                .execute(&mut *conn)
+                .await
+                .map_err(fail)?;
+        }
+        Ok(())
+    }
+
+    /// After a test whose transaction was rolled back: ends what the test left in the
+    /// session (as [`end_sessions`](super::session::end_sessions) does for a recycled
+    /// pool) and tells whether it can serve the next test. Not when its connection was
+    /// opened off the engine, is still held (`held_elsewhere`, or not back in the
+    /// pool), or failed to end; the caller then closes it. Runs on the engine.
+    pub(crate) async fn end_for_next(&self, held_elsewhere: bool) -> bool {
+        if held_elsewhere
+            || self.opened_off_engine.load(Ordering::SeqCst)
+            || !super::session::reusable(&self.pool).await
+        {
+            return false;
+        }
+        let Ok(mut conn) = self.pool.acquire().await else {
+            return false;
+        };
+        // Outside a transaction now: the rollback ended it.
+        sqlx::raw_sql("discard all")
+            .execute(&mut *conn)
+            .await
+            .is_ok()
+            && conn.clear_cached_statements().await.is_ok()
+    }
+}
+
+/// A pool of one connection that opens a transaction as it connects. The transaction is
+/// left open with sqlx counting it, so that the test's own `begin()` becomes a savepoint
+/// and its `commit()` a savepoint release: nothing reaches the database for good.
+///
+/// Outside a transaction of its own, each statement of a test would stand alone: one
+/// that fails (a refused duplicate, say) takes nothing else with it. Inside the one
+/// transaction, a failed statement would abort every later one (`25P02`). So each use
+/// of the connection runs under a savepoint of its own: when the connection comes back
+/// to the pool, the savepoint is released and a new one set, or, if a statement failed,
+/// rolled back to, undoing only that use. One round trip per use.
+///
+/// `options` name the database: directly ([`pool_options`](super::session::pool_options)) or through the broker's
+/// session pool.
+fn in_transaction(
+    options: sqlx::postgres::PgConnectOptions,
+    holdings: &Arc<Holdings>,
+    opened_off_engine: &Arc<AtomicBool>,
+) -> PgPool {
+    let (on_connect, on_release) = (holdings.clone(), holdings.clone());
+    let off_engine = opened_off_engine.clone();
+    pool_limit::test_pool_options::<sqlx::Postgres>(holdings)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .after_connect(move |conn, _| {
+            on_connect.took();
+            if !engine::is_current() {
+                off_engine.store(true, Ordering::SeqCst);
+            }
+            Box::pin(async move {
+                let transaction = conn.begin().await?;
+                // Forgetting the guard keeps the transaction open (its drop would roll
+                // back) and sqlx's depth at one; the cleanup rolls back by hand.
+                std::mem::forget(transaction);
+                sqlx::raw_sql("savepoint testbed_use").execute(conn).await?;
+                Ok(())
+            })
+        })
+        .after_release(move |conn, _| {
+            on_release.gave_back();
+            Box::pin(async move {
+                let next = sqlx::raw_sql("release savepoint testbed_use; savepoint testbed_use")
+                    .execute(&mut *conn)
+                    .await;
+                match next {
+                    Ok(_) => {}
+                    // A statement of this use failed: undo this use only.
+                    Err(error) if has_code(&error, "25P02") => {
+                        sqlx::raw_sql("rollback to savepoint testbed_use")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    // The test rolled back to a savepoint of its own set before this one.
+                    Err(error) if has_code(&error, "3B001") => {
+                        sqlx::raw_sql("savepoint testbed_use")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    // No transaction: a raw `COMMIT` escaped it, which the cleanup sees.
+                    Err(error) if has_code(&error, "25P01") => {}
+                    Err(error) => return Err(error),
+                }
+                Ok(true)
+            })
+        })
+        .connect_lazy_with(options)
+}
+
+/// Rolls back the test's transaction: `true` if it was still open, so that nothing the
+/// test did was committed but its sequences' advances (a rollback does not undo
+/// `nextval`: [`rewind_sequences`] does).
+pub(crate) async fn roll_back(pool: &PgPool) -> Result<bool, ServerCallError> {
+    let fail =
+        |e| ServerCallError::statement(Backend::Postgres, "roll back the test's transaction", e);
+    let mut conn = pool.acquire().await.map_err(fail)?;
+    // A savepoint is refused outside a transaction block (25P01), and a transaction
+    // aborted by an error refuses everything but a rollback (25P02): both tell.
+    let open = match sqlx::raw_sql("savepoint testbed_check")
+        .execute(&mut *conn)
+        .await
+    {
+        Ok(_) => true,
+        Err(error) => match error
+            .as_database_error()
+            .and_then(|db| db.code())
+            .as_deref()
+        {
+            Some("25P01") => false,
+            Some("25P02") => true,
+            _ => return Err(fail(error)),
+        },
+    };
+    sqlx::raw_sql("rollback")
+        .execute(&mut *conn)
+        .await
+        .map_err(fail)?;
+    Ok(open)
+}
+
+/// Commits the test's transaction, so a failing test's rows are there to inspect.
+pub(crate) async fn commit(pool: &PgPool) -> Result<(), ServerCallError> {
+    let fail =
+        |e| ServerCallError::statement(Backend::Postgres, "commit the failing test's work", e);
+    let mut conn = pool.acquire().await.map_err(fail)?;
+    sqlx::raw_sql("commit")
+        .execute(&mut *conn)
+        .await
+        .map_err(fail)?;
+    Ok(())
+}
