@@ -1044,6 +1044,37 @@ async fn rollback_survives_a_failing_statement() {
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 
+static ROLLED_BACK_BEGUN_AGAIN: Database =
+    Database::function("rollback begun again v1", notes).isolation(testbed_db::Isolation::Rollback);
+
+/// A raw `COMMIT` followed by a raw `BEGIN` leaves a transaction open after the test,
+/// but not testbed's: what was committed is reset away all the same.
+#[testbed::test]
+async fn rollback_notices_a_commit_and_a_new_transaction() {
+    require_postgres().await;
+    let scope = Scope::new("first");
+    let db = ROLLED_BACK_BEGUN_AGAIN.postgres(&scope).await.unwrap();
+    let name = db.name().to_owned();
+    let mut conn = db.pool().acquire().await.unwrap();
+    sqlx::raw_sql("insert into notes values ('committed'); commit; begin")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+
+    let scope = Scope::new("second");
+    let again = acquire_named(&ROLLED_BACK_BEGUN_AGAIN, &scope, &name).await;
+    let other = sqlx::PgPool::connect(again.url().unwrap()).await.unwrap();
+    assert_eq!(
+        count_notes(&other).await,
+        0,
+        "the committed row was reset away"
+    );
+    other.close().await;
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}
+
 static ROLLED_BACK_KEPT: Database =
     Database::function("rollback kept v1", notes).isolation(testbed_db::Isolation::Rollback);
 

@@ -246,7 +246,7 @@ async fn release(
         return Ok(());
     }
     if let Some(session) = session {
-        let untouched = matches!(rollback::roll_back(&session.pool).await, Ok(true))
+        let untouched = matches!(session.roll_back().await, Ok(true))
             && session::rewind_sequences(&warm.template, &session.pool)
                 .await
                 .is_ok();

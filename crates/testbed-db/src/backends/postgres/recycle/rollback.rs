@@ -8,7 +8,7 @@
 //! small `Rollback` tests).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use sqlx::Connection;
 use sqlx::postgres::PgPool;
@@ -18,6 +18,7 @@ use crate::pool_limit::{self, Holdings};
 use crate::{Backend, ServerCallError, engine};
 
 /// A `Rollback` test's pool ([`in_transaction`]) and what the test holds of it.
+#[derive(Clone)]
 pub(crate) struct RollbackSession {
     pub(crate) pool: PgPool,
     pub(crate) holdings: Arc<Holdings>,
@@ -25,6 +26,11 @@ pub(crate) struct RollbackSession {
     /// after its first one broke): that connection dies with the test's runtime, so the
     /// session is not kept.
     opened_off_engine: Arc<AtomicBool>,
+    /// How many connections the pool has opened, and how many it had when the test
+    /// began: one opened since (the test's broke, or was closed after a failed use)
+    /// began a transaction of its own, and what the lost one committed is unknown.
+    connects: Arc<AtomicU32>,
+    connects_at_begin: Arc<AtomicU32>,
 }
 
 impl RollbackSession {
@@ -32,11 +38,14 @@ impl RollbackSession {
     pub(crate) fn new(options: sqlx::postgres::PgConnectOptions) -> Self {
         let holdings = Holdings::new(1);
         let opened_off_engine = Arc::new(AtomicBool::new(false));
-        let pool = in_transaction(options, &holdings, &opened_off_engine);
+        let connects = Arc::new(AtomicU32::new(0));
+        let pool = in_transaction(options, &holdings, &opened_off_engine, &connects);
         Self {
             pool,
             holdings,
             opened_off_engine,
+            connects,
+            connects_at_begin: Arc::default(),
         }
     }
 
@@ -63,6 +72,8 @@ impl RollbackSession {
                 .await
                 .map_err(fail)?;
         }
+        let connects = self.connects.load(Ordering::SeqCst);
+        self.connects_at_begin.store(connects, Ordering::SeqCst);
         Ok(())
     }
 
@@ -88,6 +99,38 @@ impl RollbackSession {
             .is_ok()
             && conn.clear_cached_statements().await.is_ok()
     }
+
+    /// Rolls back the test's transaction: `true` if testbed's was still open, so that
+    /// nothing the test did was committed but its sequences' advances (a rollback does not
+    /// undo `nextval`: [`rewind_sequences`](super::session::rewind_sequences) does).
+    /// `false` after a raw `COMMIT` (or `ROLLBACK`), and when the test's connection was
+    /// replaced by another (see `connects`): after a raw `COMMIT; BEGIN`, say, the next
+    /// use's savepoint fails and sqlx closes the connection.
+    pub(crate) async fn roll_back(&self) -> Result<bool, ServerCallError> {
+        let fail = |e| {
+            ServerCallError::statement(Backend::Postgres, "roll back the test's transaction", e)
+        };
+        let mut conn = self.pool.acquire().await.map_err(fail)?;
+        // A savepoint is refused outside a transaction block (25P01), and a transaction
+        // aborted by an error refuses everything but a rollback (25P02): both tell.
+        let open = match sqlx::raw_sql("savepoint testbed_check")
+            .execute(&mut *conn)
+            .await
+        {
+            Ok(_) => true,
+            Err(error) if has_code(&error, "25P01") => false,
+            Err(error) if has_code(&error, "25P02") => true,
+            Err(error) => return Err(fail(error)),
+        };
+        sqlx::raw_sql("rollback")
+            .execute(&mut *conn)
+            .await
+            .map_err(fail)?;
+        // The test's first connection is opened by its first query when the session was
+        // not made ready beforehand (the broker's way): one is its own.
+        let own = self.connects_at_begin.load(Ordering::SeqCst).max(1);
+        Ok(open && self.connects.load(Ordering::SeqCst) <= own)
+    }
 }
 
 /// A pool of one connection that opens a transaction as it connects. The transaction is
@@ -107,14 +150,16 @@ fn in_transaction(
     options: sqlx::postgres::PgConnectOptions,
     holdings: &Arc<Holdings>,
     opened_off_engine: &Arc<AtomicBool>,
+    connects: &Arc<AtomicU32>,
 ) -> PgPool {
     let (on_connect, on_release) = (holdings.clone(), holdings.clone());
-    let off_engine = opened_off_engine.clone();
+    let (off_engine, connected) = (opened_off_engine.clone(), connects.clone());
     pool_limit::test_pool_options::<sqlx::Postgres>(holdings)
         .idle_timeout(None)
         .max_lifetime(None)
         .after_connect(move |conn, _| {
             on_connect.took();
+            connected.fetch_add(1, Ordering::SeqCst);
             if !engine::is_current() {
                 off_engine.store(true, Ordering::SeqCst);
             }
@@ -155,37 +200,6 @@ fn in_transaction(
             })
         })
         .connect_lazy_with(options)
-}
-
-/// Rolls back the test's transaction: `true` if it was still open, so that nothing the
-/// test did was committed but its sequences' advances (a rollback does not undo
-/// `nextval`: [`rewind_sequences`] does).
-pub(crate) async fn roll_back(pool: &PgPool) -> Result<bool, ServerCallError> {
-    let fail =
-        |e| ServerCallError::statement(Backend::Postgres, "roll back the test's transaction", e);
-    let mut conn = pool.acquire().await.map_err(fail)?;
-    // A savepoint is refused outside a transaction block (25P01), and a transaction
-    // aborted by an error refuses everything but a rollback (25P02): both tell.
-    let open = match sqlx::raw_sql("savepoint testbed_check")
-        .execute(&mut *conn)
-        .await
-    {
-        Ok(_) => true,
-        Err(error) => match error
-            .as_database_error()
-            .and_then(|db| db.code())
-            .as_deref()
-        {
-            Some("25P01") => false,
-            Some("25P02") => true,
-            _ => return Err(fail(error)),
-        },
-    };
-    sqlx::raw_sql("rollback")
-        .execute(&mut *conn)
-        .await
-        .map_err(fail)?;
-    Ok(open)
 }
 
 /// Commits the test's transaction, so a failing test's rows are there to inspect.

@@ -64,28 +64,33 @@ pub(crate) async fn acquire(
         None => options.application_name(&format!("testbed-client-{}", owner::token())),
     };
     let url = crate::probe::database_url(&server, &name);
-    let (pool, holdings, more) = if rollback {
-        let session = RollbackSession::new(options);
-        (session.pool, session.holdings, RollbackSession::ALLOWS_MORE)
-    } else {
-        let holdings = Holdings::new(TEST_POOL_CONNECTIONS);
-        let pool =
-            pool_limit::test_pool_options::<sqlx::Postgres>(&holdings).connect_lazy_with(options);
-        (pool, holdings, "")
+    let session = rollback.then(|| RollbackSession::new(options.clone()));
+    let (pool, holdings, more) = match &session {
+        Some(session) => (
+            session.pool.clone(),
+            session.holdings.clone(),
+            RollbackSession::ALLOWS_MORE,
+        ),
+        None => {
+            let holdings = Holdings::new(TEST_POOL_CONNECTIONS);
+            let pool = pool_limit::test_pool_options::<sqlx::Postgres>(&holdings)
+                .connect_lazy_with(options);
+            (pool, holdings, "")
+        }
     };
     let (cleanup_pool, cleanup_url, details) = (pool.clone(), url.clone(), scope.details());
     let name_for_release = name.clone();
     scope.add_async_cleanup(move |outcome: Outcome| async move {
         let step = crate::trace::step("broker release");
         let keep = outcome.is_failure() && owner::keep_failed();
-        let untouched = if !rollback {
-            false
-        } else if keep {
-            // A failing test's rows stay, to inspect.
-            let _ = rollback::commit(&cleanup_pool).await;
-            false
-        } else {
-            matches!(rollback::roll_back(&cleanup_pool).await, Ok(true))
+        let untouched = match &session {
+            None => false,
+            Some(_) if keep => {
+                // A failing test's rows stay, to inspect.
+                let _ = rollback::commit(&cleanup_pool).await;
+                false
+            }
+            Some(session) => matches!(session.roll_back().await, Ok(true)),
         };
         // Closed first, so the broker finds no session of this test left to end.
         pool_limit::close_test_pool(&cleanup_pool, Backend::Postgres, &name_for_release).await;
