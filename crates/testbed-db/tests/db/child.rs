@@ -335,3 +335,47 @@ async fn child_fills_its_disk() {
     only_in_child("child_fills_its_disk");
     crate::faults::fill_the_disk().await;
 }
+
+#[testbed::test]
+#[ignore = "helper: run in a child process by `a_pool_grows_to_what_its_tests_hold_at_once`"]
+async fn child_holds_four_connections_three_times() {
+    only_in_child("child_holds_four_connections_three_times");
+    let mut held_by_round = Vec::new();
+    let mut name: Option<String> = None;
+    for round in 0..3 {
+        let scope = Scope::new(format!("round {round}"));
+        let db = match &name {
+            None => crate::postgres::GROWN.postgres(&scope).await.unwrap(),
+            Some(name) => {
+                crate::postgres::acquire_named(&crate::postgres::GROWN, &scope, name).await
+            }
+        };
+        name = Some(db.name().to_owned());
+        let pool = db.pool();
+        let (a, b, c, d) = tokio::join!(
+            pool.acquire(),
+            pool.acquire(),
+            pool.acquire(),
+            pool.acquire()
+        );
+        let mut held = Vec::new();
+        for mut conn in [a.unwrap(), b.unwrap(), c.unwrap(), d.unwrap()] {
+            let pid: i32 = sqlx::query_scalar("select pg_backend_pid()")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            held.push((pid, conn));
+        }
+        let mut pids: Vec<i32> = held.iter().map(|(pid, _)| *pid).collect();
+        pids.sort_unstable();
+        held_by_round.push(pids);
+        drop(held);
+        drop(db);
+        scope.finish_async(Outcome::Passed).await.unwrap();
+    }
+    assert_eq!(
+        held_by_round[1], held_by_round[2],
+        "the third test found every session it held in the pool: {held_by_round:?}"
+    );
+    println!("SAME SESSIONS");
+}

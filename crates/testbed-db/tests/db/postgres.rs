@@ -973,7 +973,7 @@ async fn concurrent_tests_get_distinct_databases() {
 
 /// Acquires from `database` in `scope` until it hands out `name` (the pool also keeps
 /// a spare, which may come first).
-async fn acquire_named(
+pub async fn acquire_named(
     database: &Database,
     scope: &Scope,
     name: &str,
@@ -1042,6 +1042,29 @@ async fn rollback_survives_a_failing_statement() {
         .unwrap();
     assert_eq!(count_notes(db.pool()).await, 2);
     scope.finish_async(Outcome::Passed).await.unwrap();
+}
+
+pub static GROWN: Database = Database::function("grown v1", notes);
+
+/// Under `cargo test`, a recycled database's pool grows to what its tests hold at once:
+/// the sessions a test's queries open on its runtime die with it, so after such a test
+/// as many are opened where they outlive it, and the next test like it opens none (a
+/// new session is a backend start on the server). The child goes the way `cargo test`
+/// does under either runner: no broker, no nextest variable.
+#[testbed::test]
+async fn a_pool_grows_to_what_its_tests_hold_at_once() {
+    require_postgres().await;
+    let output = crate::child_process::command("child::child_holds_four_connections_three_times")
+        .env_remove("NEXTEST_RUN_ID")
+        .env("TESTBED_PG_BROKER", "0")
+        .output()
+        .expect("the child runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("SAME SESSIONS"), "{stdout}\n{stderr}");
 }
 
 static ROLLED_BACK_BEGUN_AGAIN: Database =

@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// ```
 pub const PG_MAX_KEPT_CONNECTIONS_ENV: &str = "TESTBED_PG_MAX_KEPT_CONNECTIONS";
 
-/// The default cap: well under a default server's 100 connections, room for eight idle
-/// pools of three connections.
+/// The default cap: well under a default server's 100 connections, room for six idle
+/// pools of four connections (under `cargo test`, three for tests and a reset session).
 pub(crate) const DEFAULT_MAX_KEPT: usize = 24;
 
 /// The cap, read once: [`PG_MAX_KEPT_CONNECTIONS_ENV`] if it is a number, else the default.

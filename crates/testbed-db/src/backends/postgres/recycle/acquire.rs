@@ -176,7 +176,7 @@ pub(super) async fn claim_ready(
             return Ok(claimed);
         }
         let step = trace::step("reset a dirty claim");
-        let reset = session::reset(server, &warm.template, &claimed.pool).await;
+        let reset = session::reset(server, &warm.template, claimed.reset_pool()).await;
         step.end();
         match reset {
             Ok(true) => return Ok(claimed),
@@ -282,18 +282,23 @@ async fn release(
         // reset would wait for.
         pool_limit::close_test_pool(&claimed.pool, Backend::Postgres, &claimed.name).await;
         let (opener, name) = (server.clone(), claimed.name.clone());
+        // Its other sessions stay: no test held them.
+        let sessions = session::Sessions {
+            reset_session: false,
+            ..session::Sessions::test()
+        };
         let reopened = engine::run(async move {
-            engine::boxed(session::open_pool(
-                &opener,
-                &name,
-                session::Sessions::test(),
-            ))
-            .await
+            engine::boxed(session::open_pool(&opener, &name, sessions)).await
         })
         .await;
         match reopened {
-            Ok(claimed) => claimed,
+            Ok(mut reopened) => {
+                reopened.rollback = claimed.rollback.take();
+                reopened.resets = claimed.resets.take();
+                reopened
+            }
             Err(error) => {
+                claimed.close().await;
                 let name = claimed.name.clone();
                 engine::run(async move { ledger::unclaim(&server, &name).await }).await;
                 return Err(error);
@@ -306,13 +311,24 @@ async fn release(
         let ended = engine::boxed(session::end_sessions(&claimed)).await;
         step.end();
         let step = trace::step("reset");
-        let reset = match ended {
-            Ok(()) => engine::boxed(session::reset(&server, &warm.template, &claimed.pool)).await,
-            Err(error) => Err(ServerCallError::statement(
-                Backend::Postgres,
-                format!("end the test's sessions on `{name}`"),
-                error,
-            )),
+        let (reset, opened_by_test) = match ended {
+            Ok(opened) => (
+                engine::boxed(session::reset(
+                    &server,
+                    &warm.template,
+                    claimed.reset_pool(),
+                ))
+                .await,
+                opened,
+            ),
+            Err(error) => (
+                Err(ServerCallError::statement(
+                    Backend::Postgres,
+                    format!("end the test's sessions on `{name}`"),
+                    error,
+                )),
+                0,
+            ),
         };
         step.end();
         match reset {
@@ -320,6 +336,13 @@ async fn release(
                 let step = trace::step("record clean");
                 engine::boxed(ledger::mark_clean(&server, &name)).await?;
                 step.end();
+                let step = trace::step("grow the pool to the test's use");
+                engine::boxed(session::grow_to_the_tests_use(&claimed, opened_by_test)).await;
+                step.end();
+                // The sessions `end_sessions` ended come back to the pool after a ping,
+                // which the reset (on a session of its own) did not wait for: the next
+                // test's queries would otherwise find none idle and open more.
+                session::idle(&claimed.pool).await;
                 warm.push(claimed);
                 Ok(())
             }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::postgres::PgPool;
-use sqlx::{AssertSqlSafe, Connection};
+use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::super::catalog;
 use super::super::marks::POOL_APPLICATION_PREFIX;
@@ -41,11 +41,14 @@ pub(crate) struct Sessions {
     /// of that setting empties the session's plan cache, and with it the fingerprint
     /// check's plan, made again on every reset (about 0.45 ms of the server's time).
     pub(crate) resets_only: bool,
+    /// Whether the resets get such a session of their own ([`Claimed::resets`]).
+    pub(crate) reset_session: bool,
 }
 
 impl Sessions {
     /// A test's pool: [`CONNECTIONS_ONE_TEST`] or [`CONNECTIONS_NEXT_TESTS`] opened
-    /// before the test starts, up to the test pool's limit.
+    /// before the test starts, up to the test pool's limit; when it serves the process's
+    /// next tests, with a reset session of its own.
     pub(crate) fn test() -> Self {
         Self {
             open: if crate::reached::under_nextest() {
@@ -55,6 +58,7 @@ impl Sessions {
             },
             limit: TEST_POOL_CONNECTIONS,
             resets_only: false,
+            reset_session: !crate::reached::under_nextest(),
         }
     }
     /// None opened: a `Rollback` test works on a pool of its own.
@@ -62,6 +66,7 @@ impl Sessions {
         open: 0,
         limit: TEST_POOL_CONNECTIONS,
         resets_only: false,
+        reset_session: false,
     };
     /// The broker's: one session, for its resets (tests reach the database through
     /// its session pool); sqlx would open more for back-to-back statements otherwise.
@@ -69,6 +74,7 @@ impl Sessions {
         open: 1,
         limit: 1,
         resets_only: true,
+        reset_session: false,
     };
 }
 
@@ -88,6 +94,13 @@ pub(crate) struct Claimed {
     /// The session a `Rollback` test here used, kept for the next one: None until one
     /// ran here, or when it could not be kept.
     pub(crate) rollback: Option<RollbackSession>,
+    /// Under `cargo test`, the session the resets run on, which no test uses
+    /// ([`Sessions::resets_only`]): the fingerprint check and the probe keep their plans
+    /// from one reset to the next. On a test's session they were made again on every
+    /// reset (about 1.5 ms of the server's time), as `end_sessions` discards its prepared
+    /// statements and plans, and a superuser's reset changes `session_replication_role`.
+    /// None under nextest, where the pool serves one test.
+    pub(crate) resets: Option<PgPool>,
 }
 
 impl Claimed {
@@ -97,13 +110,22 @@ impl Claimed {
             .rollback
             .as_ref()
             .map_or(0, |session| session.pool.size());
-        (self.pool.size() + rollback) as usize
+        let resets = self.resets.as_ref().map_or(0, PgPool::size);
+        (self.pool.size() + rollback + resets) as usize
     }
 
-    /// Closes its pools: its own and its `Rollback` session's.
+    /// The pool its resets run on: its reset session's, else its own.
+    pub(crate) fn reset_pool(&self) -> &PgPool {
+        self.resets.as_ref().unwrap_or(&self.pool)
+    }
+
+    /// Closes its pools: its own, its `Rollback` session's and its reset session's.
     pub(crate) async fn close(&self) {
         if let Some(session) = &self.rollback {
             session.pool.close().await;
+        }
+        if let Some(resets) = &self.resets {
+            resets.close().await;
         }
         self.pool.close().await;
     }
@@ -118,9 +140,28 @@ pub(super) fn pool_options(server: &PgServer, name: &str) -> sqlx::postgres::PgC
 }
 
 /// A pool for database `name`, made here on the engine so that it outlives tests, with
-/// `open` connections open and idle. No reaper, no minimum: nothing of it runs on its
-/// own.
+/// `open` connections open and idle, and its reset session if `sessions` asks for one.
+/// No reaper, no minimum: nothing of it runs on its own.
 pub(crate) async fn open_pool(
+    server: &PgServer,
+    name: &str,
+    sessions: Sessions,
+) -> Result<Claimed, ServerCallError> {
+    let mut claimed = open_sessions(server, name, sessions).await?;
+    if sessions.reset_session {
+        match open_sessions(server, name, Sessions::BROKER).await {
+            Ok(resets) => claimed.resets = Some(resets.pool),
+            Err(error) => {
+                claimed.pool.close().await;
+                return Err(error);
+            }
+        }
+    }
+    Ok(claimed)
+}
+
+/// [`open_pool`] without the reset session.
+async fn open_sessions(
     server: &PgServer,
     name: &str,
     sessions: Sessions,
@@ -153,8 +194,30 @@ pub(crate) async fn open_pool(
         } else {
             pool_options(server, name)
         });
-    // Opened at once, in parallel: each costs a backend start on the server.
-    let opening: Vec<_> = (0..sessions.open)
+    if let Err(error) = hold_at_once(&pool, sessions.open).await {
+        pool.close().await;
+        return Err(ServerCallError::statement(
+            Backend::Postgres,
+            format!("connect to `{name}`"),
+            cause_of(error, server, name).await,
+        ));
+    }
+    Ok(Claimed {
+        name: name.to_owned(),
+        pool,
+        opened_by_test,
+        idle_since: super::super::kept::tick(),
+        holdings,
+        rollback: None,
+        resets: None,
+    })
+}
+
+/// Holds `count` connections of `pool` at once, opening the ones it lacks in parallel
+/// (each costs a backend start on the server), then gives them back and waits until
+/// they are idle.
+async fn hold_at_once(pool: &PgPool, count: u32) -> Result<(), sqlx::Error> {
+    let opening: Vec<_> = (0..count)
         .map(|_| {
             let pool = pool.clone();
             tokio::spawn(async move { pool.acquire().await })
@@ -169,25 +232,28 @@ pub(crate) async fn open_pool(
                 .and_then(|connection| connection),
         );
     }
-    // Every task awaited first: a connection still held by one would make `close` wait
-    // for it forever.
-    if let Err(error) = connected.into_iter().collect::<Result<Vec<_>, _>>() {
-        pool.close().await;
-        return Err(ServerCallError::statement(
-            Backend::Postgres,
-            format!("connect to `{name}`"),
-            cause_of(error, server, name).await,
-        ));
+    // Every task awaited first: a connection still held by one would make a `close`
+    // wait for it forever.
+    let connected = connected.into_iter().collect::<Result<Vec<_>, _>>();
+    drop(connected?);
+    idle(pool).await;
+    Ok(())
+}
+
+/// After a test whose queries opened `opened` sessions of their own (closed by
+/// [`end_sessions`]), opens as many on the engine, where they outlive the test, when
+/// `claimed` serves the process's next tests: its pool then keeps as many as its tests
+/// have held at once (up to the limit), and a next test like this one opens none. A new
+/// session costs a backend start on the server (about 15 ms of its time), a pool made
+/// larger only a connection that waits.
+pub(crate) async fn grow_to_the_tests_use(claimed: &Claimed, opened: u32) {
+    if claimed.resets.is_none() || opened == 0 {
+        return;
     }
-    idle(&pool).await;
-    Ok(Claimed {
-        name: name.to_owned(),
-        pool,
-        opened_by_test,
-        idle_since: super::super::kept::tick(),
-        holdings,
-        rollback: None,
-    })
+    let limit = claimed.pool.options().get_max_connections();
+    let wanted = claimed.pool.size().saturating_add(opened).min(limit);
+    // A failure here costs only the next test a session of its own.
+    let _ = hold_at_once(&claimed.pool, wanted).await;
 }
 
 /// The real cause behind a pool's timeout: sqlx's pool retries a server that refuses
@@ -239,8 +305,9 @@ pub(crate) async fn reusable(pool: &PgPool) -> bool {
 /// starts no new ones. Two round trips per session (`DISCARD ALL`, then closing the
 /// statements sqlx cached, when it cached any), one more after a test that opened
 /// sessions, all sessions side by side. Runs on the engine, before the reset, while the
-/// test's runtime still runs.
-pub(crate) async fn end_sessions(claimed: &Claimed) -> Result<(), sqlx::Error> {
+/// test's runtime still runs. Returns how many sessions the test's queries had opened
+/// (see [`grow_to_the_tests_use`]).
+pub(crate) async fn end_sessions(claimed: &Claimed) -> Result<u32, sqlx::Error> {
     let mut sessions = Vec::new();
     for _ in 0..claimed.pool.size() {
         sessions.push(claimed.pool.acquire().await?);
@@ -255,7 +322,7 @@ pub(crate) async fn end_sessions(claimed: &Claimed) -> Result<(), sqlx::Error> {
         .into_iter()
         .map(|session| end_session(session, &opened_by_test));
     futures_util::future::try_join_all(ended).await?;
-    Ok(())
+    Ok(u32::try_from(opened_by_test.len()).unwrap_or(u32::MAX))
 }
 
 /// [`end_sessions`] for one session: closed if the test's queries opened it (its id in
@@ -276,10 +343,12 @@ async fn end_session(
     // A round trip more, only after a test whose queries opened sessions (asked once no
     // transaction is left, which a failed one would refuse).
     if !opened_by_test.is_empty() {
-        let pid: i32 = sqlx::query_scalar("select pg_backend_pid()")
-            .persistent(false)
+        // Not a prepared statement: sqlx would take the one the test cached for the same
+        // text, which `DISCARD ALL` just dropped on the server.
+        let pid: i32 = sqlx::raw_sql("select pg_backend_pid()")
             .fetch_one(&mut *session)
-            .await?;
+            .await?
+            .try_get(0)?;
         if opened_by_test.contains(&pid) {
             return session.close().await;
         }
