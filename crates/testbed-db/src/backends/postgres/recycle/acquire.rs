@@ -11,7 +11,7 @@ use super::super::sql;
 use super::rollback::RollbackSession;
 use super::session::Claimed;
 use super::warm::Warm;
-use super::{broker, ledger, rollback, session, warm};
+use super::{broker, ledger, returned, rollback, session, warm};
 use crate::pool_limit;
 use crate::schema::Prepared;
 use crate::{
@@ -272,7 +272,7 @@ async fn release(
     // wait for them on the engine, before that runtime ends.
     let pool = claimed.pool.clone();
     let step = trace::step("wait for the test's connections");
-    let reusable = engine::run(async move { session::reusable(&pool).await }).await
+    let reusable = engine::run(async move { returned::reusable(&pool).await }).await
         && handles.strong_count() == 0;
     step.end();
     let claimed = if reusable {
@@ -342,7 +342,7 @@ async fn release(
                 // The sessions `end_sessions` ended come back to the pool after a ping,
                 // which the reset (on a session of its own) did not wait for: the next
                 // test's queries would otherwise find none idle and open more.
-                session::idle(&claimed.pool).await;
+                returned::idle(&claimed.pool).await;
                 warm.push(claimed);
                 Ok(())
             }

@@ -19,6 +19,7 @@
 mod acquire;
 pub(crate) mod broker;
 mod ledger;
+mod returned;
 mod rollback;
 mod session;
 mod warm;

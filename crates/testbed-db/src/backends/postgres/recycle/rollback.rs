@@ -85,7 +85,7 @@ impl RollbackSession {
     pub(crate) async fn end_for_next(&self, held_elsewhere: bool) -> bool {
         if held_elsewhere
             || self.opened_off_engine.load(Ordering::SeqCst)
-            || !super::session::reusable(&self.pool).await
+            || !super::returned::reusable(&self.pool).await
         {
             return false;
         }

@@ -3,7 +3,6 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use sqlx::postgres::PgPool;
 use sqlx::{AssertSqlSafe, Connection, Row};
@@ -12,9 +11,9 @@ use super::super::catalog;
 use super::super::marks::POOL_APPLICATION_PREFIX;
 use super::super::server::PgServer;
 use super::super::template::Template;
+use super::returned;
 use super::rollback::RollbackSession;
 use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
-use crate::retry::Pace;
 use crate::{Backend, ServerCallError, engine, owner};
 
 /// The connections opened before a test gets its pool, when the pool serves one test
@@ -26,7 +25,8 @@ const CONNECTIONS_ONE_TEST: u32 = 2;
 /// The same when the pool serves the process's next tests (under `cargo test`): with
 /// two, the test's own queries opened a third in most tests (150 of the bench's 200, at
 /// 4 threads, counted with `log_connections`), each a new server session, about 15 ms
-/// of the server's CPU; with three, about one test in three. Every idle pool counts
+/// of the server's CPU; with three, about one test in three. The pool then grows to
+/// what its tests held at once ([`grow_to_the_tests_use`]). Every idle pool counts
 /// towards the process's cap ([`kept::max_kept`](super::super::kept::max_kept)).
 const CONNECTIONS_NEXT_TESTS: u32 = 3;
 
@@ -236,7 +236,7 @@ async fn hold_at_once(pool: &PgPool, count: u32) -> Result<(), sqlx::Error> {
     // wait for it forever.
     let connected = connected.into_iter().collect::<Result<Vec<_>, _>>();
     drop(connected?);
-    idle(pool).await;
+    returned::idle(pool).await;
     Ok(())
 }
 
@@ -270,29 +270,6 @@ async fn cause_of(error: sqlx::Error, server: &PgServer, name: &str) -> sqlx::Er
         }
         Err(cause) => cause,
     }
-}
-
-/// Waits (on the engine) until every connection of `pool` is back in it: a connection
-/// is returned by a task after a ping.
-pub(crate) async fn idle(pool: &PgPool) {
-    // A ping takes a round trip, far less than the timer's millisecond: yield first.
-    let spin = std::time::Instant::now();
-    while spin.elapsed() < Duration::from_millis(1) {
-        if pool.num_idle() as u32 == pool.size() {
-            return;
-        }
-        tokio::task::yield_now().await;
-    }
-    let mut pacer = Pace::every(Duration::from_millis(1), Duration::from_millis(200)).start();
-    while pool.num_idle() as u32 != pool.size() && pacer.pause().await {}
-}
-
-/// Whether the test's pool can serve the next test: every connection back in it.
-/// Otherwise (a connection the test still holds) the pool is closed and a new one
-/// opened. Runs on the engine.
-pub(crate) async fn reusable(pool: &PgPool) -> bool {
-    idle(pool).await;
-    !pool.is_closed() && pool.num_idle() as u32 == pool.size()
 }
 
 /// Ends what the last test left in each session of `claimed`'s pool, so that the reset
