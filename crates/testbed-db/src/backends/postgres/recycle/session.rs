@@ -70,6 +70,7 @@ impl Sessions {
     };
     /// The broker's: one session, for its resets (tests reach the database through
     /// its session pool); sqlx would open more for back-to-back statements otherwise.
+    /// Also a test pool's reset session under `cargo test` ([`Claimed::resets`]).
     pub(crate) const BROKER: Self = Self {
         open: 1,
         limit: 1,
@@ -242,7 +243,8 @@ async fn hold_at_once(pool: &PgPool, count: u32) -> Result<(), sqlx::Error> {
 
 /// After a test whose queries opened `opened` sessions of their own (closed by
 /// [`end_sessions`]), opens as many on the engine, where they outlive the test, when
-/// `claimed` serves the process's next tests: its pool then keeps as many as its tests
+/// `claimed` serves the process's next tests (under `cargo test`, where it has a reset
+/// session; under nextest its process ends with the test): its pool then keeps as many as its tests
 /// have held at once (up to the limit), and a next test like this one opens none. A new
 /// session costs a backend start on the server (about 15 ms of its time), a pool made
 /// larger only a connection that waits.
