@@ -244,10 +244,10 @@ async fn hold_at_once(pool: &PgPool, count: u32) -> Result<(), sqlx::Error> {
 /// After a test whose queries opened `opened` sessions of their own (closed by
 /// [`end_sessions`]), opens as many on the engine, where they outlive the test, when
 /// `claimed` serves the process's next tests (under `cargo test`, where it has a reset
-/// session; under nextest its process ends with the test): its pool then keeps as many as its tests
-/// have held at once (up to the limit), and a next test like this one opens none. A new
-/// session costs a backend start on the server (about 15 ms of its time), a pool made
-/// larger only a connection that waits.
+/// session; under nextest its process ends with the test): its pool then keeps as many
+/// as its tests have held at once (up to the limit), and a next test like this one
+/// opens none. A new session costs a backend start on the server (about 15 ms of its
+/// time), a pool made larger only a connection that waits.
 pub(crate) async fn grow_to_the_tests_use(claimed: &Claimed, opened: u32) {
     if claimed.resets.is_none() || opened == 0 {
         return;
