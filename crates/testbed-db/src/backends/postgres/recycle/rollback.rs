@@ -51,7 +51,10 @@ impl RollbackSession {
 
     /// What a test that holds the one connection and asks for another is told allows
     /// more.
-    pub(crate) const ALLOWS_MORE: &'static str = "; `Isolation::Rollback` gives a test one connection, the default `Isolation::Recycle` five";
+    pub(crate) const ALLOWS_MORE: &'static str = concat!(
+        "; `Isolation::Rollback` gives a test one connection, ",
+        "the default `Isolation::Recycle` five"
+    );
 
     /// Readies the session for a test, on the engine: opens its connection there (in
     /// its first transaction) if it has none, else begins a new transaction on the kept
