@@ -2,7 +2,7 @@ use testbed::{Outcome, Scope};
 use testbed_db::admin::{self, HeldKind, PruneOptions};
 use testbed_db::{Backend, Database, ServerCallError};
 
-use crate::child_process::rerun_without_broker;
+use crate::child_process::{rerun_as_under_cargo_test, rerun_without_broker};
 use crate::{SHOP, SHOP_CLONES, child};
 
 /// Skips the test (fails it under `TESTBED_REQUIRE`) when PostgreSQL is not here.
@@ -880,6 +880,14 @@ async fn count_notes(pool: &sqlx::PgPool) -> i64 {
         .unwrap()
 }
 
+/// The notes a session of its own on `db`'s database sees: the committed ones only.
+async fn committed_notes(db: &testbed_db::TestDb<sqlx::Postgres>) -> i64 {
+    let other = sqlx::PgPool::connect(db.url().unwrap()).await.unwrap();
+    let count = count_notes(&other).await;
+    other.close().await;
+    count
+}
+
 #[testbed::test]
 async fn rollback_commits_nothing_even_when_the_test_commits() {
     require_postgres().await;
@@ -899,9 +907,7 @@ async fn rollback_commits_nothing_even_when_the_test_commits() {
         .unwrap();
     assert_eq!(count_notes(db.pool()).await, 2);
     // Another connection sees nothing: none of it was committed.
-    let other = sqlx::PgPool::connect(db.url().unwrap()).await.unwrap();
-    assert_eq!(count_notes(&other).await, 0);
-    other.close().await;
+    assert_eq!(committed_notes(&db).await, 0);
     scope.finish_async(Outcome::Passed).await.unwrap();
 
     let scope = Scope::new("second");
@@ -918,13 +924,11 @@ async fn rollback_commits_nothing_even_when_the_test_commits() {
     let scope = Scope::new("third");
     let third = acquire_named(&ROLLED_BACK, &scope, &name).await;
     assert_eq!(count_notes(third.pool()).await, 0);
-    let other = sqlx::PgPool::connect(third.url().unwrap()).await.unwrap();
     assert_eq!(
-        count_notes(&other).await,
+        committed_notes(&third).await,
         0,
         "the committed row was reset away"
     );
-    other.close().await;
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 
@@ -973,7 +977,7 @@ async fn concurrent_tests_get_distinct_databases() {
 
 /// Acquires from `database` in `scope` until it hands out `name` (the pool also keeps
 /// a spare, which may come first).
-pub async fn acquire_named(
+async fn acquire_named(
     database: &Database,
     scope: &Scope,
     name: &str,
@@ -1044,27 +1048,53 @@ async fn rollback_survives_a_failing_statement() {
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 
-pub static GROWN: Database = Database::function("grown v1", notes);
+static GROWN: Database = Database::function("grown v1", notes);
 
 /// Under `cargo test`, a recycled database's pool grows to what its tests hold at once:
 /// the sessions a test's queries open on its runtime die with it, so after such a test
 /// as many are opened where they outlive it, and the next test like it opens none (a
-/// new session is a backend start on the server). The child goes the way `cargo test`
-/// does under either runner: no broker, no nextest variable.
+/// new session is a backend start on the server).
 #[testbed::test]
 async fn a_pool_grows_to_what_its_tests_hold_at_once() {
+    if rerun_as_under_cargo_test("postgres::a_pool_grows_to_what_its_tests_hold_at_once") {
+        return;
+    }
     require_postgres().await;
-    let output = crate::child_process::command("child::child_holds_four_connections_three_times")
-        .env_remove("NEXTEST_RUN_ID")
-        .env("TESTBED_PG_BROKER", "0")
-        .output()
-        .expect("the child runs");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
+    let mut held_by_round = Vec::new();
+    let mut name: Option<String> = None;
+    for round in 0..3 {
+        let scope = Scope::new(format!("round {round}"));
+        let db = match &name {
+            None => GROWN.postgres(&scope).await.unwrap(),
+            Some(name) => acquire_named(&GROWN, &scope, name).await,
+        };
+        name = Some(db.name().to_owned());
+        let pool = db.pool();
+        let (a, b, c, d) = tokio::join!(
+            pool.acquire(),
+            pool.acquire(),
+            pool.acquire(),
+            pool.acquire()
+        );
+        let mut held = Vec::new();
+        for mut conn in [a.unwrap(), b.unwrap(), c.unwrap(), d.unwrap()] {
+            let pid: i32 = sqlx::query_scalar("select pg_backend_pid()")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            held.push((pid, conn));
+        }
+        let mut pids: Vec<i32> = held.iter().map(|(pid, _)| *pid).collect();
+        pids.sort_unstable();
+        held_by_round.push(pids);
+        drop(held);
+        drop(db);
+        scope.finish_async(Outcome::Passed).await.unwrap();
+    }
+    assert_eq!(
+        held_by_round[1], held_by_round[2],
+        "the third test found every session it held in the pool: {held_by_round:?}"
     );
-    assert!(output.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("SAME SESSIONS"), "{stdout}\n{stderr}");
 }
 
 static ROLLED_BACK_BEGUN_AGAIN: Database =
@@ -1088,13 +1118,11 @@ async fn rollback_notices_a_commit_and_a_new_transaction() {
 
     let scope = Scope::new("second");
     let again = acquire_named(&ROLLED_BACK_BEGUN_AGAIN, &scope, &name).await;
-    let other = sqlx::PgPool::connect(again.url().unwrap()).await.unwrap();
     assert_eq!(
-        count_notes(&other).await,
+        committed_notes(&again).await,
         0,
         "the committed row was reset away"
     );
-    other.close().await;
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 
@@ -1145,9 +1173,7 @@ async fn a_rollback_session_serves_the_next_test_as_new() {
         .execute(again.pool())
         .await
         .unwrap();
-    let other = sqlx::PgPool::connect(again.url().unwrap()).await.unwrap();
-    assert_eq!(count_notes(&other).await, 0);
-    other.close().await;
+    assert_eq!(committed_notes(&again).await, 0);
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 

@@ -54,29 +54,54 @@ pub fn only_in_child(name: &str) {
 /// returns. Returns `false` where this process goes the direct way anyway (`cargo test`,
 /// or the broker already off): the caller runs its body.
 pub fn rerun_without_broker(name: &str) -> bool {
-    let under_nextest = std::env::var_os("NEXTEST_RUN_ID").is_some();
     let broker_off = std::env::var("TESTBED_PG_BROKER").is_ok_and(|value| value.trim() == "0");
-    if !under_nextest || broker_off {
+    if !under_nextest() || broker_off {
         return false;
     }
-    let output = this_binary(name)
-        .env("TESTBED_PG_BROKER", "0")
-        .output()
-        .expect("the child runs");
+    rerun(name, "without the broker", |command| {
+        command.env("TESTBED_PG_BROKER", "0");
+    });
+    true
+}
+
+/// [`rerun_without_broker`] for a test of what only `cargo test` does (a pool that serves
+/// the process's next tests): under nextest, the child also goes without nextest's
+/// variable, as a thread of `cargo test` would.
+pub fn rerun_as_under_cargo_test(name: &str) -> bool {
+    if !under_nextest() {
+        return false;
+    }
+    rerun(name, "as under cargo test", |command| {
+        command
+            .env("TESTBED_PG_BROKER", "0")
+            .env_remove("NEXTEST_RUN_ID");
+    });
+    true
+}
+
+fn under_nextest() -> bool {
+    std::env::var_os("NEXTEST_RUN_ID").is_some()
+}
+
+/// Runs test `name` of this binary in a child set up by `configure` (`how` says how, in
+/// messages): fails if it fails or did not run, skips if it skipped.
+fn rerun(name: &str, how: &str, configure: impl FnOnce(&mut Command)) {
+    let mut command = this_binary(name);
+    configure(&mut command);
+    let output = command.output().expect("the child runs");
     let (stdout, stderr) = (
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr),
     );
     assert!(
         output.status.success(),
-        "`{name}` failed in its child without the broker:\n{stdout}\n{stderr}"
+        "`{name}` failed in its child {how}:\n{stdout}\n{stderr}"
     );
     assert!(
         stdout.contains(&format!("test {name} ... ok")),
         "`{name}` did not run in its child:\n{stdout}\n{stderr}"
     );
     if let Some(skipped) = stderr.lines().find(|line| line.starts_with("SKIPPED ")) {
-        testbed::skip("the child without the broker", skipped.to_owned());
+        testbed::skip(format!("the child {how}"), skipped.to_owned());
     }
-    true
 }

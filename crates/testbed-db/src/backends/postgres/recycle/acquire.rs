@@ -11,7 +11,7 @@ use super::super::sql;
 use super::rollback::RollbackSession;
 use super::session::Claimed;
 use super::warm::Warm;
-use super::{broker, ledger, returned, rollback, session, warm};
+use super::{broker, ledger, returned, session, warm};
 use crate::pool_limit;
 use crate::schema::Prepared;
 use crate::{
@@ -235,7 +235,7 @@ async fn release(
     };
     if outcome.is_failure() && owner::keep_failed() {
         if let Some(session) = &session {
-            let _ = rollback::commit(&session.pool).await;
+            let _ = session.commit().await;
             pool_limit::close_test_pool(&session.pool, Backend::Postgres, &claimed.name).await;
         }
         pool_limit::close_test_pool(&claimed.pool, Backend::Postgres, &claimed.name).await;

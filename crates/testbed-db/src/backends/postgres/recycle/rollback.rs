@@ -7,28 +7,27 @@
 //! the server, its catalog caches filled again: most of the server's time in a run of
 //! small `Rollback` tests).
 
+use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use sqlx::Connection;
 use sqlx::postgres::PgPool;
 
 use super::super::sql::has_code;
+use super::returned::{self, end_session};
 use crate::pool_limit::{self, Holdings};
-use crate::{Backend, ServerCallError, engine};
+use crate::{Backend, ServerCallError};
 
 /// A `Rollback` test's pool ([`in_transaction`]) and what the test holds of it.
 #[derive(Clone)]
 pub(crate) struct RollbackSession {
     pub(crate) pool: PgPool,
     pub(crate) holdings: Arc<Holdings>,
-    /// Set when the pool opened its connection off the engine (the test's runtime,
-    /// after its first one broke): that connection dies with the test's runtime, so the
-    /// session is not kept.
-    opened_off_engine: Arc<AtomicBool>,
     /// How many connections the pool has opened, and how many it had when the test
     /// began: one opened since (the test's broke, or was closed after a failed use)
-    /// began a transaction of its own, and what the lost one committed is unknown.
+    /// began a transaction of its own, and what the lost one committed is unknown; it
+    /// was also opened on the test's runtime, and dies with it.
     connects: Arc<AtomicU32>,
     connects_at_begin: Arc<AtomicU32>,
 }
@@ -37,13 +36,11 @@ impl RollbackSession {
     /// A session on `options`, its connection not opened yet.
     pub(crate) fn new(options: sqlx::postgres::PgConnectOptions) -> Self {
         let holdings = Holdings::new(1);
-        let opened_off_engine = Arc::new(AtomicBool::new(false));
         let connects = Arc::new(AtomicU32::new(0));
-        let pool = in_transaction(options, &holdings, &opened_off_engine, &connects);
+        let pool = in_transaction(options, &holdings, &connects);
         Self {
             pool,
             holdings,
-            opened_off_engine,
             connects,
             connects_at_begin: Arc::default(),
         }
@@ -81,26 +78,38 @@ impl RollbackSession {
     }
 
     /// After a test whose transaction was rolled back: ends what the test left in the
-    /// session (as [`end_sessions`](super::session::end_sessions) does for a recycled
-    /// pool) and tells whether it can serve the next test. Not when its connection was
-    /// opened off the engine, is still held (`held_elsewhere`, or not back in the
-    /// pool), or failed to end; the caller then closes it. Runs on the engine.
+    /// session, as a recycled pool's are ended ([`end_session`]), and tells whether it
+    /// can serve the next test. Not when its connection was replaced since the test
+    /// began, is still held (`held_elsewhere`, or not back in the pool), or failed to
+    /// end; the caller then closes it. Runs on the engine.
     pub(crate) async fn end_for_next(&self, held_elsewhere: bool) -> bool {
-        if held_elsewhere
-            || self.opened_off_engine.load(Ordering::SeqCst)
-            || !super::returned::reusable(&self.pool).await
-        {
+        if held_elsewhere || self.replaced() || !returned::reusable(&self.pool).await {
             return false;
         }
-        let Ok(mut conn) = self.pool.acquire().await else {
-            return false;
-        };
-        // Outside a transaction now: the rollback ended it.
-        sqlx::raw_sql("discard all")
+        match self.pool.acquire().await {
+            Ok(conn) => end_session(conn, &HashSet::new()).await.is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    /// Whether the pool opened a connection since the test began (see `connects`). The
+    /// test's first connection is opened by its first query when the session was not
+    /// made ready beforehand (the broker's way): one is its own.
+    fn replaced(&self) -> bool {
+        let own = self.connects_at_begin.load(Ordering::SeqCst).max(1);
+        self.connects.load(Ordering::SeqCst) > own
+    }
+
+    /// Commits the test's transaction, so a failing test's rows are there to inspect.
+    pub(crate) async fn commit(&self) -> Result<(), ServerCallError> {
+        let fail =
+            |e| ServerCallError::statement(Backend::Postgres, "commit the failing test's work", e);
+        let mut conn = self.pool.acquire().await.map_err(fail)?;
+        sqlx::raw_sql("commit")
             .execute(&mut *conn)
             .await
-            .is_ok()
-            && conn.clear_cached_statements().await.is_ok()
+            .map_err(fail)?;
+        Ok(())
     }
 
     /// Rolls back the test's transaction: `true` if testbed's was still open, so that
@@ -129,10 +138,7 @@ impl RollbackSession {
             .execute(&mut *conn)
             .await
             .map_err(fail)?;
-        // The test's first connection is opened by its first query when the session was
-        // not made ready beforehand (the broker's way): one is its own.
-        let own = self.connects_at_begin.load(Ordering::SeqCst).max(1);
-        Ok(open && self.connects.load(Ordering::SeqCst) <= own)
+        Ok(open && !self.replaced())
     }
 }
 
@@ -152,20 +158,16 @@ impl RollbackSession {
 fn in_transaction(
     options: sqlx::postgres::PgConnectOptions,
     holdings: &Arc<Holdings>,
-    opened_off_engine: &Arc<AtomicBool>,
     connects: &Arc<AtomicU32>,
 ) -> PgPool {
     let (on_connect, on_release) = (holdings.clone(), holdings.clone());
-    let (off_engine, connected) = (opened_off_engine.clone(), connects.clone());
+    let connected = connects.clone();
     pool_limit::test_pool_options::<sqlx::Postgres>(holdings)
         .idle_timeout(None)
         .max_lifetime(None)
         .after_connect(move |conn, _| {
             on_connect.took();
             connected.fetch_add(1, Ordering::SeqCst);
-            if !engine::is_current() {
-                off_engine.store(true, Ordering::SeqCst);
-            }
             Box::pin(async move {
                 let transaction = conn.begin().await?;
                 // Forgetting the guard keeps the transaction open (its drop would roll
@@ -189,30 +191,15 @@ fn in_transaction(
                             .execute(&mut *conn)
                             .await?;
                     }
-                    // The test rolled back to a savepoint of its own set before this one.
-                    Err(error) if has_code(&error, "3B001") => {
-                        sqlx::raw_sql("savepoint testbed_use")
-                            .execute(&mut *conn)
-                            .await?;
-                    }
                     // No transaction: a raw `COMMIT` escaped it, which the cleanup sees.
                     Err(error) if has_code(&error, "25P01") => {}
+                    // Also a test that rolled back to a savepoint of its own set before
+                    // this one (3B001): the failed release aborted the transaction, and
+                    // the connection is closed (the README's `Rollback` limit).
                     Err(error) => return Err(error),
                 }
                 Ok(true)
             })
         })
         .connect_lazy_with(options)
-}
-
-/// Commits the test's transaction, so a failing test's rows are there to inspect.
-pub(crate) async fn commit(pool: &PgPool) -> Result<(), ServerCallError> {
-    let fail =
-        |e| ServerCallError::statement(Backend::Postgres, "commit the failing test's work", e);
-    let mut conn = pool.acquire().await.map_err(fail)?;
-    sqlx::raw_sql("commit")
-        .execute(&mut *conn)
-        .await
-        .map_err(fail)?;
-    Ok(())
 }

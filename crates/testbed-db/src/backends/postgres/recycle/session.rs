@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use sqlx::postgres::PgPool;
-use sqlx::{AssertSqlSafe, Connection, Row};
+use sqlx::{AssertSqlSafe, Connection};
 
 use super::super::catalog;
 use super::super::marks::POOL_APPLICATION_PREFIX;
@@ -299,40 +299,9 @@ pub(crate) async fn end_sessions(claimed: &Claimed) -> Result<u32, sqlx::Error> 
     );
     let ended = sessions
         .into_iter()
-        .map(|session| end_session(session, &opened_by_test));
+        .map(|session| returned::end_session(session, &opened_by_test));
     futures_util::future::try_join_all(ended).await?;
     Ok(u32::try_from(opened_by_test.len()).unwrap_or(u32::MAX))
-}
-
-/// [`end_sessions`] for one session: closed if the test's queries opened it (its id in
-/// `opened_by_test`), else left as a new one.
-async fn end_session(
-    mut session: sqlx::pool::PoolConnection<sqlx::Postgres>,
-    opened_by_test: &HashSet<i32>,
-) -> Result<(), sqlx::Error> {
-    // Refused inside a transaction block, open or failed: roll it back first.
-    if sqlx::raw_sql("discard all")
-        .execute(&mut *session)
-        .await
-        .is_err()
-    {
-        sqlx::raw_sql("rollback").execute(&mut *session).await?;
-        sqlx::raw_sql("discard all").execute(&mut *session).await?;
-    }
-    // A round trip more, only after a test whose queries opened sessions (asked once no
-    // transaction is left, which a failed one would refuse).
-    if !opened_by_test.is_empty() {
-        // Not a prepared statement: sqlx would take the one the test cached for the same
-        // text, which `DISCARD ALL` just dropped on the server.
-        let pid: i32 = sqlx::raw_sql("select pg_backend_pid()")
-            .fetch_one(&mut *session)
-            .await?
-            .try_get(0)?;
-        if opened_by_test.contains(&pid) {
-            return session.close().await;
-        }
-    }
-    session.clear_cached_statements().await
 }
 
 /// Resets the database behind `pool` to the template's rows; `false` if its schema

@@ -10,7 +10,7 @@ use testbed::{Outcome, Scope};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
-use super::super::rollback::{self, RollbackSession};
+use super::super::rollback::RollbackSession;
 use super::settings::{BROKER_BIN_ENV, PROTOCOL, socket_path};
 use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
 use crate::schema::Prepared;
@@ -85,9 +85,9 @@ pub(crate) async fn acquire(
         let keep = outcome.is_failure() && owner::keep_failed();
         let untouched = match &session {
             None => false,
-            Some(_) if keep => {
+            Some(session) if keep => {
                 // A failing test's rows stay, to inspect.
-                let _ = rollback::commit(&cleanup_pool).await;
+                let _ = session.commit().await;
                 false
             }
             Some(session) => matches!(session.roll_back().await, Ok(true)),
