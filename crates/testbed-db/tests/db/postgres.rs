@@ -546,6 +546,102 @@ async fn a_tests_schema_additions_are_undone_and_its_database_recycled() {
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 
+static QUIETLY_RENAMED: Database = Database::function("quietly renamed v1", things);
+
+/// A database this process resets again is checked by its catalog's rows and their
+/// transaction ids, not by its fingerprint, after a test that left its schema alone; a
+/// change that writes catalog rows and adds none (a rename), and one that only removes
+/// some (a constraint dropped), are still noticed.
+#[testbed::test]
+async fn a_schema_change_after_a_quiet_test_is_noticed() {
+    if rerun_as_under_cargo_test("postgres::a_schema_change_after_a_quiet_test_is_noticed") {
+        return;
+    }
+    require_postgres().await;
+    for change in [
+        "alter table things rename column id to ident",
+        "alter table things drop constraint things_pkey",
+    ] {
+        let scope = Scope::new("leaves the schema alone");
+        let db = QUIETLY_RENAMED.postgres(&scope).await.unwrap();
+        let name = db.name().to_owned();
+        drop(db);
+        scope.finish_async(Outcome::Passed).await.unwrap();
+        let scope = Scope::new("changes it");
+        let db = acquire_named(&QUIETLY_RENAMED, &scope, &name).await;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(change.to_owned()))
+            .execute(db.pool())
+            .await
+            .unwrap();
+        drop(db);
+        scope.finish_async(Outcome::Passed).await.unwrap();
+        assert!(dropped(&name).await, "{name} was recycled after `{change}`");
+    }
+}
+
+static QUIET: Database = Database::function("quiet v1", notes);
+
+#[testbed::test]
+#[ignore = "helper: run in a child process by its parent test below"]
+async fn child_runs_quiet_tests_on_one_database() {
+    crate::child_process::only_in_child("child_runs_quiet_tests_on_one_database");
+    let mut name: Option<String> = None;
+    for round in 0..3 {
+        let scope = Scope::new(format!("round {round}"));
+        let db = match &name {
+            None => QUIET.postgres(&scope).await.unwrap(),
+            Some(name) => acquire_named(&QUIET, &scope, name).await,
+        };
+        name = Some(db.name().to_owned());
+        sqlx::query("insert into notes values ('rows change, the schema does not')")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        drop(db);
+        scope.finish_async(Outcome::Passed).await.unwrap();
+    }
+}
+
+/// Under `cargo test`, only a database's first reset in the process reads its
+/// fingerprint: the resets after tests that left the schema alone check the catalog's
+/// rows instead (about a third of the server's time).
+#[testbed::test]
+async fn resets_after_quiet_tests_skip_the_fingerprint() {
+    require_postgres().await;
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace");
+    let output = crate::child_process::command("postgres::child_runs_quiet_tests_on_one_database")
+        .env("TESTBED_DB_TRACE", &trace)
+        .env("TESTBED_PG_BROKER", "0")
+        .env(testbed::REQUIRE_ENV, "all")
+        .env_remove("NEXTEST_RUN_ID")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{stdout}\n{stderr}"
+    );
+    let steps = std::fs::read_to_string(&trace).unwrap();
+    let count = |step: &str| {
+        steps
+            .lines()
+            .filter(|line| {
+                line.split_once(' ')
+                    .is_some_and(|(_, rest)| rest.starts_with(step))
+            })
+            .count()
+    };
+    assert_eq!(
+        (count("schema check "), count("schema fingerprint ")),
+        (3, 1),
+        "three resets, one fingerprint:\n{steps}"
+    );
+}
+
 pub static CRASHED: Database = Database::function("crashed v1", notes);
 
 #[testbed::test]

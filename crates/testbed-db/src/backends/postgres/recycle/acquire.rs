@@ -160,7 +160,7 @@ pub(super) async fn claim_ready(
         let step = trace::step("connect");
         let opened = session::open_pool(server, &claim.name, open).await;
         step.end();
-        let claimed = match opened {
+        let mut claimed = match opened {
             Ok(claimed) => claimed,
             Err(ServerCallError::Statement { source, .. }) if sql::is_missing(&source) => {
                 // Dropped by an older testbed, or by hand: try the next one.
@@ -176,7 +176,7 @@ pub(super) async fn claim_ready(
             return Ok(claimed);
         }
         let step = trace::step("reset a dirty claim");
-        let reset = session::reset(server, &warm.template, claimed.reset_pool()).await;
+        let reset = claimed.reset(server, &warm.template).await;
         step.end();
         match reset {
             Ok(true) => return Ok(claimed),
@@ -275,7 +275,7 @@ async fn release(
     let reusable = engine::run(async move { returned::reusable(&pool).await }).await
         && handles.strong_count() == 0;
     step.end();
-    let claimed = if reusable {
+    let mut claimed = if reusable {
         claimed
     } else {
         // Closing waits for the test's connections to end, so none holds a lock the
@@ -295,6 +295,7 @@ async fn release(
             Ok(mut reopened) => {
                 reopened.rollback = claimed.rollback.take();
                 reopened.resets = claimed.resets.take();
+                reopened.schema = claimed.schema;
                 reopened
             }
             Err(error) => {
@@ -313,12 +314,7 @@ async fn release(
         let step = trace::step("reset");
         let (reset, opened_by_test) = match ended {
             Ok(opened) => (
-                engine::boxed(session::reset(
-                    &server,
-                    &warm.template,
-                    claimed.reset_pool(),
-                ))
-                .await,
+                engine::boxed(claimed.reset(&server, &warm.template)).await,
                 opened,
             ),
             Err(error) => (

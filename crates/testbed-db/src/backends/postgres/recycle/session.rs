@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use sqlx::postgres::PgPool;
 use sqlx::{AssertSqlSafe, Connection};
 
-use super::super::catalog;
+use super::super::catalog::{self, SchemaMemory};
 use super::super::marks::POOL_APPLICATION_PREFIX;
 use super::super::server::PgServer;
 use super::super::template::Template;
@@ -102,6 +102,9 @@ pub(crate) struct Claimed {
     /// statements and plans, and a superuser's reset changes `session_replication_role`.
     /// None under nextest, where the pool serves one test.
     pub(crate) resets: Option<PgPool>,
+    /// What its resets remember of its schema, when it serves several tests of this
+    /// process (see [`SchemaMemory`]).
+    pub(crate) schema: SchemaMemory,
 }
 
 impl Claimed {
@@ -115,9 +118,15 @@ impl Claimed {
         (self.pool.size() + rollback + resets) as usize
     }
 
-    /// The pool its resets run on: its reset session's, else its own.
-    pub(crate) fn reset_pool(&self) -> &PgPool {
-        self.resets.as_ref().unwrap_or(&self.pool)
+    /// Resets its database (see [`reset`]) on its reset session if it has one, else on
+    /// its own pool, with what its earlier resets remember of its schema.
+    pub(crate) async fn reset(
+        &mut self,
+        server: &PgServer,
+        template: &Template,
+    ) -> Result<bool, ServerCallError> {
+        let pool = self.resets.as_ref().unwrap_or(&self.pool);
+        reset(server, template, pool, &mut self.schema).await
     }
 
     /// Closes its pools: its own, its `Rollback` session's and its reset session's.
@@ -211,6 +220,11 @@ async fn open_sessions(
         holdings,
         rollback: None,
         resets: None,
+        schema: if sessions.resets_only || sessions.reset_session {
+            SchemaMemory::Unknown
+        } else {
+            SchemaMemory::Off
+        },
     })
 }
 
@@ -312,24 +326,28 @@ pub(crate) async fn end_sessions(claimed: &Claimed) -> Result<u32, sqlx::Error> 
 /// template's own rows need not pass again (a third less time on a new session), nor
 /// a user's triggers, which would otherwise write rows of their own while the reset
 /// deletes and restores.
-pub(crate) async fn reset(
+///
+/// `schema` is what the database's earlier resets remember of its schema, updated here.
+async fn reset(
     server: &PgServer,
     template: &Template,
     pool: &PgPool,
+    schema: &mut SchemaMemory,
 ) -> Result<bool, ServerCallError> {
-    if reset_rows(server, template, pool).await? {
+    if reset_rows(server, template, pool, schema).await? {
         return Ok(true);
     }
     if !undo_additions(template, pool).await? {
         return Ok(false);
     }
-    reset_rows(server, template, pool).await
+    reset_rows(server, template, pool, schema).await
 }
 
 /// The reset itself, after the fingerprint check: `false` if the schema is not the
-/// template's. Three round trips at most: the fingerprint, the probe of what the test
-/// changed (see the `rows` module), and a script that resets only that, skipped when
-/// the test changed nothing.
+/// template's. Three round trips at most: the fingerprint (or, when `schema` remembers a
+/// mark, the cheaper check that nothing changed since, and the fingerprint only if
+/// something did), the probe of what the test changed (see the `rows` module), and a
+/// script that resets only that, skipped when the test changed nothing.
 ///
 /// The check and the probe are prepared statements: on a session that lives on (the
 /// broker's, whose setting of `session_replication_role` never changes: see
@@ -341,11 +359,20 @@ async fn reset_rows(
     server: &PgServer,
     template: &Template,
     pool: &PgPool,
+    schema: &mut SchemaMemory,
 ) -> Result<bool, ServerCallError> {
     let mut conn = pool.acquire().await.map_err(|e| {
         ServerCallError::statement(Backend::Postgres, "reach a pooled database to reset it", e)
     })?;
-    if catalog::fingerprint(&mut conn).await? != template.fingerprint {
+    let (unchanged, mark) = catalog::unchanged_since(&mut conn, server.version, *schema).await?;
+    let matched = unchanged || {
+        let step = crate::trace::step("schema fingerprint");
+        let fingerprint = catalog::fingerprint(&mut conn).await?;
+        step.end();
+        fingerprint == template.fingerprint
+    };
+    schema.record(matched, mark);
+    if !matched {
         return Ok(false);
     }
     let script = changes_undone(template, &mut conn, false, !server.superuser).await?;

@@ -189,7 +189,7 @@ async fn hand_out(server: &Arc<PgServer>, request: &str) -> Result<(Arc<Warm>, C
 async fn take_back(
     server: &Arc<PgServer>,
     warm: Arc<Warm>,
-    claimed: Claimed,
+    mut claimed: Claimed,
     proxy: Option<&Proxy>,
     left: Left,
 ) {
@@ -208,7 +208,7 @@ async fn take_back(
         // The broker's own sessions on the database run nothing but its resets (simple
         // queries, settings local to their transaction), never a test's code: they hold
         // no state to discard.
-        session::reset(server, &warm.template, &claimed.pool).await
+        claimed.reset(server, &warm.template).await
     }
     .await;
     let Ok(true) = reset else {
