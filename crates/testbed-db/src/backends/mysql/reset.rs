@@ -27,7 +27,8 @@ pub(super) async fn reset_or_rebuild(
 }
 
 /// Empties every table, copies the seed rows back from the template and sets back the
-/// auto-increment counters the test moved, in one round trip (after reading the counters).
+/// auto-increment counters the test moved, in one round trip (after reading the counters)
+/// and one transaction for the rows.
 ///
 /// Only moved counters are set, since that takes DDL, the cheapest first: a table whose
 /// template counter is one past its largest id (or 1, without seed rows) is truncated
@@ -47,8 +48,10 @@ pub(super) async fn reset(
         let fresh = template.counters.iter().find(|(t, _)| t == table)?;
         (now.1 != fresh.1).then_some(fresh.1)
     };
-    let mut sql = String::from("set foreign_key_checks = 0;");
-    let mut alter = String::new();
+    // Truncating and altering are DDL, each committed on its own; the deletes and
+    // inserts go in one transaction: one commit (one log flush on a durable server)
+    // where each statement of a changed table made its own.
+    let (mut truncates, mut rows, mut alters) = (String::new(), String::new(), String::new());
     for table in &template.tables {
         // What a truncated table's counter becomes with its seed rows back.
         let truncates_to = |next: u64| {
@@ -60,30 +63,37 @@ pub(super) async fn reset(
         };
         match moved(table) {
             Some(next) if truncates_to(next) => {
-                sql.push_str(&format!("truncate table `{name}`.`{table}`;"));
+                truncates.push_str(&format!("truncate table `{name}`.`{table}`;"));
                 continue;
             }
-            Some(next) => alter.push_str(&format!(
+            Some(next) => alters.push_str(&format!(
                 "alter table `{name}`.`{table}` auto_increment = {next};"
             )),
             None => {}
         }
-        sql.push_str(&format!("delete from `{name}`.`{table}`;"));
+        rows.push_str(&format!("delete from `{name}`.`{table}`;"));
     }
     for table in &template.seeded {
-        sql.push_str(&format!(
+        rows.push_str(&format!(
             "insert into `{name}`.`{table}` select * from `{}`.`{table}`;",
             template.name
         ));
     }
-    sql.push_str(&alter);
-    sql.push_str("set foreign_key_checks = 1");
+    let sql = format!(
+        "set foreign_key_checks = 0;{truncates}start transaction;{rows}commit;{alters}\
+         set foreign_key_checks = 1"
+    );
     lock_work(conn, name, WORK_WAIT_SECONDS).await?;
     let reset = sqlx::raw_sql(AssertSqlSafe(sql))
         .execute(&mut *conn)
         .await
         .map(drop)
         .map_err(fail(format!("reset `{name}`")));
+    if reset.is_err() {
+        // A statement failed inside the transaction: nothing after it ran, and the
+        // connection's next statements must not join it.
+        let _ = sqlx::raw_sql("rollback").execute(&mut *conn).await;
+    }
     unlock_work(conn, name).await;
     reset
 }
