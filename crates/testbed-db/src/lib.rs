@@ -62,7 +62,7 @@ mod script;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod server_cache;
 mod sql_split;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod trace;
 
 pub use backend::{Backend, UnknownBackend};

@@ -44,17 +44,25 @@ pub(crate) async fn acquire(
     scope: &Scope,
 ) -> Result<TestDb<sqlx::MySql>, DatabaseAcquireError> {
     let (server, template, name) = server::watched(engine::run(async move {
+        let step = crate::trace::step("mysql server");
         let server = server::server().await?;
+        step.end();
+        let step = crate::trace::step("mysql template");
         let template = engine::boxed(ensure_template(&server, &prepared)).await?;
+        step.end();
+        let step = crate::trace::step("mysql claim");
         let name = engine::boxed(claim(&server, &prepared, &template)).await?;
+        step.end();
         Ok::<_, DatabaseAcquireError>((server, template, name))
     }))
     .await?;
     let url = server.url_of(&name);
     let holdings = Holdings::new(TEST_POOL_CONNECTIONS);
+    let step = crate::trace::step("mysql connect");
     let pool = pool_limit::test_pool_options::<sqlx::MySql>(&holdings)
         .connect_with(server.options_for(&name))
         .await;
+    step.end();
     let pool = match pool {
         Ok(pool) => pool,
         Err(error) => {
@@ -213,9 +221,17 @@ async fn release(
                 .next()
                 .unwrap_or_default()
                 .to_owned();
-            if fingerprint(&mut conn, &name).await? == template.fingerprint {
+            let step = crate::trace::step("mysql fingerprint");
+            let fingerprint = fingerprint(&mut conn, &name).await?;
+            step.end();
+            if fingerprint == template.fingerprint {
+                let step = crate::trace::step("mysql reset");
                 reset(&mut conn, &template, &name).await?;
-                registry::set_state(&mut conn, &name, State::Clean).await
+                step.end();
+                let step = crate::trace::step("mysql record clean");
+                let recorded = registry::set_state(&mut conn, &name, State::Clean).await;
+                step.end();
+                recorded
             } else {
                 // Rebuilt by whoever claims it next, off this test's clock.
                 registry::put(
