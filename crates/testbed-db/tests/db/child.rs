@@ -15,7 +15,7 @@ pub fn run(name: &str, env: &[(&str, &str)]) -> Output {
 }
 
 /// The command that runs test `name` of this binary as a child, with `env` set.
-fn command(name: &str, env: &[(&str, &str)]) -> Command {
+pub fn command(name: &str, env: &[(&str, &str)]) -> Command {
     let mut command = crate::child_process::command(name);
     command.envs(env.iter().copied());
     command

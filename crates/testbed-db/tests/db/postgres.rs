@@ -610,13 +610,18 @@ async fn resets_after_quiet_tests_skip_the_fingerprint() {
     require_postgres().await;
     let dir = tempfile::tempdir().unwrap();
     let trace = dir.path().join("trace");
-    let output = crate::child_process::command("postgres::child_runs_quiet_tests_on_one_database")
-        .env("TESTBED_DB_TRACE", &trace)
-        .env("TESTBED_PG_BROKER", "0")
-        .env(testbed::REQUIRE_ENV, "all")
-        .env_remove("NEXTEST_RUN_ID")
-        .output()
-        .unwrap();
+    // As under `cargo test` (no nextest variable), the direct way: a warm pool.
+    let output = child::command(
+        "postgres::child_runs_quiet_tests_on_one_database",
+        &[
+            ("TESTBED_DB_TRACE", trace.to_str().unwrap()),
+            ("TESTBED_PG_BROKER", "0"),
+            (testbed::REQUIRE_ENV, "all"),
+        ],
+    )
+    .env_remove("NEXTEST_RUN_ID")
+    .output()
+    .unwrap();
     let (stdout, stderr) = (
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr),

@@ -167,8 +167,9 @@ pub(crate) struct SchemaMark {
 /// which are most of `pg_attribute`, are left out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SchemaMemory {
-    /// Not kept: the database serves one test of this process (under nextest, the direct
-    /// way), and the fingerprint is read on each reset.
+    /// Not kept: its pool was not opened for several resets (a test's pool under nextest
+    /// the direct way, where the process serves one test, or a `Rollback` claim, which
+    /// resets only after a test that committed), and the fingerprint is read each time.
     Off,
     /// Nothing known yet: the next reset reads the fingerprint and takes a mark.
     Unknown,

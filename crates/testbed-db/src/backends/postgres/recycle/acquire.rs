@@ -275,9 +275,7 @@ async fn release(
     let reusable = engine::run(async move { returned::reusable(&pool).await }).await
         && handles.strong_count() == 0;
     step.end();
-    let mut claimed = if reusable {
-        claimed
-    } else {
+    if !reusable {
         // Closing waits for the test's connections to end, so none holds a lock the
         // reset would wait for.
         pool_limit::close_test_pool(&claimed.pool, Backend::Postgres, &claimed.name).await;
@@ -292,12 +290,7 @@ async fn release(
         })
         .await;
         match reopened {
-            Ok(mut reopened) => {
-                reopened.rollback = claimed.rollback.take();
-                reopened.resets = claimed.resets.take();
-                reopened.schema = claimed.schema;
-                reopened
-            }
+            Ok(fresh) => claimed.replace_pool(fresh),
             Err(error) => {
                 claimed.close().await;
                 let name = claimed.name.clone();
@@ -305,7 +298,7 @@ async fn release(
                 return Err(error);
             }
         }
-    };
+    }
     engine::run(async move {
         let name = claimed.name.clone();
         let step = trace::step("end sessions");

@@ -118,6 +118,17 @@ impl Claimed {
         (self.pool.size() + rollback + resets) as usize
     }
 
+    /// Takes the test pool of `fresh`, opened on the same database in place of a pool
+    /// a test still held (now closed), and keeps what belongs to the database: its
+    /// `Rollback` session, its reset session and what its resets remember of its schema.
+    pub(crate) fn replace_pool(&mut self, fresh: Claimed) {
+        debug_assert_eq!(self.name, fresh.name);
+        self.pool = fresh.pool;
+        self.opened_by_test = fresh.opened_by_test;
+        self.holdings = fresh.holdings;
+        self.idle_since = fresh.idle_since;
+    }
+
     /// Resets its database (see [`reset`]) on its reset session if it has one, else on
     /// its own pool, with what its earlier resets remember of its schema.
     pub(crate) async fn reset(
