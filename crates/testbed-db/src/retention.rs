@@ -22,6 +22,12 @@ pub const KEEP_TEMPLATES: usize = TEMPLATE_RETENTION.keep();
 /// A template unused for longer than this is swept, unless it is in use.
 pub const MAX_TEMPLATE_AGE: Duration = TEMPLATE_RETENTION.max_age();
 
+/// How often a process that uses a template records so: a template's last use only
+/// matters in days ([`MAX_TEMPLATE_AGE`]), so a test process reads when it was last
+/// recorded and writes only when that is older than this.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) const TOUCH_TEMPLATE_EVERY: Duration = Duration::from_secs(3600);
+
 /// A pooled database no test claimed for this long lies beyond what recent runs needed.
 pub const POOL_IDLE_LIMIT: Duration = Duration::from_secs(60 * 60);
 

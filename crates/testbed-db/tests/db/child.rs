@@ -262,6 +262,13 @@ async fn child_uses_the_half_built_mysql_schema() {
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 
+#[testbed::test]
+#[ignore = "helper: run in a child process by `mysql::a_template_is_read_from_the_registry_and_recorded_when_it_is_not`"]
+async fn child_checks_fresh_mysql_ids() {
+    only_in_child("child_checks_fresh_mysql_ids");
+    crate::mysql::check_fresh_ids(&crate::mysql::UNRECORDED, 2).await;
+}
+
 // It starts the server again for the parent, which owns it and stops it: the server
 // outlives this process by design, not a leak.
 #[testbed::test(allow_leaks(children))]

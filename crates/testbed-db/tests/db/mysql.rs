@@ -27,6 +27,14 @@ pub static STRAGGLER: Database =
         "tests/seeds/base.sql",
         "tests/seeds/straggler_pool.sql"
     ]);
+/// Seeded as `COUNTERS`, with a template of its own: its registry records are removed
+/// by the test that uses it.
+pub static UNRECORDED: Database =
+    testbed_db::migrations!("tests/schema").with_seeds(testbed_db::seeds![
+        "tests/seeds/base.sql",
+        "tests/seeds/counters_pool.sql",
+        "tests/seeds/unrecorded_pool.sql"
+    ]);
 static ALTERED: Database = testbed_db::migrations!("tests/schema").with_seeds(testbed_db::seeds![
     "tests/seeds/base.sql",
     "tests/seeds/altered_pool.sql"
@@ -120,11 +128,18 @@ async fn next_id(database: &str, table: &str) -> u64 {
 #[testbed::test]
 async fn a_recycled_database_hands_out_the_ids_of_a_fresh_copy() {
     require_mysql().await;
-    let template = COUNTERS.template_name(Backend::MySql).unwrap();
+    check_fresh_ids(&COUNTERS, 3).await;
+}
+
+/// Uses a pooled database of `database` (seeded as `COUNTERS` is) for `rounds` tests in
+/// a row, each moving the counters of the tables the reset sets back in each way, and
+/// checks that each gets the ids a fresh copy of the template hands out.
+pub async fn check_fresh_ids(database: &Database, rounds: usize) {
+    let template = database.template_name(Backend::MySql).unwrap();
     let mut used = None;
-    for round in 0..3 {
+    for round in 0..rounds {
         let scope = Scope::new(format!("round {round}"));
-        let db = COUNTERS.mysql(&scope).await.unwrap();
+        let db = database.mysql(&scope).await.unwrap();
         if round == 0 {
             // The seed file gives the template its own hash, so it exists by now.
             assert_eq!(
@@ -425,4 +440,64 @@ async fn a_mysql_pool_grown_by_a_peak_shrinks_once_the_peak_is_past() {
     let shrunk = pool_now().await;
     assert_eq!(shrunk, grown[..floor], "the first {floor} kept");
     drop(one_at_a_time);
+}
+
+/// The template's tables (and their counters) as the registry records them, by name.
+async fn recorded_tables(admin: &sqlx::MySqlPool, template: &str) -> Vec<(String, Option<u64>)> {
+    sqlx::query_as(
+        "select table_name, counter from testbed_registry.template_tables
+         where template = ? order by table_name",
+    )
+    .bind(template)
+    .fetch_all(admin)
+    .await
+    .unwrap()
+}
+
+/// A process reads a template's tables, seed tables and counters from the registry, in
+/// one round trip; a template whose tables are not recorded there (built by an older
+/// testbed) is read from the server once, and recorded. Each child is a new process, so
+/// it knows only what the registry tells it, and its copies get fresh ids either way.
+#[testbed::test]
+async fn a_template_is_read_from_the_registry_and_recorded_when_it_is_not() {
+    require_mysql().await;
+    let url =
+        std::env::var("TESTBED_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+    let admin = sqlx::MySqlPool::connect(&url).await.unwrap();
+    let template = UNRECORDED.template_name(Backend::MySql).unwrap();
+    let run_child = || {
+        let output = crate::child::run("child::child_checks_fresh_mysql_ids", &[]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    // Built here, or by an earlier run: recorded either way.
+    let scope = Scope::new("build");
+    UNRECORDED.mysql(&scope).await.unwrap();
+    scope.finish_async(Outcome::Passed).await.unwrap();
+    let on_server: Vec<(String, Option<u64>)> = sqlx::query_as(
+        "select cast(table_name as char), cast(auto_increment as unsigned)
+         from information_schema.tables
+         where table_schema = ? and table_name <> '_sqlx_migrations' order by table_name",
+    )
+    .bind(&template)
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    assert_eq!(recorded_tables(&admin, &template).await, on_server);
+
+    // From the registry's records.
+    run_child();
+
+    // Not recorded: read from the server, and recorded again.
+    sqlx::query("delete from testbed_registry.template_tables where template = ?")
+        .bind(&template)
+        .execute(&admin)
+        .await
+        .unwrap();
+    run_child();
+    assert_eq!(recorded_tables(&admin, &template).await, on_server);
+    admin.close().await;
 }

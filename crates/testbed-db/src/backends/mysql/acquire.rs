@@ -5,12 +5,16 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection, MySql, MySqlConnection};
 use testbed::{Outcome, Scope};
 
 use super::registry::{self, State};
 use super::reset::{reset, reset_or_rebuild};
 use super::server::{self, MySqlServer, fail};
-use super::template::{TemplateInfo, build_database, ensure_template, fingerprint};
+use super::template::{
+    TemplateInfo, admin_connection, build_database, ensure_template, fingerprint,
+};
 use super::work::end_sessions_on;
 use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
 use crate::schema::Prepared;
@@ -47,11 +51,13 @@ pub(crate) async fn acquire(
         let step = crate::trace::step("mysql server");
         let server = server::server().await?;
         step.end();
+        // One admin connection for the template and the claim, opened when first needed.
+        let mut admin = None;
         let step = crate::trace::step("mysql template");
-        let template = engine::boxed(ensure_template(&server, &prepared)).await?;
+        let template = engine::boxed(ensure_template(&server, &prepared, &mut admin)).await?;
         step.end();
         let step = crate::trace::step("mysql claim");
-        let name = engine::boxed(claim(&server, &prepared, &template)).await?;
+        let name = engine::boxed(claim(&server, &prepared, &template, &mut admin)).await?;
         step.end();
         Ok::<_, DatabaseAcquireError>((server, template, name))
     }))
@@ -102,6 +108,7 @@ async fn claim(
     server: &MySqlServer,
     prepared: &Prepared,
     template: &TemplateInfo,
+    admin: &mut Option<PoolConnection<MySql>>,
 ) -> Result<String, DatabaseAcquireError> {
     for serial in 1.. {
         let name = format!("{}{}_{serial}", crate::owner::POOL_PREFIX, prepared.hash);
@@ -120,7 +127,8 @@ async fn claim(
             unhold(&name);
             continue;
         }
-        match prepare_claimed(server, prepared, template, &name).await {
+        let conn = admin_connection(server, admin).await?;
+        match prepare_claimed(server, conn, prepared, template, &name).await {
             Ok(true) => return Ok(name),
             Ok(false) => {
                 release_lock(server, &name).await;
@@ -137,29 +145,27 @@ async fn claim(
 /// Makes a just-claimed database clean; `false` if it is kept for inspection.
 async fn prepare_claimed(
     server: &MySqlServer,
+    conn: &mut MySqlConnection,
     prepared: &Prepared,
     template: &TemplateInfo,
     name: &str,
 ) -> Result<bool, DatabaseAcquireError> {
-    let mut conn = crate::server_cache::acquire(server, &server.pool)
-        .await
-        .map_err(fail("connect"))?;
-    let state = registry::get(&mut conn, name)
+    let state = registry::get(conn, name)
         .await?
         .map(|row| State::parse(&row.state));
     if !matches!(state, Some(State::Clean | State::Kept)) {
         // A holder died with it (mid-test, mid-reset or mid-build): what it still had
         // running goes first, or it would land after the reset.
-        end_sessions_on(&mut conn, name).await?;
+        end_sessions_on(conn, name).await?;
     }
     match state {
         Some(State::Kept) => return Ok(false),
         Some(State::Clean) => {}
         // Left dirty by a test whose process died.
-        Some(State::Dirty) => reset_or_rebuild(server, &mut conn, prepared, template, name).await?,
+        Some(State::Dirty) => reset_or_rebuild(server, conn, prepared, template, name).await?,
         Some(State::Building) | None => {
             registry::put(
-                &mut conn,
+                conn,
                 name,
                 &prepared.hash,
                 "pooled",
@@ -168,12 +174,16 @@ async fn prepare_claimed(
                 None,
             )
             .await?;
-            build_database(server, &mut conn, prepared, name).await?;
+            build_database(server, conn, prepared, name).await?;
         }
     }
-    // Dirty from now on, so a crash mid-test leaves it marked for a reset.
+    // Dirty from now on, so a crash mid-test leaves it marked for a reset; and when it
+    // was last needed (pooled databases idle for long are dropped: see
+    // `retention::idle_pooled`). One transaction: one commit, one log flush.
+    let fail_write = fail("write the registry");
+    let mut tx = conn.begin().await.map_err(fail_write)?;
     registry::put(
-        &mut conn,
+        &mut tx,
         name,
         &prepared.hash,
         "pooled",
@@ -182,9 +192,8 @@ async fn prepare_claimed(
         None,
     )
     .await?;
-    // When it was last needed: pooled databases idle for long are dropped (see
-    // `admin::idle_pooled`).
-    registry::touch(&mut conn, name, registry::now_millis()).await?;
+    registry::touch(&mut tx, name, registry::now_millis()).await?;
+    tx.commit().await.map_err(fail("write the registry"))?;
     Ok(true)
 }
 

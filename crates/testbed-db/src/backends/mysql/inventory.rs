@@ -85,19 +85,7 @@ async fn drop_kinds(
                 .await;
             continue;
         }
-        let result = sqlx::raw_sql(AssertSqlSafe(format!(
-            "drop database if exists `{}`",
-            held.name
-        )))
-        .execute(&mut conn)
-        .await
-        .map_err(|e| {
-            ServerCallError::statement(Backend::MySql, format!("drop `{}`", held.name), e)
-        });
-        if result.is_ok() {
-            registry::remove(&mut conn, &held.name).await?;
-            registry::forget_use(&mut conn, &held.name).await?;
-        }
+        let result = drop_registered(&mut conn, &held.name).await;
         super::work::unlock_work(&mut conn, &held.name).await;
         let _ = sqlx::query("select release_lock(?)")
             .bind(held.name.clone())
@@ -231,15 +219,7 @@ async fn drop_unused_template(
             .map(|pool| (pool.as_str(), HeldKind::Pooled))
             .chain([(name, HeldKind::Template)])
         {
-            sqlx::raw_sql(AssertSqlSafe(format!(
-                "drop database if exists `{database}`"
-            )))
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| {
-                ServerCallError::statement(Backend::MySql, format!("drop `{database}`"), e)
-            })?;
-            registry::remove(conn, database).await?;
+            drop_registered(conn, database).await?;
             dropped.push(Held {
                 backend: Backend::MySql,
                 name: database.to_owned(),
@@ -247,7 +227,6 @@ async fn drop_unused_template(
                 owner: None,
             });
         }
-        registry::forget_use(conn, name).await?;
         Ok(dropped)
     }
     .await;
@@ -255,23 +234,33 @@ async fn drop_unused_template(
     result
 }
 
+/// Drops registered database `name` (its caller holds its locks) and its registry rows.
+/// It is marked `building` first: a process killed after the drop leaves a row that
+/// says the database must be built again, never one that calls a dropped database clean.
+async fn drop_registered(conn: &mut MySqlConnection, name: &str) -> Result<(), ServerCallError> {
+    registry::set_state(conn, name, State::Building).await?;
+    sqlx::raw_sql(AssertSqlSafe(format!("drop database if exists `{name}`")))
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| ServerCallError::statement(Backend::MySql, format!("drop `{name}`"), e))?;
+    registry::remove(conn, name).await?;
+    registry::forget_use(conn, name).await
+}
+
 /// How often, at most, some process drops the idle pooled databases.
 const SWEEP_EVERY_MILLIS: u64 = 60_000;
 
 /// Drops the idle pooled databases (see [`drop_idle`]), at most once per process and
 /// once a minute across every process sharing the server. Best effort.
-pub(crate) async fn drop_idle_if_due(server: &MySqlServer) {
+pub(crate) async fn drop_idle_if_due(server: &MySqlServer, conn: &mut MySqlConnection) {
     use std::sync::atomic::{AtomicBool, Ordering};
     static SWEPT: AtomicBool = AtomicBool::new(false);
     if SWEPT.swap(true, Ordering::SeqCst) {
         return;
     }
-    // An admin connection the process has open already: the check is one statement.
-    let Ok(mut conn) = crate::server_cache::acquire(server, &server.pool).await else {
-        return;
-    };
-    if registry::sweep_due(&mut conn, registry::now_millis(), SWEEP_EVERY_MILLIS).await {
-        let _ = drop_idle(server, &mut conn).await;
+    // On the admin connection the process has open already: the check is one statement.
+    if registry::sweep_due(conn, registry::now_millis(), SWEEP_EVERY_MILLIS).await {
+        let _ = drop_idle(server, conn).await;
     }
 }
 
@@ -359,14 +348,7 @@ async fn drop_unless_held(conn: &mut MySqlConnection, name: &str) -> Result<bool
         if !try_lock_all(conn, locks, &mut locked).await? {
             return Ok(false);
         }
-        sqlx::raw_sql(AssertSqlSafe(format!("drop database if exists `{name}`")))
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| {
-                ServerCallError::statement(Backend::MySql, format!("drop the idle `{name}`"), e)
-            })?;
-        registry::remove(conn, name).await?;
-        registry::forget_use(conn, name).await?;
+        drop_registered(conn, name).await?;
         Ok(true)
     }
     .await;

@@ -1,8 +1,9 @@
 //! The registry of what testbed built on a MySQL server: the database `testbed_registry`,
-//! one row per template or pooled database with its state, and when each template was
-//! last used. Nothing outside it is ever dropped.
+//! one row per template or pooled database with its state, when each was last used, and
+//! what resetting a template's copies needs to know of its tables (read once per test
+//! process, in one round trip). Nothing outside it is ever dropped.
 
-use sqlx::{AssertSqlSafe, MySqlConnection, MySqlPool};
+use sqlx::{AssertSqlSafe, Connection, MySqlConnection, MySqlPool};
 
 use crate::{Backend, ServerCallError};
 
@@ -47,11 +48,36 @@ pub(crate) struct Row {
     pub(crate) name: String,
     pub(crate) kind: String,
     pub(crate) state: String,
-    pub(crate) fingerprint: Option<String>,
-    pub(crate) seeded: Option<String>,
 }
 
-pub(crate) async fn ensure(pool: &MySqlPool) -> Result<(), ServerCallError> {
+/// What the registry records of one table of a template, when the template is built: a
+/// template is never written afterwards, so this stays true for its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TableRecord {
+    pub(crate) name: String,
+    /// Whether the template holds rows in it (seed rows, copied back on a reset).
+    pub(crate) seeded: bool,
+    /// Its next auto-increment value, if it has an auto-increment column.
+    pub(crate) counter: Option<u64>,
+    /// Whether truncating it and copying its seed rows back gives back `counter`.
+    pub(crate) refillable: bool,
+}
+
+/// A template's registry row, when it was last used, and its tables (empty when the
+/// template was built by a testbed that did not record them).
+#[derive(Debug, Clone)]
+pub(crate) struct TemplateRecord {
+    pub(crate) state: State,
+    pub(crate) fingerprint: Option<String>,
+    pub(crate) seeded: Option<String>,
+    /// When it was last recorded as used (Unix milliseconds).
+    pub(crate) last_used: Option<u64>,
+    pub(crate) tables: Vec<TableRecord>,
+}
+
+/// Creates the registry's database and tables where missing; every statement is
+/// `if not exists`, so processes racing on a fresh server all succeed.
+pub(crate) async fn ensure(conn: &mut MySqlConnection) -> Result<(), ServerCallError> {
     let sql = format!(
         "create database if not exists {REGISTRY};
          create table if not exists {REGISTRY}.databases (
@@ -70,25 +96,27 @@ pub(crate) async fn ensure(pool: &MySqlPool) -> Result<(), ServerCallError> {
              one int not null primary key,
              at bigint not null
          ) engine = InnoDB;
+         create table if not exists {REGISTRY}.template_tables (
+             template varchar(64) not null,
+             table_name varchar(64) not null,
+             seeded bool not null,
+             counter bigint unsigned null,
+             refillable bool not null,
+             primary key (template, table_name)
+         ) engine = InnoDB;
          insert ignore into {REGISTRY}.sweeps values (1, 0)"
     );
     sqlx::raw_sql(AssertSqlSafe(sql))
-        .execute(pool)
+        .execute(conn)
         .await
         .map(drop)
         .map_err(|e| ServerCallError::statement(Backend::MySql, "create the registry", e))
 }
 
-type Tuple = (String, String, String, Option<String>, Option<String>);
+type Tuple = (String, String, String);
 
-fn row((name, kind, state, fingerprint, seeded): Tuple) -> Row {
-    Row {
-        name,
-        kind,
-        state,
-        fingerprint,
-        seeded,
-    }
+fn row((name, kind, state): Tuple) -> Row {
+    Row { name, kind, state }
 }
 
 pub(crate) async fn get(
@@ -96,7 +124,7 @@ pub(crate) async fn get(
     name: &str,
 ) -> Result<Option<Row>, ServerCallError> {
     sqlx::query_as::<_, Tuple>(AssertSqlSafe(format!(
-        "select name, kind, state, fingerprint, seeded from {REGISTRY}.databases where name = ?"
+        "select name, kind, state from {REGISTRY}.databases where name = ?"
     )))
     .bind(name.to_owned())
     .fetch_optional(conn)
@@ -105,9 +133,119 @@ pub(crate) async fn get(
     .map_err(|e| ServerCallError::statement(Backend::MySql, "read the registry", e))
 }
 
+type RecordTuple = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<u64>,
+    Option<String>,
+    Option<bool>,
+    Option<u64>,
+    Option<bool>,
+);
+
+/// Template `name`'s registry row, last use and tables, in one round trip; `None` if
+/// it is not registered. The registry is created first if it is missing (or lacks a
+/// table an older testbed did not create), so this is a process's first registry call.
+pub(crate) async fn template_record(
+    conn: &mut MySqlConnection,
+    name: &str,
+) -> Result<Option<TemplateRecord>, ServerCallError> {
+    let rows = match read_template(conn, name).await {
+        Err(error) if is_missing(&error) => {
+            ensure(conn).await?;
+            read_template(conn, name).await
+        }
+        read => read,
+    }
+    .map_err(|e| ServerCallError::statement(Backend::MySql, "read the registry", e))?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let mut record = TemplateRecord {
+        state: State::parse(&first.0),
+        fingerprint: first.1.clone(),
+        seeded: first.2.clone(),
+        last_used: first.3,
+        tables: Vec::new(),
+    };
+    for (.., table, seeded, counter, refillable) in rows {
+        if let Some(name) = table {
+            record.tables.push(TableRecord {
+                name,
+                seeded: seeded.unwrap_or_default(),
+                counter,
+                refillable: refillable.unwrap_or_default(),
+            });
+        }
+    }
+    Ok(Some(record))
+}
+
+async fn read_template(
+    conn: &mut MySqlConnection,
+    name: &str,
+) -> Result<Vec<RecordTuple>, sqlx::Error> {
+    sqlx::query_as::<_, RecordTuple>(AssertSqlSafe(format!(
+        "select d.state, d.fingerprint, d.seeded, cast(u.last_used as unsigned),
+                t.table_name, t.seeded, t.counter, t.refillable
+         from {REGISTRY}.databases d
+         left join {REGISTRY}.used u on u.name = d.name
+         left join {REGISTRY}.template_tables t on t.template = d.name
+         where d.name = ?
+         order by t.table_name"
+    )))
+    .bind(name.to_owned())
+    .fetch_all(conn)
+    .await
+}
+
+/// Whether `error` says the registry's database or one of its tables does not exist.
+fn is_missing(error: &sqlx::Error) -> bool {
+    const NO_SUCH_TABLE: u16 = 1146;
+    const NO_SUCH_DATABASE: u16 = 1049;
+    error
+        .as_database_error()
+        .and_then(|e| e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
+        .is_some_and(|e| matches!(e.number(), NO_SUCH_TABLE | NO_SUCH_DATABASE))
+}
+
+/// Records template `name`'s tables, replacing what was recorded of a template of the
+/// same name before, in one transaction.
+pub(crate) async fn put_template_tables(
+    conn: &mut MySqlConnection,
+    name: &str,
+    tables: &[TableRecord],
+) -> Result<(), ServerCallError> {
+    let fail = |e| ServerCallError::statement(Backend::MySql, "write the registry", e);
+    let mut tx = conn.begin().await.map_err(fail)?;
+    sqlx::query(AssertSqlSafe(format!(
+        "delete from {REGISTRY}.template_tables where template = ?"
+    )))
+    .bind(name.to_owned())
+    .execute(&mut *tx)
+    .await
+    .map_err(fail)?;
+    for table in tables {
+        sqlx::query(AssertSqlSafe(format!(
+            "insert into {REGISTRY}.template_tables
+             (template, table_name, seeded, counter, refillable) values (?, ?, ?, ?, ?)"
+        )))
+        .bind(name.to_owned())
+        .bind(table.name.clone())
+        .bind(table.seeded)
+        .bind(table.counter)
+        .bind(table.refillable)
+        .execute(&mut *tx)
+        .await
+        .map_err(fail)?;
+    }
+    tx.commit().await.map_err(fail)
+}
+
 pub(crate) async fn all(pool: &MySqlPool) -> Result<Vec<Row>, ServerCallError> {
     sqlx::query_as::<_, Tuple>(AssertSqlSafe(format!(
-        "select name, kind, state, fingerprint, seeded from {REGISTRY}.databases order by name"
+        "select name, kind, state from {REGISTRY}.databases order by name"
     )))
     .fetch_all(pool)
     .await
@@ -157,15 +295,34 @@ pub(crate) async fn set_state(
     .map_err(|e| ServerCallError::statement(Backend::MySql, "write the registry", e))
 }
 
+/// Removes `name`'s row, and what was recorded of its tables if it is a template.
 pub(crate) async fn remove(conn: &mut MySqlConnection, name: &str) -> Result<(), ServerCallError> {
-    sqlx::query(AssertSqlSafe(format!(
-        "delete from {REGISTRY}.databases where name = ?"
-    )))
-    .bind(name.to_owned())
-    .execute(conn)
-    .await
-    .map(drop)
-    .map_err(|e| ServerCallError::statement(Backend::MySql, "write the registry", e))
+    let removed = match delete_row(conn, name).await {
+        // A registry an older testbed created, not read by this process yet.
+        Err(error) if is_missing(&error) => {
+            ensure(conn).await?;
+            delete_row(conn, name).await
+        }
+        deleted => deleted,
+    };
+    removed.map_err(|e| ServerCallError::statement(Backend::MySql, "write the registry", e))
+}
+
+async fn delete_row(conn: &mut MySqlConnection, name: &str) -> Result<(), sqlx::Error> {
+    for table in ["databases", "template_tables"] {
+        let column = if table == "databases" {
+            "name"
+        } else {
+            "template"
+        };
+        sqlx::query(AssertSqlSafe(format!(
+            "delete from {REGISTRY}.{table} where {column} = ?"
+        )))
+        .bind(name.to_owned())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Whether this process should sweep now: at most one process in `every_millis` does,

@@ -4,13 +4,12 @@
 
 use std::sync::Mutex;
 
-use tokio::sync::OnceCell;
-
 use sha2::{Digest, Sha256};
-use sqlx::{AssertSqlSafe, Connection, MySqlConnection, Row};
+use sqlx::pool::PoolConnection;
+use sqlx::{AssertSqlSafe, Connection, MySql, MySqlConnection, Row};
 
 use super::inventory::{self, use_locks};
-use super::registry::{self, State};
+use super::registry::{self, State, TableRecord};
 use super::server::{MySqlServer, fail};
 use super::work::{WORK_WAIT_SECONDS, lock_work, unlock_work};
 use crate::schema::{Prepared, build_mysql};
@@ -30,41 +29,40 @@ pub(super) struct TemplateInfo {
     pub(super) refillable: Vec<String>,
 }
 
-/// Makes sure the registry exists, once per process.
-async fn registry_ready(server: &MySqlServer) -> Result<(), ServerCallError> {
-    static READY: OnceCell<()> = OnceCell::const_new();
-    READY
-        .get_or_try_init(|| registry::ensure(&server.pool))
-        .await
-        .map(drop)
-}
-
-/// The schema's template database, built once per hash under a named lock.
+/// The schema's template database, built once per hash under a named lock; read from
+/// the registry once per process (one test at a time goes to the server, so a process
+/// uses one admin connection for it). `admin` is this acquire's admin connection,
+/// opened here when the template is not known yet and kept for the claim.
 pub(super) async fn ensure_template(
     server: &MySqlServer,
     prepared: &Prepared,
+    admin: &mut Option<PoolConnection<MySql>>,
 ) -> Result<TemplateInfo, DatabaseAcquireError> {
     static KNOWN: Mutex<Vec<(String, TemplateInfo)>> = Mutex::new(Vec::new());
+    static ENSURING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let name = prepared.template_name();
-    if let Some((_, info)) = KNOWN
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .find(|(n, _)| *n == name)
-    {
-        return Ok(info.clone());
+    let known = || {
+        KNOWN
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, info)| info.clone())
+    };
+    if let Some(info) = known() {
+        return Ok(info);
     }
-    registry_ready(server).await?;
-    inventory::drop_idle_if_due(server).await;
+    let _ensuring = ENSURING.lock().await;
+    if let Some(info) = known() {
+        return Ok(info);
+    }
     hold_use(server, &name).await?;
-    let mut conn = MySqlConnection::connect_with(&server.admin)
-        .await
-        .map_err(fail("connect"))?;
+    let conn = admin_connection(server, admin).await?;
     // Read under the template's lock, which a sweep holds while it drops the template:
     // either the sweep saw this process's use lock, or the template is gone and rebuilt.
     let locked: Option<i64> = sqlx::query_scalar("select get_lock(?, 600)")
         .bind(name.clone())
-        .fetch_one(&mut conn)
+        .fetch_one(&mut **conn)
         .await
         .map_err(fail("lock the template"))?;
     if locked != Some(1) {
@@ -76,40 +74,63 @@ pub(super) async fn ensure_template(
         .into());
     }
     let mut built_here = false;
-    let built = match template_info(&mut conn, &name).await {
-        Ok(Some(info)) => Ok(info),
+    let built = match template_info(conn, &name).await {
+        Ok(Some(found)) => Ok(found),
         Ok(None) => {
             built_here = true;
-            build_template(server, &mut conn, prepared, &name).await
+            build_template(server, conn, prepared, &name)
+                .await
+                .map(|info| (info, None))
         }
         Err(error) => Err(error.into()),
     };
     if built_here && built.is_err() {
         // Leave nothing behind: the next attempt starts from scratch anyway.
         let _ = sqlx::raw_sql(AssertSqlSafe(format!("drop database if exists `{name}`")))
-            .execute(&mut conn)
+            .execute(&mut **conn)
             .await;
-        let _ = registry::remove(&mut conn, &name).await;
+        let _ = registry::remove(conn, &name).await;
     }
-    if built.is_ok() {
+    if let Ok((_, last_used)) = &built {
+        // A template's last use only matters in days: recorded at most once an hour.
         // Best effort: a template whose use was not recorded is only swept earlier.
-        let _ = registry::touch(&mut conn, &name, registry::now_millis()).await;
+        let now = registry::now_millis();
+        let every = crate::retention::TOUCH_TEMPLATE_EVERY.as_millis() as u64;
+        if last_used.is_none_or(|last| last.saturating_add(every) < now) {
+            let _ = registry::touch(conn, &name, now).await;
+        }
     }
     let _ = sqlx::query("select release_lock(?)")
         .bind(name.clone())
-        .execute(&mut conn)
+        .execute(&mut **conn)
         .await;
-    let _ = conn.close().await;
-    let info = built?;
+    let (info, _) = built?;
     KNOWN
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push((name.clone(), info.clone()));
+    inventory::drop_idle_if_due(server, conn).await;
     if built_here {
         // Only when a template is built: that is when the old ones start to pile up.
         let _ = inventory::sweep_stale(server, Some(&name)).await;
     }
     Ok(info)
+}
+
+/// The admin connection in `slot`, taken from the server's admin pool if there is none
+/// yet. One connection serves a whole acquire: a pool connection given back is pinged
+/// before it is idle again, so taking another right away opens a new one.
+pub(super) async fn admin_connection<'a>(
+    server: &MySqlServer,
+    slot: &'a mut Option<PoolConnection<MySql>>,
+) -> Result<&'a mut PoolConnection<MySql>, ServerCallError> {
+    if slot.is_none() {
+        let conn = crate::server_cache::acquire(server, &server.pool)
+            .await
+            .map_err(fail("connect"))?;
+        *slot = Some(conn);
+    }
+    Ok(slot.as_mut().expect("just filled"))
 }
 
 /// Takes a free use slot of template `name` on the lease. With every slot taken the
@@ -129,36 +150,98 @@ pub(super) async fn hold_use(server: &MySqlServer, name: &str) -> Result<(), Ser
     Ok(())
 }
 
+/// Template `name`'s info and when it was last used, if it is registered and complete.
+/// Its tables come from the registry; a template built by a testbed that did not record
+/// them is read from the server once, and recorded.
 pub(super) async fn template_info(
     conn: &mut MySqlConnection,
     name: &str,
-) -> Result<Option<TemplateInfo>, ServerCallError> {
-    let Some(row) = registry::get(conn, name).await? else {
+) -> Result<Option<(TemplateInfo, Option<u64>)>, ServerCallError> {
+    let Some(record) = registry::template_record(conn, name).await? else {
         return Ok(None);
     };
-    if State::parse(&row.state) != State::Clean {
+    if record.state != State::Clean {
         return Ok(None);
     }
+    let fingerprint = record.fingerprint.unwrap_or_default();
+    if !record.tables.is_empty() {
+        return Ok(Some((
+            TemplateInfo::from_records(name, fingerprint, &record.tables),
+            record.last_used,
+        )));
+    }
+    let seeded: Vec<String> = record
+        .seeded
+        .unwrap_or_default()
+        .split(',')
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let info = read_info(conn, name, fingerprint, seeded).await?;
+    // Best effort: unrecorded, it is only read from the server again.
+    let _ = registry::put_template_tables(conn, name, &info.records()).await;
+    Ok(Some((info, record.last_used)))
+}
+
+/// Reads template `name`'s tables, counters and refillable tables from the server.
+async fn read_info(
+    conn: &mut MySqlConnection,
+    name: &str,
+    fingerprint: String,
+    seeded: Vec<String>,
+) -> Result<TemplateInfo, ServerCallError> {
     let tables = tables_of(conn, name).await?;
-    let split = |list: Option<String>| -> Vec<String> {
-        list.unwrap_or_default()
-            .split(',')
-            .filter(|t| !t.is_empty())
-            .map(str::to_owned)
-            .collect()
-    };
-    // Read from the template itself, which nothing writes once it is built.
-    let seeded = split(row.seeded);
     let counters = counters(conn, name).await?;
     let refillable = refillable(conn, name, &seeded, &counters).await?;
-    Ok(Some(TemplateInfo {
+    Ok(TemplateInfo {
         name: name.to_owned(),
-        fingerprint: row.fingerprint.unwrap_or_default(),
+        fingerprint,
         tables,
         seeded,
         counters,
         refillable,
-    }))
+    })
+}
+
+impl TemplateInfo {
+    /// The info recorded in the registry for template `name`.
+    fn from_records(name: &str, fingerprint: String, tables: &[TableRecord]) -> TemplateInfo {
+        let names = |keep: fn(&TableRecord) -> bool| -> Vec<String> {
+            tables
+                .iter()
+                .filter(|t| keep(t))
+                .map(|t| t.name.clone())
+                .collect()
+        };
+        TemplateInfo {
+            name: name.to_owned(),
+            fingerprint,
+            tables: names(|_| true),
+            seeded: names(|t| t.seeded),
+            counters: tables
+                .iter()
+                .filter_map(|t| Some((t.name.clone(), t.counter?)))
+                .collect(),
+            refillable: names(|t| t.refillable),
+        }
+    }
+
+    /// What the registry records of this template's tables.
+    fn records(&self) -> Vec<TableRecord> {
+        self.tables
+            .iter()
+            .map(|table| TableRecord {
+                name: table.clone(),
+                seeded: self.seeded.contains(table),
+                counter: self
+                    .counters
+                    .iter()
+                    .find(|(t, _)| t == table)
+                    .map(|(_, next)| *next),
+                refillable: self.refillable.contains(table),
+            })
+            .collect()
+    }
 }
 
 pub(super) async fn build_template(
@@ -192,27 +275,19 @@ pub(super) async fn build_template(
         }
     }
     let fingerprint = fingerprint(conn, name).await?;
-    let counters = counters(conn, name).await?;
-    let refillable = refillable(conn, name, &seeded, &counters).await?;
-    let seeded_list = seeded.join(",");
+    let info = read_info(conn, name, fingerprint, seeded).await?;
+    registry::put_template_tables(conn, name, &info.records()).await?;
     registry::put(
         conn,
         name,
         &prepared.hash,
         "template",
         State::Clean,
-        Some(&fingerprint),
-        Some(&seeded_list),
+        Some(&info.fingerprint),
+        Some(&info.seeded.join(",")),
     )
     .await?;
-    Ok(TemplateInfo {
-        name: name.to_owned(),
-        fingerprint,
-        tables,
-        seeded,
-        counters,
-        refillable,
-    })
+    Ok(info)
 }
 
 /// Drops and recreates database `name` with the schema and seeds.

@@ -102,7 +102,7 @@ pub(crate) async fn ensure(
     // A template's last use only matters in days: recorded at most once an hour, so
     // that a test process does not write the catalog for it.
     let stale_after = SystemTime::now()
-        .checked_sub(TOUCH_EVERY)
+        .checked_sub(crate::retention::TOUCH_TEMPLATE_EVERY)
         .unwrap_or(UNIX_EPOCH);
     if built || last_used < stale_after {
         touch(server, &name).await;
@@ -143,9 +143,6 @@ pub(crate) async fn existing(
         .insert(name.to_owned(), template.clone());
     Ok(Some(template))
 }
-
-/// How often a template's `testbed.last_used` is brought up to date.
-const TOUCH_EVERY: Duration = Duration::from_secs(3600);
 
 /// Whether the use lock was taken, then the template's `datistemplate`,
 /// `datallowconn`, comment and settings (all `None` when there is no such database).
