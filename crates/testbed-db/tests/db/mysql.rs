@@ -456,7 +456,8 @@ async fn recorded_tables(admin: &sqlx::MySqlPool, template: &str) -> Vec<(String
 
 /// A process reads a template's tables, seed tables and counters from the registry, in
 /// one round trip; a template whose tables are not recorded there (built by an older
-/// testbed) is read from the server once, and recorded. Each child is a new process, so
+/// testbed) is read from the server once, and recorded, as is a fingerprint taken the
+/// way an older testbed took it. Each child is a new process, so
 /// it knows only what the registry tells it, and its copies get fresh ids either way.
 #[testbed::test]
 async fn a_template_is_read_from_the_registry_and_recorded_when_it_is_not() {
@@ -499,5 +500,25 @@ async fn a_template_is_read_from_the_registry_and_recorded_when_it_is_not() {
         .unwrap();
     run_child();
     assert_eq!(recorded_tables(&admin, &template).await, on_server);
+
+    // A fingerprint an older testbed took (a plain SHA-256) is taken again, and recorded.
+    let fingerprint = || async {
+        sqlx::query_scalar::<_, String>(
+            "select fingerprint from testbed_registry.databases where name = ?",
+        )
+        .bind(&template)
+        .fetch_one(&admin)
+        .await
+        .unwrap()
+    };
+    let current = fingerprint().await;
+    sqlx::query("update testbed_registry.databases set fingerprint = ? where name = ?")
+        .bind("0".repeat(64))
+        .bind(&template)
+        .execute(&admin)
+        .await
+        .unwrap();
+    run_child();
+    assert_eq!(fingerprint().await, current);
     admin.close().await;
 }

@@ -9,12 +9,11 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Connection, MySql, MySqlConnection};
 use testbed::{Outcome, Scope};
 
+use super::fingerprint;
 use super::registry::{self, State};
 use super::reset::{reset, reset_or_rebuild};
 use super::server::{self, MySqlServer, fail};
-use super::template::{
-    TemplateInfo, admin_connection, build_database, ensure_template, fingerprint,
-};
+use super::template::{TemplateInfo, admin_connection, build_database, ensure_template};
 use super::work::end_sessions_on;
 use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
 use crate::schema::Prepared;
@@ -231,7 +230,7 @@ async fn release(
                 .unwrap_or_default()
                 .to_owned();
             let step = crate::trace::step("mysql fingerprint");
-            let fingerprint = fingerprint(&mut conn, &name).await?;
+            let fingerprint = fingerprint::of(&mut conn, &name).await?;
             step.end();
             if fingerprint == template.fingerprint {
                 let step = crate::trace::step("mysql reset");

@@ -10,6 +10,7 @@
 //! Limits: views, triggers and routines are rebuilt with the schema, never reset.
 
 mod acquire;
+mod fingerprint;
 mod inventory;
 mod registry;
 mod reset;

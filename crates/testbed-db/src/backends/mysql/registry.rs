@@ -279,6 +279,23 @@ pub(crate) async fn put(
     .map_err(|e| ServerCallError::statement(Backend::MySql, "write the registry", e))
 }
 
+/// Records `fingerprint` as template `name`'s.
+pub(crate) async fn set_fingerprint(
+    conn: &mut MySqlConnection,
+    name: &str,
+    fingerprint: &str,
+) -> Result<(), ServerCallError> {
+    sqlx::query(AssertSqlSafe(format!(
+        "update {REGISTRY}.databases set fingerprint = ? where name = ?"
+    )))
+    .bind(fingerprint.to_owned())
+    .bind(name.to_owned())
+    .execute(conn)
+    .await
+    .map(drop)
+    .map_err(|e| ServerCallError::statement(Backend::MySql, "write the registry", e))
+}
+
 pub(crate) async fn set_state(
     conn: &mut MySqlConnection,
     name: &str,

@@ -4,9 +4,10 @@
 
 use sqlx::{AssertSqlSafe, MySqlConnection};
 
+use super::fingerprint;
 use super::registry::{self, State};
 use super::server::{MySqlServer, fail};
-use super::template::{TemplateInfo, build_database, counters, fingerprint};
+use super::template::{TemplateInfo, build_database, counters};
 use super::work::{WORK_WAIT_SECONDS, lock_work, unlock_work};
 use crate::schema::Prepared;
 use crate::{DatabaseAcquireError, ServerCallError};
@@ -18,7 +19,7 @@ pub(super) async fn reset_or_rebuild(
     template: &TemplateInfo,
     name: &str,
 ) -> Result<(), DatabaseAcquireError> {
-    if fingerprint(conn, name).await? == template.fingerprint {
+    if fingerprint::of(conn, name).await? == template.fingerprint {
         Ok(reset(conn, template, name).await?)
     } else {
         registry::set_state(conn, name, State::Building).await?;

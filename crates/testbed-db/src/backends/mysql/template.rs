@@ -4,16 +4,16 @@
 
 use std::sync::Mutex;
 
-use sha2::{Digest, Sha256};
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Connection, MySql, MySqlConnection, Row};
 
+use super::fingerprint;
 use super::inventory::{self, use_locks};
 use super::registry::{self, State, TableRecord};
 use super::server::{MySqlServer, fail};
 use super::work::{WORK_WAIT_SECONDS, lock_work, unlock_work};
 use crate::schema::{Prepared, build_mysql};
-use crate::{Backend, DatabaseAcquireError, ServerCallError, owner};
+use crate::{Backend, DatabaseAcquireError, ServerCallError};
 
 /// What a template tells the pool: its schema fingerprint, its tables, and the next
 /// auto-increment value of each table that has one.
@@ -163,7 +163,13 @@ pub(super) async fn template_info(
     if record.state != State::Clean {
         return Ok(None);
     }
-    let fingerprint = record.fingerprint.unwrap_or_default();
+    let mut fingerprint = record.fingerprint.unwrap_or_default();
+    if !fingerprint::is_current(&fingerprint) {
+        // Taken by an older testbed, another way; the template has not changed since.
+        fingerprint = fingerprint::of(conn, name).await?;
+        // Best effort: unrecorded, it is only taken again.
+        let _ = registry::set_fingerprint(conn, name, &fingerprint).await;
+    }
     if !record.tables.is_empty() {
         return Ok(Some((
             TemplateInfo::from_records(name, fingerprint, &record.tables),
@@ -274,7 +280,7 @@ pub(super) async fn build_template(
             seeded.push(table.clone());
         }
     }
-    let fingerprint = fingerprint(conn, name).await?;
+    let fingerprint = fingerprint::of(conn, name).await?;
     let info = read_info(conn, name, fingerprint, seeded).await?;
     registry::put_template_tables(conn, name, &info.records()).await?;
     registry::put(
@@ -403,39 +409,4 @@ pub(super) async fn refillable(
         .filter(|counter| counters.contains(counter))
         .map(|(table, _)| table)
         .collect())
-}
-
-/// A hash of the schema of `database` (tables, columns, indexes), to tell whether a test
-/// changed it.
-pub(super) async fn fingerprint(
-    conn: &mut MySqlConnection,
-    database: &str,
-) -> Result<String, ServerCallError> {
-    let columns: Vec<(String, String, String, String)> = sqlx::query_as(
-        "select cast(table_name as char), cast(column_name as char), cast(column_type as char),
-                cast(is_nullable as char)
-         from information_schema.columns where table_schema = ?
-         order by table_name, ordinal_position",
-    )
-    .bind(database.to_owned())
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(fail("read the schema"))?;
-    let indexes: Vec<(String, String, String)> = sqlx::query_as(
-        "select cast(table_name as char), cast(index_name as char), cast(column_name as char)
-         from information_schema.statistics where table_schema = ?
-         order by table_name, index_name, seq_in_index",
-    )
-    .bind(database.to_owned())
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(fail("read the schema"))?;
-    let mut hasher = Sha256::new();
-    for row in columns {
-        hasher.update(format!("{row:?}"));
-    }
-    for row in indexes {
-        hasher.update(format!("{row:?}"));
-    }
-    Ok(owner::hex(&hasher.finalize()))
 }
