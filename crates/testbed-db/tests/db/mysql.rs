@@ -522,3 +522,53 @@ async fn a_template_is_read_from_the_registry_and_recorded_when_it_is_not() {
     assert_eq!(fingerprint().await, current);
     admin.close().await;
 }
+
+/// A schema of its own, so that no other test draws its databases.
+static KEPT_SESSION: Database = Database::function("mysql kept session v1", |target| {
+    Box::pin(async move {
+        if let testbed_db::Target::MySql(conn) = target {
+            sqlx::raw_sql("create table notes (body text not null)")
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    })
+});
+
+/// A session the test opened itself from the database's URL, and kept past the test (in
+/// a `static`, say), is ended before the reset: its transaction, committed later, would
+/// otherwise land in the next test's database (and its row lock would hold up the
+/// reset).
+#[testbed::test]
+async fn a_session_opened_from_the_url_and_kept_is_ended_before_the_reset() {
+    require_mysql().await;
+    let scope = Scope::new("first");
+    let db = KEPT_SESSION.mysql(&scope).await.unwrap();
+    let name = db.name().to_owned();
+    let mut kept = <sqlx::MySqlConnection as sqlx::Connection>::connect(db.url().unwrap())
+        .await
+        .unwrap();
+    sqlx::raw_sql("begin; insert into notes values ('late')")
+        .execute(&mut kept)
+        .await
+        .unwrap();
+    drop(db);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+
+    let scope = Scope::new("second");
+    let again = KEPT_SESSION.mysql(&scope).await.unwrap();
+    assert_eq!(again.name(), name, "the first free database of the pool");
+    assert!(
+        sqlx::raw_sql("commit").execute(&mut kept).await.is_err(),
+        "the kept session outlived the reset of {name}"
+    );
+    let notes: i64 = sqlx::query_scalar("select count(*) from notes")
+        .fetch_one(again.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        notes, 0,
+        "nothing of the kept session reached the next test"
+    );
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}

@@ -277,6 +277,54 @@ static SESSIONS: Database = Database::function("sessions v1", |target| {
     })
 });
 
+/// A schema of its own, so that no other test draws its databases.
+static KEPT_SESSION: Database = Database::function("kept session v1", |target| {
+    Box::pin(async move {
+        if let testbed_db::Target::Postgres(conn) = target {
+            sqlx::raw_sql("create table notes (body text not null)")
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    })
+});
+
+/// A session the test opened itself from the database's URL, and kept past the test (in
+/// a `static`, say), is ended before the reset, under either runner: its transaction,
+/// committed later, would otherwise land in the next test's database.
+#[testbed::test]
+async fn a_session_opened_from_the_url_and_kept_is_ended_before_the_reset() {
+    require_postgres().await;
+    let scope = Scope::new("first");
+    let db = KEPT_SESSION.postgres(&scope).await.unwrap();
+    let name = db.name().to_owned();
+    let mut kept = <sqlx::PgConnection as sqlx::Connection>::connect(db.url().unwrap())
+        .await
+        .unwrap();
+    sqlx::raw_sql("begin; insert into notes values ('late')")
+        .execute(&mut kept)
+        .await
+        .unwrap();
+    drop(db);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+
+    let scope = Scope::new("second");
+    let again = acquire_named(&KEPT_SESSION, &scope, &name).await;
+    assert!(
+        sqlx::raw_sql("commit").execute(&mut kept).await.is_err(),
+        "the kept session outlived the reset of {name}"
+    );
+    let notes: i64 = sqlx::query_scalar("select count(*) from notes")
+        .fetch_one(again.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        notes, 0,
+        "nothing of the kept session reached the next test"
+    );
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}
+
 #[testbed::test]
 async fn a_recycled_databases_sessions_come_back_clean() {
     require_postgres().await;

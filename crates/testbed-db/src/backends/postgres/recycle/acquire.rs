@@ -302,7 +302,17 @@ async fn release(
     engine::run(async move {
         let name = claimed.name.clone();
         let step = trace::step("end sessions");
-        let ended = engine::boxed(session::end_sessions(&claimed)).await;
+        // What the pool's own sessions hold, then the sessions the test opened from the
+        // URL and kept (a transaction of theirs, committed later, would land after the
+        // reset).
+        let ended = match engine::boxed(session::end_sessions(&claimed)).await {
+            Ok(opened) => claimed.end_other_sessions(&[]).await.map(|()| opened),
+            Err(error) => Err(ServerCallError::statement(
+                Backend::Postgres,
+                format!("end the test's sessions on `{name}`"),
+                error,
+            )),
+        };
         step.end();
         let step = trace::step("reset");
         let (reset, opened_by_test) = match ended {
@@ -310,14 +320,7 @@ async fn release(
                 engine::boxed(claimed.reset(&server, &warm.template)).await,
                 opened,
             ),
-            Err(error) => (
-                Err(ServerCallError::statement(
-                    Backend::Postgres,
-                    format!("end the test's sessions on `{name}`"),
-                    error,
-                )),
-                0,
-            ),
+            Err(error) => (Err(error), 0),
         };
         step.end();
         match reset {

@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use sqlx::postgres::PgPool;
 use sqlx::{AssertSqlSafe, Connection};
@@ -14,6 +15,7 @@ use super::super::template::Template;
 use super::returned;
 use super::rollback::RollbackSession;
 use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
+use crate::retry::Pace;
 use crate::{Backend, ServerCallError, engine, owner};
 
 /// The connections opened before a test gets its pool, when the pool serves one test
@@ -138,6 +140,15 @@ impl Claimed {
     ) -> Result<bool, ServerCallError> {
         let pool = self.resets.as_ref().unwrap_or(&self.pool);
         reset(server, template, pool, &mut self.schema).await
+    }
+
+    /// Ends every session on its database but this process's own pools' and the
+    /// `spared` ones (see [`end_other_sessions`]), asking on its reset session if it has
+    /// one, else on its own pool (whose sessions the test may have left in a failed
+    /// transaction: end those first, with [`end_sessions`]).
+    pub(crate) async fn end_other_sessions(&self, spared: &[i32]) -> Result<(), ServerCallError> {
+        let pool = self.resets.as_ref().unwrap_or(&self.pool);
+        end_other_sessions(pool, &self.name, spared).await
     }
 
     /// Closes its pools: its own, its `Rollback` session's and its reset session's.
@@ -476,4 +487,46 @@ pub(crate) async fn rewind_sequences(
         .await
         .map_err(|e| ServerCallError::statement(Backend::Postgres, "rewind the sequences", e))?;
     Ok(())
+}
+
+/// Ends every session on the pool's database but this process's own pools' (named
+/// `testbed-pool-<token>`) and the `spared` ones, and waits until they are gone. Before
+/// a reset, whoever resets: the broker, after a client (which closes its connections
+/// before it lets go, but one killed mid-statement leaves its statement running); and
+/// a process resetting its own test's database, after a test that opened a session of
+/// its own from the database's URL and kept it (its transaction, committed later,
+/// would land after the reset).
+async fn end_other_sessions(
+    pool: &PgPool,
+    name: &str,
+    spared: &[i32],
+) -> Result<(), ServerCallError> {
+    let action = || format!("end the sessions on `{name}`");
+    let fail = |e| ServerCallError::statement(Backend::Postgres, action(), e);
+    let ours = format!("{POOL_APPLICATION_PREFIX}{}", owner::token());
+    let mut conn = pool.acquire().await.map_err(fail)?;
+    let mut pacer = Pace::every(Duration::from_millis(1), Duration::from_secs(5)).start();
+    loop {
+        let left: i64 = sqlx::query_scalar(
+            "select count(pg_terminate_backend(pid)) from pg_stat_activity
+             where datname = current_database() and pid <> pg_backend_pid()
+               and application_name <> $1 and pid <> all($2)",
+        )
+        .bind(&ours)
+        .bind(spared)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(fail)?;
+        if left == 0 {
+            return Ok(());
+        }
+        if !pacer.pause().await {
+            break;
+        }
+    }
+    Err(ServerCallError::failed(
+        Backend::Postgres,
+        action(),
+        "a session did not end within 5 s",
+    ))
 }

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
-use super::super::super::marks;
 use super::super::super::server::{PgServer, server};
 use super::super::super::template;
 use super::super::session::{self, Claimed};
@@ -17,8 +16,7 @@ use super::super::{claim_ready, ledger};
 use super::proxy::Proxy;
 use super::settings::{IDLE_EXIT, PROTOCOL, session_pool_dir};
 use super::upstream::Upstream;
-use crate::retry::Pace;
-use crate::{Backend, ServerCallError, engine};
+use crate::engine;
 
 /// How the broker's clients come and go.
 struct Clients {
@@ -200,7 +198,7 @@ async fn take_back(
         None => Vec::new(),
     };
     let reset = async {
-        end_clients_sessions(&claimed.pool, &name, &spared).await?;
+        claimed.end_other_sessions(&spared).await?;
         if left == Left::RolledBack {
             session::rewind_sequences(&warm.template, &claimed.pool).await?;
             return Ok(true);
@@ -228,47 +226,4 @@ async fn take_back(
         // Pushing it may have let other databases go, to keep the connections few.
         proxy.prune(ledger::holds);
     }
-}
-
-/// Ends every session on the pool's database but the broker's own and the `spared`
-/// ones its session pool keeps, and waits until they are gone: a client closes its
-/// connections before it lets go, but one killed mid-statement leaves its statement
-/// running.
-async fn end_clients_sessions(
-    pool: &sqlx::PgPool,
-    name: &str,
-    spared: &[i32],
-) -> Result<(), ServerCallError> {
-    let action = || format!("end the sessions on `{name}`");
-    let fail = |e| ServerCallError::statement(Backend::Postgres, action(), e);
-    let ours = format!(
-        "{}{}",
-        marks::POOL_APPLICATION_PREFIX,
-        crate::owner::token()
-    );
-    let mut conn = pool.acquire().await.map_err(fail)?;
-    let mut pacer = Pace::every(Duration::from_millis(1), Duration::from_secs(5)).start();
-    loop {
-        let left: i64 = sqlx::query_scalar(
-            "select count(pg_terminate_backend(pid)) from pg_stat_activity
-             where datname = current_database() and pid <> pg_backend_pid()
-               and application_name <> $1 and pid <> all($2)",
-        )
-        .bind(&ours)
-        .bind(spared)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(fail)?;
-        if left == 0 {
-            return Ok(());
-        }
-        if !pacer.pause().await {
-            break;
-        }
-    }
-    Err(ServerCallError::failed(
-        Backend::Postgres,
-        action(),
-        "a client's session did not end within 5 s",
-    ))
 }
