@@ -16,6 +16,7 @@ pub(crate) struct Pace {
 
 impl Pace {
     /// The same pause every time.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) const fn every(pause: Duration, within: Duration) -> Self {
         Pace {
             first: pause,

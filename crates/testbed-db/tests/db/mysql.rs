@@ -35,6 +35,13 @@ pub static UNRECORDED: Database =
         "tests/seeds/counters_pool.sql",
         "tests/seeds/unrecorded_pool.sql"
     ]);
+/// Seeded as `COUNTERS`, with a pool of its own: its test watches its databases' states.
+static RECORDED_CLEAN: Database =
+    testbed_db::migrations!("tests/schema").with_seeds(testbed_db::seeds![
+        "tests/seeds/base.sql",
+        "tests/seeds/counters_pool.sql",
+        "tests/seeds/recorded_clean_pool.sql"
+    ]);
 static ALTERED: Database = testbed_db::migrations!("tests/schema").with_seeds(testbed_db::seeds![
     "tests/seeds/base.sql",
     "tests/seeds/altered_pool.sql"
@@ -571,4 +578,42 @@ async fn a_session_opened_from_the_url_and_kept_is_ended_before_the_reset() {
         "nothing of the kept session reached the next test"
     );
     scope.finish_async(Outcome::Passed).await.unwrap();
+}
+
+/// The registry's state of pooled database `name`.
+async fn registry_state(name: &str) -> String {
+    let url =
+        std::env::var("TESTBED_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+    let admin = sqlx::MySqlPool::connect(&url).await.unwrap();
+    let state = sqlx::query_scalar("select state from testbed_registry.databases where name = ?")
+        .bind(name)
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    state
+}
+
+/// A reset records its database clean in its own round trip: inside the rows'
+/// transaction when nothing follows it, after the `ALTER` that sets a counter back
+/// otherwise (`tags`' template counter is past its largest id).
+#[testbed::test]
+async fn a_reset_database_is_recorded_clean() {
+    require_mysql().await;
+    for (round, change) in [
+        ("rows only", "delete from memberships"),
+        (
+            "a counter set back",
+            "insert into tags (name) values ('moved')",
+        ),
+    ] {
+        let scope = Scope::new(round);
+        let db = RECORDED_CLEAN.mysql(&scope).await.unwrap();
+        let name = db.name().to_owned();
+        assert_eq!(registry_state(&name).await, "dirty", "{round}: claimed");
+        sqlx::query(change).execute(db.pool()).await.unwrap();
+        drop(db);
+        scope.finish_async(Outcome::Passed).await.unwrap();
+        assert_eq!(registry_state(&name).await, "clean", "{round}: released");
+    }
 }

@@ -296,6 +296,16 @@ pub(crate) async fn set_fingerprint(
     .map_err(|e| ServerCallError::statement(Backend::MySql, "write the registry", e))
 }
 
+/// The statement that records pooled database `name` (one of testbed's) clean, for a
+/// reset to run in its own round trip.
+pub(crate) fn record_clean_statement(name: &str) -> String {
+    debug_assert!(name.starts_with(crate::NAME_PREFIX));
+    format!(
+        "update {REGISTRY}.databases set state = '{}' where name = '{name}';",
+        State::Clean.as_str()
+    )
+}
+
 pub(crate) async fn set_state(
     conn: &mut MySqlConnection,
     name: &str,

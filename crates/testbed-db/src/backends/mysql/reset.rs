@@ -20,7 +20,7 @@ pub(super) async fn reset_or_rebuild(
     name: &str,
 ) -> Result<(), DatabaseAcquireError> {
     if fingerprint::of(conn, name).await? == template.fingerprint {
-        Ok(reset(conn, template, name).await?)
+        Ok(reset(conn, template, name, false).await?)
     } else {
         registry::set_state(conn, name, State::Building).await?;
         build_database(server, conn, prepared, name).await
@@ -38,10 +38,15 @@ pub(super) async fn reset_or_rebuild(
 /// restored. Deleting rows never lowers a counter and the seed rows keep their ids, so
 /// the counters read before the reset are those a `DELETE` leaves; InnoDB cannot set a
 /// counter below the table's largest id, which after the reset is at most the template's.
+///
+/// With `record_clean`, the registry records the database clean in the same round trip:
+/// inside the rows' transaction when no `ALTER` follows it (one commit for both), else
+/// after the last `ALTER`.
 pub(super) async fn reset(
     conn: &mut MySqlConnection,
     template: &TemplateInfo,
     name: &str,
+    record_clean: bool,
 ) -> Result<(), ServerCallError> {
     let counters = counters(conn, name).await?;
     let moved = |table: &str| -> Option<u64> {
@@ -80,9 +85,19 @@ pub(super) async fn reset(
             template.name
         ));
     }
+    let clean = if record_clean {
+        registry::record_clean_statement(name)
+    } else {
+        String::new()
+    };
+    let (clean_in_transaction, clean_after) = if alters.is_empty() {
+        (clean, String::new())
+    } else {
+        (String::new(), clean)
+    };
     let sql = format!(
-        "set foreign_key_checks = 0;{truncates}start transaction;{rows}commit;{alters}\
-         set foreign_key_checks = 1"
+        "set foreign_key_checks = 0;{truncates}start transaction;{rows}{clean_in_transaction}\
+         commit;{alters}{clean_after}set foreign_key_checks = 1"
     );
     lock_work(conn, name, WORK_WAIT_SECONDS).await?;
     let reset = sqlx::raw_sql(AssertSqlSafe(sql))

@@ -20,10 +20,13 @@ pub(super) async fn end_sessions_on(
     conn: &mut MySqlConnection,
     name: &str,
 ) -> Result<(), ServerCallError> {
-    let mut pacer = Pace::every(
-        Duration::from_millis(20),
-        Duration::from_secs(WORK_WAIT_SECONDS.into()),
-    )
+    // A session a client just closed can still be listed for a moment (killed too, and
+    // gone by the next look): short pauses first.
+    let mut pacer = Pace {
+        first: Duration::from_millis(1),
+        most: Duration::from_millis(20),
+        within: Duration::from_secs(WORK_WAIT_SECONDS.into()),
+    }
     .start();
     loop {
         let sessions: Vec<i64> = sqlx::query_scalar(
