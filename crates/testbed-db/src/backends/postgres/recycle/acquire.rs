@@ -302,17 +302,9 @@ async fn release(
     engine::run(async move {
         let name = claimed.name.clone();
         let step = trace::step("end sessions");
-        // What the pool's own sessions hold, then the sessions the test opened from the
-        // URL and kept (a transaction of theirs, committed later, would land after the
-        // reset).
-        let ended = match engine::boxed(session::end_sessions(&claimed)).await {
-            Ok(opened) => claimed.end_other_sessions(&[]).await.map(|()| opened),
-            Err(error) => Err(ServerCallError::statement(
-                Backend::Postgres,
-                format!("end the test's sessions on `{name}`"),
-                error,
-            )),
-        };
+        // Including sessions the test opened from the URL and kept: a transaction of
+        // theirs, committed later, would land after the reset.
+        let ended = engine::boxed(claimed.end_test_sessions()).await;
         step.end();
         let step = trace::step("reset");
         let (reset, opened_by_test) = match ended {

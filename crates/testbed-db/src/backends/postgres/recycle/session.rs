@@ -151,6 +151,33 @@ impl Claimed {
         end_other_sessions(pool, &self.name, spared).await
     }
 
+    /// Ends what a test left on its database, before the reset: the state of its pool's
+    /// sessions ([`end_sessions`]), and the sessions it opened itself from the URL and
+    /// kept ([`Claimed::end_other_sessions`]); side by side when a reset session asks
+    /// for the latter. Returns how many sessions the test's queries opened.
+    pub(crate) async fn end_test_sessions(&self) -> Result<u32, ServerCallError> {
+        let own = async {
+            end_sessions(self).await.map_err(|error| {
+                ServerCallError::statement(
+                    Backend::Postgres,
+                    format!("end the test's sessions on `{}`", self.name),
+                    error,
+                )
+            })
+        };
+        if self.resets.is_some() {
+            let (opened, ()) =
+                futures_util::future::try_join(own, self.end_other_sessions(&[])).await?;
+            return Ok(opened);
+        }
+        let opened = own.await?;
+        // Asked on a session of the pool once it is back: taking one sooner would open
+        // another (see `returned::idle`).
+        returned::idle(&self.pool).await;
+        self.end_other_sessions(&[]).await?;
+        Ok(opened)
+    }
+
     /// Closes its pools: its own, its `Rollback` session's and its reset session's.
     pub(crate) async fn close(&self) {
         if let Some(session) = &self.rollback {
@@ -322,7 +349,7 @@ async fn cause_of(error: sqlx::Error, server: &PgServer, name: &str) -> sqlx::Er
 /// sessions, all sessions side by side. Runs on the engine, before the reset, while the
 /// test's runtime still runs. Returns how many sessions the test's queries had opened
 /// (see [`grow_to_the_tests_use`]).
-pub(crate) async fn end_sessions(claimed: &Claimed) -> Result<u32, sqlx::Error> {
+async fn end_sessions(claimed: &Claimed) -> Result<u32, sqlx::Error> {
     let mut sessions = Vec::new();
     for _ in 0..claimed.pool.size() {
         sessions.push(claimed.pool.acquire().await?);
