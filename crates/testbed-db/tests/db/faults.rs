@@ -943,3 +943,81 @@ async fn use_one_database(kind: &str) -> Result<(), DatabaseAcquireError> {
         .await
         .map_err(|errors| panic!("release failed: {errors:?}"))
 }
+
+/// How many test processes start at once on a fresh server.
+const AT_ONCE: usize = 6;
+
+/// Starts [`AT_ONCE`] child processes at once on the fresh server at `url`, each
+/// holding two databases of one schema of `backend`, and checks that every one got them.
+fn start_at_once(backend: &str, url_env: &str, url: &str) {
+    let children: Vec<Child> = (0..AT_ONCE)
+        .map(|_| {
+            crate::child::command(
+                "child::child_holds_several_databases",
+                &[
+                    (url_env, url),
+                    ("TESTBED_DB_HOLD", "2"),
+                    ("TESTBED_DB_BACKEND", backend),
+                ],
+            )
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the child test starts")
+        })
+        .collect();
+    for child in children {
+        assert_success(&child.wait_with_output().expect("the child test ends"));
+    }
+}
+
+/// On a fresh PostgreSQL server, test processes starting at once all get their
+/// databases: they race to create the registry and the template, and the template is
+/// built once.
+#[testbed::test]
+fn processes_starting_at_once_on_a_fresh_postgres_server_all_get_databases() {
+    let server = PrivatePostgres::start();
+    start_at_once("postgres", "TESTBED_POSTGRES_URL", &server.url());
+    let templates: i64 = block_on_query(async {
+        let admin = sqlx::PgPool::connect(&server.url()).await.unwrap();
+        let count = sqlx::query_scalar(
+            "select count(*) from pg_database where datname like 'testbed\\_tpl\\_%'",
+        )
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+        admin.close().await;
+        count
+    });
+    assert_eq!(templates, 1, "one template, built once");
+}
+
+/// The same on a fresh MariaDB, whose registry the first read that finds it missing
+/// creates.
+#[testbed::test]
+fn processes_starting_at_once_on_a_fresh_mariadb_server_all_get_databases() {
+    let server = PrivateMariaDb::start();
+    start_at_once("mysql", "TESTBED_MYSQL_URL", &server.url());
+    let templates: i64 = block_on_query(async {
+        let admin = sqlx::MySqlPool::connect(&server.url()).await.unwrap();
+        let count = sqlx::query_scalar(
+            "select count(*) from information_schema.schemata
+             where schema_name like 'testbed\\_tpl\\_%'",
+        )
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+        admin.close().await;
+        count
+    });
+    assert_eq!(templates, 1, "one template, built once");
+}
+
+/// Runs `query` to its end on a runtime of its own.
+fn block_on_query<T>(query: impl Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(query)
+}
