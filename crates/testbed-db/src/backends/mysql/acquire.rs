@@ -9,9 +9,8 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Connection, MySql, MySqlConnection};
 use testbed::{Outcome, Scope};
 
-use super::fingerprint;
 use super::registry::{self, State};
-use super::reset::{reset, reset_or_rebuild};
+use super::reset::{inspect, reset, reset_or_rebuild};
 use super::server::{self, MySqlServer, fail};
 use super::template::{TemplateInfo, admin_connection, build_database, ensure_template};
 use super::work::end_sessions_on;
@@ -229,18 +228,22 @@ async fn release(
                 .next()
                 .unwrap_or_default()
                 .to_owned();
-            // Sessions the test opened from the URL and kept (its pool is closed by
-            // now): a write of theirs would otherwise land after the reset.
-            let step = crate::trace::step("mysql end sessions");
-            end_sessions_on(&mut conn, &name).await?;
+            let step = crate::trace::step("mysql inspect");
+            let mut used = inspect(&mut conn, &name).await?;
             step.end();
-            let step = crate::trace::step("mysql fingerprint");
-            let fingerprint = fingerprint::of(&mut conn, &name).await?;
-            step.end();
-            if fingerprint == template.fingerprint {
+            if used.other_sessions > 0 {
+                // Sessions the test opened from the URL and kept (its pool is closed by
+                // now): a write of theirs would otherwise land after the reset. Ended,
+                // then the database is looked at again.
+                let step = crate::trace::step("mysql end sessions");
+                end_sessions_on(&mut conn, &name).await?;
+                used = inspect(&mut conn, &name).await?;
+                step.end();
+            }
+            if used.fingerprint == template.fingerprint {
                 // Recorded clean in the reset's own round trip.
                 let step = crate::trace::step("mysql reset");
-                reset(&mut conn, &template, &name, true).await?;
+                reset(&mut conn, &template, &name, &used.counters, true).await?;
                 step.end();
                 Ok(())
             } else {

@@ -17,20 +17,20 @@ pub(super) fn is_current(fingerprint: &str) -> bool {
     fingerprint.starts_with(FORMAT)
 }
 
-/// The fingerprint of database `database` (one of testbed's).
+/// The statement that lets `GROUP_CONCAT` hold a whole schema's rows: it cuts its text
+/// at `group_concat_max_len`, 1024 bytes on MySQL by default. Run it in the same round
+/// trip as [`expression`].
+pub(super) const SETUP: &str = "set session group_concat_max_len = 4294967295;";
+
+/// The SQL expression of database `database`'s fingerprint (one of testbed's databases).
 ///
 /// Each row goes in as a JSON array, so no two schemas give the same text to hash. The
 /// hash is cut to fit the registry's 64-character column with [`FORMAT`] in front (244
-/// bits). `GROUP_CONCAT` would cut its text at `group_concat_max_len` (1024 bytes on
-/// MySQL by default): it is raised for the session first, in the same round trip.
-pub(super) async fn of(
-    conn: &mut MySqlConnection,
-    database: &str,
-) -> Result<String, ServerCallError> {
+/// bits).
+pub(super) fn expression(database: &str) -> String {
     debug_assert!(database.starts_with(crate::NAME_PREFIX));
-    let sql = format!(
-        "set session group_concat_max_len = 4294967295;
-         select concat('{FORMAT}', left(sha2(concat(
+    format!(
+        "concat('{FORMAT}', left(sha2(concat(
            coalesce((select group_concat(
                json_array(table_name, column_name, column_type, is_nullable)
                order by table_name, ordinal_position separator ',')
@@ -42,7 +42,15 @@ pub(super) async fn of(
              from information_schema.statistics where table_schema = '{database}'), '')
          ), 256), {hex}))",
         hex = 64 - FORMAT.len(),
-    );
+    )
+}
+
+/// The fingerprint of database `database` (one of testbed's), in one round trip.
+pub(super) async fn of(
+    conn: &mut MySqlConnection,
+    database: &str,
+) -> Result<String, ServerCallError> {
+    let sql = format!("{SETUP} select {}", expression(database));
     let rows = sqlx::raw_sql(AssertSqlSafe(sql))
         .fetch_all(conn)
         .await

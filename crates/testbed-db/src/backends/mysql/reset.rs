@@ -2,15 +2,69 @@
 //! copied back from the template, its moved auto-increment counters set back; or, when
 //! the test changed its schema, rebuilt.
 
-use sqlx::{AssertSqlSafe, MySqlConnection};
+use sqlx::{AssertSqlSafe, MySqlConnection, Row};
 
 use super::fingerprint;
 use super::registry::{self, State};
 use super::server::{MySqlServer, fail};
-use super::template::{TemplateInfo, build_database, counters};
+use super::template::{COUNTERS_SETUP, TemplateInfo, build_database, counters_select};
 use super::work::{WORK_WAIT_SECONDS, lock_work, unlock_work};
 use crate::schema::Prepared;
 use crate::{DatabaseAcquireError, ServerCallError};
+
+/// What resetting a used pooled database needs to know of it, read in one round trip.
+#[derive(Debug)]
+pub(super) struct Used {
+    /// Its schema's fingerprint (see [`fingerprint`]).
+    pub(super) fingerprint: String,
+    /// How many sessions but the asking one are on it.
+    pub(super) other_sessions: u64,
+    /// The next auto-increment value of each table that has one, by name.
+    pub(super) counters: Vec<(String, u64)>,
+}
+
+/// Reads [`Used`] of pooled database `name`: one round trip, one result (each row
+/// tagged with what it says), where the fingerprint, the sessions and the counters took
+/// one each.
+pub(super) async fn inspect(
+    conn: &mut MySqlConnection,
+    name: &str,
+) -> Result<Used, ServerCallError> {
+    debug_assert!(name.starts_with(crate::NAME_PREFIX));
+    let sql = format!(
+        "{fingerprint_setup} {COUNTERS_SETUP}
+         select 'fingerprint', {fingerprint}, cast(0 as unsigned)
+         union all
+         select 'sessions', '', cast(count(*) as unsigned) from information_schema.processlist
+           where db = '{name}' and id <> connection_id()
+         union all
+         {counters}",
+        fingerprint_setup = fingerprint::SETUP,
+        fingerprint = fingerprint::expression(name),
+        counters = counters_select(name, "'counter', "),
+    );
+    let rows = sqlx::raw_sql(AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(fail(format!("inspect `{name}`")))?;
+    let mut used = Used {
+        fingerprint: String::new(),
+        other_sessions: 0,
+        counters: Vec::new(),
+    };
+    for row in rows {
+        let read = || -> Result<(String, String, u64), sqlx::Error> {
+            Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
+        };
+        match read().map_err(fail(format!("inspect `{name}`")))? {
+            (tag, fingerprint, _) if tag == "fingerprint" => used.fingerprint = fingerprint,
+            (tag, _, count) if tag == "sessions" => used.other_sessions = count,
+            (_, table, next) => used.counters.push((table, next)),
+        }
+    }
+    used.counters.sort();
+    Ok(used)
+}
 
 pub(super) async fn reset_or_rebuild(
     server: &MySqlServer,
@@ -19,8 +73,9 @@ pub(super) async fn reset_or_rebuild(
     template: &TemplateInfo,
     name: &str,
 ) -> Result<(), DatabaseAcquireError> {
-    if fingerprint::of(conn, name).await? == template.fingerprint {
-        Ok(reset(conn, template, name, false).await?)
+    let used = inspect(conn, name).await?;
+    if used.fingerprint == template.fingerprint {
+        Ok(reset(conn, template, name, &used.counters, false).await?)
     } else {
         registry::set_state(conn, name, State::Building).await?;
         build_database(server, conn, prepared, name).await
@@ -28,8 +83,8 @@ pub(super) async fn reset_or_rebuild(
 }
 
 /// Empties every table, copies the seed rows back from the template and sets back the
-/// auto-increment counters the test moved, in one round trip (after reading the counters)
-/// and one transaction for the rows.
+/// auto-increment counters the test moved (from `counters`, read by [`inspect`]), in
+/// one round trip and one transaction for the rows.
 ///
 /// Only moved counters are set, since that takes DDL, the cheapest first: a table whose
 /// template counter is one past its largest id (or 1, without seed rows) is truncated
@@ -46,9 +101,9 @@ pub(super) async fn reset(
     conn: &mut MySqlConnection,
     template: &TemplateInfo,
     name: &str,
+    counters: &[(String, u64)],
     record_clean: bool,
 ) -> Result<(), ServerCallError> {
-    let counters = counters(conn, name).await?;
     let moved = |table: &str| -> Option<u64> {
         let now = counters.iter().find(|(t, _)| t == table)?;
         let fresh = template.counters.iter().find(|(t, _)| t == table)?;

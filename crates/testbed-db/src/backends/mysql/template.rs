@@ -338,23 +338,13 @@ pub(super) async fn tables_of(
 }
 
 /// The next auto-increment value of each table of `database` that has one, by name.
-///
-/// MySQL 8 caches these statistics for a day by default
-/// (`information_schema_stats_expiry`): the session's cache is turned off first, in the
-/// same round trip. MariaDB has no such cache (nor the variable), and skips the
-/// version-gated comment.
 pub(super) async fn counters(
     conn: &mut MySqlConnection,
     database: &str,
 ) -> Result<Vec<(String, u64)>, ServerCallError> {
-    debug_assert!(database.starts_with(crate::NAME_PREFIX));
     let sql = format!(
-        "set /*!80000 session information_schema_stats_expiry = 0, */ @testbed_counters = 1;
-         select cast(table_name as char), cast(auto_increment as unsigned)
-         from information_schema.tables
-         where table_schema = '{database}' and table_type = 'BASE TABLE'
-           and auto_increment is not null and table_name <> '_sqlx_migrations'
-         order by table_name"
+        "{COUNTERS_SETUP} {} order by table_name",
+        counters_select(database, "")
     );
     let rows = sqlx::raw_sql(AssertSqlSafe(sql))
         .fetch_all(conn)
@@ -364,6 +354,25 @@ pub(super) async fn counters(
         .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
         .collect::<Result<_, sqlx::Error>>()
         .map_err(fail("read the auto-increment counters"))
+}
+
+/// MySQL 8 caches the counters `information_schema.tables` shows for a day by default
+/// (`information_schema_stats_expiry`): this turns the session's cache off. Run it in
+/// the same round trip as [`counters_select`]. MariaDB has no such cache (nor the
+/// variable), and skips the version-gated comment.
+pub(super) const COUNTERS_SETUP: &str =
+    "set /*!80000 session information_schema_stats_expiry = 0, */ @testbed_counters = 1;";
+
+/// A `SELECT` of `[tag,] table, next auto-increment value` for each table of `database`
+/// (one of testbed's) that has a counter; `tag` is a leading column's SQL, or empty.
+pub(super) fn counters_select(database: &str, tag: &str) -> String {
+    debug_assert!(database.starts_with(crate::NAME_PREFIX));
+    format!(
+        "select {tag}cast(table_name as char), cast(auto_increment as unsigned)
+         from information_schema.tables
+         where table_schema = '{database}' and table_type = 'BASE TABLE'
+           and auto_increment is not null and table_name <> '_sqlx_migrations'"
+    )
 }
 
 /// The tables of `seeded` whose auto-increment counter in template `database` is one past
