@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use testbed::{Outcome, Scope};
-use testbed_db::{DatabaseAcquireError, ServerCallError};
+use testbed_db::{Backend, DatabaseAcquireError, ServerCallError};
 
 use crate::SHOP;
 
@@ -948,8 +948,9 @@ async fn use_one_database(kind: &str) -> Result<(), DatabaseAcquireError> {
 const AT_ONCE: usize = 6;
 
 /// Starts [`AT_ONCE`] child processes at once on the fresh server at `url`, each
-/// holding two databases of one schema of `backend`, and checks that every one got them.
-fn start_at_once(backend: &str, url_env: &str, url: &str) {
+/// holding two databases of one schema of `backend`; checks that every one got them,
+/// and that the schema's template was built once.
+fn start_at_once(backend: Backend, url_env: &str, url: &str) {
     let children: Vec<Child> = (0..AT_ONCE)
         .map(|_| {
             crate::child::command(
@@ -957,7 +958,7 @@ fn start_at_once(backend: &str, url_env: &str, url: &str) {
                 &[
                     (url_env, url),
                     ("TESTBED_DB_HOLD", "2"),
-                    ("TESTBED_DB_BACKEND", backend),
+                    ("TESTBED_DB_BACKEND", backend.name()),
                 ],
             )
             .stdout(std::process::Stdio::piped())
@@ -969,6 +970,12 @@ fn start_at_once(backend: &str, url_env: &str, url: &str) {
     for child in children {
         assert_success(&child.wait_with_output().expect("the child test ends"));
     }
+    let held = testbed_db::block_on(testbed_db::admin::status(backend, Some(url))).unwrap();
+    let templates = held
+        .iter()
+        .filter(|held| held.kind == testbed_db::admin::HeldKind::Template)
+        .count();
+    assert_eq!(templates, 1, "one template, built once: {held:?}");
 }
 
 /// On a fresh PostgreSQL server, test processes starting at once all get their
@@ -977,19 +984,7 @@ fn start_at_once(backend: &str, url_env: &str, url: &str) {
 #[testbed::test]
 fn processes_starting_at_once_on_a_fresh_postgres_server_all_get_databases() {
     let server = PrivatePostgres::start();
-    start_at_once("postgres", "TESTBED_POSTGRES_URL", &server.url());
-    let templates: i64 = block_on_query(async {
-        let admin = sqlx::PgPool::connect(&server.url()).await.unwrap();
-        let count = sqlx::query_scalar(
-            "select count(*) from pg_database where datname like 'testbed\\_tpl\\_%'",
-        )
-        .fetch_one(&admin)
-        .await
-        .unwrap();
-        admin.close().await;
-        count
-    });
-    assert_eq!(templates, 1, "one template, built once");
+    start_at_once(Backend::Postgres, "TESTBED_POSTGRES_URL", &server.url());
 }
 
 /// The same on a fresh MariaDB, whose registry the first read that finds it missing
@@ -997,27 +992,5 @@ fn processes_starting_at_once_on_a_fresh_postgres_server_all_get_databases() {
 #[testbed::test]
 fn processes_starting_at_once_on_a_fresh_mariadb_server_all_get_databases() {
     let server = PrivateMariaDb::start();
-    start_at_once("mysql", "TESTBED_MYSQL_URL", &server.url());
-    let templates: i64 = block_on_query(async {
-        let admin = sqlx::MySqlPool::connect(&server.url()).await.unwrap();
-        let count = sqlx::query_scalar(
-            "select count(*) from information_schema.schemata
-             where schema_name like 'testbed\\_tpl\\_%'",
-        )
-        .fetch_one(&admin)
-        .await
-        .unwrap();
-        admin.close().await;
-        count
-    });
-    assert_eq!(templates, 1, "one template, built once");
-}
-
-/// Runs `query` to its end on a runtime of its own.
-fn block_on_query<T>(query: impl Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(query)
+    start_at_once(Backend::MySql, "TESTBED_MYSQL_URL", &server.url());
 }

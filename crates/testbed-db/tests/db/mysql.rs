@@ -56,6 +56,12 @@ async fn require_mysql() {
     }
 }
 
+/// The admin URL of the MySQL server the tests use.
+fn admin_url() -> String {
+    std::env::var(testbed_db::MYSQL_URL_ENV)
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
+}
+
 async fn kind_of(name: &str) -> Option<HeldKind> {
     admin::status(Backend::MySql, None)
         .await
@@ -116,8 +122,7 @@ async fn a_recycled_database_comes_back_with_only_the_seed_rows() {
 
 /// The next id of `table` in `database`, as a fresh copy of it would hand out.
 async fn next_id(database: &str, table: &str) -> u64 {
-    let url =
-        std::env::var("TESTBED_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+    let url = admin_url();
     let admin = sqlx::MySqlPool::connect(&url).await.unwrap();
     let next: u64 = sqlx::query_scalar(
         "select cast(auto_increment as unsigned) from information_schema.tables
@@ -320,8 +325,7 @@ async fn a_half_built_mysql_template_is_rebuilt() {
     HALF_BUILT.mysql(&scope).await.unwrap();
     scope.finish_async(Outcome::Passed).await.unwrap();
     let template = HALF_BUILT.template_name(Backend::MySql).unwrap();
-    let url =
-        std::env::var("TESTBED_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+    let url = admin_url();
     let admin = sqlx::MySqlPool::connect(&url).await.unwrap();
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "update testbed_registry.databases set state = 'building' where name = '{template}';
@@ -382,8 +386,7 @@ async fn a_mysql_pool_grown_by_a_peak_shrinks_once_the_peak_is_past() {
     require_mysql().await;
     // Another run of this suite on the same server would grow and prune this template's
     // pool meanwhile: one run at a time, held until the end.
-    let url =
-        std::env::var("TESTBED_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+    let url = admin_url();
     let mut one_at_a_time = <sqlx::MySqlConnection as sqlx::Connection>::connect(&url)
         .await
         .unwrap();
@@ -411,8 +414,7 @@ async fn a_mysql_pool_grown_by_a_peak_shrinks_once_the_peak_is_past() {
         .trim_start_matches("testbed_tpl_")
         .to_owned();
     let prefix = format!("testbed_pool_{hash}_");
-    let url =
-        std::env::var("TESTBED_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+    let url = admin_url();
     let admin = sqlx::MySqlPool::connect(&url).await.unwrap();
     let pool_now = || async {
         let mut names: Vec<String> = sqlx::query_scalar(
@@ -469,8 +471,7 @@ async fn recorded_tables(admin: &sqlx::MySqlPool, template: &str) -> Vec<(String
 #[testbed::test]
 async fn a_template_is_read_from_the_registry_and_recorded_when_it_is_not() {
     require_mysql().await;
-    let url =
-        std::env::var("TESTBED_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+    let url = admin_url();
     let admin = sqlx::MySqlPool::connect(&url).await.unwrap();
     let template = UNRECORDED.template_name(Backend::MySql).unwrap();
     let run_child = || {
@@ -582,8 +583,7 @@ async fn a_session_opened_from_the_url_and_kept_is_ended_before_the_reset() {
 
 /// The registry's state of pooled database `name`.
 async fn registry_state(name: &str) -> String {
-    let url =
-        std::env::var("TESTBED_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+    let url = admin_url();
     let admin = sqlx::MySqlPool::connect(&url).await.unwrap();
     let state = sqlx::query_scalar("select state from testbed_registry.databases where name = ?")
         .bind(name)

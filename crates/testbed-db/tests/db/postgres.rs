@@ -277,17 +277,8 @@ static SESSIONS: Database = Database::function("sessions v1", |target| {
     })
 });
 
-/// A schema of its own, so that no other test draws its databases.
-static KEPT_SESSION: Database = Database::function("kept session v1", |target| {
-    Box::pin(async move {
-        if let testbed_db::Target::Postgres(conn) = target {
-            sqlx::raw_sql("create table notes (body text not null)")
-                .execute(conn)
-                .await?;
-        }
-        Ok(())
-    })
-});
+/// [`notes`] under a version of its own, so that no other test draws its databases.
+static KEPT_SESSION: Database = Database::function("kept session v2", notes);
 
 /// A session the test opened itself from the database's URL, and kept past the test (in
 /// a `static`, say), is ended before the reset, under either runner: its transaction,

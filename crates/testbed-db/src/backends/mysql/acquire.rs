@@ -178,8 +178,7 @@ async fn prepare_claimed(
     // Dirty from now on, so a crash mid-test leaves it marked for a reset; and when it
     // was last needed (pooled databases idle for long are dropped: see
     // `retention::idle_pooled`). One transaction: one commit, one log flush.
-    let fail_write = fail("write the registry");
-    let mut tx = conn.begin().await.map_err(fail_write)?;
+    let mut tx = conn.begin().await.map_err(fail("write the registry"))?;
     registry::put(
         &mut tx,
         name,

@@ -324,32 +324,25 @@ pub(crate) async fn set_state(
 
 /// Removes `name`'s row, and what was recorded of its tables if it is a template.
 pub(crate) async fn remove(conn: &mut MySqlConnection, name: &str) -> Result<(), ServerCallError> {
-    let removed = match delete_row(conn, name).await {
-        // A registry an older testbed created, not read by this process yet.
-        Err(error) if is_missing(&error) => {
-            ensure(conn).await?;
-            delete_row(conn, name).await
-        }
-        deleted => deleted,
-    };
-    removed.map_err(|e| ServerCallError::statement(Backend::MySql, "write the registry", e))
-}
-
-async fn delete_row(conn: &mut MySqlConnection, name: &str) -> Result<(), sqlx::Error> {
-    for table in ["databases", "template_tables"] {
-        let column = if table == "databases" {
-            "name"
-        } else {
-            "template"
-        };
-        sqlx::query(AssertSqlSafe(format!(
-            "delete from {REGISTRY}.{table} where {column} = ?"
-        )))
-        .bind(name.to_owned())
-        .execute(&mut *conn)
-        .await?;
+    let fail = |e| ServerCallError::statement(Backend::MySql, "write the registry", e);
+    sqlx::query(AssertSqlSafe(format!(
+        "delete from {REGISTRY}.databases where name = ?"
+    )))
+    .bind(name.to_owned())
+    .execute(&mut *conn)
+    .await
+    .map_err(fail)?;
+    let records = sqlx::query(AssertSqlSafe(format!(
+        "delete from {REGISTRY}.template_tables where template = ?"
+    )))
+    .bind(name.to_owned())
+    .execute(&mut *conn)
+    .await;
+    match records {
+        // A registry an older testbed made records no tables.
+        Err(error) if is_missing(&error) => Ok(()),
+        removed => removed.map(drop).map_err(fail),
     }
-    Ok(())
 }
 
 /// Whether this process should sweep now: at most one process in `every_millis` does,

@@ -5,7 +5,7 @@
 use sqlx::{AssertSqlSafe, MySqlConnection, Row};
 
 use super::fingerprint;
-use super::registry::{self, State};
+use super::registry::{self, State, TableRecord};
 use super::server::{MySqlServer, fail};
 use super::template::{COUNTERS_SETUP, TemplateInfo, build_database, counters_select};
 use super::work::{WORK_WAIT_SECONDS, lock_work, unlock_work};
@@ -62,7 +62,6 @@ pub(super) async fn inspect(
             (_, table, next) => used.counters.push((table, next)),
         }
     }
-    used.counters.sort();
     Ok(used)
 }
 
@@ -104,40 +103,42 @@ pub(super) async fn reset(
     counters: &[(String, u64)],
     record_clean: bool,
 ) -> Result<(), ServerCallError> {
-    let moved = |table: &str| -> Option<u64> {
-        let now = counters.iter().find(|(t, _)| t == table)?;
-        let fresh = template.counters.iter().find(|(t, _)| t == table)?;
-        (now.1 != fresh.1).then_some(fresh.1)
+    let moved = |table: &TableRecord| -> Option<u64> {
+        let fresh = table.counter?;
+        let (_, now) = counters.iter().find(|(t, _)| *t == table.name)?;
+        (*now != fresh).then_some(fresh)
     };
     // Truncating and altering are DDL, each committed on its own; the deletes and
     // inserts go in one transaction: one commit (one log flush on a durable server)
     // where each statement of a changed table made its own.
     let (mut truncates, mut rows, mut alters) = (String::new(), String::new(), String::new());
     for table in &template.tables {
+        let table_name = &table.name;
         // What a truncated table's counter becomes with its seed rows back.
         let truncates_to = |next: u64| {
-            if template.seeded.contains(table) {
-                template.refillable.contains(table)
+            if table.seeded {
+                table.refillable
             } else {
                 next == 1
             }
         };
         match moved(table) {
             Some(next) if truncates_to(next) => {
-                truncates.push_str(&format!("truncate table `{name}`.`{table}`;"));
+                truncates.push_str(&format!("truncate table `{name}`.`{table_name}`;"));
                 continue;
             }
             Some(next) => alters.push_str(&format!(
-                "alter table `{name}`.`{table}` auto_increment = {next};"
+                "alter table `{name}`.`{table_name}` auto_increment = {next};"
             )),
             None => {}
         }
-        rows.push_str(&format!("delete from `{name}`.`{table}`;"));
+        rows.push_str(&format!("delete from `{name}`.`{table_name}`;"));
     }
-    for table in &template.seeded {
+    for table in template.tables.iter().filter(|table| table.seeded) {
         rows.push_str(&format!(
-            "insert into `{name}`.`{table}` select * from `{}`.`{table}`;",
-            template.name
+            "insert into `{name}`.`{table}` select * from `{template}`.`{table}`;",
+            table = table.name,
+            template = template.name
         ));
     }
     let clean = if record_clean {

@@ -15,18 +15,15 @@ use super::work::{WORK_WAIT_SECONDS, lock_work, unlock_work};
 use crate::schema::{Prepared, build_mysql};
 use crate::{Backend, DatabaseAcquireError, ServerCallError};
 
-/// What a template tells the pool: its schema fingerprint, its tables, and the next
-/// auto-increment value of each table that has one.
+/// What a template tells the pool: its schema fingerprint and its tables, each with
+/// whether it holds seed rows and its auto-increment counter (as the registry records
+/// them).
 #[derive(Debug, Clone)]
 pub(super) struct TemplateInfo {
     pub(super) name: String,
     pub(super) fingerprint: String,
-    pub(super) tables: Vec<String>,
-    pub(super) seeded: Vec<String>,
-    pub(super) counters: Vec<(String, u64)>,
-    /// The seeded tables whose counter is one past their largest id: truncating them and
-    /// restoring their seed rows gives them back the template's counter.
-    pub(super) refillable: Vec<String>,
+    /// Its tables but the migrations' bookkeeping, by name.
+    pub(super) tables: Vec<TableRecord>,
 }
 
 /// The schema's template database, built once per hash under a named lock; read from
@@ -171,10 +168,12 @@ pub(super) async fn template_info(
         let _ = registry::set_fingerprint(conn, name, &fingerprint).await;
     }
     if !record.tables.is_empty() {
-        return Ok(Some((
-            TemplateInfo::from_records(name, fingerprint, &record.tables),
-            record.last_used,
-        )));
+        let info = TemplateInfo {
+            name: name.to_owned(),
+            fingerprint,
+            tables: record.tables,
+        };
+        return Ok(Some((info, record.last_used)));
     }
     let seeded: Vec<String> = record
         .seeded
@@ -183,71 +182,41 @@ pub(super) async fn template_info(
         .filter(|t| !t.is_empty())
         .map(str::to_owned)
         .collect();
-    let info = read_info(conn, name, fingerprint, seeded).await?;
+    let tables = tables_of(conn, name).await?;
+    let info = read_info(conn, name, fingerprint, tables, &seeded).await?;
     // Best effort: unrecorded, it is only read from the server again.
-    let _ = registry::put_template_tables(conn, name, &info.records()).await;
+    let _ = registry::put_template_tables(conn, name, &info.tables).await;
     Ok(Some((info, record.last_used)))
 }
 
-/// Reads template `name`'s tables, counters and refillable tables from the server.
+/// Reads the counters and refillable tables of template `name`, whose `tables` are
+/// known and `seeded` ones hold seed rows, from the server.
 async fn read_info(
     conn: &mut MySqlConnection,
     name: &str,
     fingerprint: String,
-    seeded: Vec<String>,
+    tables: Vec<String>,
+    seeded: &[String],
 ) -> Result<TemplateInfo, ServerCallError> {
-    let tables = tables_of(conn, name).await?;
     let counters = counters(conn, name).await?;
-    let refillable = refillable(conn, name, &seeded, &counters).await?;
+    let refillable = refillable(conn, name, seeded, &counters).await?;
+    let tables = tables
+        .into_iter()
+        .map(|table| TableRecord {
+            seeded: seeded.contains(&table),
+            counter: counters
+                .iter()
+                .find(|(t, _)| *t == table)
+                .map(|(_, next)| *next),
+            refillable: refillable.contains(&table),
+            name: table,
+        })
+        .collect();
     Ok(TemplateInfo {
         name: name.to_owned(),
         fingerprint,
         tables,
-        seeded,
-        counters,
-        refillable,
     })
-}
-
-impl TemplateInfo {
-    /// The info recorded in the registry for template `name`.
-    fn from_records(name: &str, fingerprint: String, tables: &[TableRecord]) -> TemplateInfo {
-        let names = |keep: fn(&TableRecord) -> bool| -> Vec<String> {
-            tables
-                .iter()
-                .filter(|t| keep(t))
-                .map(|t| t.name.clone())
-                .collect()
-        };
-        TemplateInfo {
-            name: name.to_owned(),
-            fingerprint,
-            tables: names(|_| true),
-            seeded: names(|t| t.seeded),
-            counters: tables
-                .iter()
-                .filter_map(|t| Some((t.name.clone(), t.counter?)))
-                .collect(),
-            refillable: names(|t| t.refillable),
-        }
-    }
-
-    /// What the registry records of this template's tables.
-    fn records(&self) -> Vec<TableRecord> {
-        self.tables
-            .iter()
-            .map(|table| TableRecord {
-                name: table.clone(),
-                seeded: self.seeded.contains(table),
-                counter: self
-                    .counters
-                    .iter()
-                    .find(|(t, _)| t == table)
-                    .map(|(_, next)| *next),
-                refillable: self.refillable.contains(table),
-            })
-            .collect()
-    }
 }
 
 pub(super) async fn build_template(
@@ -281,8 +250,9 @@ pub(super) async fn build_template(
         }
     }
     let fingerprint = fingerprint::of(conn, name).await?;
-    let info = read_info(conn, name, fingerprint, seeded).await?;
-    registry::put_template_tables(conn, name, &info.records()).await?;
+    let info = read_info(conn, name, fingerprint, tables, &seeded).await?;
+    registry::put_template_tables(conn, name, &info.tables).await?;
+    // The seeded tables are also listed in its row, for a testbed that reads no records.
     registry::put(
         conn,
         name,
@@ -290,7 +260,7 @@ pub(super) async fn build_template(
         "template",
         State::Clean,
         Some(&info.fingerprint),
-        Some(&info.seeded.join(",")),
+        Some(&seeded.join(",")),
     )
     .await?;
     Ok(info)
