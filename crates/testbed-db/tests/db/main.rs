@@ -20,6 +20,10 @@ mod sync_tests;
 
 use testbed_db::Database;
 
+/// What a `Database::function` schema's build returns.
+pub type Build<'c> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), testbed::BoxError>> + Send + 'c>>;
+
 /// The realistic schema: 22 tables in 12 migrations per backend, plus portable seeds.
 pub static SHOP: Database =
     testbed_db::migrations!("tests/schema").with_seeds(testbed_db::seeds!["tests/seeds/base.sql"]);

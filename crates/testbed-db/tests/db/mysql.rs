@@ -367,7 +367,10 @@ async fn a_half_built_mysql_template_is_rebuilt() {
 }
 
 /// Used by one test only: its pool is grown by a child, then shrunk by `prune`.
-pub static SHRINKING: Database = Database::function("mysql shrinking v1", |target| {
+pub static SHRINKING: Database = Database::function("mysql shrinking v1", notes);
+
+/// A schema of one `notes (body text)` table, for tests that need rows and no more.
+fn notes(target: testbed_db::Target<'_>) -> crate::Build<'_> {
     Box::pin(async move {
         if let testbed_db::Target::MySql(conn) = target {
             sqlx::raw_sql("create table notes (body text)")
@@ -376,7 +379,7 @@ pub static SHRINKING: Database = Database::function("mysql shrinking v1", |targe
         }
         Ok(())
     })
-});
+}
 
 /// The same decaying high-water mark as PostgreSQL's: a pool grown by a peak keeps its
 /// databases while they are claimed now and then; once unclaimed for an hour, those
@@ -532,16 +535,7 @@ async fn a_template_is_read_from_the_registry_and_recorded_when_it_is_not() {
 }
 
 /// A schema of its own, so that no other test draws its databases.
-static KEPT_SESSION: Database = Database::function("mysql kept session v1", |target| {
-    Box::pin(async move {
-        if let testbed_db::Target::MySql(conn) = target {
-            sqlx::raw_sql("create table notes (body text not null)")
-                .execute(conn)
-                .await?;
-        }
-        Ok(())
-    })
-});
+static KEPT_SESSION: Database = Database::function("mysql kept session v2", notes);
 
 /// A session the test opened itself from the database's URL, and kept past the test (in
 /// a `static`, say), is ended before the reset: its transaction, committed later, would

@@ -305,12 +305,9 @@ async fn a_session_opened_from_the_url_and_kept_is_ended_before_the_reset() {
         sqlx::raw_sql("commit").execute(&mut kept).await.is_err(),
         "the kept session outlived the reset of {name}"
     );
-    let notes: i64 = sqlx::query_scalar("select count(*) from notes")
-        .fetch_one(again.pool())
-        .await
-        .unwrap();
     assert_eq!(
-        notes, 0,
+        committed_notes(&again).await,
+        0,
         "nothing of the kept session reached the next test"
     );
     scope.finish_async(Outcome::Passed).await.unwrap();
@@ -1317,8 +1314,7 @@ async fn a_rollback_session_serves_the_next_test_as_new() {
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 
-type Build<'c> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), testbed::BoxError>> + Send + 'c>>;
+use crate::Build;
 
 /// A schema of one `notes (body text)` table, for tests that need rows and no more.
 fn notes(target: testbed_db::Target<'_>) -> Build<'_> {

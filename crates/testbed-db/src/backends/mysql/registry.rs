@@ -285,15 +285,7 @@ pub(crate) async fn set_fingerprint(
     name: &str,
     fingerprint: &str,
 ) -> Result<(), ServerCallError> {
-    sqlx::query(AssertSqlSafe(format!(
-        "update {REGISTRY}.databases set fingerprint = ? where name = ?"
-    )))
-    .bind(fingerprint.to_owned())
-    .bind(name.to_owned())
-    .execute(conn)
-    .await
-    .map(drop)
-    .map_err(|e| ServerCallError::statement(Backend::MySql, "write the registry", e))
+    set_column(conn, name, "fingerprint", fingerprint).await
 }
 
 /// The statement that records pooled database `name` (one of testbed's) clean, for a
@@ -311,10 +303,20 @@ pub(crate) async fn set_state(
     name: &str,
     state: State,
 ) -> Result<(), ServerCallError> {
+    set_column(conn, name, "state", state.as_str()).await
+}
+
+/// Sets `column` (one of the `databases` table's, written here) of `name`'s row.
+async fn set_column(
+    conn: &mut MySqlConnection,
+    name: &str,
+    column: &'static str,
+    value: &str,
+) -> Result<(), ServerCallError> {
     sqlx::query(AssertSqlSafe(format!(
-        "update {REGISTRY}.databases set state = ? where name = ?"
+        "update {REGISTRY}.databases set {column} = ? where name = ?"
     )))
-    .bind(state.as_str())
+    .bind(value.to_owned())
     .bind(name.to_owned())
     .execute(conn)
     .await
