@@ -94,6 +94,11 @@ async fn a_recycled_database_comes_back_with_only_the_seed_rows() {
         .execute(first.pool())
         .await
         .unwrap();
+    // A seed row changed in place: no counter moves, its table's checksum does.
+    sqlx::query("update users set name = 'Renamed' where email = 'ada@example.com'")
+        .execute(first.pool())
+        .await
+        .unwrap();
     let name = first.name().to_owned();
     assert_eq!(kind_of(&name).await, Some(HeldKind::InUse));
     scope.finish_async(Outcome::Passed).await.unwrap();
@@ -117,6 +122,71 @@ async fn a_recycled_database_comes_back_with_only_the_seed_rows() {
         .await
         .unwrap();
     assert_eq!(ids, seed_ids, "seed rows keep their ids");
+    let renamed: i64 = sqlx::query_scalar("select count(*) from users where name = 'Renamed'")
+        .fetch_one(again.pool())
+        .await
+        .unwrap();
+    assert_eq!(renamed, 0, "a seed row changed in place is restored");
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}
+
+/// Used by one test only: a seeded table that refuses deletes, and two tables a test
+/// writes to (one with an auto-increment counter, one without).
+static UNTOUCHED: Database = Database::function("mysql untouched tables v1", |target| {
+    Box::pin(async move {
+        if let testbed_db::Target::MySql(conn) = target {
+            sqlx::raw_sql(
+                "create table kept (body text);
+                 insert into kept values ('seed');
+                 create trigger kept_stays before delete on kept for each row
+                   signal sqlstate '45000' set message_text = 'a row of kept was deleted';
+                 create table counted (id bigint not null auto_increment primary key, body text);
+                 create table plain (body text)",
+            )
+            .execute(conn)
+            .await?;
+        }
+        Ok(())
+    })
+});
+
+/// The reset touches only the tables whose rows or counter its test changed: `kept`,
+/// whose trigger fails any delete, is left alone, and its cleanup succeeds.
+#[testbed::test]
+async fn a_reset_leaves_the_tables_its_test_did_not_change_alone() {
+    require_mysql().await;
+    let scope = Scope::new("writes two tables");
+    let db = UNTOUCHED.mysql(&scope).await.unwrap();
+    let name = db.name().to_owned();
+    sqlx::raw_sql("insert into counted (body) values ('a'); insert into plain values ('b')")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    drop(db);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+    assert_eq!(registry_state(&name).await, "clean");
+
+    let scope = Scope::new("next user");
+    let db = UNTOUCHED.mysql(&scope).await.unwrap();
+    assert_eq!(db.name(), name, "the first free database of the pool");
+    let rows: Vec<i64> = sqlx::query_scalar(
+        "select count(*) from kept union all select count(*) from counted
+         union all select count(*) from plain",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        [1, 0, 0],
+        "kept's seed row; the written tables emptied"
+    );
+    assert_eq!(
+        next_id(&name, "counted").await,
+        1,
+        "counted's counter set back"
+    );
+    drop(db);
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 
@@ -270,31 +340,165 @@ async fn a_killed_runs_running_statement_is_ended_by_the_next_claimer() {
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 
+/// The InnoDB table id of `table` in database `database`: a table made again gets a
+/// new one.
+async fn table_id(admin: &sqlx::MySqlPool, database: &str, table: &str) -> u64 {
+    sqlx::query_scalar(
+        "select cast(table_id as unsigned) from information_schema.innodb_sys_tables
+         where name = concat(?, '/', ?)",
+    )
+    .bind(database)
+    .bind(table)
+    .fetch_one(admin)
+    .await
+    .unwrap()
+}
+
+/// A test's schema changes are undone table by table after it: what it added dropped,
+/// what it changed or dropped of the template's made again from the template's
+/// definition, foreign keys included; the rest of the database is left as it is (not
+/// rebuilt), and it is handed on clean.
 #[testbed::test]
-async fn a_test_that_changes_the_schema_gets_a_rebuilt_database() {
+async fn a_test_that_changes_the_schema_hands_on_the_templates_schema() {
     require_mysql().await;
+    let admin = sqlx::MySqlPool::connect(&admin_url()).await.unwrap();
     let scope = Scope::new("alters");
     let db = ALTERED.mysql(&scope).await.unwrap();
-    sqlx::query("alter table tags add column colour varchar(20)")
-        .execute(db.pool())
-        .await
-        .unwrap();
     let name = db.name().to_owned();
+    let untouched = table_id(&admin, &name, "users").await;
+    let changed = table_id(&admin, &name, "tags").await;
+    sqlx::raw_sql(
+        "alter table tags add column colour varchar(20);
+         insert into tags (name, colour) values ('moved', 'red');
+         create table scratch (id bigint primary key, user_id bigint not null,
+                               foreign key (user_id) references users (id));
+         create view tag_names as select name from tags;
+         drop table settings",
+    )
+    .execute(db.pool())
+    .await
+    .unwrap();
+    drop(db);
     scope.finish_async(Outcome::Passed).await.unwrap();
-    // Marked for a rebuild, and still a member of the pool (not an orphan to prune).
-    assert_eq!(kind_of(&name).await, Some(HeldKind::Pooled));
-    // Whoever claims it next rebuilds it: the column is gone.
+    assert_eq!(registry_state(&name).await, "clean", "handed on clean");
+    assert_eq!(
+        table_id(&admin, &name, "users").await,
+        untouched,
+        "not rebuilt"
+    );
+    assert_ne!(
+        table_id(&admin, &name, "tags").await,
+        changed,
+        "tags made again"
+    );
+
     let scope = Scope::new("next user");
     let db = ALTERED.mysql(&scope).await.unwrap();
     assert_eq!(db.name(), name, "the first free database of the pool");
-    let columns: i64 = sqlx::query_scalar(
-        "select count(*) from information_schema.columns
-         where table_schema = database() and table_name = 'tags' and column_name = 'colour'",
+    let pool = db.pool().clone();
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            let n: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+            n
+        }
+    };
+    assert_eq!(
+        count(
+            "select count(*) from information_schema.columns
+             where table_schema = database() and table_name = 'tags' and column_name = 'colour'"
+        )
+        .await,
+        0,
+        "the added column is gone"
+    );
+    assert_eq!(
+        count(
+            "select count(*) from information_schema.tables
+             where table_schema = database() and table_name in ('scratch', 'tag_names')"
+        )
+        .await,
+        0,
+        "the added table and view are gone"
+    );
+    assert_eq!(
+        count("select count(*) from settings").await,
+        0,
+        "settings is back"
+    );
+    assert_eq!(
+        count("select count(*) from tags").await,
+        2,
+        "tags' seed rows"
+    );
+    assert_eq!(
+        next_id(&name, "tags").await,
+        3,
+        "tags' counter as a fresh copy's"
+    );
+    // The foreign key to the remade `tags` holds, and so does the one from it.
+    sqlx::query(
+        "insert into tasks (project_id, title, status) select id, 't', 'open' from projects",
     )
-    .fetch_one(db.pool())
+    .execute(db.pool())
     .await
     .unwrap();
-    assert_eq!(columns, 0, "{name} was rebuilt");
+    let error = sqlx::query("insert into task_tags (task_id, tag_id) select id, 999 from tasks")
+        .execute(db.pool())
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("`tag_id`"), "{error}");
+    drop(db);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+    admin.close().await;
+}
+
+/// Used by one test only: a table and a view of it, which a test replaces.
+static WITH_VIEW: Database = Database::function("mysql with a view v1", |target| {
+    Box::pin(async move {
+        if let testbed_db::Target::MySql(conn) = target {
+            sqlx::raw_sql(
+                "create table notes (body text); create view note_bodies as select body from notes",
+            )
+            .execute(conn)
+            .await?;
+        }
+        Ok(())
+    })
+});
+
+/// A change the table-by-table undo leaves alone (a view of the template's replaced)
+/// gets the database rebuilt by its next claimer.
+#[testbed::test]
+async fn a_schema_change_not_undone_table_by_table_gets_a_rebuilt_database() {
+    require_mysql().await;
+    let scope = Scope::new("replaces the view");
+    let db = WITH_VIEW.mysql(&scope).await.unwrap();
+    sqlx::query(
+        "create or replace view note_bodies as select concat(body, '!') as shout from notes",
+    )
+    .execute(db.pool())
+    .await
+    .unwrap();
+    let name = db.name().to_owned();
+    drop(db);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+    // Marked for a rebuild, and still a member of the pool (not an orphan to prune).
+    assert_eq!(registry_state(&name).await, "building");
+    assert_eq!(kind_of(&name).await, Some(HeldKind::Pooled));
+    // Whoever claims it next rebuilds it: the view is the template's again.
+    let scope = Scope::new("next user");
+    let db = WITH_VIEW.mysql(&scope).await.unwrap();
+    assert_eq!(db.name(), name, "the first free database of the pool");
+    let columns: Vec<String> = sqlx::query_scalar(
+        "select cast(column_name as char) from information_schema.columns
+         where table_schema = database() and table_name = 'note_bodies'",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(columns, ["body"], "{name} was rebuilt");
+    drop(db);
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 

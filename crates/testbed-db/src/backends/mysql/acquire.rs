@@ -10,7 +10,7 @@ use sqlx::{Connection, MySql, MySqlConnection};
 use testbed::{Outcome, Scope};
 
 use super::registry::{self, State};
-use super::reset::{inspect, reset, reset_or_rebuild};
+use super::reset::{inspect, reset, reset_or_rebuild, with_schema_restored};
 use super::server::{self, MySqlServer, fail};
 use super::template::{TemplateInfo, admin_connection, build_database, ensure_template};
 use super::work::end_sessions_on;
@@ -228,7 +228,7 @@ async fn release(
                 .unwrap_or_default()
                 .to_owned();
             let step = crate::trace::step("mysql inspect");
-            let mut used = inspect(&mut conn, &name).await?;
+            let mut used = inspect(&mut conn, &template, &name).await?;
             step.end();
             if used.other_sessions > 0 {
                 // Sessions the test opened from the URL and kept (its pool is closed by
@@ -236,13 +236,16 @@ async fn release(
                 // then the database is looked at again.
                 let step = crate::trace::step("mysql end sessions");
                 end_sessions_on(&mut conn, &name).await?;
-                used = inspect(&mut conn, &name).await?;
+                used = inspect(&mut conn, &template, &name).await?;
                 step.end();
             }
+            // A test that changed the schema: undone here, table by table, where it can
+            // be (else rebuilt by whoever claims the database next, off this test's clock).
+            let used = with_schema_restored(&mut conn, &template, &name, used).await?;
             if used.fingerprint == template.fingerprint {
                 // Recorded clean in the reset's own round trip.
                 let step = crate::trace::step("mysql reset");
-                reset(&mut conn, &template, &name, &used.counters, true).await?;
+                reset(&mut conn, &template, &name, &used, true).await?;
                 step.end();
                 Ok(())
             } else {

@@ -13,6 +13,7 @@ mod acquire;
 mod fingerprint;
 mod inventory;
 mod registry;
+mod repair;
 mod reset;
 mod server;
 mod template;
