@@ -148,32 +148,31 @@ async fn prepare_claimed(
     template: &TemplateInfo,
     name: &str,
 ) -> Result<bool, DatabaseAcquireError> {
-    let state = registry::get(conn, name)
-        .await?
-        .map(|row| State::parse(&row.state));
-    if !matches!(state, Some(State::Clean | State::Kept)) {
-        // A holder died with it (mid-test, mid-reset or mid-build): what it still had
-        // running goes first, or it would land after the reset.
-        end_sessions_on(conn, name).await?;
-    }
+    let state = registry::claim_if_clean(conn, name, registry::now_millis()).await?;
     match state {
+        // The common case, claimed in that one round trip.
+        Some(State::Clean) => return Ok(true),
         Some(State::Kept) => return Ok(false),
-        Some(State::Clean) => {}
+        _ => {}
+    }
+    // A holder died with it (mid-test, mid-reset or mid-build): what it still had
+    // running goes first, or it would land after the reset.
+    end_sessions_on(conn, name).await?;
+    if state == Some(State::Dirty) {
         // Left dirty by a test whose process died.
-        Some(State::Dirty) => reset_or_rebuild(server, conn, prepared, template, name).await?,
-        Some(State::Building) | None => {
-            registry::put(
-                conn,
-                name,
-                &prepared.hash,
-                "pooled",
-                State::Building,
-                None,
-                None,
-            )
-            .await?;
-            build_database(server, conn, prepared, name).await?;
-        }
+        reset_or_rebuild(server, conn, prepared, template, name).await?;
+    } else {
+        registry::put(
+            conn,
+            name,
+            &prepared.hash,
+            "pooled",
+            State::Building,
+            None,
+            None,
+        )
+        .await?;
+        build_database(server, conn, prepared, name).await?;
     }
     // Dirty from now on, so a crash mid-test leaves it marked for a reset; and when it
     // was last needed (pooled databases idle for long are dropped: see

@@ -119,20 +119,6 @@ fn row((name, kind, state): Tuple) -> Row {
     Row { name, kind, state }
 }
 
-pub(crate) async fn get(
-    conn: &mut MySqlConnection,
-    name: &str,
-) -> Result<Option<Row>, ServerCallError> {
-    sqlx::query_as::<_, Tuple>(AssertSqlSafe(format!(
-        "select name, kind, state from {REGISTRY}.databases where name = ?"
-    )))
-    .bind(name.to_owned())
-    .fetch_optional(conn)
-    .await
-    .map(|found| found.map(row))
-    .map_err(|e| ServerCallError::statement(Backend::MySql, "read the registry", e))
-}
-
 type RecordTuple = (
     String,
     Option<String>,
@@ -286,6 +272,44 @@ pub(crate) async fn set_fingerprint(
     fingerprint: &str,
 ) -> Result<(), ServerCallError> {
     set_column(conn, name, "fingerprint", fingerprint).await
+}
+
+/// Claims pooled database `name` (one of testbed's, whose claim lock the caller holds)
+/// in the registry, in one round trip and one commit: returns its state as it was,
+/// records its claim time `now` (see [`touch`]), and, when it was clean, records it
+/// dirty, so that a crash mid-test leaves it marked for a reset. Any other state is
+/// left for the caller to deal with.
+pub(crate) async fn claim_if_clean(
+    conn: &mut MySqlConnection,
+    name: &str,
+    now: u64,
+) -> Result<Option<State>, ServerCallError> {
+    debug_assert!(name.starts_with(crate::NAME_PREFIX));
+    let (clean, dirty) = (State::Clean.as_str(), State::Dirty.as_str());
+    let sql = format!(
+        "start transaction;
+         select cast(state as char) from {REGISTRY}.databases where name = '{name}';
+         update {REGISTRY}.databases set state = '{dirty}'
+          where name = '{name}' and state = '{clean}';
+         replace into {REGISTRY}.used (name, last_used) values ('{name}', {now});
+         commit"
+    );
+    let fail = |e| ServerCallError::statement(Backend::MySql, "claim in the registry", e);
+    let rows = sqlx::raw_sql(AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await;
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(error) => {
+            // The connection's next statements must not join the failed transaction.
+            let _ = sqlx::raw_sql("rollback").execute(&mut *conn).await;
+            return Err(fail(error));
+        }
+    };
+    rows.first()
+        .map(|row| sqlx::Row::try_get::<String, _>(row, 0).map(|state| State::parse(&state)))
+        .transpose()
+        .map_err(fail)
 }
 
 /// The statement that records pooled database `name` (one of testbed's) clean, for a
