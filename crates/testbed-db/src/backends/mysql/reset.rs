@@ -40,30 +40,7 @@ pub(super) async fn inspect(
     name: &str,
 ) -> Result<Used, ServerCallError> {
     debug_assert!(name.starts_with(crate::NAME_PREFIX));
-    let checksums: Vec<String> = template
-        .tables
-        .iter()
-        .flat_map(|table| {
-            let table = table.name.replace('`', "``");
-            [&template.name, name].map(|schema| format!("`{schema}`.`{table}`"))
-        })
-        .collect();
-    // Only with no other session on the database: one could hold a table locked (`LOCK
-    // TABLES ... WRITE`), which `CHECKSUM TABLE` would wait on for as long as it lives.
-    let checksum = if checksums.is_empty() {
-        String::new()
-    } else {
-        let statement = format!("checksum table {}", checksums.join(", "))
-            .replace('\\', "\\\\")
-            .replace('\'', "''");
-        format!(
-            "; set @testbed_checksum = if((select count(*) from information_schema.processlist
-                where db = '{name}' and id <> connection_id()) = 0, '{statement}', 'do 0');
-             prepare testbed_checksum from @testbed_checksum;
-             execute testbed_checksum;
-             deallocate prepare testbed_checksum"
-        )
-    };
+    let checksums = checksums_statements(template, name);
     let sql = format!(
         "{fingerprint_setup} {COUNTERS_SETUP}
          select 'fingerprint', {fingerprint}, cast(0 as unsigned)
@@ -71,7 +48,7 @@ pub(super) async fn inspect(
          select 'sessions', '', cast(count(*) as unsigned) from information_schema.processlist
            where db = '{name}' and id <> connection_id()
          union all
-         {counters}{checksum}",
+         {counters}{checksums}",
         fingerprint_setup = fingerprint::SETUP,
         fingerprint = fingerprint::expression(name),
         counters = counters_select(name, "'counter', "),
@@ -115,6 +92,35 @@ pub(super) async fn inspect(
         }
     }
     Ok(used)
+}
+
+/// The statements, each after a `;`, that return the `CHECKSUM TABLE` of each of
+/// `template`'s tables, in the template and in pooled database `name`, template first;
+/// nothing when another session is on `name`: one could hold a table locked (`LOCK
+/// TABLES ... WRITE`), which `CHECKSUM TABLE` would wait on for as long as it lives.
+/// The server decides, so this takes no round trip of its own.
+fn checksums_statements(template: &TemplateInfo, name: &str) -> String {
+    if template.tables.is_empty() {
+        return String::new();
+    }
+    let tables: Vec<String> = template
+        .tables
+        .iter()
+        .flat_map(|table| {
+            let table = table.name.replace('`', "``");
+            [&template.name, name].map(|schema| format!("`{schema}`.`{table}`"))
+        })
+        .collect();
+    let checksum = format!("checksum table {}", tables.join(", "))
+        .replace('\\', "\\\\")
+        .replace('\'', "''");
+    format!(
+        "; set @testbed_checksum = if((select count(*) from information_schema.processlist
+            where db = '{name}' and id <> connection_id()) = 0, '{checksum}', 'do 0');
+         prepare testbed_checksum from @testbed_checksum;
+         execute testbed_checksum;
+         deallocate prepare testbed_checksum"
+    )
 }
 
 /// A row of `CHECKSUM TABLE`: `<schema>.<table>` and its checksum (`None` when there is
