@@ -107,25 +107,24 @@ async fn a_recycled_database_comes_back_with_only_the_seed_rows() {
     // The next test in this process gets a pooled database back, reset.
     let scope = Scope::new("second");
     let again = OWN_POOL.mysql(&scope).await.unwrap();
-    let tags: i64 = sqlx::query_scalar("select count(*) from tags where name = 'from-first'")
-        .fetch_one(again.pool())
-        .await
-        .unwrap();
+    let tags = count(
+        again.pool(),
+        "select count(*) from tags where name = 'from-first'",
+    )
+    .await;
     assert_eq!(tags, 0);
-    let memberships: i64 = sqlx::query_scalar("select count(*) from memberships")
-        .fetch_one(again.pool())
-        .await
-        .unwrap();
+    let memberships = count(again.pool(), "select count(*) from memberships").await;
     assert_eq!(memberships, 1, "seed rows are restored");
     let ids: Vec<i64> = sqlx::query_scalar("select id from users order by id")
         .fetch_all(again.pool())
         .await
         .unwrap();
     assert_eq!(ids, seed_ids, "seed rows keep their ids");
-    let renamed: i64 = sqlx::query_scalar("select count(*) from users where name = 'Renamed'")
-        .fetch_one(again.pool())
-        .await
-        .unwrap();
+    let renamed = count(
+        again.pool(),
+        "select count(*) from users where name = 'Renamed'",
+    )
+    .await;
     assert_eq!(renamed, 0, "a seed row changed in place is restored");
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
@@ -133,21 +132,15 @@ async fn a_recycled_database_comes_back_with_only_the_seed_rows() {
 /// Used by one test only: a seeded table that refuses deletes, and two tables a test
 /// writes to (one with an auto-increment counter, one without).
 static UNTOUCHED: Database = Database::function("mysql untouched tables v1", |target| {
-    Box::pin(async move {
-        if let testbed_db::Target::MySql(conn) = target {
-            sqlx::raw_sql(
-                "create table kept (body text);
-                 insert into kept values ('seed');
-                 create trigger kept_stays before delete on kept for each row
-                   signal sqlstate '45000' set message_text = 'a row of kept was deleted';
-                 create table counted (id bigint not null auto_increment primary key, body text);
-                 create table plain (body text)",
-            )
-            .execute(conn)
-            .await?;
-        }
-        Ok(())
-    })
+    on_mysql(
+        target,
+        "create table kept (body text);
+         insert into kept values ('seed');
+         create trigger kept_stays before delete on kept for each row
+           signal sqlstate '45000' set message_text = 'a row of kept was deleted';
+         create table counted (id bigint not null auto_increment primary key, body text);
+         create table plain (body text)",
+    )
 });
 
 /// The reset touches only the tables whose rows or counter its test changed: `kept`,
@@ -332,10 +325,11 @@ async fn a_killed_runs_running_statement_is_ended_by_the_next_claimer() {
     assert_eq!(db.name(), name, "the free pooled database is reused");
     // Had it lived, it would have committed by now.
     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-    let late: i64 = sqlx::query_scalar("select count(*) from tags where name like 'late%'")
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
+    let late = count(
+        db.pool(),
+        "select count(*) from tags where name like 'late%'",
+    )
+    .await;
     assert_eq!(late, 0, "nothing of the killed run reached the next user");
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
@@ -395,16 +389,9 @@ async fn a_test_that_changes_the_schema_hands_on_the_templates_schema() {
     let scope = Scope::new("next user");
     let db = ALTERED.mysql(&scope).await.unwrap();
     assert_eq!(db.name(), name, "the first free database of the pool");
-    let pool = db.pool().clone();
-    let count = |sql: &'static str| {
-        let pool = pool.clone();
-        async move {
-            let n: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
-            n
-        }
-    };
     assert_eq!(
         count(
+            db.pool(),
             "select count(*) from information_schema.columns
              where table_schema = database() and table_name = 'tags' and column_name = 'colour'"
         )
@@ -414,6 +401,7 @@ async fn a_test_that_changes_the_schema_hands_on_the_templates_schema() {
     );
     assert_eq!(
         count(
+            db.pool(),
             "select count(*) from information_schema.tables
              where table_schema = database() and table_name in ('scratch', 'tag_names')"
         )
@@ -422,12 +410,12 @@ async fn a_test_that_changes_the_schema_hands_on_the_templates_schema() {
         "the added table and view are gone"
     );
     assert_eq!(
-        count("select count(*) from settings").await,
+        count(db.pool(), "select count(*) from settings").await,
         0,
         "settings is back"
     );
     assert_eq!(
-        count("select count(*) from tags").await,
+        count(db.pool(), "select count(*) from tags").await,
         2,
         "tags' seed rows"
     );
@@ -455,16 +443,10 @@ async fn a_test_that_changes_the_schema_hands_on_the_templates_schema() {
 
 /// Used by one test only: a table and a view of it, which a test replaces.
 static WITH_VIEW: Database = Database::function("mysql with a view v1", |target| {
-    Box::pin(async move {
-        if let testbed_db::Target::MySql(conn) = target {
-            sqlx::raw_sql(
-                "create table notes (body text); create view note_bodies as select body from notes",
-            )
-            .execute(conn)
-            .await?;
-        }
-        Ok(())
-    })
+    on_mysql(
+        target,
+        "create table notes (body text); create view note_bodies as select body from notes",
+    )
 });
 
 /// A change the table-by-table undo leaves alone (a view of the template's replaced)
@@ -510,14 +492,7 @@ async fn a_broken_migration_names_its_file_and_statement_on_mysql(scope: &Scope)
 
 /// A schema only the half-built template test uses.
 pub static HALF_BUILT: Database = Database::function("mysql half-built v1", |target| {
-    Box::pin(async move {
-        if let testbed_db::Target::MySql(conn) = target {
-            sqlx::raw_sql("create table wanted (id int)")
-                .execute(conn)
-                .await?;
-        }
-        Ok(())
-    })
+    on_mysql(target, "create table wanted (id int)")
 });
 
 #[testbed::test]
@@ -575,14 +550,27 @@ pub static SHRINKING: Database = Database::function("mysql shrinking v1", notes)
 
 /// A schema of one `notes (body text)` table, for tests that need rows and no more.
 fn notes(target: testbed_db::Target<'_>) -> crate::Build<'_> {
+    on_mysql(target, "create table notes (body text)")
+}
+
+/// A `Database::function` schema's build that runs `sql` on MySQL.
+fn on_mysql<'c>(target: testbed_db::Target<'c>, sql: &'static str) -> crate::Build<'c> {
     Box::pin(async move {
         if let testbed_db::Target::MySql(conn) = target {
-            sqlx::raw_sql("create table notes (body text)")
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
                 .execute(conn)
                 .await?;
         }
         Ok(())
     })
+}
+
+/// The one integer `sql` returns on `pool`.
+async fn count(pool: &sqlx::MySqlPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_one(pool)
+        .await
+        .unwrap()
 }
 
 /// The same decaying high-water mark as PostgreSQL's: a pool grown by a peak keeps its
@@ -768,10 +756,7 @@ async fn a_session_opened_from_the_url_and_kept_is_ended_before_the_reset() {
         sqlx::raw_sql("commit").execute(&mut kept).await.is_err(),
         "the kept session outlived the reset of {name}"
     );
-    let notes: i64 = sqlx::query_scalar("select count(*) from notes")
-        .fetch_one(again.pool())
-        .await
-        .unwrap();
+    let notes = count(again.pool(), "select count(*) from notes").await;
     assert_eq!(
         notes, 0,
         "nothing of the kept session reached the next test"

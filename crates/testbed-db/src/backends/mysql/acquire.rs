@@ -178,16 +178,7 @@ async fn prepare_claimed(
     // was last needed (pooled databases idle for long are dropped: see
     // `retention::idle_pooled`). One transaction: one commit, one log flush.
     let mut tx = conn.begin().await.map_err(fail("write the registry"))?;
-    registry::put(
-        &mut tx,
-        name,
-        &prepared.hash,
-        "pooled",
-        State::Dirty,
-        None,
-        None,
-    )
-    .await?;
+    registry::set_state(&mut tx, name, State::Dirty).await?;
     registry::touch(&mut tx, name, registry::now_millis()).await?;
     tx.commit().await.map_err(fail("write the registry"))?;
     Ok(true)
@@ -220,12 +211,6 @@ async fn release(
             if keep {
                 return registry::set_state(&mut conn, &name, State::Kept).await;
             }
-            let prepared_hash = name
-                .trim_start_matches(crate::owner::POOL_PREFIX)
-                .split('_')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
             let step = crate::trace::step("mysql inspect");
             let mut used = inspect(&mut conn, &template, &name).await?;
             step.end();
@@ -249,16 +234,7 @@ async fn release(
                 Ok(())
             } else {
                 // Rebuilt by whoever claims it next, off this test's clock.
-                registry::put(
-                    &mut conn,
-                    &name,
-                    &prepared_hash,
-                    "pooled",
-                    State::Building,
-                    None,
-                    None,
-                )
-                .await
+                registry::set_state(&mut conn, &name, State::Building).await
             }
         })
         .await;

@@ -22,6 +22,28 @@ pub(super) fn is_current(fingerprint: &str) -> bool {
 /// trip as [`expression`].
 pub(super) const SETUP: &str = "set session group_concat_max_len = 4294967295;";
 
+/// What the fingerprint reads of each row of one `information_schema` table, and in
+/// which order: shared with the table-by-table comparison in `repair`, so the two see
+/// the same schema.
+pub(super) struct Read {
+    /// The row as a JSON array, so no two schemas give the same text.
+    pub(super) each: &'static str,
+    /// The `order by` of the rows.
+    pub(super) order: &'static str,
+}
+
+/// What the fingerprint reads of each column (`information_schema.columns`).
+pub(super) const COLUMNS: Read = Read {
+    each: "json_array(table_name, column_name, column_type, is_nullable)",
+    order: "table_name, ordinal_position",
+};
+
+/// What the fingerprint reads of each index column (`information_schema.statistics`).
+pub(super) const INDEX_COLUMNS: Read = Read {
+    each: "json_array(table_name, index_name, column_name)",
+    order: "table_name, index_name, seq_in_index",
+};
+
 /// The SQL expression of database `database`'s fingerprint (one of testbed's databases).
 ///
 /// Each row goes in as a JSON array, so no two schemas give the same text to hash. The
@@ -31,16 +53,16 @@ pub(super) fn expression(database: &str) -> String {
     debug_assert!(database.starts_with(crate::NAME_PREFIX));
     format!(
         "concat('{FORMAT}', left(sha2(concat(
-           coalesce((select group_concat(
-               json_array(table_name, column_name, column_type, is_nullable)
-               order by table_name, ordinal_position separator ',')
+           coalesce((select group_concat({column} order by {column_order} separator ',')
              from information_schema.columns where table_schema = '{database}'), ''),
            ';',
-           coalesce((select group_concat(
-               json_array(table_name, index_name, column_name)
-               order by table_name, index_name, seq_in_index separator ',')
+           coalesce((select group_concat({index} order by {index_order} separator ',')
              from information_schema.statistics where table_schema = '{database}'), '')
          ), 256), {hex}))",
+        column = COLUMNS.each,
+        column_order = COLUMNS.order,
+        index = INDEX_COLUMNS.each,
+        index_order = INDEX_COLUMNS.order,
         hex = 64 - FORMAT.len(),
     )
 }

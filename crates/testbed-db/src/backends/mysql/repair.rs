@@ -21,7 +21,8 @@ use crate::ServerCallError;
 const BASE_TABLE: &str = "BASE TABLE";
 
 /// One table, view or sequence of a database, as the fingerprint sees it: its kind, and
-/// hashes of its columns and of its indexes.
+/// hashes of its columns and of its indexes, read as the fingerprint reads them
+/// ([`fingerprint::COLUMNS`], [`fingerprint::INDEX_COLUMNS`]).
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Shape {
     kind: String,
@@ -45,17 +46,19 @@ async fn shapes(
            from information_schema.tables where table_schema in ({schemas})
          union all
          select 'columns', cast(table_schema as char), cast(table_name as char),
-                sha2(group_concat(json_array(column_name, column_type, is_nullable)
-                                  order by ordinal_position separator ','), 256)
+                sha2(group_concat({column} order by {column_order} separator ','), 256)
            from information_schema.columns where table_schema in ({schemas})
           group by table_schema, table_name
          union all
          select 'indexes', cast(table_schema as char), cast(table_name as char),
-                sha2(group_concat(json_array(index_name, column_name)
-                                  order by index_name, seq_in_index separator ','), 256)
+                sha2(group_concat({index} order by {index_order} separator ','), 256)
            from information_schema.statistics where table_schema in ({schemas})
           group by table_schema, table_name",
         setup = fingerprint::SETUP,
+        column = fingerprint::COLUMNS.each,
+        column_order = fingerprint::COLUMNS.order,
+        index = fingerprint::INDEX_COLUMNS.each,
+        index_order = fingerprint::INDEX_COLUMNS.order,
     );
     let rows = sqlx::raw_sql(AssertSqlSafe(sql))
         .fetch_all(&mut *conn)
