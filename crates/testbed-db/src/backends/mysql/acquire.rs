@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use sqlx::pool::PoolConnection;
-use sqlx::{Connection, MySql, MySqlConnection};
+use sqlx::{MySql, MySqlConnection};
 use testbed::{Outcome, Scope};
 
 use super::registry::{self, State};
@@ -174,13 +174,9 @@ async fn prepare_claimed(
         .await?;
         build_database(server, conn, prepared, name).await?;
     }
-    // Dirty from now on, so a crash mid-test leaves it marked for a reset; and when it
-    // was last needed (pooled databases idle for long are dropped: see
-    // `retention::idle_pooled`). One transaction: one commit, one log flush.
-    let mut tx = conn.begin().await.map_err(fail("write the registry"))?;
-    registry::set_state(&mut tx, name, State::Dirty).await?;
-    registry::touch(&mut tx, name, registry::now_millis()).await?;
-    tx.commit().await.map_err(fail("write the registry"))?;
+    // Dirty from now on, so a crash mid-test leaves it marked for a reset (its claim
+    // time was recorded by `claim_if_clean`).
+    registry::set_state(conn, name, State::Dirty).await?;
     Ok(true)
 }
 
