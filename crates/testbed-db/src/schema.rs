@@ -338,8 +338,11 @@ enum PreparedSchema {
 
 /// Bumped when the way templates are built changes (v2: PostgreSQL templates record
 /// their objects, for undoing a test's schema additions; v4: their fingerprint reads raw
-/// catalog columns and object ids, and their rows are recorded table by table).
-const LAYOUT: &str = "testbed-db template v4";
+/// catalog columns and object ids, and their rows are recorded table by table; v5:
+/// their fingerprint and objects cover triggers, functions, types, rules, policies and
+/// extensions too). A broker serves only clients of its own layout: see
+/// `broker::settings::socket_path`.
+pub(crate) const LAYOUT: &str = "testbed-db template v5";
 
 impl Prepared {
     fn new(database: &Database, backend: Backend) -> Result<Self, SchemaLoadError> {

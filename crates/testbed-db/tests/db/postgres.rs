@@ -582,6 +582,130 @@ async fn a_tests_schema_additions_are_undone_and_its_database_recycled() {
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 
+/// A table with a trigger of the template's, which ends every body with a full stop,
+/// and a function of the template's; each test that changes them has its own.
+fn stamped(target: testbed_db::Target<'_>) -> Build<'_> {
+    Box::pin(async move {
+        if let testbed_db::Target::Postgres(conn) = target {
+            sqlx::raw_sql(
+                "create table notes (body text);
+                 create function shout(t text) returns text language sql as $$ select upper(t) $$;
+                 create function stamp() returns trigger language plpgsql
+                   as $$ begin new.body := new.body || '.'; return new; end $$;
+                 create trigger notes_stamp before insert on notes
+                   for each row execute function stamp();",
+            )
+            .execute(conn)
+            .await?;
+        }
+        Ok(())
+    })
+}
+
+static ROUTINES_ADDED: Database = Database::function("routines added v1", stamped);
+static ROUTINES_CHANGED: Database = Database::function("routines changed v1", stamped);
+
+/// What a test's `body` insert into `notes` stores.
+async fn stored(pool: &sqlx::PgPool, body: &str) -> String {
+    sqlx::query_scalar("insert into notes values ($1) returning body")
+        .bind(body)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// Triggers, functions, procedures, types, domains and extensions a test adds are
+/// dropped with its other additions: the next test gets the template's schema, on the
+/// same database. (`citext` comes with PostgreSQL's server package.)
+#[testbed::test]
+async fn a_tests_triggers_routines_and_types_are_undone() {
+    require_postgres().await;
+    let scope = Scope::new("adds routines");
+    let db = ROUTINES_ADDED.postgres(&scope).await.unwrap();
+    sqlx::raw_sql(
+        "create function tamper() returns trigger language plpgsql
+           as $$ begin new.body := 'tampered'; return new; end $$;
+         create trigger notes_tamper before insert on notes
+           for each row execute function tamper();
+         create function helper() returns int language sql as 'select 1';
+         create procedure tidy() language sql as 'select 1';
+         create type mood as enum ('ok', 'not ok');
+         create domain positive as int check (value > 0);
+         create table moods (m mood, p positive);
+         create trigger moods_tamper before insert on moods
+           for each row execute function tamper();
+         create function describe(m mood) returns text language sql as $$ select m::text $$;
+         create extension citext;",
+    )
+    .execute(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(stored(db.pool(), "a").await, "tampered");
+    let name = db.name().to_owned();
+    drop(db);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+    assert!(exists(&name).await, "{name} was dropped, not undone");
+    let scope = Scope::new("after");
+    let db = ROUTINES_ADDED.postgres(&scope).await.unwrap();
+    assert_eq!(db.name(), name);
+    assert_eq!(
+        stored(db.pool(), "a").await,
+        "a.",
+        "only the template's trigger"
+    );
+    let routines = "select count(*) from pg_proc where proname in ('tamper', 'helper', 'tidy')";
+    assert_eq!(count(db.pool(), routines).await, 0);
+    let types = "select count(*) from pg_type where typname in ('mood', 'positive', 'citext')";
+    assert_eq!(count(db.pool(), types).await, 0);
+    // Adding them again works: nothing of the first test's is in the way.
+    sqlx::raw_sql("create function helper() returns int language sql as 'select 1'; create type mood as enum ('ok');")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    drop(db);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}
+
+/// A test that changes the template's own functions or triggers in place (same names,
+/// same object ids), or its tables' policies, row-level security or grants, gets its
+/// database dropped: the next test gets them as the template made them.
+#[testbed::test]
+async fn a_tests_change_to_a_template_routine_or_trigger_is_not_handed_on() {
+    require_postgres().await;
+    for change in [
+        "create or replace function shout(t text) returns text language sql as $$ select lower(t) $$",
+        "create or replace function stamp() returns trigger language plpgsql \
+           as $$ begin new.body := new.body || '!'; return new; end $$",
+        "alter table notes disable trigger notes_stamp",
+        "create policy everything on notes using (true)",
+        "alter table notes enable row level security",
+        "grant select on notes to public",
+        "drop trigger notes_stamp on notes; \
+         create trigger notes_stamp before insert on notes for each row execute function stamp()",
+    ] {
+        let scope = Scope::new("changes");
+        let db = ROUTINES_CHANGED.postgres(&scope).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(change.to_owned()))
+            .execute(db.pool())
+            .await
+            .unwrap();
+        let name = db.name().to_owned();
+        drop(db);
+        scope.finish_async(Outcome::Passed).await.unwrap();
+        assert!(dropped(&name).await, "{name} was recycled after `{change}`");
+        let scope = Scope::new("after");
+        let db = ROUTINES_CHANGED.postgres(&scope).await.unwrap();
+        let shouted: String = sqlx::query_scalar("select shout('a')")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(shouted, "A");
+        assert_eq!(stored(db.pool(), "a").await, "a.");
+        drop(db);
+        scope.finish_async(Outcome::Passed).await.unwrap();
+    }
+}
+
 static QUIETLY_RENAMED: Database = Database::function("quietly renamed v1", things);
 
 /// A database this process resets again is checked by its catalog's rows and their

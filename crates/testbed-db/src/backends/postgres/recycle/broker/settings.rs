@@ -39,14 +39,21 @@ pub const BROKER_SOCKET_ENV: &str = "TESTBED_BROKER_SOCKET";
 /// The broker's socket for the configured server: [`BROKER_SOCKET_ENV`], else under
 /// testbed-db's directory in the temporary directory (a Unix socket's path must be
 /// short; the leak checks leave testbed-db's directory alone), named after the user,
-/// the server's URL and this version of testbed-db.
+/// the server's URL, this version of testbed-db and its templates' layout
+/// ([`LAYOUT`](crate::schema::LAYOUT)): a broker of another build of the same version
+/// that reads templates another way (a fingerprint of other parts) would find every
+/// database changed, and clone it again.
 pub(crate) fn socket_path() -> PathBuf {
     if let Some(socket) = std::env::var_os(BROKER_SOCKET_ENV).filter(|s| !s.is_empty()) {
         return socket.into();
     }
     use sha2::{Digest, Sha256};
     let url = std::env::var(crate::backends::postgres::POSTGRES_URL_ENV).unwrap_or_default();
-    let key = format!("{url}\n{}\n{PROTOCOL}", env!("CARGO_PKG_VERSION"));
+    let key = format!(
+        "{url}\n{}\n{PROTOCOL}\n{}",
+        env!("CARGO_PKG_VERSION"),
+        crate::schema::LAYOUT
+    );
     let digest = Sha256::digest(key.as_bytes());
     let uid = crate::backends::postgres::cluster::euid().unwrap_or_default();
     std::env::temp_dir()
