@@ -441,6 +441,175 @@ async fn a_test_that_changes_the_schema_hands_on_the_templates_schema() {
     admin.close().await;
 }
 
+/// A table with a trigger of the template's, which ends every body with a full stop, a
+/// view of it and a function of the template's; each test that changes them has its own.
+const STAMPED: &str = "create table notes (body text);
+    create trigger notes_stamp before insert on notes
+      for each row set new.body = concat(new.body, '.');
+    create view loud as select upper(body) as body from notes;
+    create function shout(t text) returns text deterministic return upper(t)";
+static ROUTINES_ADDED: Database = Database::function("mysql routines added v1", |target| {
+    on_mysql(target, STAMPED)
+});
+static ROUTINES_CHANGED: Database = Database::function("mysql routines changed v1", |target| {
+    on_mysql(target, STAMPED)
+});
+
+/// What a test's `body` insert into `notes` stores.
+async fn stored(pool: &sqlx::MySqlPool, body: &str) -> String {
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::query("insert into notes values (?)")
+        .bind(body)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query_scalar("select cast(body as char) from notes order by body desc limit 1")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap()
+}
+
+/// Triggers, functions, procedures and events a test adds are dropped with its other
+/// additions: the next test gets the template's schema, on the same database, not
+/// rebuilt.
+#[testbed::test]
+async fn a_tests_triggers_and_routines_are_undone() {
+    require_mysql().await;
+    let admin = sqlx::MySqlPool::connect(&admin_url()).await.unwrap();
+    let scope = Scope::new("adds routines");
+    let db = ROUTINES_ADDED.mysql(&scope).await.unwrap();
+    let name = db.name().to_owned();
+    let notes_id = table_id(&admin, &name, "notes").await;
+    sqlx::raw_sql(
+        "create trigger notes_tamper before insert on notes
+           for each row set new.body = 'tampered';
+         create function helper() returns int deterministic return 1;
+         create procedure tidy() select 1;
+         create event nightly on schedule every 1 day disable do select 1;
+         create table moods (m int);
+         create trigger moods_set before insert on moods for each row set new.m = 1",
+    )
+    .execute(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(stored(db.pool(), "a").await, "tampered");
+    drop(db);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+    assert_eq!(registry_state(&name).await, "clean", "handed on clean");
+    assert_eq!(
+        table_id(&admin, &name, "notes").await,
+        notes_id,
+        "not rebuilt"
+    );
+
+    let scope = Scope::new("next user");
+    let db = ROUTINES_ADDED.mysql(&scope).await.unwrap();
+    assert_eq!(db.name(), name, "the first free database of the pool");
+    assert_eq!(
+        stored(db.pool(), "a").await,
+        "a.",
+        "only the template's trigger"
+    );
+    let routines = "select count(*) from information_schema.routines
+                    where routine_schema = database() and routine_name <> 'shout'";
+    assert_eq!(count(db.pool(), routines).await, 0);
+    let events = "select count(*) from information_schema.events where event_schema = database()";
+    assert_eq!(count(db.pool(), events).await, 0);
+    let triggers = "select count(*) from information_schema.triggers
+                    where trigger_schema = database()";
+    assert_eq!(count(db.pool(), triggers).await, 1);
+    drop(db);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+    admin.close().await;
+}
+
+/// A test that changes the template's own trigger, view or function, keeping their
+/// names and columns, hands on the template's: the next test gets them as the template
+/// made them. So does one that changes a table with a trigger of the template's, which
+/// making the table again would lose.
+#[testbed::test]
+async fn a_tests_change_to_a_template_trigger_view_or_routine_is_not_handed_on() {
+    require_mysql().await;
+    for change in [
+        "drop trigger notes_stamp; create trigger notes_stamp before insert on notes \
+           for each row set new.body = concat(new.body, '!')",
+        "create or replace view loud as select lower(body) as body from notes",
+        "drop function shout; create function shout(t text) returns text deterministic \
+           return lower(t)",
+        "alter table notes add column extra int",
+    ] {
+        let scope = Scope::new("changes");
+        let db = ROUTINES_CHANGED.mysql(&scope).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(change.to_owned()))
+            .execute(db.pool())
+            .await
+            .unwrap();
+        drop(db);
+        scope.finish_async(Outcome::Passed).await.unwrap();
+        let scope = Scope::new("after");
+        let db = ROUTINES_CHANGED.mysql(&scope).await.unwrap();
+        assert_eq!(stored(db.pool(), "a").await, "a.", "after `{change}`");
+        let loud: String = sqlx::query_scalar("select cast(body as char) from loud")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(loud, "A.", "after `{change}`");
+        let shouted: String = sqlx::query_scalar("select cast(shout('a') as char)")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(shouted, "A", "after `{change}`");
+        drop(db);
+        scope.finish_async(Outcome::Passed).await.unwrap();
+    }
+}
+
+/// Used by one test only: a table whose foreign key and check a test drops.
+static CONSTRAINED: Database = Database::function("mysql constrained v1", |target| {
+    on_mysql(
+        target,
+        "create table owners (id int primary key);
+         create table pets (id int primary key, owner_id int not null, legs int,
+                            constraint pets_owner foreign key (owner_id) references owners (id),
+                            constraint pets_legs check (legs >= 0))",
+    )
+});
+
+/// A foreign key or a check a test drops (the foreign key's index stays, so the
+/// columns and indexes are as they were) is back for the next test.
+#[testbed::test]
+async fn a_dropped_constraint_is_not_handed_on() {
+    require_mysql().await;
+    for change in [
+        "alter table pets drop foreign key pets_owner",
+        "alter table pets drop constraint pets_legs",
+    ] {
+        let scope = Scope::new("drops a constraint");
+        let db = CONSTRAINED.mysql(&scope).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(change))
+            .execute(db.pool())
+            .await
+            .unwrap();
+        let name = db.name().to_owned();
+        drop(db);
+        scope.finish_async(Outcome::Passed).await.unwrap();
+        let scope = Scope::new("next user");
+        let db = CONSTRAINED.mysql(&scope).await.unwrap();
+        assert_eq!(db.name(), name, "the first free database of the pool");
+        for refused in [
+            "insert into pets values (1, 99, 4)",
+            "insert into owners values (1); insert into pets values (2, 1, -1)",
+        ] {
+            let inserted = sqlx::raw_sql(sqlx::AssertSqlSafe(refused))
+                .execute(db.pool())
+                .await;
+            assert!(inserted.is_err(), "`{refused}` passed after `{change}`");
+        }
+        drop(db);
+        scope.finish_async(Outcome::Passed).await.unwrap();
+    }
+}
+
 /// Used by one test only: a table and a view of it, which a test replaces.
 static WITH_VIEW: Database = Database::function("mysql with a view v1", |target| {
     on_mysql(
