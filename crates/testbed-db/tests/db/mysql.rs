@@ -524,8 +524,8 @@ async fn a_tests_triggers_and_routines_are_undone() {
 }
 
 /// A test that changes the template's own trigger, view or function, keeping their
-/// names and columns, hands on the template's: the next test gets them as the template
-/// made them. So does one that changes a table with a trigger of the template's, which
+/// names and columns, or a column's default or collation, hands on the template's: the
+/// next test gets them as the template made them. So does one that changes a table with a trigger of the template's, which
 /// making the table again would lose.
 #[testbed::test]
 async fn a_tests_change_to_a_template_trigger_view_or_routine_is_not_handed_on() {
@@ -537,6 +537,8 @@ async fn a_tests_change_to_a_template_trigger_view_or_routine_is_not_handed_on()
         "drop function shout; create function shout(t text) returns text deterministic \
            return lower(t)",
         "alter table notes add column extra int",
+        "alter table notes alter column body set default 'x'",
+        "alter table notes modify body text collate utf8mb4_bin",
     ] {
         let scope = Scope::new("changes");
         let db = ROUTINES_CHANGED.mysql(&scope).await.unwrap();
@@ -559,6 +561,10 @@ async fn a_tests_change_to_a_template_trigger_view_or_routine_is_not_handed_on()
             .await
             .unwrap();
         assert_eq!(shouted, "A", "after `{change}`");
+        let column = "select count(*) from information_schema.columns
+                      where table_schema = database() and table_name = 'notes'
+                        and (column_default <> 'NULL' or collation_name like '%bin')";
+        assert_eq!(count(db.pool(), column).await, 0, "after `{change}`");
         drop(db);
         scope.finish_async(Outcome::Passed).await.unwrap();
     }

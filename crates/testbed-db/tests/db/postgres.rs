@@ -706,6 +706,44 @@ async fn a_tests_change_to_a_template_routine_or_trigger_is_not_handed_on() {
     }
 }
 
+static OPTIONS_CHANGED: Database = Database::function("options changed v1", counted);
+
+/// Changes that keep every object, its id and its columns' types, but not a column's
+/// collation or a sequence's options, are told too.
+#[testbed::test]
+async fn a_tests_change_to_a_collation_or_a_sequences_options_is_not_handed_on() {
+    require_postgres().await;
+    for change in [
+        "alter sequence counted_id_seq increment by 10",
+        r#"alter table counted alter column body type text collate "C""#,
+    ] {
+        let scope = Scope::new("changes");
+        let db = OPTIONS_CHANGED.postgres(&scope).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(change.to_owned()))
+            .execute(db.pool())
+            .await
+            .unwrap();
+        let name = db.name().to_owned();
+        drop(db);
+        scope.finish_async(Outcome::Passed).await.unwrap();
+        assert!(dropped(&name).await, "{name} was recycled after `{change}`");
+        let scope = Scope::new("after");
+        let db = OPTIONS_CHANGED.postgres(&scope).await.unwrap();
+        let ids: Vec<i32> =
+            sqlx::query_scalar("insert into counted (body) values ('a'), ('b') returning id")
+                .fetch_all(db.pool())
+                .await
+                .unwrap();
+        assert_eq!(ids, [1, 2], "after `{change}`");
+        let collated = "select count(*) from pg_attribute \
+                        where attrelid = 'counted'::regclass \
+                          and attcollation = (select oid from pg_collation where collname = 'C')";
+        assert_eq!(count(db.pool(), collated).await, 0, "after `{change}`");
+        drop(db);
+        scope.finish_async(Outcome::Passed).await.unwrap();
+    }
+}
+
 static QUIETLY_RENAMED: Database = Database::function("quietly renamed v1", things);
 
 /// A database this process resets again is checked by its catalog's rows and their

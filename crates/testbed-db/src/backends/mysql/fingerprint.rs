@@ -1,5 +1,5 @@
 //! The schema fingerprint of a MySQL database: a hash of its tables' columns (name,
-//! type, nullability), indexes and constraints (name and kind), its views' queries, and
+//! type, nullability, default, collation, `extra`: auto-increment, generated), indexes and constraints (name and kind), its views' queries, and
 //! its triggers, routines and events, each with its definition; it tells whether a test
 //! changed the schema of its
 //! pooled database. The server computes it, in one round trip that returns one short
@@ -75,7 +75,8 @@ pub(super) const PARTS: [Part; 8] = [
         from: "columns",
         schema: "table_schema",
         object: "table_name",
-        each: "json_array(table_name, column_name, column_type, is_nullable)",
+        each: "json_array(table_name, column_name, column_type, is_nullable, \
+               column_default, extra, collation_name)",
         order: "table_name, ordinal_position",
     },
     Part {

@@ -16,13 +16,14 @@ pub(super) const USER_NAMESPACES: &str = "select oid from pg_namespace where nsp
 /// The fingerprint's query: the user schemas, their relations (tables, views, indexes,
 /// sequences) with their columns and column defaults, and their constraints, each by
 /// its object id and the catalog columns an `ALTER` can change in place (a relation's
-/// row-level security switches and grants among them); and their
+/// row-level security switches and grants, a sequence's options among them); and their
 /// triggers, functions and procedures, types (enums and their values, domains, ranges),
 /// rewrite rules (a view's query among them), row-level policies and extensions.
 ///
 /// A clone has the template's object ids, so a test that drops an object and makes it
 /// again, even the same, changes the fingerprint, as does any addition, removal, rename
-/// or change of a column's type, nullability, identity or default. The objects of the
+/// or change of a column's type, collation, nullability, identity or default, or of a
+/// sequence's options. The objects of the
 /// second kind are changed in place by statements that keep their ids (`CREATE OR
 /// REPLACE FUNCTION`, `CREATE OR REPLACE VIEW`, `ALTER TABLE ... DISABLE TRIGGER`):
 /// their rows are read with the id of the transaction that wrote them (`xmin`), which
@@ -44,8 +45,9 @@ pub(crate) fn fingerprint_sql() -> String {
            select concat_ws(' ', 'r', c.oid, c.relnamespace, c.relname, c.relkind,
                             c.relpersistence, c.relrowsecurity, c.relforcerowsecurity, c.relacl,
                             (select string_agg(concat_ws(' ', attnum, attname, atttypid,
-                                                         atttypmod, attnotnull, attidentity,
-                                                         attgenerated), ',' order by attnum)
+                                                         atttypmod, attcollation, attnotnull,
+                                                         attidentity, attgenerated),
+                                               ',' order by attnum)
                                from pg_attribute
                                where attrelid = c.oid and attnum > 0 and not attisdropped),
                             (select string_agg(concat_ws(' ', oid, adnum), ',' order by adnum)
@@ -55,6 +57,10 @@ pub(crate) fn fingerprint_sql() -> String {
            select concat_ws(' ', 'c', oid, conrelid, contypid, conname, contype, condeferrable,
                             condeferred, convalidated)
              from pg_constraint where connamespace in ({USER_NAMESPACES})
+           union all
+           select concat_ws(' ', 's', seqrelid, seqtypid, seqstart, seqincrement, seqmax,
+                            seqmin, seqcache, seqcycle)
+             from pg_sequence where seqrelid >= {FIRST_USER_OID}
            union all
            select concat_ws(' ', 't', oid, tgrelid, tgname, xmin)
              from pg_trigger where not tgisinternal
@@ -226,7 +232,8 @@ pub(crate) struct SchemaMark {
 /// the schema alone.
 ///
 /// Every column the fingerprint reads is in a row of `pg_namespace`, `pg_class`,
-/// `pg_attribute`, `pg_attrdef`, `pg_constraint`, `pg_trigger`, `pg_proc`, `pg_type`,
+/// `pg_attribute`, `pg_attrdef`, `pg_constraint`, `pg_sequence`, `pg_trigger`, `pg_proc`,
+/// `pg_type`,
 /// `pg_enum`, `pg_rewrite`, `pg_policy` or `pg_extension`, and a statement that changes such a
 /// row writes a new version of it, stamped with its transaction's id (`xmin`); one that
 /// removes a row lowers their count. Only `VACUUM`'s statistics and flags are written
@@ -303,6 +310,7 @@ fn check_sql(server_version: i32) -> String {
             ),
             catalog("pg_attrdef", ""),
             catalog("pg_constraint", ""),
+            catalog("pg_sequence", ""),
             catalog("pg_trigger", ""),
             catalog("pg_proc", &format!(" where oid >= {FIRST_USER_OID}")),
             catalog("pg_type", &format!(" where oid >= {FIRST_USER_OID}")),
