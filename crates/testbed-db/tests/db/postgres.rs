@@ -709,13 +709,15 @@ async fn a_tests_change_to_a_template_routine_or_trigger_is_not_handed_on() {
 static OPTIONS_CHANGED: Database = Database::function("options changed v1", counted);
 
 /// Changes that keep every object, its id and its columns' types, but not a column's
-/// collation or a sequence's options, are told too.
+/// collation or grants, a table's owner or a sequence's options, are told too.
 #[testbed::test]
-async fn a_tests_change_to_a_collation_or_a_sequences_options_is_not_handed_on() {
+async fn a_tests_change_to_a_collation_owner_grant_or_sequence_option_is_not_handed_on() {
     require_postgres().await;
     for change in [
         "alter sequence counted_id_seq increment by 10",
         r#"alter table counted alter column body type text collate "C""#,
+        "alter table counted owner to pg_database_owner",
+        "grant select (body) on counted to public",
     ] {
         let scope = Scope::new("changes");
         let db = OPTIONS_CHANGED.postgres(&scope).await.unwrap();
@@ -739,6 +741,15 @@ async fn a_tests_change_to_a_collation_or_a_sequences_options_is_not_handed_on()
                         where attrelid = 'counted'::regclass \
                           and attcollation = (select oid from pg_collation where collname = 'C')";
         assert_eq!(count(db.pool(), collated).await, 0, "after `{change}`");
+        let owned_or_granted = "select count(*) from pg_class c \
+                                join pg_attribute a on a.attrelid = c.oid \
+                                where c.relname = 'counted' and (a.attacl is not null \
+                                  or c.relowner = 'pg_database_owner'::regrole)";
+        assert_eq!(
+            count(db.pool(), owned_or_granted).await,
+            0,
+            "after `{change}`"
+        );
         drop(db);
         scope.finish_async(Outcome::Passed).await.unwrap();
     }

@@ -16,7 +16,8 @@ pub(super) const USER_NAMESPACES: &str = "select oid from pg_namespace where nsp
 /// The fingerprint's query: the user schemas, their relations (tables, views, indexes,
 /// sequences) with their columns and column defaults, and their constraints, each by
 /// its object id and the catalog columns an `ALTER` can change in place (a relation's
-/// row-level security switches and grants, a sequence's options among them); and their
+/// owner, row-level security switches and grants, a column's grants, a sequence's
+/// options among them); and their
 /// triggers, functions and procedures, types (enums and their values, domains, ranges),
 /// rewrite rules (a view's query among them), row-level policies and extensions.
 ///
@@ -43,10 +44,11 @@ pub(crate) fn fingerprint_sql() -> String {
              from pg_namespace where oid in ({USER_NAMESPACES})
            union all
            select concat_ws(' ', 'r', c.oid, c.relnamespace, c.relname, c.relkind,
-                            c.relpersistence, c.relrowsecurity, c.relforcerowsecurity, c.relacl,
+                            c.relpersistence, c.relowner, c.relrowsecurity,
+                            c.relforcerowsecurity, c.relacl,
                             (select string_agg(concat_ws(' ', attnum, attname, atttypid,
                                                          atttypmod, attcollation, attnotnull,
-                                                         attidentity, attgenerated),
+                                                         attidentity, attgenerated, attacl),
                                                ',' order by attnum)
                                from pg_attribute
                                where attrelid = c.oid and attnum > 0 and not attisdropped),
