@@ -540,14 +540,7 @@ async fn a_tests_change_to_a_template_trigger_view_or_routine_is_not_handed_on()
         "alter table notes alter column body set default 'x'",
         "alter table notes modify body text collate utf8mb4_bin",
     ] {
-        let scope = Scope::new("changes");
-        let db = ROUTINES_CHANGED.mysql(&scope).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(change.to_owned()))
-            .execute(db.pool())
-            .await
-            .unwrap();
-        drop(db);
-        scope.finish_async(Outcome::Passed).await.unwrap();
+        run_in_a_test(&ROUTINES_CHANGED, change).await;
         let scope = Scope::new("after");
         let db = ROUTINES_CHANGED.mysql(&scope).await.unwrap();
         assert_eq!(stored(db.pool(), "a").await, "a.", "after `{change}`");
@@ -570,6 +563,21 @@ async fn a_tests_change_to_a_template_trigger_view_or_routine_is_not_handed_on()
     }
 }
 
+/// Runs `sql` in a test of its own, which passes, on a database of `database`; the
+/// database's name.
+async fn run_in_a_test(database: &Database, sql: &str) -> String {
+    let scope = Scope::new("changes");
+    let db = database.mysql(&scope).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let name = db.name().to_owned();
+    drop(db);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+    name
+}
+
 /// Used by one test only: a table whose foreign key and check a test drops.
 static CONSTRAINED: Database = Database::function("mysql constrained v1", |target| {
     on_mysql(
@@ -590,15 +598,7 @@ async fn a_dropped_constraint_is_not_handed_on() {
         "alter table pets drop foreign key pets_owner",
         "alter table pets drop constraint pets_legs",
     ] {
-        let scope = Scope::new("drops a constraint");
-        let db = CONSTRAINED.mysql(&scope).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(change))
-            .execute(db.pool())
-            .await
-            .unwrap();
-        let name = db.name().to_owned();
-        drop(db);
-        scope.finish_async(Outcome::Passed).await.unwrap();
+        let name = run_in_a_test(&CONSTRAINED, change).await;
         let scope = Scope::new("next user");
         let db = CONSTRAINED.mysql(&scope).await.unwrap();
         assert_eq!(db.name(), name, "the first free database of the pool");

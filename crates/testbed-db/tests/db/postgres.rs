@@ -502,6 +502,21 @@ async fn a_recycled_database_whose_template_objects_changed_is_dropped() {
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 
+/// Runs `sql` in a test of its own, which passes, on a database of `database`; the
+/// database's name.
+async fn run_in_a_test(database: &Database, sql: &str) -> String {
+    let scope = Scope::new("changes");
+    let db = database.postgres(&scope).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let name = db.name().to_owned();
+    drop(db);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+    name
+}
+
 static REMADE: Database = Database::function("remade v1", things);
 
 /// Changes that leave every object's name and type as it was, which only the
@@ -513,14 +528,7 @@ async fn a_template_object_made_again_or_given_a_default_is_not_recycled() {
         "drop table things; create table things (id int primary key)",
         "alter table things alter column id set default 7",
     ] {
-        let scope = Scope::new("changes");
-        let db = REMADE.postgres(&scope).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(change.to_owned()))
-            .execute(db.pool())
-            .await
-            .unwrap();
-        let name = db.name().to_owned();
-        scope.finish_async(Outcome::Passed).await.unwrap();
+        let name = run_in_a_test(&REMADE, change).await;
         assert!(dropped(&name).await, "{name} was recycled after `{change}`");
     }
     let scope = Scope::new("after");
@@ -683,15 +691,7 @@ async fn a_tests_change_to_a_template_routine_or_trigger_is_not_handed_on() {
         "drop trigger notes_stamp on notes; \
          create trigger notes_stamp before insert on notes for each row execute function stamp()",
     ] {
-        let scope = Scope::new("changes");
-        let db = ROUTINES_CHANGED.postgres(&scope).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(change.to_owned()))
-            .execute(db.pool())
-            .await
-            .unwrap();
-        let name = db.name().to_owned();
-        drop(db);
-        scope.finish_async(Outcome::Passed).await.unwrap();
+        let name = run_in_a_test(&ROUTINES_CHANGED, change).await;
         assert!(dropped(&name).await, "{name} was recycled after `{change}`");
         let scope = Scope::new("after");
         let db = ROUTINES_CHANGED.postgres(&scope).await.unwrap();
@@ -719,15 +719,7 @@ async fn a_tests_change_to_a_collation_owner_grant_or_sequence_option_is_not_han
         "alter table counted owner to pg_database_owner",
         "grant select (body) on counted to public",
     ] {
-        let scope = Scope::new("changes");
-        let db = OPTIONS_CHANGED.postgres(&scope).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(change.to_owned()))
-            .execute(db.pool())
-            .await
-            .unwrap();
-        let name = db.name().to_owned();
-        drop(db);
-        scope.finish_async(Outcome::Passed).await.unwrap();
+        let name = run_in_a_test(&OPTIONS_CHANGED, change).await;
         assert!(dropped(&name).await, "{name} was recycled after `{change}`");
         let scope = Scope::new("after");
         let db = OPTIONS_CHANGED.postgres(&scope).await.unwrap();

@@ -233,11 +233,9 @@ pub(crate) struct SchemaMark {
 /// the server's time, half of what a read-only test costs it) after a test that left
 /// the schema alone.
 ///
-/// Every column the fingerprint reads is in a row of `pg_namespace`, `pg_class`,
-/// `pg_attribute`, `pg_attrdef`, `pg_constraint`, `pg_sequence`, `pg_trigger`, `pg_proc`,
-/// `pg_type`,
-/// `pg_enum`, `pg_rewrite`, `pg_policy` or `pg_extension`, and a statement that changes such a
-/// row writes a new version of it, stamped with its transaction's id (`xmin`); one that
+/// Every column the fingerprint reads is in a row of one of [`CHECKED_CATALOGS`], and
+/// a statement that changes such a row writes a new version of it, stamped with its
+/// transaction's id (`xmin`); one that
 /// removes a row lowers their count. Only `VACUUM`'s statistics and flags are written
 /// in place, none of which the fingerprint reads. So if these catalogs hold as many rows
 /// as at the mark and none was written by a transaction at or after the mark's, the
@@ -273,6 +271,25 @@ impl SchemaMemory {
     }
 }
 
+/// Every catalog [`fingerprint_sql`] reads, which the schema check counts (see
+/// [`SchemaMemory`]), with the column whose values from [`FIRST_USER_OID`] up are the
+/// user's rows, where counting only those saves reading the system's thousands.
+const CHECKED_CATALOGS: [(&str, Option<&str>); 13] = [
+    ("pg_namespace", None),
+    ("pg_class", None),
+    ("pg_attribute", Some("attrelid")),
+    ("pg_attrdef", None),
+    ("pg_constraint", None),
+    ("pg_sequence", None),
+    ("pg_trigger", None),
+    ("pg_proc", Some("oid")),
+    ("pg_type", Some("oid")),
+    ("pg_enum", None),
+    ("pg_rewrite", Some("oid")),
+    ("pg_policy", None),
+    ("pg_extension", None),
+];
+
 /// The schema check's query: the catalog rows behind the fingerprint, how many of them
 /// were written at or after the transaction id `$1` (none asked for when null), the
 /// next transaction id, and whether a mark taken now can be trusted (see
@@ -284,7 +301,10 @@ fn check_sql(server_version: i32) -> String {
     } else {
         "txid_snapshot_xmax(txid_current_snapshot())"
     };
-    let catalog = |table: &str, filter: &str| {
+    let catalog = |table: &str, user_from: Option<&str>| {
+        let filter = user_from
+            .map(|column| format!(" where {column} >= {FIRST_USER_OID}"))
+            .unwrap_or_default();
         format!(
             "select count(*) as n, count(*) filter (where age(xmin) <= (select age from since)) \
              as written from {table}{filter}"
@@ -303,25 +323,11 @@ fn check_sql(server_version: i32) -> String {
                 and not exists (select from pg_prepared_xacts
                                 where database = current_database())
            from catalogs",
-        [
-            catalog("pg_namespace", ""),
-            catalog("pg_class", ""),
-            catalog(
-                "pg_attribute",
-                &format!(" where attrelid >= {FIRST_USER_OID}")
-            ),
-            catalog("pg_attrdef", ""),
-            catalog("pg_constraint", ""),
-            catalog("pg_sequence", ""),
-            catalog("pg_trigger", ""),
-            catalog("pg_proc", &format!(" where oid >= {FIRST_USER_OID}")),
-            catalog("pg_type", &format!(" where oid >= {FIRST_USER_OID}")),
-            catalog("pg_enum", ""),
-            catalog("pg_rewrite", &format!(" where oid >= {FIRST_USER_OID}")),
-            catalog("pg_policy", ""),
-            catalog("pg_extension", ""),
-        ]
-        .join(" union all "),
+        CHECKED_CATALOGS
+            .iter()
+            .map(|(table, user_from)| catalog(table, *user_from))
+            .collect::<Vec<_>>()
+            .join(" union all "),
     )
 }
 
@@ -349,4 +355,25 @@ pub(crate) async fn unchanged_since(
         .map_err(|e| ServerCallError::statement(Backend::Postgres, "check the schema", e))?;
     let unchanged = since.is_some_and(|mark| mark.rows == rows && written == 0);
     Ok((unchanged, quiet.then_some(SchemaMark { rows, next_xid })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CHECKED_CATALOGS, fingerprint_sql};
+
+    /// A catalog the fingerprint reads and the schema check does not count would let a
+    /// change to it pass the check unseen.
+    #[test]
+    fn the_schema_check_counts_every_catalog_the_fingerprint_reads() {
+        let sql = fingerprint_sql();
+        let read: std::collections::BTreeSet<&str> = sql
+            .split("from ")
+            .skip(1)
+            .filter_map(|after| after.split_whitespace().next())
+            .filter(|table| table.starts_with("pg_"))
+            .collect();
+        let counted: std::collections::BTreeSet<&str> =
+            CHECKED_CATALOGS.iter().map(|(table, _)| *table).collect();
+        assert_eq!(read, counted);
+    }
 }
