@@ -747,6 +747,128 @@ async fn a_tests_change_to_a_collation_owner_grant_or_sequence_option_is_not_han
     }
 }
 
+/// A partitioned table with two partitions, a table another inherits from, and one
+/// that could.
+fn inheriting(target: testbed_db::Target<'_>) -> Build<'_> {
+    Box::pin(async move {
+        if let testbed_db::Target::Postgres(conn) = target {
+            sqlx::raw_sql(
+                "create table events (at int not null, body text) partition by range (at);
+                 create table events_low partition of events for values from (0) to (100);
+                 create table events_high partition of events for values from (100) to (200);
+                 create table base (id int);
+                 create table derived (extra int) inherits (base);
+                 create table loner (id int);",
+            )
+            .execute(conn)
+            .await?;
+        }
+        Ok(())
+    })
+}
+
+static INHERITANCE_CHANGED: Database = Database::function("inheritance changed v1", inheriting);
+
+/// A test that detaches a partition of the template's, changes which of its tables
+/// inherit, or grants on a schema (by name or by default), gets its database dropped:
+/// the next test's queries see the template's tables, and its grants.
+#[testbed::test]
+async fn a_tests_change_to_inheritance_or_schema_grants_is_not_handed_on() {
+    require_postgres().await;
+    for change in [
+        "alter table events detach partition events_high",
+        "alter table derived no inherit base",
+        "alter table loner inherit base",
+        "grant create on schema public to public",
+        "alter default privileges grant select on tables to public",
+    ] {
+        let name = run_in_a_test(&INHERITANCE_CHANGED, change).await;
+        assert!(dropped(&name).await, "{name} was recycled after `{change}`");
+        let scope = Scope::new("after");
+        let db = INHERITANCE_CHANGED.postgres(&scope).await.unwrap();
+        sqlx::raw_sql(
+            "insert into events values (150, 'high');
+             insert into derived values (1, 2);
+             insert into loner values (3);",
+        )
+        .execute(db.pool())
+        .await
+        .unwrap_or_else(|e| panic!("after `{change}`: {e}"));
+        let inherited = "select count(*) from base where id = 1";
+        assert_eq!(count(db.pool(), inherited).await, 1, "after `{change}`");
+        let not_inherited = "select count(*) from base where id = 3";
+        assert_eq!(count(db.pool(), not_inherited).await, 0, "after `{change}`");
+        let public_creates = "select count(*) from pg_namespace, aclexplode(nspacl) acl \
+                              where nspname = 'public' and acl.grantee = 0 \
+                                and acl.privilege_type = 'CREATE'";
+        assert_eq!(
+            count(db.pool(), public_creates).await,
+            0,
+            "after `{change}`"
+        );
+        let defaults = "select count(*) from pg_default_acl";
+        assert_eq!(count(db.pool(), defaults).await, 0, "after `{change}`");
+        drop(db);
+        scope.finish_async(Outcome::Passed).await.unwrap();
+    }
+}
+
+static PARTITIONS_ADDED: Database = Database::function("partitions added v1", inheriting);
+
+/// Partitions, inheriting tables, operators, casts, event triggers and large objects a
+/// test adds are dropped with its other additions, an event trigger that refuses every
+/// drop first: the next test gets the template's schema, on the same database.
+#[testbed::test]
+async fn a_tests_partitions_operators_event_triggers_and_large_objects_are_undone() {
+    require_postgres().await;
+    let scope = Scope::new("adds");
+    let db = PARTITIONS_ADDED.postgres(&scope).await.unwrap();
+    sqlx::raw_sql(
+        "create table events_more partition of events for values from (200) to (300);
+         create table more_derived () inherits (base);
+         create function same(a int, b int) returns bool language sql as 'select a = b';
+         create operator === (leftarg = int, rightarg = int, function = same);
+         create type mood as enum ('ok');
+         create cast (mood as int) with inout;
+         select lo_from_bytea(0, 'left behind');
+         create function refuse() returns event_trigger language plpgsql
+           as $$ begin raise exception 'no drops'; end $$;
+         create event trigger refuse_drops on sql_drop execute function refuse();",
+    )
+    .execute(db.pool())
+    .await
+    .unwrap();
+    let name = db.name().to_owned();
+    drop(db);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+    assert!(exists(&name).await, "{name} was dropped, not undone");
+    let scope = Scope::new("after");
+    let db = PARTITIONS_ADDED.postgres(&scope).await.unwrap();
+    assert_eq!(db.name(), name);
+    let left = [
+        (
+            "the template's partitions",
+            "pg_inherits where inhparent = 'events'::regclass",
+            2,
+        ),
+        (
+            "the template's child",
+            "pg_inherits where inhparent = 'base'::regclass",
+            1,
+        ),
+        ("operators", "pg_operator where oprname = '==='", 0),
+        ("casts", "pg_cast where oid >= 16384", 0),
+        ("large objects", "pg_largeobject_metadata", 0),
+        ("event triggers", "pg_event_trigger", 0),
+    ];
+    for (what, rows, expected) in left {
+        let sql = format!("select count(*) from {rows}");
+        assert_eq!(count(db.pool(), &sql).await, expected, "{what}");
+    }
+    drop(db);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}
+
 static QUIETLY_RENAMED: Database = Database::function("quietly renamed v1", things);
 
 /// A database this process resets again is checked by its catalog's rows and their

@@ -13,13 +13,20 @@ const FIRST_USER_OID: u32 = 16384;
 /// User schemas: everything but the system's and temporary ones.
 pub(super) const USER_NAMESPACES: &str = "select oid from pg_namespace where nspname not in ('pg_catalog', 'information_schema') and nspname not like 'pg\\_toast%' and nspname not like 'pg\\_temp%'";
 
-/// The fingerprint's query: the user schemas, their relations (tables, views, indexes,
-/// sequences) with their columns and column defaults, and their constraints, each by
-/// its object id and the catalog columns an `ALTER` can change in place (a relation's
-/// owner, row-level security switches and grants, a column's grants, a sequence's
-/// options among them); and their
-/// triggers, functions and procedures, types (enums and their values, domains, ranges),
-/// rewrite rules (a view's query among them), row-level policies and extensions.
+/// The fingerprint's query: the user schemas (with their owners and grants), their
+/// relations (tables, views, indexes, sequences) with their columns and column
+/// defaults, and their constraints, each by its object id and the catalog columns an
+/// `ALTER` can change in place (a relation's owner, row-level security switches and
+/// grants, a column's grants, a sequence's options among them); and their triggers,
+/// functions and procedures, types (enums and their values, domains, ranges), rewrite
+/// rules (a view's query among them), row-level policies, extensions, inheritance
+/// (an attached partition among it), operators and casts, event triggers, default
+/// privileges and large objects (rows of a kind the reset does not delete).
+///
+/// Not read, as changing none of a query's results: comments, extended statistics,
+/// storage parameters. Not read either: settings made with `ALTER DATABASE ... SET`,
+/// which `CREATE DATABASE` does not copy to a clone, and the contents of a large
+/// object the template made.
 ///
 /// A clone has the template's object ids, so a test that drops an object and makes it
 /// again, even the same, changes the fingerprint, as does any addition, removal, rename
@@ -40,7 +47,7 @@ pub(super) const USER_NAMESPACES: &str = "select oid from pg_namespace where nsp
 pub(crate) fn fingerprint_sql() -> String {
     format!(
         "select md5(coalesce(string_agg(part, ';' order by part collate \"C\"), '')) from (
-           select concat_ws(' ', 'n', oid, nspname) as part
+           select concat_ws(' ', 'n', oid, nspname, nspowner, nspacl) as part
              from pg_namespace where oid in ({USER_NAMESPACES})
            union all
            select concat_ws(' ', 'r', c.oid, c.relnamespace, c.relname, c.relkind,
@@ -84,6 +91,21 @@ pub(crate) fn fingerprint_sql() -> String {
            union all
            select concat_ws(' ', 'x', oid, extname, extversion, xmin)
              from pg_extension where oid >= {FIRST_USER_OID}
+           union all
+           select concat_ws(' ', 'h', inhrelid, inhparent, inhseqno, xmin)
+             from pg_inherits where inhrelid >= {FIRST_USER_OID}
+           union all
+           select concat_ws(' ', 'o', oid, oprnamespace, oprname, xmin)
+             from pg_operator where oid >= {FIRST_USER_OID} and oprnamespace in ({USER_NAMESPACES})
+           union all
+           select concat_ws(' ', 'k', oid, castsource, casttarget, xmin)
+             from pg_cast where oid >= {FIRST_USER_OID}
+           union all
+           select concat_ws(' ', 'v', oid, evtname, xmin) from pg_event_trigger
+           union all
+           select concat_ws(' ', 'a', oid, xmin) from pg_default_acl
+           union all
+           select concat_ws(' ', 'l', oid, xmin) from pg_largeobject_metadata
          ) parts"
     )
 }
@@ -92,12 +114,17 @@ pub(crate) fn fingerprint_sql() -> String {
 /// its table and type, a constraint with its table and definition, a trigger with its
 /// table, a function with its argument types, an enum with its values), beside the
 /// statement that drops it; and each user schema and extension (`schema <name>`,
-/// `extension <name>`). Rules and policies have no statement (null): a test that adds
-/// one gets a new clone. Ordered for dropping: schemas and extensions (what they hold
-/// goes with them), then tables and views (their columns, indexes, constraints and
-/// triggers go with them), then columns, constraints and triggers added to the
-/// template's tables (an index behind a constraint goes only with it), then indexes,
-/// sequences, functions and types left.
+/// `extension <name>`), event trigger and large object. Rules, policies and default
+/// privileges have no statement (null): a test that adds one gets a new clone, as does
+/// one that makes a table of the template's inherit another's (not listed here: the
+/// undo leaves it, and the fingerprint checked after the undo tells it; an inheriting
+/// table or partition the test made goes with its table). Ordered for dropping:
+/// schemas, extensions and event triggers (what they hold goes with them, and an event
+/// trigger could stop the undo's own statements), then tables and views (their columns,
+/// indexes, constraints and triggers go with them), then columns, constraints and
+/// triggers added to the template's tables (an index behind a constraint goes only with
+/// it), then indexes, sequences, functions, types, operators, casts and large objects
+/// left.
 fn objects_sql() -> String {
     format!(
         "select part, ddl from (
@@ -159,6 +186,27 @@ fn objects_sql() -> String {
              from pg_rewrite where ev_class >= {FIRST_USER_OID} and rulename <> '_RETURN'
            union all
            select 2, format('%s %s policy', polrelid::regclass, polname), null from pg_policy
+           union all
+           select 0, format('event trigger %s', evtname),
+                  format('drop event trigger if exists %I cascade', evtname)
+             from pg_event_trigger
+           union all
+           select 3, format('%s operator', oid::regoperator),
+                  format('drop operator if exists %s cascade', oid::regoperator)
+             from pg_operator where oid >= {FIRST_USER_OID} and oprnamespace in ({USER_NAMESPACES})
+           union all
+           select 3, format('cast %s as %s', format_type(castsource, null),
+                            format_type(casttarget, null)),
+                  format('drop cast if exists (%s as %s) cascade', format_type(castsource, null),
+                         format_type(casttarget, null))
+             from pg_cast where oid >= {FIRST_USER_OID}
+           union all
+           select 3, format('large object %s', oid), format('select lo_unlink(%s)', oid)
+             from pg_largeobject_metadata
+           union all
+           select 2, format('default privileges %s %s %s', defaclrole::regrole,
+                            defaclnamespace, defaclobjtype), null
+             from pg_default_acl
          ) objects order by phase"
     )
 }
@@ -274,7 +322,7 @@ impl SchemaMemory {
 /// Every catalog [`fingerprint_sql`] reads, which the schema check counts (see
 /// [`SchemaMemory`]), with the column whose values from [`FIRST_USER_OID`] up are the
 /// user's rows, where counting only those saves reading the system's thousands.
-const CHECKED_CATALOGS: [(&str, Option<&str>); 13] = [
+const CHECKED_CATALOGS: [(&str, Option<&str>); 19] = [
     ("pg_namespace", None),
     ("pg_class", None),
     ("pg_attribute", Some("attrelid")),
@@ -288,6 +336,12 @@ const CHECKED_CATALOGS: [(&str, Option<&str>); 13] = [
     ("pg_rewrite", Some("oid")),
     ("pg_policy", None),
     ("pg_extension", None),
+    ("pg_inherits", Some("inhrelid")),
+    ("pg_operator", Some("oid")),
+    ("pg_cast", Some("oid")),
+    ("pg_event_trigger", None),
+    ("pg_default_acl", None),
+    ("pg_largeobject_metadata", None),
 ];
 
 /// The schema check's query: the catalog rows behind the fingerprint, how many of them
