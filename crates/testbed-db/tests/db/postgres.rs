@@ -869,6 +869,115 @@ async fn a_tests_partitions_operators_event_triggers_and_large_objects_are_undon
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 
+/// A table, and settings of the database made by its migrations, as an application's
+/// migrations make them: for every session, and for one role's.
+fn configured(target: testbed_db::Target<'_>) -> Build<'_> {
+    Box::pin(async move {
+        if let testbed_db::Target::Postgres(conn) = target {
+            sqlx::raw_sql(
+                r#"create table things (id int);
+                   do $$ begin
+                     execute format('alter database %I set work_mem to %L',
+                                    current_database(), '7MB');
+                     execute format('alter database %I set "app.greeting" to %L',
+                                    current_database(), 'hi');
+                     execute format('alter database %I set search_path to "$user", public, extra',
+                                    current_database());
+                     execute format('alter role %I in database %I set "app.role_greeting" to %L',
+                                    current_user, current_database(), 'hello');
+                   end $$;"#,
+            )
+            .execute(conn)
+            .await?;
+        }
+        Ok(())
+    })
+}
+
+/// The settings a session on a test's database starts with.
+async fn settings(pool: &sqlx::PgPool) -> Vec<Option<String>> {
+    sqlx::query_scalar(
+        "select unnest(array[current_setting('work_mem'), current_setting('app.greeting', true),
+                             current_setting('search_path'),
+                             current_setting('app.role_greeting', true),
+                             current_setting('app.extra', true)])",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// What [`settings`] gives on a database made by [`configured`].
+fn configured_settings() -> Vec<Option<String>> {
+    ["7MB", "hi", r#""$user", public, extra"#, "hello"]
+        .into_iter()
+        .map(|setting| Some(setting.to_owned()))
+        .chain([None])
+        .collect()
+}
+
+static CONFIGURED: Database = Database::function("configured v2", configured);
+static CONFIGURED_CLONES: Database =
+    Database::function("configured v2", configured).isolation(testbed_db::Isolation::Clone);
+
+/// Settings a template's migrations gave its database (`ALTER DATABASE ... SET`), which
+/// `CREATE DATABASE` does not copy, reach every test's database, cloned for it or
+/// pooled.
+#[testbed::test]
+async fn a_templates_database_settings_reach_its_tests() {
+    require_postgres().await;
+    for (database, strategy) in [
+        (&CONFIGURED, "recycled"),
+        (&CONFIGURED, "recycled again"),
+        (&CONFIGURED_CLONES, "cloned"),
+    ] {
+        let scope = Scope::new(strategy);
+        let db = database.postgres(&scope).await.unwrap();
+        assert_eq!(
+            settings(db.pool()).await,
+            configured_settings(),
+            "{strategy}"
+        );
+        drop(db);
+        scope.finish_async(Outcome::Passed).await.unwrap();
+    }
+}
+
+static SETTINGS_CHANGED: Database = Database::function("settings changed v2", configured);
+
+/// A test that changes a setting of its database's gets the database dropped; one that
+/// adds one gets it undone, on the same database. The next test starts with the
+/// template's settings either way.
+#[testbed::test]
+async fn a_tests_database_settings_are_not_handed_on() {
+    require_postgres().await;
+    let change = r#"do $$ begin
+                      execute format('alter database %I set "app.greeting" to %L',
+                                     current_database(), 'changed');
+                    end $$"#;
+    let name = run_in_a_test(&SETTINGS_CHANGED, change).await;
+    assert!(dropped(&name).await, "{name} was recycled after `{change}`");
+    let addition = r#"do $$ begin
+                        execute format('alter database %I set "app.extra" to %L',
+                                       current_database(), 'x');
+                        execute format('alter role %I in database %I set "app.extra" to %L',
+                                       current_user, current_database(), 'y');
+                      end $$"#;
+    let name = run_in_a_test(&SETTINGS_CHANGED, addition).await;
+    assert!(exists(&name).await, "{name} was dropped, not undone");
+    let scope = Scope::new("after");
+    let db = SETTINGS_CHANGED.postgres(&scope).await.unwrap();
+    assert_eq!(db.name(), name);
+    // A session of its own: the pool's may have started before the addition.
+    let fresh = sqlx::PgPool::connect_with(db.pool().connect_options().as_ref().clone())
+        .await
+        .unwrap();
+    assert_eq!(settings(&fresh).await, configured_settings());
+    fresh.close().await;
+    drop(db);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}
+
 static QUIETLY_RENAMED: Database = Database::function("quietly renamed v1", things);
 
 /// A database this process resets again is checked by its catalog's rows and their

@@ -119,7 +119,7 @@ async fn clone(server: &PgServer, template: &str) -> Result<String, ServerCallEr
     }
     // A failed mark keeps the intent: once this process is gone, the sweep drops it.
     let comment = marks::owned_comment(template);
-    sql::run(&mut conn, mark(&name, &comment))
+    sql::run(&mut conn, mark(&name, &comment, template))
         .await
         .map_err(fail(format!("mark `{name}`")))?;
     intent::clear(&mut conn, &name).await?;

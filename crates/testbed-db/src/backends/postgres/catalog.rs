@@ -4,11 +4,15 @@
 
 use sqlx::{AssertSqlSafe, PgConnection};
 
+use super::marks::own_setting;
 use crate::{Backend, ServerCallError};
 
 /// The first object id a user's object gets (`FirstNormalObjectId`): lower ones are
 /// the system's, made by `initdb`.
 const FIRST_USER_OID: u32 = 16384;
+
+/// The database a session is on.
+const THIS_DATABASE: &str = "select oid from pg_database where datname = current_database()";
 
 /// User schemas: everything but the system's and temporary ones.
 pub(super) const USER_NAMESPACES: &str = "select oid from pg_namespace where nspname not in ('pg_catalog', 'information_schema') and nspname not like 'pg\\_toast%' and nspname not like 'pg\\_temp%'";
@@ -21,12 +25,13 @@ pub(super) const USER_NAMESPACES: &str = "select oid from pg_namespace where nsp
 /// functions and procedures, types (enums and their values, domains, ranges), rewrite
 /// rules (a view's query among them), row-level policies, extensions, inheritance
 /// (an attached partition among it), operators and casts, event triggers, default
-/// privileges and large objects (rows of a kind the reset does not delete).
+/// privileges, large objects (rows of a kind the reset does not delete), and the
+/// database's settings (`ALTER DATABASE ... SET`, which a clone gets from its template
+/// when it is marked: see `marks::mark`), but testbed's own.
 ///
 /// Not read, as changing none of a query's results: comments, extended statistics,
-/// storage parameters. Not read either: settings made with `ALTER DATABASE ... SET`,
-/// which `CREATE DATABASE` does not copy to a clone, and the contents of a large
-/// object the template made.
+/// storage parameters. Not read either: the contents of a large object the template
+/// made.
 ///
 /// A clone has the template's object ids, so a test that drops an object and makes it
 /// again, even the same, changes the fingerprint, as does any addition, removal, rename
@@ -106,7 +111,12 @@ pub(crate) fn fingerprint_sql() -> String {
            select concat_ws(' ', 'a', oid, xmin) from pg_default_acl
            union all
            select concat_ws(' ', 'l', oid, xmin) from pg_largeobject_metadata
-         ) parts"
+           union all
+           select concat_ws(' ', 'g', setrole, entry)
+             from pg_db_role_setting cross join unnest(setconfig) entry
+             where setdatabase = ({THIS_DATABASE}) and not {own}
+         ) parts",
+        own = own_setting("entry"),
     )
 }
 
@@ -114,7 +124,8 @@ pub(crate) fn fingerprint_sql() -> String {
 /// its table and type, a constraint with its table and definition, a trigger with its
 /// table, a function with its argument types, an enum with its values), beside the
 /// statement that drops it; and each user schema and extension (`schema <name>`,
-/// `extension <name>`), event trigger and large object. Rules, policies and default
+/// `extension <name>`), event trigger, large object and database setting (by a hash
+/// of its value, which may be a secret). Rules, policies and default
 /// privileges have no statement (null): a test that adds one gets a new clone, as does
 /// one that makes a table of the template's inherit another's (not listed here: the
 /// undo leaves it, and the fingerprint checked after the undo tells it; an inheriting
@@ -207,7 +218,18 @@ fn objects_sql() -> String {
            select 2, format('default privileges %s %s %s', defaclrole::regrole,
                             defaclnamespace, defaclobjtype), null
              from pg_default_acl
-         ) objects order by phase"
+           union all
+           select 3, format('setting %s %s %s', setrole, split_part(entry, '=', 1), md5(entry)),
+                  case when setrole = 0 then
+                    format('alter database %I reset %I', current_database(),
+                           split_part(entry, '=', 1))
+                  else
+                    format('alter role %s in database %I reset %I', setrole::regrole,
+                           current_database(), split_part(entry, '=', 1)) end
+             from pg_db_role_setting cross join unnest(setconfig) entry
+             where setdatabase = ({THIS_DATABASE}) and not {own}
+         ) objects order by phase",
+        own = own_setting("entry"),
     )
 }
 
@@ -319,29 +341,42 @@ impl SchemaMemory {
     }
 }
 
+/// Which rows of a catalog the schema check counts.
+#[derive(Clone, Copy)]
+enum Counted {
+    /// All of them.
+    All,
+    /// Those whose value in this column is [`FIRST_USER_OID`] or more: the user's,
+    /// where counting only those saves reading the system's thousands.
+    FromUserOid(&'static str),
+    /// Those whose value in this column is this database's object id (a shared catalog).
+    OfThisDatabase(&'static str),
+}
+
 /// Every catalog [`fingerprint_sql`] reads, which the schema check counts (see
-/// [`SchemaMemory`]), with the column whose values from [`FIRST_USER_OID`] up are the
-/// user's rows, where counting only those saves reading the system's thousands.
-const CHECKED_CATALOGS: [(&str, Option<&str>); 19] = [
-    ("pg_namespace", None),
-    ("pg_class", None),
-    ("pg_attribute", Some("attrelid")),
-    ("pg_attrdef", None),
-    ("pg_constraint", None),
-    ("pg_sequence", None),
-    ("pg_trigger", None),
-    ("pg_proc", Some("oid")),
-    ("pg_type", Some("oid")),
-    ("pg_enum", None),
-    ("pg_rewrite", Some("oid")),
-    ("pg_policy", None),
-    ("pg_extension", None),
-    ("pg_inherits", Some("inhrelid")),
-    ("pg_operator", Some("oid")),
-    ("pg_cast", Some("oid")),
-    ("pg_event_trigger", None),
-    ("pg_default_acl", None),
-    ("pg_largeobject_metadata", None),
+/// [`SchemaMemory`]).
+const CHECKED_CATALOGS: [(&str, Counted); 21] = [
+    ("pg_namespace", Counted::All),
+    ("pg_class", Counted::All),
+    ("pg_attribute", Counted::FromUserOid("attrelid")),
+    ("pg_attrdef", Counted::All),
+    ("pg_constraint", Counted::All),
+    ("pg_sequence", Counted::All),
+    ("pg_trigger", Counted::All),
+    ("pg_proc", Counted::FromUserOid("oid")),
+    ("pg_type", Counted::FromUserOid("oid")),
+    ("pg_enum", Counted::All),
+    ("pg_rewrite", Counted::FromUserOid("oid")),
+    ("pg_policy", Counted::All),
+    ("pg_extension", Counted::All),
+    ("pg_inherits", Counted::FromUserOid("inhrelid")),
+    ("pg_operator", Counted::FromUserOid("oid")),
+    ("pg_cast", Counted::FromUserOid("oid")),
+    ("pg_event_trigger", Counted::All),
+    ("pg_default_acl", Counted::All),
+    ("pg_largeobject_metadata", Counted::All),
+    ("pg_db_role_setting", Counted::OfThisDatabase("setdatabase")),
+    ("pg_database", Counted::OfThisDatabase("oid")),
 ];
 
 /// The schema check's query: the catalog rows behind the fingerprint, how many of them
@@ -355,10 +390,12 @@ fn check_sql(server_version: i32) -> String {
     } else {
         "txid_snapshot_xmax(txid_current_snapshot())"
     };
-    let catalog = |table: &str, user_from: Option<&str>| {
-        let filter = user_from
-            .map(|column| format!(" where {column} >= {FIRST_USER_OID}"))
-            .unwrap_or_default();
+    let catalog = |table: &str, counted: Counted| {
+        let filter = match counted {
+            Counted::All => String::new(),
+            Counted::FromUserOid(column) => format!(" where {column} >= {FIRST_USER_OID}"),
+            Counted::OfThisDatabase(column) => format!(" where {column} = ({THIS_DATABASE})"),
+        };
         format!(
             "select count(*) as n, count(*) filter (where age(xmin) <= (select age from since)) \
              as written from {table}{filter}"
@@ -379,7 +416,7 @@ fn check_sql(server_version: i32) -> String {
            from catalogs",
         CHECKED_CATALOGS
             .iter()
-            .map(|(table, user_from)| catalog(table, *user_from))
+            .map(|(table, counted)| catalog(table, *counted))
             .collect::<Vec<_>>()
             .join(" union all "),
     )

@@ -54,15 +54,53 @@ pub(crate) const LEASE_PREFIX: &str = "testbed-owner-";
 /// is gone.
 pub(crate) const ADMIN_PREFIX: &str = "testbed-admin-";
 
-/// Marks a new test database as testbed's (its comment) and tunes it for tests: its
-/// commits do not wait for the disk. A test database is thrown away or reset anyway, so
-/// what a server crash could lose does not matter, and on a disk-backed server every
-/// commit would otherwise wait milliseconds. One round trip, one commit.
-pub(crate) fn mark(name: &str, comment: &str) -> String {
+/// Marks a new test database, cloned from `template`, as testbed's (its comment),
+/// tunes it for tests (its commits do not wait for the disk: a test database is thrown
+/// away or reset anyway, so what a server crash could lose does not matter, and on a
+/// disk-backed server every commit would otherwise wait milliseconds), and gives it the
+/// template's settings (`ALTER DATABASE ... SET`, `ALTER ROLE ... IN DATABASE ...
+/// SET`, made by its migrations), which `CREATE DATABASE` does not copy. Each setting
+/// is set for the transaction first and stored `FROM CURRENT`, which takes its value as
+/// the server wrote it, a list (`search_path`) included; one that cannot be set in a
+/// transaction (one read only at a session's start) is stored as its text. One round
+/// trip, one commit.
+pub(crate) fn mark(name: &str, comment: &str, template: &str) -> String {
+    let own = own_setting("entry");
     format!(
         r#"comment on database "{name}" is '{comment}';
-           alter database "{name}" set synchronous_commit = off"#
+           alter database "{name}" set synchronous_commit = off;
+           do $copy$ declare s record; stored text; begin
+             for s in select r.rolname, split_part(entry, '=', 1) as setting,
+                             substr(entry, strpos(entry, '=') + 1) as value
+                        from pg_db_role_setting d cross join unnest(d.setconfig) entry
+                        left join pg_roles r on r.oid = d.setrole
+                       where d.setdatabase = (select oid from pg_database
+                                              where datname = '{template}')
+                         and not {own}
+             loop
+               begin
+                 perform set_config(s.setting, s.value, true);
+                 stored := 'from current';
+               exception when others then
+                 stored := format('= %L', s.value);
+               end;
+               if s.rolname is null then
+                 execute format('alter database %I set %I %s', '{name}', s.setting, stored);
+               else
+                 execute format('alter role %I in database %I set %I %s',
+                                s.rolname, '{name}', s.setting, stored);
+               end if;
+             end loop;
+           end $copy$"#
     )
+}
+
+/// Whether `entry`, a `name=value` entry of `pg_db_role_setting.setconfig`, is a setting
+/// testbed makes itself (a clone's `synchronous_commit`, a template's
+/// `testbed.last_used`): not copied from a template to its clones, nor read by the
+/// schema's fingerprint. SQL.
+pub(crate) fn own_setting(entry: &str) -> String {
+    format!("({entry} like 'synchronous_commit=%' or {entry} like '{LAST_USED_SETTING}=%')")
 }
 
 /// A newline as `\n` and a backslash as `\\`, so that any text fits on one line.
