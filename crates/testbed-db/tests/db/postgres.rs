@@ -944,10 +944,12 @@ async fn a_templates_database_settings_reach_its_tests() {
 }
 
 static SETTINGS_CHANGED: Database = Database::function("settings changed v2", configured);
+static SETTINGS_ADDED: Database = Database::function("settings added v1", configured);
 
 /// A test that changes a setting of its database's gets the database dropped; one that
 /// adds one gets it undone, on the same database. The next test starts with the
-/// template's settings either way.
+/// template's settings either way. (Each case has a template of its own: a dropped
+/// database's replacement would be a second pooled one.)
 #[testbed::test]
 async fn a_tests_database_settings_are_not_handed_on() {
     require_postgres().await;
@@ -963,10 +965,10 @@ async fn a_tests_database_settings_are_not_handed_on() {
                         execute format('alter role %I in database %I set "app.extra" to %L',
                                        current_user, current_database(), 'y');
                       end $$"#;
-    let name = run_in_a_test(&SETTINGS_CHANGED, addition).await;
+    let name = run_in_a_test(&SETTINGS_ADDED, addition).await;
     assert!(exists(&name).await, "{name} was dropped, not undone");
     let scope = Scope::new("after");
-    let db = SETTINGS_CHANGED.postgres(&scope).await.unwrap();
+    let db = SETTINGS_ADDED.postgres(&scope).await.unwrap();
     assert_eq!(db.name(), name);
     // A session of its own: the pool's may have started before the addition.
     let fresh = sqlx::PgPool::connect_with(db.pool().connect_options().as_ref().clone())
