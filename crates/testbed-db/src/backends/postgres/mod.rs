@@ -19,6 +19,7 @@ mod marks;
 mod recycle;
 mod registry;
 mod rows;
+mod schema_check;
 mod server;
 mod shrink;
 mod sql;

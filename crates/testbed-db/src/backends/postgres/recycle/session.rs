@@ -8,8 +8,9 @@ use std::time::Duration;
 use sqlx::postgres::PgPool;
 use sqlx::{AssertSqlSafe, Connection};
 
-use super::super::catalog::{self, SchemaMemory};
+use super::super::catalog;
 use super::super::marks::POOL_APPLICATION_PREFIX;
+use super::super::schema_check::{self, SchemaMemory};
 use super::super::server::PgServer;
 use super::super::template::Template;
 use super::returned;
@@ -413,7 +414,8 @@ async fn reset_rows(
     let mut conn = pool.acquire().await.map_err(|e| {
         ServerCallError::statement(Backend::Postgres, "reach a pooled database to reset it", e)
     })?;
-    let (unchanged, mark) = catalog::unchanged_since(&mut conn, server.version, *schema).await?;
+    let (unchanged, mark) =
+        schema_check::unchanged_since(&mut conn, server.version, *schema).await?;
     let matched = unchanged || {
         let step = crate::trace::step("schema fingerprint");
         let fingerprint = catalog::fingerprint(&mut conn).await?;
