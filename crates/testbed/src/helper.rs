@@ -1,7 +1,7 @@
 //! Helper processes: the test binary started again to do a job beside the tests (a
 //! crate's server for the whole run, say) instead of running a test.
 //!
-//! A crate registers a [`HelperRole`] with [`helper_role!`]. From inside a test,
+//! A crate registers a [`HelperRole`] with [`helper_role!`](crate::helper_role!). From inside a test,
 //! [`start_detached`] starts the test binary again, running the test's own name so the
 //! runner is reached, with the role asked for in the environment: the runner then runs
 //! the role instead of the test (no fixture, no body) and the process exits when the
@@ -23,7 +23,7 @@ use crate::Scope;
 /// `<stage>:<role>`, the stage being `detach` (start the helper and exit) or `serve`.
 pub const HELPER_ENV: &str = "TESTBED_HELPER";
 
-/// A job a test binary can be started again to do; registered with [`helper_role!`].
+/// A job a test binary can be started again to do; registered with [`helper_role!`](crate::helper_role!).
 #[derive(Debug)]
 pub struct HelperRole {
     /// The role's name, unique across crates: `<crate>/<job>`.

@@ -39,7 +39,7 @@ impl Storage {
     }
 
     /// Injects values into the whole flow, persisted with it (in the injector atom,
-    /// [`INJECTOR_NAME`](crate::INJECTOR_NAME)).
+    /// [`INJECTOR_NAME`]).
     pub fn inject<K: Into<String>>(
         &self,
         pairs: impl IntoIterator<Item = (K, Value)>,

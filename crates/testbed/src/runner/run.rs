@@ -55,7 +55,7 @@ pub fn run_sync(info: &TestInfo, test: impl FnOnce(&Scope) -> Step) {
 }
 
 /// Runs a sync test without a `timeout` of its own: on the calling thread, or on a
-/// worker thread under the limit [`DEFAULT_TIMEOUT_ENV`] sets.
+/// worker thread under the limit [`DEFAULT_TIMEOUT_ENV`](crate::DEFAULT_TIMEOUT_ENV) sets.
 pub fn run_sync_default(info: &TestInfo, test: impl FnOnce(&Scope) -> Step + Send + 'static) {
     match super::timeout::default_timeout() {
         Some(limit) => run_sync_with_timeout(info, limit, test),

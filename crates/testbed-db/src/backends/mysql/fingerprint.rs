@@ -151,7 +151,7 @@ pub(super) const PARTS: [Part; 8] = [
 
 /// The SQL expression of database `database`'s fingerprint (one of testbed's databases).
 ///
-/// The hash is cut to fit the registry's 64-character column with [`format`] in front
+/// The hash is cut to fit the registry's 64-character column with [`format()`] in front
 /// (216 bits).
 pub(super) fn expression(database: &str) -> String {
     debug_assert!(database.starts_with(crate::NAME_PREFIX));

@@ -34,7 +34,7 @@ pub(crate) async fn reusable(pool: &PgPool) -> bool {
 }
 
 /// Ends what the last test left in `session`, so that the next test finds it as a new
-/// one (see [`end_sessions`](super::session::end_sessions), which ends a recycled pool's
+/// one (see `session::end_sessions`, which ends a recycled pool's
 /// sessions with it, as does a kept `Rollback` session): closed instead if the test's
 /// queries opened it (its id in `opened_by_test`).
 pub(super) async fn end_session(

@@ -20,7 +20,7 @@
 //! process group of its own, with no handle on the test's output, and is not the test
 //! process's child; one runs per
 //! user, server and testbed-db version (an exclusive lock on a file beside its
-//! socket), and it exits after [`IDLE_EXIT`] without a client. A test process that
+//! socket), and it exits after [`IDLE_EXIT`](settings::IDLE_EXIT) without a client. A test process that
 //! finds no broker, or any answer but a database, goes the direct way, so nothing
 //! depends on it. If a broker dies while a test uses one of its databases, its claim
 //! ends with its lease: another process may then take the database from under the
