@@ -980,6 +980,70 @@ async fn a_tests_database_settings_are_not_handed_on() {
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 
+/// An application's tables in a schema of their own, found through the search path its
+/// migrations set for the database, beside a table in `public` that references one.
+fn in_app_schema(target: testbed_db::Target<'_>) -> Build<'_> {
+    Box::pin(async move {
+        if let testbed_db::Target::Postgres(conn) = target {
+            sqlx::raw_sql(
+                "create schema app;
+                 create table app.things (id int primary key);
+                 insert into app.things values (1);
+                 create table public.notes (id serial primary key,
+                                            thing int references app.things, body text);
+                 do $$ begin
+                   execute format('alter database %I set search_path to app', current_database());
+                 end $$;",
+            )
+            .execute(conn)
+            .await?;
+        }
+        Ok(())
+    })
+}
+
+static OWN_SEARCH_PATH: Database = Database::function("own search path v1", in_app_schema);
+
+/// A database whose search path leaves out `public` (set by its migrations, so every
+/// session on a clone starts with it) is still reset and undone in place: testbed's own
+/// statements name every table with its schema.
+#[testbed::test]
+async fn a_database_with_its_own_search_path_is_reset_and_undone_in_place() {
+    require_postgres().await;
+    let scope = Scope::new("writes");
+    let db = OWN_SEARCH_PATH.postgres(&scope).await.unwrap();
+    let path: String = sqlx::query_scalar("select current_setting('search_path')")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(path, "app");
+    sqlx::raw_sql(
+        "insert into things values (2);
+         insert into public.notes (thing, body) values (2, 'a');
+         create table public.extra (id int);
+         create table extra (id int);",
+    )
+    .execute(db.pool())
+    .await
+    .unwrap();
+    let name = db.name().to_owned();
+    drop(db);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+    assert!(exists(&name).await, "{name} was dropped, not reset");
+    let scope = Scope::new("after");
+    let db = OWN_SEARCH_PATH.postgres(&scope).await.unwrap();
+    assert_eq!(db.name(), name);
+    assert_eq!(count(db.pool(), "select count(*) from things").await, 1);
+    assert_eq!(
+        count(db.pool(), "select count(*) from public.notes").await,
+        0
+    );
+    let extra = "select count(*) from pg_class where relname = 'extra'";
+    assert_eq!(count(db.pool(), extra).await, 0);
+    drop(db);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+}
+
 static QUIETLY_RENAMED: Database = Database::function("quietly renamed v1", things);
 
 /// A database this process resets again is checked by its catalog's rows and their

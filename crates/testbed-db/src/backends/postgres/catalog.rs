@@ -3,7 +3,7 @@
 //! The cheaper check that stands in for the fingerprint is `schema_check`'s; a
 //! database's rows and sequences are the `rows` module's.
 
-use sqlx::{AssertSqlSafe, PgConnection};
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
 use super::marks::own_setting;
 use crate::{Backend, ServerCallError};
@@ -235,14 +235,30 @@ fn objects_sql() -> String {
     )
 }
 
+/// [`objects_sql`]'s rows, read with `pg_catalog` alone on the search path, so that a
+/// name is schema-qualified whatever `search_path` the session has: a template's build
+/// and a clone's session may differ (a clone gets the settings its template's
+/// migrations made: see `marks::mark`). Three round trips; read only when a template is
+/// built and when a test changed the schema.
+async fn object_rows(
+    conn: &mut PgConnection,
+) -> Result<Vec<(String, Option<String>)>, sqlx::Error> {
+    let mut transaction = conn.begin().await?;
+    sqlx::query("select set_config('search_path', 'pg_catalog', true)")
+        .execute(&mut *transaction)
+        .await?;
+    let rows = sqlx::query_as(AssertSqlSafe(objects_sql()))
+        .fetch_all(&mut *transaction)
+        .await?;
+    transaction.commit().await?;
+    Ok(rows)
+}
+
 /// What a pristine database holds (see [`undo_additions`]), recorded with its template.
 pub(crate) async fn objects(conn: &mut PgConnection) -> Result<Vec<String>, ServerCallError> {
-    let rows: Vec<(String, Option<String>)> = sqlx::query_as(AssertSqlSafe(objects_sql()))
-        .fetch_all(conn)
-        .await
-        .map_err(|e| {
-            ServerCallError::statement(Backend::Postgres, "list the schema's objects", e)
-        })?;
+    let rows = object_rows(conn).await.map_err(|e| {
+        ServerCallError::statement(Backend::Postgres, "list the schema's objects", e)
+    })?;
     let mut parts: Vec<String> = rows.into_iter().map(|(part, _)| part).collect();
     parts.sort();
     Ok(parts)
@@ -257,9 +273,7 @@ pub(crate) async fn undo_additions(
     conn: &mut PgConnection,
     template_objects: &[String],
 ) -> Result<Option<String>, sqlx::Error> {
-    let rows: Vec<(String, Option<String>)> = sqlx::query_as(AssertSqlSafe(objects_sql()))
-        .fetch_all(conn)
-        .await?;
+    let rows = object_rows(conn).await?;
     let template: std::collections::HashSet<&str> =
         template_objects.iter().map(String::as_str).collect();
     let present: std::collections::HashSet<&str> =

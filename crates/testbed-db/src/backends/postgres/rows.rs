@@ -32,7 +32,9 @@ pub(crate) struct Rows {
 
 #[derive(Debug, Clone, PartialEq)]
 struct Table {
-    /// As `regclass` prints it: schema-qualified and quoted where needed.
+    /// Schema-qualified always (a reset's session may have another `search_path` than
+    /// the template's build: one its migrations set for the database, say), and quoted
+    /// where needed.
     name: String,
     /// The positions in [`Rows::tables`] of the tables it references, itself left out.
     references: Vec<usize>,
@@ -251,11 +253,13 @@ impl Rows {
 pub(crate) async fn snapshot(conn: &mut PgConnection) -> Result<Rows, ServerCallError> {
     let fail = |e| ServerCallError::statement(Backend::Postgres, "snapshot the template's rows", e);
     let listed: Vec<(String, Vec<String>)> = sqlx::query_as(AssertSqlSafe(format!(
-        "select c.oid::regclass::text,
-                coalesce(array_agg(distinct f.confrelid::regclass::text)
-                         filter (where f.confrelid is not null and f.confrelid <> c.oid), '{{}}')
+        "select format('%s.%I', c.relnamespace::regnamespace, c.relname),
+                coalesce(array_agg(distinct format('%s.%I', p.relnamespace::regnamespace,
+                                                   p.relname))
+                         filter (where p.oid is not null and p.oid <> c.oid), '{{}}')
          from pg_class c
          left join pg_constraint f on f.conrelid = c.oid and f.contype = 'f'
+         left join pg_class p on p.oid = f.confrelid
          where c.relkind in ('r', 'p') and not c.relispartition
            and c.relnamespace in ({USER_NAMESPACES}) and c.relname <> '_sqlx_migrations'
          group by c.oid order by 1"
