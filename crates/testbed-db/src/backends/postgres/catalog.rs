@@ -238,8 +238,9 @@ fn objects_sql() -> String {
 /// [`objects_sql`]'s rows, read with `pg_catalog` alone on the search path, so that a
 /// name is schema-qualified whatever `search_path` the session has: a template's build
 /// and a clone's session may differ (a clone gets the settings its template's
-/// migrations made: see `marks::mark`). Three round trips; read only when a template is
-/// built and when a test changed the schema.
+/// migrations made: see `marks::mark`). Four round trips (the query, in a transaction
+/// that sets the path); read only when a template is built and when a test changed the
+/// schema.
 async fn object_rows(
     conn: &mut PgConnection,
 ) -> Result<Vec<(String, Option<String>)>, sqlx::Error> {
