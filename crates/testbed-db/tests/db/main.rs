@@ -18,7 +18,8 @@ mod secrets;
 mod sqlite;
 mod sync_tests;
 
-use testbed_db::Database;
+use testbed::{Outcome, Scope};
+use testbed_db::{AnyTestDb, Backend, Database};
 
 /// What a `Database::function` schema's build returns.
 pub type Build<'c> =
@@ -32,3 +33,22 @@ pub static SHOP: Database =
 pub static SHOP_CLONES: Database = testbed_db::migrations!("tests/schema")
     .with_seeds(testbed_db::seeds!["tests/seeds/base.sql"])
     .isolation(testbed_db::Isolation::Clone);
+
+/// Claims a database of `database` on `backend` in a test of its own, runs `sql` there,
+/// and ends the test, passed; returns the database's name, to tell what its next
+/// claimer gets.
+pub async fn run_in_a_test(database: &Database, backend: Backend, sql: &str) -> String {
+    let scope = Scope::new("changes");
+    let db = database.acquire(&scope, backend).await.unwrap();
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    match &db {
+        AnyTestDb::Sqlite(db) => drop(sqlx::raw_sql(sql).execute(db.pool()).await.unwrap()),
+        AnyTestDb::Postgres(db) => drop(sqlx::raw_sql(sql).execute(db.pool()).await.unwrap()),
+        AnyTestDb::MySql(db) => drop(sqlx::raw_sql(sql).execute(db.pool()).await.unwrap()),
+        other => panic!("no pool for {}", other.backend()),
+    }
+    let name = db.name().to_owned();
+    drop(db);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+    name
+}

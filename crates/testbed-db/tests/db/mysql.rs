@@ -4,6 +4,8 @@ use testbed_db::{Backend, ServerCallError};
 
 use testbed_db::Database;
 
+use crate::run_in_a_test;
+
 /// The shop schema with pools of their own: these tests watch their databases' states,
 /// which another test process drawing from the same pool would change.
 static OWN_POOL: Database = testbed_db::migrations!("tests/schema").with_seeds(testbed_db::seeds![
@@ -540,7 +542,7 @@ async fn a_tests_change_to_a_template_trigger_view_or_routine_is_not_handed_on()
         "alter table notes alter column body set default 'x'",
         "alter table notes modify body text collate utf8mb4_bin",
     ] {
-        run_in_a_test(&ROUTINES_CHANGED, change).await;
+        run_in_a_test(&ROUTINES_CHANGED, Backend::MySql, change).await;
         let scope = Scope::new("after");
         let db = ROUTINES_CHANGED.mysql(&scope).await.unwrap();
         assert_eq!(stored(db.pool(), "a").await, "a.", "after `{change}`");
@@ -563,21 +565,6 @@ async fn a_tests_change_to_a_template_trigger_view_or_routine_is_not_handed_on()
     }
 }
 
-/// Runs `sql` in a test of its own, which passes, on a database of `database`; the
-/// database's name.
-async fn run_in_a_test(database: &Database, sql: &str) -> String {
-    let scope = Scope::new("changes");
-    let db = database.mysql(&scope).await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-        .execute(db.pool())
-        .await
-        .unwrap();
-    let name = db.name().to_owned();
-    drop(db);
-    scope.finish_async(Outcome::Passed).await.unwrap();
-    name
-}
-
 /// Used by one test only: a table whose foreign key and check a test drops.
 static CONSTRAINED: Database = Database::function("mysql constrained v1", |target| {
     on_mysql(
@@ -598,7 +585,7 @@ async fn a_dropped_constraint_is_not_handed_on() {
         "alter table pets drop foreign key pets_owner",
         "alter table pets drop constraint pets_legs",
     ] {
-        let name = run_in_a_test(&CONSTRAINED, change).await;
+        let name = run_in_a_test(&CONSTRAINED, Backend::MySql, change).await;
         let scope = Scope::new("next user");
         let db = CONSTRAINED.mysql(&scope).await.unwrap();
         assert_eq!(db.name(), name, "the first free database of the pool");
@@ -629,17 +616,12 @@ static WITH_VIEW: Database = Database::function("mysql with a view v1", |target|
 #[testbed::test]
 async fn a_schema_change_not_undone_table_by_table_gets_a_rebuilt_database() {
     require_mysql().await;
-    let scope = Scope::new("replaces the view");
-    let db = WITH_VIEW.mysql(&scope).await.unwrap();
-    sqlx::query(
+    let name = run_in_a_test(
+        &WITH_VIEW,
+        Backend::MySql,
         "create or replace view note_bodies as select concat(body, '!') as shout from notes",
     )
-    .execute(db.pool())
-    .await
-    .unwrap();
-    let name = db.name().to_owned();
-    drop(db);
-    scope.finish_async(Outcome::Passed).await.unwrap();
+    .await;
     // Marked for a rebuild, and still a member of the pool (not an orphan to prune).
     assert_eq!(registry_state(&name).await, "building");
     assert_eq!(kind_of(&name).await, Some(HeldKind::Pooled));

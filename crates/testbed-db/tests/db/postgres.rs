@@ -3,7 +3,20 @@ use testbed_db::admin::{self, HeldKind, PruneOptions};
 use testbed_db::{Backend, Database, ServerCallError};
 
 use crate::child_process::{rerun_as_under_cargo_test, rerun_without_broker};
-use crate::{SHOP, SHOP_CLONES, child};
+use crate::{SHOP, SHOP_CLONES, child, run_in_a_test};
+
+/// A `Database::function` schema's build that runs `sql` on PostgreSQL (the twin of
+/// `mysql::on_mysql`).
+fn on_postgres<'c>(target: testbed_db::Target<'c>, sql: &'static str) -> crate::Build<'c> {
+    Box::pin(async move {
+        if let testbed_db::Target::Postgres(conn) = target {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    })
+}
 
 /// Skips the test (fails it under `TESTBED_REQUIRE`) when PostgreSQL is not here.
 async fn require_postgres() {
@@ -46,14 +59,7 @@ async fn a_clone_is_dropped_after_a_pass_and_clones_are_isolated() {
 }
 
 static REPAIRED: Database = Database::function("half-built v1", |target| {
-    Box::pin(async move {
-        if let testbed_db::Target::Postgres(conn) = target {
-            sqlx::raw_sql("create table wanted (id int)")
-                .execute(conn)
-                .await?;
-        }
-        Ok(())
-    })
+    on_postgres(target, "create table wanted (id int)")
 });
 
 #[testbed::test]
@@ -267,14 +273,7 @@ async fn a_recycled_database_comes_back_as_the_template_left_it() {
 
 /// A schema of its own, so that no other test draws its databases.
 static SESSIONS: Database = Database::function("sessions v1", |target| {
-    Box::pin(async move {
-        if let testbed_db::Target::Postgres(conn) = target {
-            sqlx::raw_sql("create table notes (body text not null)")
-                .execute(conn)
-                .await?;
-        }
-        Ok(())
-    })
+    on_postgres(target, "create table notes (body text not null)")
 });
 
 /// [`notes`] under a version of its own, so that no other test draws its databases.
@@ -448,14 +447,7 @@ async fn a_session_opened_by_a_tests_query_does_not_outlive_its_runtime() {
 /// A one-table schema; each test that changes it has its own, so no other test claims
 /// its pooled databases meanwhile.
 fn things(target: testbed_db::Target<'_>) -> Build<'_> {
-    Box::pin(async move {
-        if let testbed_db::Target::Postgres(conn) = target {
-            sqlx::raw_sql("create table things (id int primary key)")
-                .execute(conn)
-                .await?;
-        }
-        Ok(())
-    })
+    on_postgres(target, "create table things (id int primary key)")
 }
 
 static ALTERED: Database = Database::function("altered v2", things);
@@ -502,21 +494,6 @@ async fn a_recycled_database_whose_template_objects_changed_is_dropped() {
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 
-/// Runs `sql` in a test of its own, which passes, on a database of `database`; the
-/// database's name.
-async fn run_in_a_test(database: &Database, sql: &str) -> String {
-    let scope = Scope::new("changes");
-    let db = database.postgres(&scope).await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-        .execute(db.pool())
-        .await
-        .unwrap();
-    let name = db.name().to_owned();
-    drop(db);
-    scope.finish_async(Outcome::Passed).await.unwrap();
-    name
-}
-
 static REMADE: Database = Database::function("remade v1", things);
 
 /// Changes that leave every object's name and type as it was, which only the
@@ -528,7 +505,7 @@ async fn a_template_object_made_again_or_given_a_default_is_not_recycled() {
         "drop table things; create table things (id int primary key)",
         "alter table things alter column id set default 7",
     ] {
-        let name = run_in_a_test(&REMADE, change).await;
+        let name = run_in_a_test(&REMADE, Backend::Postgres, change).await;
         assert!(dropped(&name).await, "{name} was recycled after `{change}`");
     }
     let scope = Scope::new("after");
@@ -593,21 +570,15 @@ async fn a_tests_schema_additions_are_undone_and_its_database_recycled() {
 /// A table with a trigger of the template's, which ends every body with a full stop,
 /// and a function of the template's; each test that changes them has its own.
 fn stamped(target: testbed_db::Target<'_>) -> Build<'_> {
-    Box::pin(async move {
-        if let testbed_db::Target::Postgres(conn) = target {
-            sqlx::raw_sql(
-                "create table notes (body text);
-                 create function shout(t text) returns text language sql as $$ select upper(t) $$;
-                 create function stamp() returns trigger language plpgsql
-                   as $$ begin new.body := new.body || '.'; return new; end $$;
-                 create trigger notes_stamp before insert on notes
-                   for each row execute function stamp();",
-            )
-            .execute(conn)
-            .await?;
-        }
-        Ok(())
-    })
+    on_postgres(
+        target,
+        "create table notes (body text);
+         create function shout(t text) returns text language sql as $$ select upper(t) $$;
+         create function stamp() returns trigger language plpgsql
+           as $$ begin new.body := new.body || '.'; return new; end $$;
+         create trigger notes_stamp before insert on notes
+           for each row execute function stamp();",
+    )
 }
 
 static ROUTINES_ADDED: Database = Database::function("routines added v1", stamped);
@@ -691,7 +662,7 @@ async fn a_tests_change_to_a_template_routine_or_trigger_is_not_handed_on() {
         "drop trigger notes_stamp on notes; \
          create trigger notes_stamp before insert on notes for each row execute function stamp()",
     ] {
-        let name = run_in_a_test(&ROUTINES_CHANGED, change).await;
+        let name = run_in_a_test(&ROUTINES_CHANGED, Backend::Postgres, change).await;
         assert!(dropped(&name).await, "{name} was recycled after `{change}`");
         let scope = Scope::new("after");
         let db = ROUTINES_CHANGED.postgres(&scope).await.unwrap();
@@ -719,7 +690,7 @@ async fn a_tests_change_to_a_collation_owner_grant_or_sequence_option_is_not_han
         "alter table counted owner to pg_database_owner",
         "grant select (body) on counted to public",
     ] {
-        let name = run_in_a_test(&OPTIONS_CHANGED, change).await;
+        let name = run_in_a_test(&OPTIONS_CHANGED, Backend::Postgres, change).await;
         assert!(dropped(&name).await, "{name} was recycled after `{change}`");
         let scope = Scope::new("after");
         let db = OPTIONS_CHANGED.postgres(&scope).await.unwrap();
@@ -750,21 +721,15 @@ async fn a_tests_change_to_a_collation_owner_grant_or_sequence_option_is_not_han
 /// A partitioned table with two partitions, a table another inherits from, and one
 /// that could.
 fn inheriting(target: testbed_db::Target<'_>) -> Build<'_> {
-    Box::pin(async move {
-        if let testbed_db::Target::Postgres(conn) = target {
-            sqlx::raw_sql(
-                "create table events (at int not null, body text) partition by range (at);
-                 create table events_low partition of events for values from (0) to (100);
-                 create table events_high partition of events for values from (100) to (200);
-                 create table base (id int);
-                 create table derived (extra int) inherits (base);
-                 create table loner (id int);",
-            )
-            .execute(conn)
-            .await?;
-        }
-        Ok(())
-    })
+    on_postgres(
+        target,
+        "create table events (at int not null, body text) partition by range (at);
+         create table events_low partition of events for values from (0) to (100);
+         create table events_high partition of events for values from (100) to (200);
+         create table base (id int);
+         create table derived (extra int) inherits (base);
+         create table loner (id int);",
+    )
 }
 
 static INHERITANCE_CHANGED: Database = Database::function("inheritance changed v1", inheriting);
@@ -782,7 +747,7 @@ async fn a_tests_change_to_inheritance_or_schema_grants_is_not_handed_on() {
         "grant create on schema public to public",
         "alter default privileges grant select on tables to public",
     ] {
-        let name = run_in_a_test(&INHERITANCE_CHANGED, change).await;
+        let name = run_in_a_test(&INHERITANCE_CHANGED, Backend::Postgres, change).await;
         assert!(dropped(&name).await, "{name} was recycled after `{change}`");
         let scope = Scope::new("after");
         let db = INHERITANCE_CHANGED.postgres(&scope).await.unwrap();
@@ -821,9 +786,9 @@ static PARTITIONS_ADDED: Database = Database::function("partitions added v1", in
 #[testbed::test]
 async fn a_tests_partitions_operators_event_triggers_and_large_objects_are_undone() {
     require_postgres().await;
-    let scope = Scope::new("adds");
-    let db = PARTITIONS_ADDED.postgres(&scope).await.unwrap();
-    sqlx::raw_sql(
+    let name = run_in_a_test(
+        &PARTITIONS_ADDED,
+        Backend::Postgres,
         "create table events_more partition of events for values from (200) to (300);
          create table more_derived () inherits (base);
          create function same(a int, b int) returns bool language sql as 'select a = b';
@@ -835,12 +800,7 @@ async fn a_tests_partitions_operators_event_triggers_and_large_objects_are_undon
            as $$ begin raise exception 'no drops'; end $$;
          create event trigger refuse_drops on sql_drop execute function refuse();",
     )
-    .execute(db.pool())
-    .await
-    .unwrap();
-    let name = db.name().to_owned();
-    drop(db);
-    scope.finish_async(Outcome::Passed).await.unwrap();
+    .await;
     assert!(exists(&name).await, "{name} was dropped, not undone");
     let scope = Scope::new("after");
     let db = PARTITIONS_ADDED.postgres(&scope).await.unwrap();
@@ -872,26 +832,20 @@ async fn a_tests_partitions_operators_event_triggers_and_large_objects_are_undon
 /// A table, and settings of the database made by its migrations, as an application's
 /// migrations make them: for every session, and for one role's.
 fn configured(target: testbed_db::Target<'_>) -> Build<'_> {
-    Box::pin(async move {
-        if let testbed_db::Target::Postgres(conn) = target {
-            sqlx::raw_sql(
-                r#"create table things (id int);
-                   do $$ begin
-                     execute format('alter database %I set work_mem to %L',
-                                    current_database(), '7MB');
-                     execute format('alter database %I set "app.greeting" to %L',
-                                    current_database(), 'hi');
-                     execute format('alter database %I set search_path to "$user", public, extra',
-                                    current_database());
-                     execute format('alter role %I in database %I set "app.role_greeting" to %L',
-                                    current_user, current_database(), 'hello');
-                   end $$;"#,
-            )
-            .execute(conn)
-            .await?;
-        }
-        Ok(())
-    })
+    on_postgres(
+        target,
+        r#"create table things (id int);
+           do $$ begin
+             execute format('alter database %I set work_mem to %L',
+                            current_database(), '7MB');
+             execute format('alter database %I set "app.greeting" to %L',
+                            current_database(), 'hi');
+             execute format('alter database %I set search_path to "$user", public, extra',
+                            current_database());
+             execute format('alter role %I in database %I set "app.role_greeting" to %L',
+                            current_user, current_database(), 'hello');
+           end $$;"#,
+    )
 }
 
 /// The settings a session on a test's database starts with.
@@ -957,7 +911,7 @@ async fn a_tests_database_settings_are_not_handed_on() {
                       execute format('alter database %I set "app.greeting" to %L',
                                      current_database(), 'changed');
                     end $$"#;
-    let name = run_in_a_test(&SETTINGS_CHANGED, change).await;
+    let name = run_in_a_test(&SETTINGS_CHANGED, Backend::Postgres, change).await;
     assert!(dropped(&name).await, "{name} was recycled after `{change}`");
     let addition = r#"do $$ begin
                         execute format('alter database %I set "app.extra" to %L',
@@ -965,7 +919,7 @@ async fn a_tests_database_settings_are_not_handed_on() {
                         execute format('alter role %I in database %I set "app.extra" to %L',
                                        current_user, current_database(), 'y');
                       end $$"#;
-    let name = run_in_a_test(&SETTINGS_ADDED, addition).await;
+    let name = run_in_a_test(&SETTINGS_ADDED, Backend::Postgres, addition).await;
     assert!(exists(&name).await, "{name} was dropped, not undone");
     let scope = Scope::new("after");
     let db = SETTINGS_ADDED.postgres(&scope).await.unwrap();
@@ -983,23 +937,17 @@ async fn a_tests_database_settings_are_not_handed_on() {
 /// An application's tables in a schema of their own, found through the search path its
 /// migrations set for the database, beside a table in `public` that references one.
 fn in_app_schema(target: testbed_db::Target<'_>) -> Build<'_> {
-    Box::pin(async move {
-        if let testbed_db::Target::Postgres(conn) = target {
-            sqlx::raw_sql(
-                "create schema app;
-                 create table app.things (id int primary key);
-                 insert into app.things values (1);
-                 create table public.notes (id serial primary key,
-                                            thing int references app.things, body text);
-                 do $$ begin
-                   execute format('alter database %I set search_path to app', current_database());
-                 end $$;",
-            )
-            .execute(conn)
-            .await?;
-        }
-        Ok(())
-    })
+    on_postgres(
+        target,
+        "create schema app;
+         create table app.things (id int primary key);
+         insert into app.things values (1);
+         create table public.notes (id serial primary key,
+                                    thing int references app.things, body text);
+         do $$ begin
+           execute format('alter database %I set search_path to app', current_database());
+         end $$;",
+    )
 }
 
 static OWN_SEARCH_PATH: Database = Database::function("own search path v1", in_app_schema);
@@ -1780,25 +1728,14 @@ use crate::Build;
 
 /// A schema of one `notes (body text)` table, for tests that need rows and no more.
 fn notes(target: testbed_db::Target<'_>) -> Build<'_> {
-    Box::pin(async move {
-        if let testbed_db::Target::Postgres(conn) = target {
-            sqlx::raw_sql("create table notes (body text)")
-                .execute(conn)
-                .await?;
-        }
-        Ok(())
-    })
+    on_postgres(target, "create table notes (body text)")
 }
 
 fn counted(target: testbed_db::Target<'_>) -> Build<'_> {
-    Box::pin(async move {
-        if let testbed_db::Target::Postgres(conn) = target {
-            sqlx::raw_sql("create table counted (id serial primary key, body text)")
-                .execute(conn)
-                .await?;
-        }
-        Ok(())
-    })
+    on_postgres(
+        target,
+        "create table counted (id serial primary key, body text)",
+    )
 }
 
 /// One schema, two strategies: the same template, the same pooled databases.
