@@ -9,7 +9,7 @@ use testbed::{Outcome, Scope};
 
 use super::marks::mark;
 use super::server::{self, PgServer, server};
-use super::template::{self, create_clone};
+use super::template::{self, Template, create_clone};
 use super::{intent, inventory, marks, recycle, sql};
 
 use crate::pool_limit::{self, Holdings, TEST_POOL_CONNECTIONS};
@@ -41,13 +41,13 @@ async fn acquire_clone(
         let server = server().await?;
         engine::boxed(inventory::sweep_if_due(&server)).await;
         let template = engine::boxed(inventory::ensure_template(&server, &prepared)).await?;
-        let name = match engine::boxed(clone(&server, &template.name)).await {
+        let name = match engine::boxed(clone(&server, &template)).await {
             // Pruned by `cargo testbed db prune --templates` since this process built it.
             Err(ServerCallError::Statement { source, .. }) if sql::is_missing(&source) => {
                 template::forget(&template.name);
                 let template =
                     engine::boxed(inventory::ensure_template(&server, &prepared)).await?;
-                engine::boxed(clone(&server, &template.name)).await?
+                engine::boxed(clone(&server, &template)).await?
             }
             other => other?,
         };
@@ -98,7 +98,8 @@ async fn acquire_clone(
 /// process's other tests need meanwhile). Its name is this process's alone; a backend
 /// still creating it after the process died keeps the owner alive for the sweep (see
 /// `intent`).
-async fn clone(server: &PgServer, template: &str) -> Result<String, ServerCallError> {
+async fn clone(server: &PgServer, template: &Template) -> Result<String, ServerCallError> {
+    let (settings, template) = (template.has_settings(), template.name.as_str());
     let name = owner::database_name();
     let fail = |action: String| move |e| ServerCallError::statement(Backend::Postgres, action, e);
     let mut conn = crate::server_cache::acquire(server, &server.pool)
@@ -119,7 +120,7 @@ async fn clone(server: &PgServer, template: &str) -> Result<String, ServerCallEr
     }
     // A failed mark keeps the intent: once this process is gone, the sweep drops it.
     let comment = marks::owned_comment(template);
-    sql::run(&mut conn, mark(&name, &comment, template))
+    sql::run(&mut conn, mark(&name, &comment, template, settings))
         .await
         .map_err(fail(format!("mark `{name}`")))?;
     intent::clear(&mut conn, &name).await?;

@@ -221,7 +221,7 @@ fn objects_sql() -> String {
                             defaclnamespace, defaclobjtype), null
              from pg_default_acl
            union all
-           select 3, format('setting %s %s %s', setrole, split_part(entry, '=', 1), md5(entry)),
+           select 3, format('{SETTING}%s %s %s', setrole, split_part(entry, '=', 1), md5(entry)),
                   case when setrole = 0 then
                     format('alter database %I reset %I', current_database(),
                            split_part(entry, '=', 1))
@@ -232,7 +232,19 @@ fn objects_sql() -> String {
              where setdatabase = ({THIS_DATABASE}) and not {own}
          ) objects order by phase",
         own = own_setting("entry"),
+        SETTING = SETTING_PREFIX,
     )
+}
+
+/// How a database setting's entry in [`objects`] starts.
+const SETTING_PREFIX: &str = "setting ";
+
+/// Whether `objects` (a database's, as [`objects`] lists them) hold a database setting
+/// other than testbed's own: whether a clone of that database has settings to copy.
+pub(crate) fn lists_a_setting(objects: &[String]) -> bool {
+    objects
+        .iter()
+        .any(|object| object.starts_with(SETTING_PREFIX))
 }
 
 /// [`objects_sql`]'s rows, read with `pg_catalog` alone on the search path, so that a

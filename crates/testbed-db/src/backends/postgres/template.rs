@@ -41,6 +41,14 @@ pub(crate) struct Template {
     pub(crate) objects: Vec<String>,
 }
 
+impl Template {
+    /// Whether the template has database settings of its own (made by its migrations),
+    /// which each clone must be given.
+    pub(crate) fn has_settings(&self) -> bool {
+        super::catalog::lists_a_setting(&self.objects)
+    }
+}
+
 /// The templates this process knows to be complete.
 static READY: Mutex<Option<HashMap<String, Arc<Template>>>> = Mutex::new(None);
 
