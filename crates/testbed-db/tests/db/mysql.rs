@@ -603,6 +603,133 @@ async fn a_dropped_constraint_is_not_handed_on() {
     }
 }
 
+/// Used by one test only: a foreign key and a check a test makes again under their
+/// names, and tables whose engine or default collation a test changes.
+static REDEFINED: Database = Database::function("mysql redefined v2", |target| {
+    on_mysql(
+        target,
+        "create table owners (id int primary key) engine = InnoDB;
+         create table pets (id int primary key, owner_id int not null, legs int,
+                            constraint pets_owner foreign key (owner_id) references owners (id),
+                            constraint pets_legs check (legs >= 0)) engine = InnoDB;
+         create table ledger (id int primary key) engine = InnoDB;
+         create table labels (id int primary key) engine = InnoDB
+           default character set utf8mb4 collate utf8mb4_general_ci",
+    )
+});
+
+/// What changes no column, index or constraint name is still not handed on: a foreign
+/// key or a check dropped and added again under its name with other rules, a table made
+/// `MyISAM` (no transactions), a table's or the database's default collation changed.
+#[testbed::test]
+async fn a_constraint_made_again_or_a_tables_engine_changed_is_not_handed_on() {
+    require_mysql().await;
+    let template_default: String = {
+        let scope = Scope::new("first user");
+        let db = REDEFINED.mysql(&scope).await.unwrap();
+        let default = sqlx::query_scalar(
+            "select cast(default_collation_name as char) from information_schema.schemata
+             where schema_name = database()",
+        )
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        drop(db);
+        scope.finish_async(Outcome::Passed).await.unwrap();
+        default
+    };
+    assert_ne!(template_default, "latin1_swedish_ci");
+    for change in [
+        "alter table pets drop foreign key pets_owner;
+         alter table pets add constraint pets_owner foreign key (owner_id)
+           references owners (id) on delete cascade",
+        "alter table pets drop constraint pets_legs;
+         alter table pets add constraint pets_legs check (legs >= -10)",
+        "alter table ledger engine = MyISAM",
+        "alter table labels default character set latin1 collate latin1_swedish_ci",
+        "alter database character set latin1 collate latin1_swedish_ci",
+    ] {
+        run_in_a_test(&REDEFINED, Backend::MySql, change).await;
+        let scope = Scope::new("next user");
+        let db = REDEFINED.mysql(&scope).await.unwrap();
+        let mut conn = db.pool().acquire().await.unwrap();
+        sqlx::raw_sql("insert into owners values (1); insert into pets values (1, 1, 4)")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let deleted = sqlx::raw_sql("delete from owners where id = 1")
+            .execute(&mut *conn)
+            .await;
+        assert!(
+            deleted.is_err(),
+            "an owner with a pet deleted after `{change}`"
+        );
+        let negative = sqlx::raw_sql("insert into pets values (2, 1, -1)")
+            .execute(&mut *conn)
+            .await;
+        assert!(negative.is_err(), "a pet with -1 legs after `{change}`");
+        sqlx::raw_sql("start transaction; insert into ledger values (1); rollback")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let ledger: i64 = sqlx::query_scalar("select count(*) from ledger")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(ledger, 0, "a rolled back insert kept after `{change}`");
+        let collation: String = sqlx::query_scalar(
+            "select cast(table_collation as char) from information_schema.tables
+             where table_schema = database() and table_name = 'labels'",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!(collation, "utf8mb4_general_ci", "after `{change}`");
+        let default: String = sqlx::query_scalar(
+            "select cast(default_collation_name as char) from information_schema.schemata
+             where schema_name = database()",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!(default, template_default, "after `{change}`");
+        drop(conn);
+        drop(db);
+        scope.finish_async(Outcome::Passed).await.unwrap();
+    }
+}
+
+/// Used by one test only: tables with neither a foreign key nor a check, whose
+/// fingerprint reads neither kind's definitions.
+static UNCONSTRAINED: Database = Database::function("mysql unconstrained v1", |target| {
+    on_mysql(
+        target,
+        "create table owners (id int primary key);
+         create table pets (id int primary key, owner_id int, legs int, key (owner_id))",
+    )
+});
+
+/// A foreign key or a check that a test adds where its template has none is seen by
+/// what is always read (the table's constraints), and is not handed on.
+#[testbed::test]
+async fn a_constraint_added_where_the_template_has_none_is_not_handed_on() {
+    require_mysql().await;
+    for change in [
+        "alter table pets add constraint pets_owner foreign key (owner_id) references owners (id)",
+        "alter table pets add constraint pets_legs check (legs >= 0)",
+    ] {
+        run_in_a_test(&UNCONSTRAINED, Backend::MySql, change).await;
+        let scope = Scope::new("next user");
+        let db = UNCONSTRAINED.mysql(&scope).await.unwrap();
+        sqlx::raw_sql("insert into pets values (1, 99, -1)")
+            .execute(db.pool())
+            .await
+            .unwrap_or_else(|e| panic!("refused after `{change}`: {e}"));
+        drop(db);
+        scope.finish_async(Outcome::Passed).await.unwrap();
+    }
+}
+
 /// Used by one test only: a table and a view of it, which a test replaces.
 static WITH_VIEW: Database = Database::function("mysql with a view v1", |target| {
     on_mysql(

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use sqlx::{AssertSqlSafe, MySqlConnection, Row};
 
-use super::fingerprint::{self, PARTS};
+use super::fingerprint::{self, PARTS, SCHEMA_ONLY};
 use super::server::fail;
 use super::template::TemplateInfo;
 use super::work::{WORK_WAIT_SECONDS, lock_work, unlock_work};
@@ -50,7 +50,7 @@ async fn shapes(
                from information_schema.triggers where event_object_schema in ({schemas})"
         ),
     ];
-    for part in &PARTS {
+    for part in PARTS.iter().filter(|part| part.class != SCHEMA_ONLY) {
         selects.push(format!(
             "select '{class}', '{tag}', cast({schema} as char), cast({object} as char),
                     sha2(group_concat({each} order by {order} separator ','), 256)

@@ -50,7 +50,10 @@ pub(super) async fn inspect(
          union all
          {counters}{checksums}",
         fingerprint_setup = fingerprint::SETUP,
-        fingerprint = fingerprint::expression(name),
+        fingerprint = fingerprint::expression(
+            name,
+            fingerprint::Extent::of_template(&template.fingerprint),
+        ),
         counters = counters_select(name, "'counter', "),
     );
     let rows = sqlx::raw_sql(AssertSqlSafe(sql))
