@@ -699,9 +699,9 @@ async fn a_constraint_made_again_or_a_tables_engine_changed_is_not_handed_on() {
     }
 }
 
-/// Used by one test only: tables with neither a foreign key nor a check, whose
-/// fingerprint reads neither kind's definitions.
-static UNCONSTRAINED: Database = Database::function("mysql unconstrained v1", |target| {
+/// Used by one test only: tables with neither a foreign key nor a check, and no view or
+/// routine, whose fingerprint reads none of those kinds' definitions.
+static UNCONSTRAINED: Database = Database::function("mysql unconstrained v2", |target| {
     on_mysql(
         target,
         "create table owners (id int primary key);
@@ -709,14 +709,17 @@ static UNCONSTRAINED: Database = Database::function("mysql unconstrained v1", |t
     )
 });
 
-/// A foreign key or a check that a test adds where its template has none is seen by
-/// what is always read (the table's constraints), and is not handed on.
+/// A foreign key, a check, a view or a routine that a test adds where its template has
+/// none is seen by what is always read (the table's constraints, the view's columns,
+/// the routines), and is not handed on.
 #[testbed::test]
-async fn a_constraint_added_where_the_template_has_none_is_not_handed_on() {
+async fn an_object_added_where_the_template_has_none_of_its_kind_is_not_handed_on() {
     require_mysql().await;
     for change in [
         "alter table pets add constraint pets_owner foreign key (owner_id) references owners (id)",
         "alter table pets add constraint pets_legs check (legs >= 0)",
+        "create view pet_legs as select legs from pets",
+        "create procedure feed(in n int) select n",
     ] {
         run_in_a_test(&UNCONSTRAINED, Backend::MySql, change).await;
         let scope = Scope::new("next user");
@@ -725,6 +728,11 @@ async fn a_constraint_added_where_the_template_has_none_is_not_handed_on() {
             .execute(db.pool())
             .await
             .unwrap_or_else(|e| panic!("refused after `{change}`: {e}"));
+        let added = "select (select count(*) from information_schema.views
+                             where table_schema = database())
+                          + (select count(*) from information_schema.routines
+                             where routine_schema = database())";
+        assert_eq!(count(db.pool(), added).await, 0, "after `{change}`");
         drop(db);
         scope.finish_async(Outcome::Passed).await.unwrap();
     }
