@@ -75,7 +75,7 @@ async fn child_fails_with_a_postgres_database() {
 async fn child_dies_dirtying_a_pooled_database() {
     only_in_child("child_dies_dirtying_a_pooled_database");
     let scope = Scope::new("child");
-    let db = crate::postgres::CRASHED
+    let db = crate::postgres::recycling::CRASHED
         .try_postgres(&scope)
         .await
         .expect("postgres is up");
@@ -93,7 +93,7 @@ async fn child_dies_dirtying_a_pooled_database() {
 async fn child_dies_with_a_statement_running() {
     only_in_child("child_dies_with_a_statement_running");
     let scope = Scope::new("child");
-    let db = crate::postgres::STRAGGLER
+    let db = crate::postgres::recycling::STRAGGLER
         .try_postgres(&scope)
         .await
         .expect("postgres is up");
@@ -251,7 +251,7 @@ async fn child_needs_postgres(scope: &Scope) {
 async fn child_uses_the_half_built_mysql_schema() {
     only_in_child("child_uses_the_half_built_mysql_schema");
     let scope = Scope::new("child");
-    let db = crate::mysql::HALF_BUILT
+    let db = crate::mysql::templates::HALF_BUILT
         .try_mysql(&scope)
         .await
         .expect("mysql is up");
@@ -266,7 +266,7 @@ async fn child_uses_the_half_built_mysql_schema() {
 #[ignore = "helper: run in a child process by `mysql::a_template_is_read_from_the_registry_and_recorded_when_it_is_not`"]
 async fn child_checks_fresh_mysql_ids() {
     only_in_child("child_checks_fresh_mysql_ids");
-    crate::mysql::check_fresh_ids(&crate::mysql::UNRECORDED, 2).await;
+    crate::mysql::resets::check_fresh_ids(&crate::mysql::UNRECORDED, 2).await;
 }
 
 // It starts the server again for the parent, which owns it and stops it: the server
@@ -315,9 +315,12 @@ async fn child_holds_several_databases() {
     let scopes: Vec<Scope> = (0..count).map(|_| Scope::new("child")).collect();
     for scope in &scopes {
         if mysql {
-            crate::mysql::SHRINKING.try_mysql(scope).await.map(drop)
+            crate::mysql::resets::SHRINKING
+                .try_mysql(scope)
+                .await
+                .map(drop)
         } else {
-            crate::postgres::SHRINKING
+            crate::postgres::recycling::SHRINKING
                 .try_postgres(scope)
                 .await
                 .map(drop)
