@@ -35,6 +35,7 @@ async fn require_postgres() {
     }
 }
 
+/// Whether database `name` is on the server, as testbed's status lists it.
 async fn exists(name: &str) -> bool {
     admin::status(Backend::Postgres, None)
         .await
@@ -49,6 +50,7 @@ fn things(target: testbed_db::Target<'_>) -> Build<'_> {
     on_postgres(target, "create table things (id int primary key)")
 }
 
+/// The one number `sql` selects.
 async fn count(pool: &sqlx::PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
         .fetch_one(pool)
@@ -94,6 +96,7 @@ async fn wait_until_unclaimed(name: &str) {
     panic!("the killed child's claim on {name} outlived it by 10 s");
 }
 
+/// The admin URL of the PostgreSQL server the tests use.
 fn admin_url() -> String {
     std::env::var("TESTBED_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
@@ -128,6 +131,7 @@ fn notes(target: testbed_db::Target<'_>) -> Build<'_> {
     on_postgres(target, "create table notes (body text)")
 }
 
+/// A schema of one `counted` table with a sequence behind its ids.
 fn counted(target: testbed_db::Target<'_>) -> Build<'_> {
     on_postgres(
         target,
@@ -135,6 +139,7 @@ fn counted(target: testbed_db::Target<'_>) -> Build<'_> {
     )
 }
 
+/// How many rows `notes` holds, as `pool` sees it.
 async fn count_notes(pool: &sqlx::PgPool) -> i64 {
     sqlx::query_scalar("select count(*) from notes")
         .fetch_one(pool)
