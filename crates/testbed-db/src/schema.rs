@@ -344,13 +344,14 @@ enum PreparedSchema {
 /// relations' owners and columns' grants; v8: and schemas' owners and grants,
 /// inheritance, operators, casts, event triggers, default privileges and large
 /// objects; v9: and the database's settings; v10: their tables and objects are
-/// recorded schema-qualified whatever the search path). A PostgreSQL
+/// recorded schema-qualified whatever the search path; v11: and publications,
+/// foreign-data wrappers, servers and foreign tables). A PostgreSQL
 /// template records its fingerprint and objects when it is built, so any change to the
 /// queries that read them (`postgres::catalog`) needs a bump: a template recorded by the
 /// old queries would never match the new, and every clone of it be dropped after its
 /// test. A broker serves only clients of its own layout: see
 /// `broker::settings::socket_path`.
-pub(crate) const LAYOUT: &str = "testbed-db template v10";
+pub(crate) const LAYOUT: &str = "testbed-db template v11";
 
 impl Prepared {
     fn new(database: &Database, backend: Backend) -> Result<Self, SchemaLoadError> {

@@ -27,13 +27,16 @@ pub(super) const USER_NAMESPACES: &str = "select oid from pg_namespace where nsp
 /// functions and procedures, types (enums and their values, domains, ranges), rewrite
 /// rules (a view's query among them), row-level policies, extensions, inheritance
 /// (an attached partition among it), operators and casts, event triggers, default
-/// privileges, large objects (rows of a kind the reset does not delete), and the
+/// privileges, large objects (rows of a kind the reset does not delete), publications
+/// and the tables in them, foreign-data wrappers, servers and tables, and the
 /// database's settings (`ALTER DATABASE ... SET`, which a clone gets from its template
 /// when it is marked: see `marks::mark`), but testbed's own.
 ///
 /// Not read, as changing none of a query's results: comments, extended statistics,
 /// storage parameters. Not read either: the contents of a large object the template
-/// made.
+/// made, a publication's schemas (`FOR TABLES IN SCHEMA`, PostgreSQL 15's
+/// `pg_publication_namespace`), and user mappings, whose catalog only a superuser may
+/// read.
 ///
 /// A clone has the template's object ids, so a test that drops an object and makes it
 /// again, even the same, changes the fingerprint, as does any addition, removal, rename
@@ -114,6 +117,16 @@ pub(crate) fn fingerprint_sql() -> String {
            union all
            select concat_ws(' ', 'l', oid, xmin) from pg_largeobject_metadata
            union all
+           select concat_ws(' ', 'b', oid, pubname, xmin) from pg_publication
+           union all
+           select concat_ws(' ', 'bt', oid, prpubid, prrelid, xmin) from pg_publication_rel
+           union all
+           select concat_ws(' ', 'fw', oid, fdwname, xmin) from pg_foreign_data_wrapper
+           union all
+           select concat_ws(' ', 'fs', oid, srvname, xmin) from pg_foreign_server
+           union all
+           select concat_ws(' ', 'ft', ftrelid, ftserver, xmin) from pg_foreign_table
+           union all
            select concat_ws(' ', 'g', setrole, entry)
              from pg_db_role_setting cross join unnest(setconfig) entry
              where setdatabase = ({THIS_DATABASE}) and not {own}
@@ -126,15 +139,19 @@ pub(crate) fn fingerprint_sql() -> String {
 /// its table and type, a constraint with its table and definition, a trigger with its
 /// table, a function with its argument types, an enum with its values), beside the
 /// statement that drops it; and each user schema and extension (`schema <name>`,
-/// `extension <name>`), event trigger, large object and database setting (by a hash
-/// of its value, which may be a secret). Rules, policies and default
+/// `extension <name>`), event trigger, large object, publication, foreign-data wrapper,
+/// server and database setting (by a hash of its value, which may be a secret). Rules, policies and default
 /// privileges have no statement (null): a test that adds one gets a new clone, as does
 /// one that makes a table of the template's inherit another's (not listed here: the
 /// undo leaves it, and the fingerprint checked after the undo tells it; an inheriting
-/// table or partition the test made goes with its table). Ordered for dropping:
-/// schemas, extensions and event triggers (what they hold goes with them, and an event
-/// trigger could stop the undo's own statements), then tables and views (their columns,
-/// indexes, constraints and triggers go with them), then columns, constraints and
+/// table or partition the test made goes with its table, as does a table's place in a
+/// publication; one of the template's tables added to a publication of the template's
+/// is not listed either, and gets a new clone). Ordered for dropping: schemas,
+/// extensions, event triggers and publications (what they hold goes with them, and an
+/// event trigger could stop the undo's own statements), then tables and views (their
+/// columns, indexes, constraints and triggers go with them), foreign-data wrappers and
+/// servers (after extensions: one an extension made goes with it), then columns,
+/// constraints and
 /// triggers added to the template's tables (an index behind a constraint goes only with
 /// it), then indexes, sequences, functions, types, operators, casts and large objects
 /// left.
@@ -216,6 +233,17 @@ fn objects_sql() -> String {
            union all
            select 3, format('large object %s', oid), format('select lo_unlink(%s)', oid)
              from pg_largeobject_metadata
+           union all
+           select 0, format('publication %s', pubname),
+                  format('drop publication if exists %I', pubname)
+             from pg_publication
+           union all
+           select 1, format('foreign data wrapper %s', fdwname),
+                  format('drop foreign data wrapper if exists %I cascade', fdwname)
+             from pg_foreign_data_wrapper
+           union all
+           select 1, format('server %s', srvname), format('drop server if exists %I cascade', srvname)
+             from pg_foreign_server
            union all
            select 2, format('default privileges %s %s %s', defaclrole::regrole,
                             defaclnamespace, defaclobjtype), null

@@ -76,7 +76,7 @@ enum Counted {
 /// counts (see [`SchemaMemory`]).
 ///
 /// [`fingerprint_sql`]: super::catalog::fingerprint_sql
-const CHECKED_CATALOGS: [(&str, Counted); 21] = [
+const CHECKED_CATALOGS: [(&str, Counted); 26] = [
     ("pg_namespace", Counted::All),
     ("pg_class", Counted::All),
     ("pg_attribute", Counted::FromUserOid("attrelid")),
@@ -96,6 +96,11 @@ const CHECKED_CATALOGS: [(&str, Counted); 21] = [
     ("pg_event_trigger", Counted::All),
     ("pg_default_acl", Counted::All),
     ("pg_largeobject_metadata", Counted::All),
+    ("pg_publication", Counted::All),
+    ("pg_publication_rel", Counted::All),
+    ("pg_foreign_data_wrapper", Counted::All),
+    ("pg_foreign_server", Counted::All),
+    ("pg_foreign_table", Counted::All),
     ("pg_db_role_setting", Counted::OfThisDatabase("setdatabase")),
     ("pg_database", Counted::OfThisDatabase("oid")),
 ];

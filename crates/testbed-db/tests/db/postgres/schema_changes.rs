@@ -533,3 +533,94 @@ async fn a_database_with_its_own_search_path_is_reset_and_undone_in_place() {
     drop(db);
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
+
+/// A table, a publication of it, and a foreign server with a foreign table, as an
+/// application that replicates or reads another database has.
+fn publishing(target: testbed_db::Target<'_>) -> Build<'_> {
+    on_postgres(
+        target,
+        "create extension postgres_fdw;
+         create server remote foreign data wrapper postgres_fdw options (host 'first');
+         create foreign table remote_notes (body text) server remote;
+         create table notes (body text);
+         create table other (id int);
+         create publication notes_out for table notes;",
+    )
+}
+
+static PUBLISHING_ADDED: Database = Database::function("publishing added v1", publishing);
+static PUBLISHING_CHANGED: Database = Database::function("publishing changed v1", publishing);
+
+/// What the next test sees of publications and foreign servers: each publication with
+/// its tables, each server with its options, each foreign table with its options.
+async fn published(pool: &sqlx::PgPool) -> Vec<String> {
+    sqlx::query_scalar(
+        "select format('publication %s %s', p.pubname,
+                       (select string_agg(r.prrelid::regclass::text, ',' order by 1)
+                          from pg_publication_rel r where r.prpubid = p.oid))
+           from pg_publication p
+         union all
+         select format('server %s %s', srvname, srvoptions) from pg_foreign_server
+         union all
+         select format('foreign table %s %s', ftrelid::regclass, ftoptions)
+           from pg_foreign_table
+         order by 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// The template's publications and foreign servers, as [`published`] reads them.
+fn as_published() -> Vec<String> {
+    vec![
+        "foreign table remote_notes ".to_owned(),
+        "publication notes_out notes".to_owned(),
+        "server remote {host=first}".to_owned(),
+    ]
+}
+
+/// Publications, foreign servers and foreign tables a test adds are dropped with its
+/// other additions (a table it made goes from a publication of the template's with the
+/// table); one that changes the template's own gets its database dropped. Either way
+/// the next test gets the template's.
+#[testbed::test]
+async fn a_tests_publications_and_foreign_servers_are_undone_or_not_handed_on() {
+    require_postgres().await;
+    let name = run_in_a_test(
+        &PUBLISHING_ADDED,
+        Backend::Postgres,
+        "create publication extra for table other;
+         create server second foreign data wrapper postgres_fdw;
+         create foreign table more_remote (a int) server remote;
+         create table mine (id int);
+         alter publication notes_out add table mine;",
+    )
+    .await;
+    assert!(exists(&name).await, "{name} was dropped, not undone");
+    let scope = Scope::new("after additions");
+    let db = PUBLISHING_ADDED.postgres(&scope).await.unwrap();
+    assert_eq!(db.name(), name);
+    assert_eq!(published(db.pool()).await, as_published());
+    drop(db);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+
+    for change in [
+        "alter server remote options (set host 'second')",
+        "alter publication notes_out add table other",
+        "alter foreign table remote_notes options (add table_name 'elsewhere')",
+        "drop publication notes_out",
+    ] {
+        let name = run_in_a_test(&PUBLISHING_CHANGED, Backend::Postgres, change).await;
+        assert!(dropped(&name).await, "{name} was recycled after `{change}`");
+        let scope = Scope::new("after a change");
+        let db = PUBLISHING_CHANGED.postgres(&scope).await.unwrap();
+        assert_eq!(
+            published(db.pool()).await,
+            as_published(),
+            "after `{change}`"
+        );
+        drop(db);
+        scope.finish_async(Outcome::Passed).await.unwrap();
+    }
+}
