@@ -43,8 +43,8 @@ fn format(extent: Extent) -> String {
 }
 
 /// Which of the parts read only for some templates ([`Read::IfTemplateHas`]) a
-/// fingerprint reads: bit `i` for `PARTS[i]`. A pooled
-/// database's fingerprint is taken with its template's extent, so the two compare.
+/// fingerprint reads: bit `i` for `PARTS[i]`. A pooled database's fingerprint is taken
+/// with its template's extent, so the two compare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Extent(u16);
 
