@@ -140,21 +140,20 @@ pub(crate) fn fingerprint_sql() -> String {
 /// table, a function with its argument types, an enum with its values), beside the
 /// statement that drops it; and each user schema and extension (`schema <name>`,
 /// `extension <name>`), event trigger, large object, publication, foreign-data wrapper,
-/// server and database setting (by a hash of its value, which may be a secret). Rules, policies and default
-/// privileges have no statement (null): a test that adds one gets a new clone, as does
-/// one that makes a table of the template's inherit another's (not listed here: the
-/// undo leaves it, and the fingerprint checked after the undo tells it; an inheriting
-/// table or partition the test made goes with its table, as does a table's place in a
-/// publication; one of the template's tables added to a publication of the template's
-/// is not listed either, and gets a new clone). Ordered for dropping: schemas,
-/// extensions, event triggers and publications (what they hold goes with them, and an
-/// event trigger could stop the undo's own statements), then tables and views (their
-/// columns, indexes, constraints and triggers go with them), foreign-data wrappers and
-/// servers (after extensions: one an extension made goes with it), then columns,
-/// constraints and
-/// triggers added to the template's tables (an index behind a constraint goes only with
-/// it), then indexes, sequences, functions, types, operators, casts and large objects
-/// left.
+/// server and database setting (by a hash of its value, which may be a secret). Rules,
+/// policies and default privileges have no statement (null): a test that adds one gets
+/// a new clone, as does one that makes a table of the template's inherit another's (not
+/// listed here: the undo leaves it, and the fingerprint checked after the undo tells
+/// it; an inheriting table or partition the test made goes with its table, as does a
+/// table's place in a publication; one of the template's tables added to a publication
+/// of the template's is not listed either, and gets a new clone). Ordered for dropping:
+/// schemas, extensions, event triggers and publications (what they hold goes with them,
+/// and an event trigger could stop the undo's own statements), then tables and views
+/// (their columns, indexes, constraints and triggers go with them), foreign-data
+/// wrappers and servers (after extensions: one an extension made goes with it), then
+/// columns, constraints and triggers added to the template's tables (an index behind a
+/// constraint goes only with it), then indexes, sequences, functions, types, operators,
+/// casts and large objects left.
 fn objects_sql() -> String {
     format!(
         "select part, ddl from (
