@@ -241,7 +241,8 @@ fn objects_sql() -> String {
                   format('drop foreign data wrapper if exists %I cascade', fdwname)
              from pg_foreign_data_wrapper
            union all
-           select 1, format('server %s', srvname), format('drop server if exists %I cascade', srvname)
+           select 1, format('server %s', srvname),
+                  format('drop server if exists %I cascade', srvname)
              from pg_foreign_server
            union all
            select 2, format('default privileges %s %s %s', defaclrole::regrole,
