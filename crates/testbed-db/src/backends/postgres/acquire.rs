@@ -99,7 +99,7 @@ async fn acquire_clone(
 /// still creating it after the process died keeps the owner alive for the sweep (see
 /// `intent`).
 async fn clone(server: &PgServer, template: &Template) -> Result<String, ServerCallError> {
-    let (settings, template) = (template.has_settings(), template.name.as_str());
+    let (settings_of, template) = (template.settings_source(), template.name.as_str());
     let name = owner::database_name();
     let fail = |action: String| move |e| ServerCallError::statement(Backend::Postgres, action, e);
     let mut conn = crate::server_cache::acquire(server, &server.pool)
@@ -120,7 +120,7 @@ async fn clone(server: &PgServer, template: &Template) -> Result<String, ServerC
     }
     // A failed mark keeps the intent: once this process is gone, the sweep drops it.
     let comment = marks::owned_comment(template);
-    sql::run(&mut conn, mark(&name, &comment, template, settings))
+    sql::run(&mut conn, mark(&name, &comment, settings_of))
         .await
         .map_err(fail(format!("mark `{name}`")))?;
     intent::clear(&mut conn, &name).await?;

@@ -54,11 +54,11 @@ pub(crate) const LEASE_PREFIX: &str = "testbed-owner-";
 /// is gone.
 pub(crate) const ADMIN_PREFIX: &str = "testbed-admin-";
 
-/// Marks a new test database, cloned from `template`, as testbed's (its comment),
-/// tunes it for tests (its commits do not wait for the disk: a test database is thrown
-/// away or reset anyway, so what a server crash could lose does not matter, and on a
-/// disk-backed server every commit would otherwise wait milliseconds), and, with
-/// `copy_settings` (the template has settings of its own: `catalog::lists_a_setting`),
+/// Marks a new test database as testbed's (its comment), tunes it for tests (its
+/// commits do not wait for the disk: a test database is thrown away or reset anyway, so
+/// what a server crash could lose does not matter, and on a disk-backed server every
+/// commit would otherwise wait milliseconds), and, with `settings_of` (the template it
+/// was cloned from, when that has settings of its own: `Template::settings_source`),
 /// gives it the template's settings (`ALTER DATABASE ... SET`, `ALTER ROLE ... IN
 /// DATABASE ... SET`, made by its migrations), which `CREATE DATABASE` does not copy.
 /// Each setting is set for the transaction first and stored `FROM CURRENT`, which takes
@@ -67,14 +67,14 @@ pub(crate) const ADMIN_PREFIX: &str = "testbed-admin-";
 /// copy is a PL/pgSQL block, which costs 0.65-0.75 ms on a session that ran one before
 /// and about 4 ms on one that did not: it is left out when there is nothing to copy.
 /// One round trip, one commit.
-pub(crate) fn mark(name: &str, comment: &str, template: &str, copy_settings: bool) -> String {
+pub(crate) fn mark(name: &str, comment: &str, settings_of: Option<&str>) -> String {
     let marked = format!(
         r#"comment on database "{name}" is '{comment}';
            alter database "{name}" set synchronous_commit = off"#
     );
-    if !copy_settings {
+    let Some(template) = settings_of else {
         return marked;
-    }
+    };
     let own = own_setting("entry");
     format!(
         r#"{marked};
@@ -141,10 +141,10 @@ mod tests {
 
     #[test]
     fn settings_are_copied_only_when_the_template_has_some() {
-        let plain = mark("testbed_pool_x", POOL_COMMENT, "testbed_tpl_x", false);
+        let plain = mark("testbed_pool_x", POOL_COMMENT, None);
         assert!(plain.contains("synchronous_commit = off"), "{plain}");
         assert!(!plain.contains("pg_db_role_setting"), "{plain}");
-        let copying = mark("testbed_pool_x", POOL_COMMENT, "testbed_tpl_x", true);
+        let copying = mark("testbed_pool_x", POOL_COMMENT, Some("testbed_tpl_x"));
         assert!(copying.starts_with(&plain), "{copying}");
         assert!(copying.contains("datname = 'testbed_tpl_x'"), "{copying}");
     }

@@ -42,10 +42,10 @@ pub(crate) struct Template {
 }
 
 impl Template {
-    /// Whether the template has database settings of its own (made by its migrations),
-    /// which each clone must be given.
-    pub(crate) fn has_settings(&self) -> bool {
-        super::catalog::lists_a_setting(&self.objects)
+    /// The template's name if it has database settings of its own (made by its
+    /// migrations), which each clone must be given: what `marks::mark` copies them from.
+    pub(crate) fn settings_source(&self) -> Option<&str> {
+        super::catalog::lists_a_setting(&self.objects).then_some(self.name.as_str())
     }
 }
 

@@ -132,6 +132,14 @@ async fn count(pool: &sqlx::MySqlPool, sql: &str) -> i64 {
         .unwrap()
 }
 
+/// The one text `sql` returns on `pool`.
+async fn text(pool: &sqlx::MySqlPool, sql: &str) -> String {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
 /// The registry's state of pooled database `name`.
 async fn registry_state(name: &str) -> String {
     let url = admin_url();

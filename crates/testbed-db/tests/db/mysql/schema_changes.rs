@@ -11,6 +11,7 @@ use crate::run_in_a_test;
 
 use super::{
     ALTERED, admin_url, count, kind_of, next_id, on_mysql, registry_state, require_mysql, table_id,
+    text,
 };
 
 /// A test's schema changes are undone table by table after it: what it added dropped,
@@ -209,15 +210,9 @@ async fn a_tests_change_to_a_template_trigger_view_or_routine_is_not_handed_on()
         let scope = Scope::new("after");
         let db = ROUTINES_CHANGED.mysql(&scope).await.unwrap();
         assert_eq!(stored(db.pool(), "a").await, "a.", "after `{change}`");
-        let loud: String = sqlx::query_scalar("select cast(body as char) from loud")
-            .fetch_one(db.pool())
-            .await
-            .unwrap();
+        let loud = text(db.pool(), "select cast(body as char) from loud").await;
         assert_eq!(loud, "A.", "after `{change}`");
-        let shouted: String = sqlx::query_scalar("select cast(shout('a') as char)")
-            .fetch_one(db.pool())
-            .await
-            .unwrap();
+        let shouted = text(db.pool(), "select cast(shout('a') as char)").await;
         assert_eq!(shouted, "A", "after `{change}`");
         let column = "select count(*) from information_schema.columns
                       where table_schema = database() and table_name = 'notes'
@@ -287,16 +282,13 @@ static REDEFINED: Database = Database::function("mysql redefined v2", |target| {
 #[testbed::test]
 async fn a_constraint_made_again_or_a_tables_engine_changed_is_not_handed_on() {
     require_mysql().await;
-    let template_default: String = {
+    const DEFAULT_COLLATION: &str = "select cast(default_collation_name as char)
+                                     from information_schema.schemata
+                                     where schema_name = database()";
+    let template_default = {
         let scope = Scope::new("first user");
         let db = REDEFINED.mysql(&scope).await.unwrap();
-        let default = sqlx::query_scalar(
-            "select cast(default_collation_name as char) from information_schema.schemata
-             where schema_name = database()",
-        )
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
+        let default = text(db.pool(), DEFAULT_COLLATION).await;
         drop(db);
         scope.finish_async(Outcome::Passed).await.unwrap();
         default
@@ -315,48 +307,37 @@ async fn a_constraint_made_again_or_a_tables_engine_changed_is_not_handed_on() {
         run_in_a_test(&REDEFINED, Backend::MySql, change).await;
         let scope = Scope::new("next user");
         let db = REDEFINED.mysql(&scope).await.unwrap();
-        let mut conn = db.pool().acquire().await.unwrap();
-        sqlx::raw_sql("insert into owners values (1); insert into pets values (1, 1, 4)")
-            .execute(&mut *conn)
+        let run = |sql: &'static str| sqlx::raw_sql(sql).execute(db.pool());
+        run("insert into owners values (1); insert into pets values (1, 1, 4)")
             .await
             .unwrap();
-        let deleted = sqlx::raw_sql("delete from owners where id = 1")
-            .execute(&mut *conn)
-            .await;
+        let deleted = run("delete from owners where id = 1").await;
         assert!(
             deleted.is_err(),
             "an owner with a pet deleted after `{change}`"
         );
-        let negative = sqlx::raw_sql("insert into pets values (2, 1, -1)")
-            .execute(&mut *conn)
-            .await;
+        let negative = run("insert into pets values (2, 1, -1)").await;
         assert!(negative.is_err(), "a pet with -1 legs after `{change}`");
-        sqlx::raw_sql("start transaction; insert into ledger values (1); rollback")
-            .execute(&mut *conn)
+        run("start transaction; insert into ledger values (1); rollback")
             .await
             .unwrap();
-        let ledger: i64 = sqlx::query_scalar("select count(*) from ledger")
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap();
-        assert_eq!(ledger, 0, "a rolled back insert kept after `{change}`");
-        let collation: String = sqlx::query_scalar(
-            "select cast(table_collation as char) from information_schema.tables
-             where table_schema = database() and table_name = 'labels'",
-        )
-        .fetch_one(&mut *conn)
-        .await
-        .unwrap();
-        assert_eq!(collation, "utf8mb4_general_ci", "after `{change}`");
-        let default: String = sqlx::query_scalar(
-            "select cast(default_collation_name as char) from information_schema.schemata
-             where schema_name = database()",
-        )
-        .fetch_one(&mut *conn)
-        .await
-        .unwrap();
-        assert_eq!(default, template_default, "after `{change}`");
-        drop(conn);
+        assert_eq!(
+            count(db.pool(), "select count(*) from ledger").await,
+            0,
+            "a rolled back insert kept after `{change}`"
+        );
+        let collation = "select cast(table_collation as char) from information_schema.tables
+                         where table_schema = database() and table_name = 'labels'";
+        assert_eq!(
+            text(db.pool(), collation).await,
+            "utf8mb4_general_ci",
+            "after `{change}`"
+        );
+        assert_eq!(
+            text(db.pool(), DEFAULT_COLLATION).await,
+            template_default,
+            "after `{change}`"
+        );
         drop(db);
         scope.finish_async(Outcome::Passed).await.unwrap();
     }

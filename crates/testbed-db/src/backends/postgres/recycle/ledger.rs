@@ -267,12 +267,9 @@ async fn create_marked(
     }
     // A failed mark keeps the intent: once this process is gone, the sweep drops the
     // database.
-    sql::run(
-        conn,
-        mark(name, POOL_COMMENT, &template.name, template.has_settings()),
-    )
-    .await
-    .map_err(fail(format!("mark `{name}`")))?;
+    sql::run(conn, mark(name, POOL_COMMENT, template.settings_source()))
+        .await
+        .map_err(fail(format!("mark `{name}`")))?;
     registry::mark_in_use(conn, name).await?;
     intent::clear(conn, name).await?;
     Ok(true)
