@@ -3,11 +3,51 @@
 //! what resetting a template's copies needs to know of its tables (read once per test
 //! process, in one round trip). Nothing outside it is ever dropped.
 
-use sqlx::{AssertSqlSafe, Connection, MySqlConnection, MySqlPool};
+use std::time::Duration;
 
+use sqlx::mysql::{MySqlArguments, MySqlQueryResult};
+use sqlx::query::Query;
+use sqlx::{AssertSqlSafe, Connection, MySql, MySqlConnection, MySqlPool};
+
+use crate::retry::Pace;
 use crate::{Backend, ServerCallError};
 
 pub(crate) const REGISTRY: &str = "testbed_registry";
+
+/// How long a registry write is tried again while InnoDB picks it as a deadlock's
+/// victim: test processes starting together write rows side by side (`REPLACE INTO`
+/// takes gap locks), and the server resolves a cycle by rolling one write back.
+const DEADLOCK_PACE: Pace = Pace {
+    first: Duration::from_millis(5),
+    most: Duration::from_millis(100),
+    within: Duration::from_secs(5),
+};
+
+/// Whether `error` is InnoDB's deadlock (1213), whose rolled-back statement the
+/// server asks to be run again ("try restarting transaction").
+fn is_deadlock(error: &sqlx::Error) -> bool {
+    const DEADLOCK: u16 = 1213;
+    error
+        .as_database_error()
+        .and_then(|e| e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
+        .is_some_and(|e| e.number() == DEADLOCK)
+}
+
+/// Runs the statement `query` makes, on its own (autocommit), again while it is a
+/// deadlock's victim: a victim's statement was rolled back whole, so running it again
+/// is what it would have done.
+async fn write<'q>(
+    conn: &mut MySqlConnection,
+    query: impl Fn() -> Query<'q, MySql, MySqlArguments>,
+) -> Result<MySqlQueryResult, sqlx::Error> {
+    let mut pacer = DEADLOCK_PACE.start();
+    loop {
+        match query().execute(&mut *conn).await {
+            Err(error) if is_deadlock(&error) && pacer.pause().await => continue,
+            done => return done,
+        }
+    }
+}
 
 /// The state of a registered database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,15 +243,32 @@ pub(crate) async fn put_template_tables(
     name: &str,
     tables: &[TableRecord],
 ) -> Result<(), ServerCallError> {
-    let fail = |e| ServerCallError::statement(Backend::MySql, "write the registry", e);
-    let mut tx = conn.begin().await.map_err(fail)?;
+    let mut pacer = DEADLOCK_PACE.start();
+    loop {
+        match replace_template_tables(conn, name, tables).await {
+            Err(error) if is_deadlock(&error) && pacer.pause().await => continue,
+            done => {
+                return done.map_err(|e| {
+                    ServerCallError::statement(Backend::MySql, "write the registry", e)
+                });
+            }
+        }
+    }
+}
+
+/// [`put_template_tables`]'s transaction, tried once.
+async fn replace_template_tables(
+    conn: &mut MySqlConnection,
+    name: &str,
+    tables: &[TableRecord],
+) -> Result<(), sqlx::Error> {
+    let mut tx = conn.begin().await?;
     sqlx::query(AssertSqlSafe(format!(
         "delete from {REGISTRY}.template_tables where template = ?"
     )))
     .bind(name.to_owned())
     .execute(&mut *tx)
-    .await
-    .map_err(fail)?;
+    .await?;
     for table in tables {
         sqlx::query(AssertSqlSafe(format!(
             "insert into {REGISTRY}.template_tables
@@ -223,10 +280,9 @@ pub(crate) async fn put_template_tables(
         .bind(table.counter)
         .bind(table.refillable)
         .execute(&mut *tx)
-        .await
-        .map_err(fail)?;
+        .await?;
     }
-    tx.commit().await.map_err(fail)
+    tx.commit().await
 }
 
 pub(crate) async fn all(pool: &MySqlPool) -> Result<Vec<Row>, ServerCallError> {
@@ -249,17 +305,19 @@ pub(crate) async fn put(
     fingerprint: Option<&str>,
     seeded: Option<&str>,
 ) -> Result<(), ServerCallError> {
-    sqlx::query(AssertSqlSafe(format!(
+    let sql = format!(
         "replace into {REGISTRY}.databases (name, hash, kind, state, fingerprint, seeded)
          values (?, ?, ?, ?, ?, ?)"
-    )))
-    .bind(name.to_owned())
-    .bind(hash.to_owned())
-    .bind(kind.to_owned())
-    .bind(state.as_str())
-    .bind(fingerprint.map(str::to_owned))
-    .bind(seeded.map(str::to_owned))
-    .execute(conn)
+    );
+    write(conn, || {
+        sqlx::query(AssertSqlSafe(sql.clone()))
+            .bind(name.to_owned())
+            .bind(hash.to_owned())
+            .bind(kind.to_owned())
+            .bind(state.as_str())
+            .bind(fingerprint.map(str::to_owned))
+            .bind(seeded.map(str::to_owned))
+    })
     .await
     .map(drop)
     .map_err(|e| ServerCallError::statement(Backend::MySql, "write the registry", e))
@@ -337,12 +395,12 @@ async fn set_column(
     column: &'static str,
     value: &str,
 ) -> Result<(), ServerCallError> {
-    sqlx::query(AssertSqlSafe(format!(
-        "update {REGISTRY}.databases set {column} = ? where name = ?"
-    )))
-    .bind(value.to_owned())
-    .bind(name.to_owned())
-    .execute(conn)
+    let sql = format!("update {REGISTRY}.databases set {column} = ? where name = ?");
+    write(conn, || {
+        sqlx::query(AssertSqlSafe(sql.clone()))
+            .bind(value.to_owned())
+            .bind(name.to_owned())
+    })
     .await
     .map(drop)
     .map_err(|e| ServerCallError::statement(Backend::MySql, "write the registry", e))
@@ -351,18 +409,16 @@ async fn set_column(
 /// Removes `name`'s row, and what was recorded of its tables if it is a template.
 pub(crate) async fn remove(conn: &mut MySqlConnection, name: &str) -> Result<(), ServerCallError> {
     let fail = |e| ServerCallError::statement(Backend::MySql, "write the registry", e);
-    sqlx::query(AssertSqlSafe(format!(
-        "delete from {REGISTRY}.databases where name = ?"
-    )))
-    .bind(name.to_owned())
-    .execute(&mut *conn)
+    let databases = format!("delete from {REGISTRY}.databases where name = ?");
+    write(conn, || {
+        sqlx::query(AssertSqlSafe(databases.clone())).bind(name.to_owned())
+    })
     .await
     .map_err(fail)?;
-    let records = sqlx::query(AssertSqlSafe(format!(
-        "delete from {REGISTRY}.template_tables where template = ?"
-    )))
-    .bind(name.to_owned())
-    .execute(&mut *conn)
+    let tables = format!("delete from {REGISTRY}.template_tables where template = ?");
+    let records = write(conn, || {
+        sqlx::query(AssertSqlSafe(tables.clone())).bind(name.to_owned())
+    })
     .await;
     match records {
         // A registry an older testbed made records no tables.
@@ -392,12 +448,12 @@ pub(crate) async fn touch(
     name: &str,
     now: u64,
 ) -> Result<(), ServerCallError> {
-    sqlx::query(AssertSqlSafe(format!(
-        "replace into {REGISTRY}.used (name, last_used) values (?, ?)"
-    )))
-    .bind(name.to_owned())
-    .bind(now)
-    .execute(conn)
+    let sql = format!("replace into {REGISTRY}.used (name, last_used) values (?, ?)");
+    write(conn, || {
+        sqlx::query(AssertSqlSafe(sql.clone()))
+            .bind(name.to_owned())
+            .bind(now)
+    })
     .await
     .map(drop)
     .map_err(|e| ServerCallError::statement(Backend::MySql, "write the registry", e))
@@ -419,11 +475,10 @@ pub(crate) async fn forget_use(
     conn: &mut MySqlConnection,
     name: &str,
 ) -> Result<(), ServerCallError> {
-    sqlx::query(AssertSqlSafe(format!(
-        "delete from {REGISTRY}.used where name = ?"
-    )))
-    .bind(name.to_owned())
-    .execute(conn)
+    let sql = format!("delete from {REGISTRY}.used where name = ?");
+    write(conn, || {
+        sqlx::query(AssertSqlSafe(sql.clone())).bind(name.to_owned())
+    })
     .await
     .map(drop)
     .map_err(|e| ServerCallError::statement(Backend::MySql, "write the registry", e))
