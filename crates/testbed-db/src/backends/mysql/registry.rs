@@ -33,18 +33,33 @@ fn is_deadlock(error: &sqlx::Error) -> bool {
         .is_some_and(|e| e.number() == DEADLOCK)
 }
 
+/// Whether a registry write that failed is to run again: while it is a deadlock's
+/// victim (InnoDB rolled the victim's statement or transaction back whole, so running
+/// it again is what it would have done), paced within [`DEADLOCK_PACE`].
+struct Deadlocks(crate::retry::Pacer);
+
+impl Deadlocks {
+    fn new() -> Self {
+        Self(DEADLOCK_PACE.start())
+    }
+
+    /// Whether to run again the write that gave `done`, after a pause.
+    async fn again<T>(&mut self, done: &Result<T, sqlx::Error>) -> bool {
+        matches!(done, Err(error) if is_deadlock(error)) && self.0.pause().await
+    }
+}
+
 /// Runs the statement `query` makes, on its own (autocommit), again while it is a
-/// deadlock's victim: a victim's statement was rolled back whole, so running it again
-/// is what it would have done.
+/// deadlock's victim.
 async fn write<'q>(
     conn: &mut MySqlConnection,
     query: impl Fn() -> Query<'q, MySql, MySqlArguments>,
 ) -> Result<MySqlQueryResult, sqlx::Error> {
-    let mut pacer = DEADLOCK_PACE.start();
+    let mut deadlocks = Deadlocks::new();
     loop {
-        match query().execute(&mut *conn).await {
-            Err(error) if is_deadlock(&error) && pacer.pause().await => continue,
-            done => return done,
+        let done = query().execute(&mut *conn).await;
+        if !deadlocks.again(&done).await {
+            return done;
         }
     }
 }
@@ -243,15 +258,12 @@ pub(crate) async fn put_template_tables(
     name: &str,
     tables: &[TableRecord],
 ) -> Result<(), ServerCallError> {
-    let mut pacer = DEADLOCK_PACE.start();
+    let mut deadlocks = Deadlocks::new();
     loop {
-        match replace_template_tables(conn, name, tables).await {
-            Err(error) if is_deadlock(&error) && pacer.pause().await => continue,
-            done => {
-                return done.map_err(|e| {
-                    ServerCallError::statement(Backend::MySql, "write the registry", e)
-                });
-            }
+        let done = replace_template_tables(conn, name, tables).await;
+        if !deadlocks.again(&done).await {
+            return done
+                .map_err(|e| ServerCallError::statement(Backend::MySql, "write the registry", e));
         }
     }
 }
@@ -353,15 +365,17 @@ pub(crate) async fn claim_if_clean(
          commit"
     );
     let fail = |e| ServerCallError::statement(Backend::MySql, "claim in the registry", e);
-    let rows = sqlx::raw_sql(AssertSqlSafe(sql))
-        .fetch_all(&mut *conn)
-        .await;
-    let rows = match rows {
-        Ok(rows) => rows,
-        Err(error) => {
+    let mut deadlocks = Deadlocks::new();
+    let rows = loop {
+        let rows = sqlx::raw_sql(AssertSqlSafe(sql.clone()))
+            .fetch_all(&mut *conn)
+            .await;
+        if rows.is_err() {
             // The connection's next statements must not join the failed transaction.
             let _ = sqlx::raw_sql("rollback").execute(&mut *conn).await;
-            return Err(fail(error));
+        }
+        if !deadlocks.again(&rows).await {
+            break rows.map_err(fail)?;
         }
     };
     rows.first()

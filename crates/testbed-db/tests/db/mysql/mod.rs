@@ -2,6 +2,7 @@
 //! schemas the tests watch, the check that the server is here, and lookups of a
 //! database's state (its registry record, a table's id, a counter).
 
+mod claims;
 pub(crate) mod resets;
 mod schema_changes;
 pub(crate) mod templates;
