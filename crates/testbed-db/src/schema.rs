@@ -345,13 +345,14 @@ enum PreparedSchema {
 /// inheritance, operators, casts, event triggers, default privileges and large
 /// objects; v9: and the database's settings; v10: their tables and objects are
 /// recorded schema-qualified whatever the search path; v11: and publications,
-/// foreign-data wrappers, servers and foreign tables). A PostgreSQL
+/// foreign-data wrappers, servers and foreign tables; v12: and collations, extended
+/// statistics, text search configurations and dictionaries). A PostgreSQL
 /// template records its fingerprint and objects when it is built, so any change to the
 /// queries that read them (`postgres::catalog`) needs a bump: a template recorded by the
 /// old queries would never match the new, and every clone of it be dropped after its
 /// test. A broker serves only clients of its own layout: see
 /// `broker::settings::socket_path`.
-pub(crate) const LAYOUT: &str = "testbed-db template v11";
+pub(crate) const LAYOUT: &str = "testbed-db template v12";
 
 impl Prepared {
     fn new(database: &Database, backend: Backend) -> Result<Self, SchemaLoadError> {

@@ -28,12 +28,17 @@ pub(super) const USER_NAMESPACES: &str = "select oid from pg_namespace where nsp
 /// rules (a view's query among them), row-level policies, extensions, inheritance
 /// (an attached partition among it), operators and casts, event triggers, default
 /// privileges, large objects (rows of a kind the reset does not delete), publications
-/// and the tables in them, foreign-data wrappers, servers and tables, and the
-/// database's settings (`ALTER DATABASE ... SET`, which a clone gets from its template
-/// when it is marked: see `marks::mark`), but testbed's own.
+/// and the tables in them, foreign-data wrappers, servers and tables, collations,
+/// extended statistics (by name and table: a test that makes one again under the same
+/// name would fail), text search configurations (with their mappings) and
+/// dictionaries, and the database's settings (`ALTER DATABASE ... SET`, which a clone
+/// gets from its template when it is marked: see `marks::mark`), but testbed's own.
 ///
-/// Not read, as changing none of a query's results: comments, extended statistics,
-/// storage parameters. Not read either: the contents of a large object the template
+/// Not read, as changing none of a query's results: comments, extended statistics'
+/// targets, storage parameters. Not read either: conversions, operator classes and
+/// families, access methods, languages, transforms and text search parsers and
+/// templates (the last five need a superuser, and are most often made by an
+/// extension, which is read). Not read either: the contents of a large object the template
 /// made, a publication's schemas (`FOR TABLES IN SCHEMA`, PostgreSQL 15's
 /// `pg_publication_namespace`), and user mappings, whose catalog only a superuser may
 /// read.
@@ -127,6 +132,22 @@ pub(crate) fn fingerprint_sql() -> String {
            union all
            select concat_ws(' ', 'ft', ftrelid, ftserver, xmin) from pg_foreign_table
            union all
+           select concat_ws(' ', 'co', oid, collnamespace, collname, xmin)
+             from pg_collation
+             where oid >= {FIRST_USER_OID} and collnamespace in ({USER_NAMESPACES})
+           union all
+           select concat_ws(' ', 'st', oid, stxnamespace, stxname, stxrelid)
+             from pg_statistic_ext where stxnamespace in ({USER_NAMESPACES})
+           union all
+           select concat_ws(' ', 'tc', oid, cfgnamespace, cfgname, xmin)
+             from pg_ts_config where oid >= {FIRST_USER_OID} and cfgnamespace in ({USER_NAMESPACES})
+           union all
+           select concat_ws(' ', 'tm', mapcfg, maptokentype, mapseqno, mapdict, xmin)
+             from pg_ts_config_map where mapcfg >= {FIRST_USER_OID}
+           union all
+           select concat_ws(' ', 'td', oid, dictnamespace, dictname, xmin)
+             from pg_ts_dict where oid >= {FIRST_USER_OID} and dictnamespace in ({USER_NAMESPACES})
+           union all
            select concat_ws(' ', 'g', setrole, entry)
              from pg_db_role_setting cross join unnest(setconfig) entry
              where setdatabase = ({THIS_DATABASE}) and not {own}
@@ -140,7 +161,8 @@ pub(crate) fn fingerprint_sql() -> String {
 /// table, a function with its argument types, an enum with its values), beside the
 /// statement that drops it; and each user schema and extension (`schema <name>`,
 /// `extension <name>`), event trigger, large object, publication, foreign-data wrapper,
-/// server and database setting (by a hash of its value, which may be a secret). Rules,
+/// server, collation, extended statistics, text search configuration and dictionary,
+/// and database setting (by a hash of its value, which may be a secret). Rules,
 /// policies and default privileges have no statement (null): a test that adds one gets
 /// a new clone, as does one that makes a table of the template's inherit another's (not
 /// listed here: the undo leaves it, and the fingerprint checked after the undo tells
@@ -153,7 +175,7 @@ pub(crate) fn fingerprint_sql() -> String {
 /// wrappers and servers (after extensions: one an extension made goes with it), then
 /// columns, constraints and triggers added to the template's tables (an index behind a
 /// constraint goes only with it), then indexes, sequences, functions, types, operators,
-/// casts and large objects left.
+/// casts, large objects, collations, extended statistics and text search objects left.
 fn objects_sql() -> String {
     format!(
         "select part, ddl from (
@@ -166,12 +188,12 @@ fn objects_sql() -> String {
            union all
            select case when relkind in ('i', 'I', 'S', 'c') then 3 else 1 end,
                   format('%s %s %s', relnamespace::regnamespace, relname, relkind),
-                  format('drop %s if exists %I.%I cascade',
+                  format('drop %s if exists %s.%I cascade',
                          case relkind when 'v' then 'view' when 'm' then 'materialized view'
                                       when 'S' then 'sequence' when 'i' then 'index'
                                       when 'I' then 'index' when 'f' then 'foreign table'
                                       when 'c' then 'type' else 'table' end,
-                         relnamespace::regnamespace::text, relname)
+                         relnamespace::regnamespace, relname)
              from pg_class where relnamespace in ({USER_NAMESPACES})
            union all
            select 2, format('%s %s %s %s', attrelid::regclass, attname,
@@ -232,6 +254,28 @@ fn objects_sql() -> String {
            union all
            select 3, format('large object %s', oid), format('select lo_unlink(%s)', oid)
              from pg_largeobject_metadata
+           union all
+           select 3, format('%s %s collation', collnamespace::regnamespace, collname),
+                  format('drop collation if exists %s.%I cascade',
+                         collnamespace::regnamespace, collname)
+             from pg_collation
+             where oid >= {FIRST_USER_OID} and collnamespace in ({USER_NAMESPACES})
+           union all
+           select 3, format('%s %s statistics', stxnamespace::regnamespace, stxname),
+                  format('drop statistics if exists %s.%I', stxnamespace::regnamespace, stxname)
+             from pg_statistic_ext where stxnamespace in ({USER_NAMESPACES})
+           union all
+           select 3, format('%s %s text search configuration', cfgnamespace::regnamespace,
+                            cfgname),
+                  format('drop text search configuration if exists %s.%I cascade',
+                         cfgnamespace::regnamespace, cfgname)
+             from pg_ts_config where oid >= {FIRST_USER_OID} and cfgnamespace in ({USER_NAMESPACES})
+           union all
+           select 3, format('%s %s text search dictionary', dictnamespace::regnamespace,
+                            dictname),
+                  format('drop text search dictionary if exists %s.%I cascade',
+                         dictnamespace::regnamespace, dictname)
+             from pg_ts_dict where oid >= {FIRST_USER_OID} and dictnamespace in ({USER_NAMESPACES})
            union all
            select 0, format('publication %s', pubname),
                   format('drop publication if exists %I', pubname)

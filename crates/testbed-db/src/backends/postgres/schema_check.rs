@@ -76,7 +76,7 @@ enum Counted {
 /// counts (see [`SchemaMemory`]).
 ///
 /// [`fingerprint_sql`]: super::catalog::fingerprint_sql
-const CHECKED_CATALOGS: [(&str, Counted); 26] = [
+const CHECKED_CATALOGS: [(&str, Counted); 31] = [
     ("pg_namespace", Counted::All),
     ("pg_class", Counted::All),
     ("pg_attribute", Counted::FromUserOid("attrelid")),
@@ -101,6 +101,11 @@ const CHECKED_CATALOGS: [(&str, Counted); 26] = [
     ("pg_foreign_data_wrapper", Counted::All),
     ("pg_foreign_server", Counted::All),
     ("pg_foreign_table", Counted::All),
+    ("pg_collation", Counted::FromUserOid("oid")),
+    ("pg_statistic_ext", Counted::All),
+    ("pg_ts_config", Counted::FromUserOid("oid")),
+    ("pg_ts_config_map", Counted::FromUserOid("mapcfg")),
+    ("pg_ts_dict", Counted::FromUserOid("oid")),
     ("pg_db_role_setting", Counted::OfThisDatabase("setdatabase")),
     ("pg_database", Counted::OfThisDatabase("oid")),
 ];

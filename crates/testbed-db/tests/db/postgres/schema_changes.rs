@@ -624,3 +624,118 @@ async fn a_tests_publications_and_foreign_servers_are_undone_or_not_handed_on() 
         scope.finish_async(Outcome::Passed).await.unwrap();
     }
 }
+
+/// A table with extended statistics, a collation, and a text search dictionary and
+/// configuration of its own, as an application with full-text search has; and a
+/// schema whose name needs quoting.
+fn searching(target: testbed_db::Target<'_>) -> Build<'_> {
+    on_postgres(
+        target,
+        "create table notes (body text, lang text);
+         create schema \"App Data\";
+         create table \"App Data\".kept (id int);
+         create collation app_c (locale = 'C');
+         create statistics notes_stats on body, lang from notes;
+         create text search dictionary app_dict (template = simple);
+         create text search configuration app_search (copy = simple);
+         alter text search configuration app_search alter mapping for asciiword with app_dict;",
+    )
+}
+
+static SEARCHING_ADDED: Database = Database::function("searching added v2", searching);
+static SEARCHING_CHANGED: Database = Database::function("searching changed v2", searching);
+
+/// What the next test sees of collations, extended statistics and text search objects
+/// in `public`: each by name, a dictionary with its options, a configuration with the
+/// dictionaries its `asciiword` tokens go through.
+async fn search_objects(pool: &sqlx::PgPool) -> Vec<String> {
+    sqlx::query_scalar(
+        "select format('collation %s', collname) from pg_collation
+          where collnamespace = 'public'::regnamespace
+         union all
+         select format('statistics %s on %s', stxname, stxrelid::regclass) from pg_statistic_ext
+          where stxnamespace = 'public'::regnamespace
+         union all
+         select format('dictionary %s %s', dictname, dictinitoption) from pg_ts_dict
+          where dictnamespace = 'public'::regnamespace
+         union all
+         select format('configuration %s %s', c.cfgname,
+                       (select string_agg(m.mapdict::regdictionary::text, ',' order by m.mapseqno)
+                          from pg_ts_config_map m
+                          join ts_token_type('default') t on t.tokid = m.maptokentype
+                         where m.mapcfg = c.oid and t.alias = 'asciiword'))
+           from pg_ts_config c where c.cfgnamespace = 'public'::regnamespace
+         order by 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// The template's objects, as [`search_objects`] reads them.
+fn as_searched() -> Vec<String> {
+    vec![
+        "collation app_c".to_owned(),
+        "configuration app_search app_dict".to_owned(),
+        "dictionary app_dict ".to_owned(),
+        "statistics notes_stats on notes".to_owned(),
+    ]
+}
+
+/// Collations, extended statistics, and text search configurations and dictionaries a
+/// test adds are dropped with its other additions, so the next test can make them
+/// again; one that changes the template's own gets its database dropped. Either way the
+/// next test gets the template's.
+#[testbed::test]
+async fn a_tests_collations_statistics_and_text_search_objects_are_undone_or_not_handed_on() {
+    require_postgres().await;
+    let name = run_in_a_test(
+        &SEARCHING_ADDED,
+        Backend::Postgres,
+        "create collation mine_c (locale = 'C');
+         create collation \"App Data\".mine_c (locale = 'C');
+         create table \"App Data\".mine (id int);
+         create statistics mine_stats on lang, body from notes;
+         create text search dictionary mine_dict (template = simple);
+         create text search configuration mine_search (copy = app_search);",
+    )
+    .await;
+    assert!(exists(&name).await, "{name} was dropped, not undone");
+    let scope = Scope::new("after additions");
+    let db = SEARCHING_ADDED.postgres(&scope).await.unwrap();
+    assert_eq!(db.name(), name);
+    assert_eq!(search_objects(db.pool()).await, as_searched());
+    let quoted: Vec<String> = sqlx::query_scalar(
+        "select format('%s %s', relname, relkind) from pg_class
+          where relnamespace = '\"App Data\"'::regnamespace
+         union all
+         select 'collation ' || collname from pg_collation
+          where collnamespace = '\"App Data\"'::regnamespace
+         order by 1",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(quoted, ["kept r"], "in a schema whose name needs quoting");
+    drop(db);
+    scope.finish_async(Outcome::Passed).await.unwrap();
+
+    for change in [
+        "alter text search configuration app_search alter mapping for asciiword with simple",
+        "alter text search dictionary app_dict (accept = false)",
+        "alter collation app_c rename to other_c",
+        "drop statistics notes_stats",
+    ] {
+        let name = run_in_a_test(&SEARCHING_CHANGED, Backend::Postgres, change).await;
+        assert!(dropped(&name).await, "{name} was recycled after `{change}`");
+        let scope = Scope::new("after a change");
+        let db = SEARCHING_CHANGED.postgres(&scope).await.unwrap();
+        assert_eq!(
+            search_objects(db.pool()).await,
+            as_searched(),
+            "after `{change}`"
+        );
+        drop(db);
+        scope.finish_async(Outcome::Passed).await.unwrap();
+    }
+}
