@@ -33,6 +33,9 @@ pub(super) const USER_NAMESPACES: &str = "select oid from pg_namespace where nsp
 /// name would fail), text search configurations (with their mappings) and
 /// dictionaries, and the database's settings (`ALTER DATABASE ... SET`, which a clone
 /// gets from its template when it is marked: see `marks::mark`), but testbed's own.
+/// And a pooled database's grants and connection limit, read only when they are not
+/// what `CREATE DATABASE` gave it (testbed never changes them): the template's own,
+/// which a clone does not get, are not compared.
 ///
 /// Not read, as changing none of a query's results: comments, extended statistics'
 /// targets, storage parameters. Not read either: conversions, operator classes and
@@ -151,8 +154,14 @@ pub(crate) fn fingerprint_sql() -> String {
            select concat_ws(' ', 'g', setrole, entry)
              from pg_db_role_setting cross join unnest(setconfig) entry
              where setdatabase = ({THIS_DATABASE}) and not {own}
+           union all
+           select concat_ws(' ', 'd', datconnlimit, datacl)
+             from pg_database
+             where oid = ({THIS_DATABASE}) and starts_with(datname, '{POOL_PREFIX}')
+               and (datacl is not null or datconnlimit <> -1)
          ) parts",
         own = own_setting("entry"),
+        POOL_PREFIX = crate::owner::POOL_PREFIX,
     )
 }
 

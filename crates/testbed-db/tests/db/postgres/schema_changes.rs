@@ -476,6 +476,68 @@ async fn a_tests_database_settings_are_not_handed_on() {
     scope.finish_async(Outcome::Passed).await.unwrap();
 }
 
+/// A table, and a grant on the database itself, which a clone does not get from its
+/// template (as with its settings before `marks::mark`, `CREATE DATABASE` copies no
+/// database grant).
+fn granting(target: testbed_db::Target<'_>) -> Build<'_> {
+    on_postgres(
+        target,
+        "create table notes (body text);
+         do $$ begin
+           execute format('grant create on database %I to public', current_database());
+         end $$;",
+    )
+}
+
+static GRANTED: Database = Database::function("granted v1", granting);
+
+/// The grants and connection limit of the database a session is on.
+async fn database_access(pool: &sqlx::PgPool) -> (Option<String>, i32) {
+    sqlx::query_as(
+        "select datacl::text, datconnlimit from pg_database where datname = current_database()",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// A test that grants on its database, revokes, or sets its connection limit gets the
+/// database dropped: the next test would find it as no new database is. A template's
+/// own grant, which its clones do not have, is not taken for a test's change.
+#[testbed::test]
+async fn a_tests_grants_on_its_database_or_its_connection_limit_are_not_handed_on() {
+    require_postgres().await;
+    let name = run_in_a_test(
+        &GRANTED,
+        Backend::Postgres,
+        "insert into notes values ('x')",
+    )
+    .await;
+    assert!(
+        exists(&name).await,
+        "{name} was dropped after a test that only wrote rows"
+    );
+    for change in [
+        "grant create on database %I to public",
+        "revoke connect on database %I from public",
+        "alter database %I connection limit 50",
+    ] {
+        let statement =
+            format!("do $$ begin execute format('{change}', current_database()); end $$");
+        let name = run_in_a_test(&GRANTED, Backend::Postgres, &statement).await;
+        assert!(dropped(&name).await, "{name} was recycled after `{change}`");
+        let scope = Scope::new("after a change");
+        let db = GRANTED.postgres(&scope).await.unwrap();
+        assert_eq!(
+            database_access(db.pool()).await,
+            (None, -1),
+            "after `{change}`"
+        );
+        drop(db);
+        scope.finish_async(Outcome::Passed).await.unwrap();
+    }
+}
+
 /// An application's tables in a schema of their own, found through the search path its
 /// migrations set for the database, beside a table in `public` that references one.
 fn in_app_schema(target: testbed_db::Target<'_>) -> Build<'_> {
