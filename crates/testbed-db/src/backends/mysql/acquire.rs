@@ -10,7 +10,7 @@ use sqlx::{MySql, MySqlConnection};
 use testbed::{Outcome, Scope};
 
 use super::registry::{self, State};
-use super::reset::{inspect, reset, reset_or_rebuild, with_schema_restored};
+use super::reset::{inspect, reset, reset_or_rebuild, with_changes_undone};
 use super::server::{self, MySqlServer, fail};
 use super::template::{TemplateInfo, admin_connection, build_database, ensure_template};
 use super::work::end_sessions_on;
@@ -219,9 +219,10 @@ async fn release(
                 used = inspect(&mut conn, &template, &name).await?;
                 step.end();
             }
-            // A test that changed the schema: undone here, table by table, where it can
-            // be (else rebuilt by whoever claims the database next, off this test's clock).
-            let used = with_schema_restored(&mut conn, &template, &name, used).await?;
+            // A test's grants revoked, and a change to the schema undone here, table by
+            // table, where it can be (else rebuilt by whoever claims the database next,
+            // off this test's clock).
+            let used = with_changes_undone(&mut conn, &template, &name, used).await?;
             if used.fingerprint == template.fingerprint {
                 // Recorded clean in the reset's own round trip.
                 let step = crate::trace::step("mysql reset");

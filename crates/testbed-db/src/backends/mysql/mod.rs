@@ -11,6 +11,7 @@
 
 mod acquire;
 mod fingerprint;
+mod grants;
 mod inventory;
 mod registry;
 mod repair;

@@ -6,6 +6,7 @@
 use sqlx::{AssertSqlSafe, MySqlConnection, Row};
 
 use super::fingerprint;
+use super::grants;
 use super::registry::{self, State, TableRecord};
 use super::repair::undo_schema_changes;
 use super::server::{MySqlServer, fail};
@@ -21,6 +22,8 @@ pub(super) struct Used {
     pub(super) fingerprint: String,
     /// How many sessions but the asking one are on it.
     pub(super) other_sessions: u64,
+    /// How many grants on it, its tables and its columns there are (see [`grants`]).
+    pub(super) grants: u64,
     /// The next auto-increment value of each table that has one, by name.
     pub(super) counters: Vec<(String, u64)>,
     /// The template's tables whose rows differ from the template's here (their
@@ -48,12 +51,15 @@ pub(super) async fn inspect(
          select 'sessions', '', cast(count(*) as unsigned) from information_schema.processlist
            where db = '{name}' and id <> connection_id()
          union all
+         {grants}
+         union all
          {counters}{checksums}",
         fingerprint_setup = fingerprint::SETUP,
         fingerprint = fingerprint::expression(
             name,
             fingerprint::Extent::of_template(&template.fingerprint),
         ),
+        grants = grants::count_select(name),
         counters = counters_select(name, "'counter', "),
     );
     let rows = sqlx::raw_sql(AssertSqlSafe(sql))
@@ -63,6 +69,7 @@ pub(super) async fn inspect(
     let mut used = Used {
         fingerprint: String::new(),
         other_sessions: 0,
+        grants: 0,
         counters: Vec::new(),
         changed: None,
     };
@@ -91,6 +98,7 @@ pub(super) async fn inspect(
         match read().map_err(failed)? {
             (tag, fingerprint, _) if tag == "fingerprint" => used.fingerprint = fingerprint,
             (tag, _, count) if tag == "sessions" => used.other_sessions = count,
+            (tag, _, count) if tag == "grants" => used.grants = count,
             (_, table, next) => used.counters.push((table, next)),
         }
     }
@@ -137,16 +145,21 @@ fn read_checksum(row: &sqlx::mysql::MySqlRow) -> Result<(String, Option<u64>), s
     Ok((table, sum))
 }
 
-/// `used` (what [`inspect`] read of pooled database `name`), or, when its test changed
-/// the schema and [`undo_schema_changes`] could undo that, what `inspect` reads after.
-/// Its fingerprint is the template's unless the change could not be undone that way.
-/// The caller holds `name` and has ended every other session on it.
-pub(super) async fn with_schema_restored(
+/// `used` (what [`inspect`] read of pooled database `name`) with what its test changed
+/// besides rows undone: the grants it made on the database revoked (see [`grants`]),
+/// and, when it changed the schema and [`undo_schema_changes`] could undo that, what
+/// `inspect` reads after. Its fingerprint is the template's unless the schema change
+/// could not be undone that way. The caller holds `name` and has ended every other
+/// session on it.
+pub(super) async fn with_changes_undone(
     conn: &mut MySqlConnection,
     template: &TemplateInfo,
     name: &str,
     used: Used,
 ) -> Result<Used, ServerCallError> {
+    if used.grants > 0 {
+        grants::revoke_all(conn, name).await?;
+    }
     if used.fingerprint == template.fingerprint
         || !undo_schema_changes(conn, template, name).await?
     {
@@ -165,7 +178,7 @@ pub(super) async fn reset_or_rebuild(
     name: &str,
 ) -> Result<(), DatabaseAcquireError> {
     let used = inspect(conn, template, name).await?;
-    let used = with_schema_restored(conn, template, name, used).await?;
+    let used = with_changes_undone(conn, template, name, used).await?;
     if used.fingerprint == template.fingerprint {
         Ok(reset(conn, template, name, &used, false).await?)
     } else {

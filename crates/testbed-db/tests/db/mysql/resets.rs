@@ -331,7 +331,6 @@ async fn a_mysql_pool_grown_by_a_peak_shrinks_once_the_peak_is_past() {
         .unwrap();
     let shrunk = pool_now().await;
     assert_eq!(shrunk, grown[..floor], "the first {floor} kept");
-    drop(one_at_a_time);
 }
 
 /// A schema of its own, so that no other test draws its databases.
@@ -393,5 +392,88 @@ async fn a_reset_database_is_recorded_clean() {
         drop(db);
         scope.finish_async(Outcome::Passed).await.unwrap();
         assert_eq!(registry_state(&name).await, "clean", "{round}: released");
+    }
+}
+
+/// Used by one test only: its databases get grants.
+static GRANTED: Database = Database::function("mysql granted v1", notes);
+
+/// How many grants on database `name`, its tables and its columns there are.
+async fn grants_on(admin: &sqlx::MySqlPool, name: &str) -> i64 {
+    let count = |view: &str| {
+        format!("(select count(*) from information_schema.{view} where table_schema = '{name}')")
+    };
+    super::count(
+        admin,
+        &format!(
+            "select {} + {} + {}",
+            count("schema_privileges"),
+            count("table_privileges"),
+            count("column_privileges")
+        ),
+    )
+    .await
+}
+
+/// Grants a test makes on its database, its tables or its columns are revoked before
+/// the next test gets it, whether the database is reset or (after a change to its
+/// schema that cannot be undone table by table) rebuilt: MySQL keeps a database's
+/// grants when it is dropped.
+#[testbed::test]
+async fn a_tests_grants_on_its_database_are_revoked(test: &Scope) {
+    require_mysql().await;
+    let url = admin_url();
+    let admin = sqlx::MySqlPool::connect(&url).await.unwrap();
+    // Another run of this suite would grant to, and drop, the same user.
+    let mut one_at_a_time = <sqlx::MySqlConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    sqlx::query("select get_lock('testbed-db tests: the grantee', 600)")
+        .execute(&mut one_at_a_time)
+        .await
+        .unwrap();
+    let grantee = "'testbed_tests_grantee'@'localhost'";
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "create user if not exists {grantee}"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+    let dropper = admin.clone();
+    test.add_async_cleanup(move |_| async move {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "drop user if exists {grantee}"
+        )))
+        .execute(&dropper)
+        .await
+        .map(drop)
+    });
+
+    for (case, also) in [
+        ("reset", ""),
+        (
+            "rebuilt",
+            "alter database `{db}` character set latin1 collate latin1_swedish_ci;",
+        ),
+    ] {
+        let scope = Scope::new(case);
+        let db = GRANTED.mysql(&scope).await.unwrap();
+        let name = db.name().to_owned();
+        let grants = format!(
+            "grant select on `{name}`.* to {grantee} with grant option;
+             grant insert on `{name}`.notes to {grantee} with grant option;
+             grant update (body) on `{name}`.notes to {grantee};
+             {}",
+            also.replace("{db}", &name)
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(grants))
+            .execute(&admin)
+            .await
+            .unwrap();
+        // One row per grantee and privilege, the grant option a column of it.
+        assert_eq!(grants_on(&admin, &name).await, 3, "{case}: granted");
+        drop(db);
+        scope.finish_async(Outcome::Passed).await.unwrap();
+        assert_eq!(grants_on(&admin, &name).await, 0, "{case}: revoked");
     }
 }
