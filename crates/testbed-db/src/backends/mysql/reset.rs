@@ -155,10 +155,11 @@ pub(super) async fn with_changes_undone(
     conn: &mut MySqlConnection,
     template: &TemplateInfo,
     name: &str,
-    used: Used,
+    mut used: Used,
 ) -> Result<Used, ServerCallError> {
     if used.grants > 0 {
         grants::revoke_all(conn, name).await?;
+        used.grants = 0;
     }
     if used.fingerprint == template.fingerprint
         || !undo_schema_changes(conn, template, name).await?
