@@ -347,7 +347,7 @@ enum PreparedSchema {
 /// recorded schema-qualified whatever the search path; v11: and publications,
 /// foreign-data wrappers, servers and foreign tables; v12: and collations, extended
 /// statistics, text search configurations and dictionaries, and a pooled database's
-/// grants and connection limit). A PostgreSQL
+/// grants, connection limit and comment). A PostgreSQL
 /// template records its fingerprint and objects when it is built, so any change to the
 /// queries that read them (`postgres::catalog`) needs a bump: a template recorded by the
 /// old queries would never match the new, and every clone of it be dropped after its

@@ -33,9 +33,10 @@ pub(super) const USER_NAMESPACES: &str = "select oid from pg_namespace where nsp
 /// name would fail), text search configurations (with their mappings) and
 /// dictionaries, and the database's settings (`ALTER DATABASE ... SET`, which a clone
 /// gets from its template when it is marked: see `marks::mark`), but testbed's own.
-/// And a pooled database's grants and connection limit, read only when they are not
-/// what `CREATE DATABASE` gave it (testbed never changes them): the template's own,
-/// which a clone does not get, are not compared.
+/// And a pooled database's grants, connection limit and comment, read only when they
+/// are not what testbed gave it (`CREATE DATABASE`'s grants and limit, and the pool's
+/// comment, without which no claimer would take it and no prune drop it): the
+/// template's own, which a clone does not get, are not compared.
 ///
 /// Not read, as changing none of a query's results: comments, extended statistics'
 /// targets, storage parameters. Not read either: conversions, operator classes and
@@ -155,13 +156,18 @@ pub(crate) fn fingerprint_sql() -> String {
              from pg_db_role_setting cross join unnest(setconfig) entry
              where setdatabase = ({THIS_DATABASE}) and not {own}
            union all
-           select concat_ws(' ', 'd', datconnlimit, datacl)
-             from pg_database
+           select concat_ws(' ', 'd', datconnlimit, datacl, comment)
+             from pg_database cross join lateral (
+                    select (select description from pg_shdescription
+                             where objoid = pg_database.oid
+                               and classoid = 'pg_database'::regclass) as comment) c
              where oid = ({THIS_DATABASE}) and starts_with(datname, '{POOL_PREFIX}')
-               and (datacl is not null or datconnlimit <> -1)
+               and (datacl is not null or datconnlimit <> -1
+                    or comment is distinct from '{POOL_COMMENT}')
          ) parts",
         own = own_setting("entry"),
         POOL_PREFIX = crate::owner::POOL_PREFIX,
+        POOL_COMMENT = super::marks::POOL_COMMENT,
     )
 }
 

@@ -76,7 +76,7 @@ enum Counted {
 /// counts (see [`SchemaMemory`]).
 ///
 /// [`fingerprint_sql`]: super::catalog::fingerprint_sql
-const CHECKED_CATALOGS: [(&str, Counted); 31] = [
+const CHECKED_CATALOGS: [(&str, Counted); 32] = [
     ("pg_namespace", Counted::All),
     ("pg_class", Counted::All),
     ("pg_attribute", Counted::FromUserOid("attrelid")),
@@ -108,6 +108,7 @@ const CHECKED_CATALOGS: [(&str, Counted); 31] = [
     ("pg_ts_dict", Counted::FromUserOid("oid")),
     ("pg_db_role_setting", Counted::OfThisDatabase("setdatabase")),
     ("pg_database", Counted::OfThisDatabase("oid")),
+    ("pg_shdescription", Counted::OfThisDatabase("objoid")),
 ];
 
 /// The schema check's query: the catalog rows behind the fingerprint, how many of them

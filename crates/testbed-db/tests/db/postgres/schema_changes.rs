@@ -8,7 +8,7 @@ use testbed_db::{Backend, Database};
 
 use crate::{Build, run_in_a_test};
 
-use super::{count, counted, dropped, exists, on_postgres, require_postgres, things};
+use super::{admin_url, count, counted, dropped, exists, on_postgres, require_postgres, things};
 
 static ALTERED: Database = Database::function("altered v2", things);
 static ADDED_TO: Database = Database::function("added to v1", things);
@@ -491,21 +491,24 @@ fn granting(target: testbed_db::Target<'_>) -> Build<'_> {
 
 static GRANTED: Database = Database::function("granted v1", granting);
 
-/// The grants and connection limit of the database a session is on.
-async fn database_access(pool: &sqlx::PgPool) -> (Option<String>, i32) {
+/// The grants, connection limit and comment of the database a session is on.
+async fn database_access(pool: &sqlx::PgPool) -> (Option<String>, i32, Option<String>) {
     sqlx::query_as(
-        "select datacl::text, datconnlimit from pg_database where datname = current_database()",
+        "select datacl::text, datconnlimit, shobj_description(oid, 'pg_database')
+           from pg_database where datname = current_database()",
     )
     .fetch_one(pool)
     .await
     .unwrap()
 }
 
-/// A test that grants on its database, revokes, or sets its connection limit gets the
-/// database dropped: the next test would find it as no new database is. A template's
-/// own grant, which its clones do not have, is not taken for a test's change.
+/// A test that grants on its database, revokes, sets its connection limit or comments
+/// on it gets the database dropped: the next test would find it as no new database is
+/// (and without testbed's comment, no claimer would take it again, nor any prune drop
+/// it). A template's own grant, which its clones do not have, is not taken for a test's
+/// change.
 #[testbed::test]
-async fn a_tests_grants_on_its_database_or_its_connection_limit_are_not_handed_on() {
+async fn a_tests_grants_limit_or_comment_on_its_database_are_not_handed_on() {
     require_postgres().await;
     let name = run_in_a_test(
         &GRANTED,
@@ -521,16 +524,27 @@ async fn a_tests_grants_on_its_database_or_its_connection_limit_are_not_handed_o
         "grant create on database %I to public",
         "revoke connect on database %I from public",
         "alter database %I connection limit 50",
+        "comment on database %I is ''mine''",
+        "comment on database %I is null",
     ] {
         let statement =
             format!("do $$ begin execute format('{change}', current_database()); end $$");
         let name = run_in_a_test(&GRANTED, Backend::Postgres, &statement).await;
         assert!(dropped(&name).await, "{name} was recycled after `{change}`");
+        // `dropped` asks testbed, which does not list a database without its comment.
+        let admin = sqlx::PgPool::connect(&admin_url()).await.unwrap();
+        let left = count(
+            &admin,
+            &format!("select count(*) from pg_database where datname = '{name}'"),
+        )
+        .await;
+        admin.close().await;
+        assert_eq!(left, 0, "{name} was left on the server after `{change}`");
         let scope = Scope::new("after a change");
         let db = GRANTED.postgres(&scope).await.unwrap();
         assert_eq!(
             database_access(db.pool()).await,
-            (None, -1),
+            (None, -1, Some("testbed pool v2".to_owned())),
             "after `{change}`"
         );
         drop(db);
