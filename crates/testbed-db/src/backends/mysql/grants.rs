@@ -6,7 +6,7 @@
 
 use sqlx::{AssertSqlSafe, MySqlConnection};
 
-use super::server::fail;
+use super::server::{error_number, fail};
 use crate::{Backend, ServerCallError};
 
 /// How many grants on pooled database `name`, its tables and its columns there are.
@@ -102,8 +102,5 @@ pub(super) async fn revoke_all(
 /// Whether `error` says there was no such grant to revoke (1141 on a database, 1147 on
 /// a table).
 fn is_no_such_grant(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .and_then(|e| e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
-        .is_some_and(|e| matches!(e.number(), 1141 | 1147))
+    matches!(error_number(error), Some(1141 | 1147))
 }

@@ -9,6 +9,7 @@ use sqlx::mysql::{MySqlArguments, MySqlQueryResult};
 use sqlx::query::Query;
 use sqlx::{AssertSqlSafe, Connection, MySql, MySqlConnection, MySqlPool};
 
+use super::server::error_number;
 use crate::retry::Pace;
 use crate::{Backend, ServerCallError};
 
@@ -27,10 +28,7 @@ const DEADLOCK_PACE: Pace = Pace {
 /// server asks to be run again ("try restarting transaction").
 fn is_deadlock(error: &sqlx::Error) -> bool {
     const DEADLOCK: u16 = 1213;
-    error
-        .as_database_error()
-        .and_then(|e| e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
-        .is_some_and(|e| e.number() == DEADLOCK)
+    error_number(error) == Some(DEADLOCK)
 }
 
 /// Whether a registry write that failed is to run again: while it is a deadlock's
@@ -245,10 +243,7 @@ async fn read_template(
 fn is_missing(error: &sqlx::Error) -> bool {
     const NO_SUCH_TABLE: u16 = 1146;
     const NO_SUCH_DATABASE: u16 = 1049;
-    error
-        .as_database_error()
-        .and_then(|e| e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
-        .is_some_and(|e| matches!(e.number(), NO_SUCH_TABLE | NO_SUCH_DATABASE))
+    matches!(error_number(error), Some(NO_SUCH_TABLE | NO_SUCH_DATABASE))
 }
 
 /// Records template `name`'s tables, replacing what was recorded of a template of the

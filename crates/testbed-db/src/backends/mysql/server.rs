@@ -149,6 +149,14 @@ async fn probe(url_text: &str) -> Result<Arc<MySqlServer>, ProbeFailure> {
     }))
 }
 
+/// The server's error number of `error` (`1213` for a deadlock), if the server sent it.
+pub(super) fn error_number(error: &sqlx::Error) -> Option<u16> {
+    error
+        .as_database_error()
+        .and_then(|e| e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
+        .map(|e| e.number())
+}
+
 /// Maps a failed statement to the error naming what testbed-db was doing.
 pub(super) fn fail(action: impl Into<String>) -> impl FnOnce(sqlx::Error) -> ServerCallError {
     let action = action.into();

@@ -156,14 +156,13 @@ pub(crate) fn fingerprint_sql() -> String {
              from pg_db_role_setting cross join unnest(setconfig) entry
              where setdatabase = ({THIS_DATABASE}) and not {own}
            union all
-           select concat_ws(' ', 'd', datconnlimit, datacl, comment)
-             from pg_database cross join lateral (
-                    select (select description from pg_shdescription
-                             where objoid = pg_database.oid
-                               and classoid = 'pg_database'::regclass) as comment) c
-             where oid = ({THIS_DATABASE}) and starts_with(datname, '{POOL_PREFIX}')
-               and (datacl is not null or datconnlimit <> -1
-                    or comment is distinct from '{POOL_COMMENT}')
+           select concat_ws(' ', 'd', d.datconnlimit, d.datacl, c.description)
+             from pg_database d
+             left join pg_shdescription c
+               on c.objoid = d.oid and c.classoid = 'pg_database'::regclass
+             where d.oid = ({THIS_DATABASE}) and starts_with(d.datname, '{POOL_PREFIX}')
+               and (d.datacl is not null or d.datconnlimit <> -1
+                    or c.description is distinct from '{POOL_COMMENT}')
          ) parts",
         own = own_setting("entry"),
         POOL_PREFIX = crate::owner::POOL_PREFIX,

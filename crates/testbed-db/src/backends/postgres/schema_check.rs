@@ -190,10 +190,12 @@ mod tests {
     #[test]
     fn the_schema_check_counts_every_catalog_the_fingerprint_reads() {
         let sql = fingerprint_sql();
-        let read: std::collections::BTreeSet<&str> = sql
-            .split("from ")
-            .skip(1)
-            .filter_map(|after| after.split_whitespace().next())
+        // Each table named after `from` or `join`.
+        let words: Vec<&str> = sql.split_whitespace().collect();
+        let read: std::collections::BTreeSet<&str> = words
+            .windows(2)
+            .filter(|pair| matches!(pair[0], "from" | "join"))
+            .map(|pair| pair[1])
             .filter(|table| table.starts_with("pg_"))
             .collect();
         let counted: std::collections::BTreeSet<&str> =

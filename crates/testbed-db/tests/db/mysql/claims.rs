@@ -8,7 +8,7 @@ use sqlx::{Connection, MySqlConnection};
 use testbed::{Outcome, Scope};
 use testbed_db::Database;
 
-use super::{admin_url, notes, require_mysql};
+use super::{admin_url, notes, one_run_at_a_time, require_mysql};
 
 /// A pool of its own: the test locks its registry rows.
 static CROSSED: Database = Database::function("mysql crossed claim v1", notes);
@@ -22,11 +22,7 @@ async fn a_claim_chosen_as_a_deadlocks_victim_runs_again() {
     require_mysql().await;
     let url = admin_url();
     // Another run of this suite on the same server would lock the same rows.
-    let mut one_at_a_time = MySqlConnection::connect(&url).await.unwrap();
-    sqlx::query("select get_lock('testbed-db tests: the crossed claim', 600)")
-        .execute(&mut one_at_a_time)
-        .await
-        .unwrap();
+    let one_at_a_time = one_run_at_a_time("the crossed claim").await;
 
     // Two pooled databases, both clean in the registry; this test then holds the first,
     // so the claim below goes to the second.

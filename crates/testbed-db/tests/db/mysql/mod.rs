@@ -62,6 +62,21 @@ async fn require_mysql() {
     }
 }
 
+/// Waits until no other run of this suite on the same server holds the lock named
+/// `what` (a test another run's copy of itself would disturb), and holds it until the
+/// returned session is dropped.
+async fn one_run_at_a_time(what: &str) -> sqlx::MySqlConnection {
+    let mut session = <sqlx::MySqlConnection as sqlx::Connection>::connect(&admin_url())
+        .await
+        .unwrap();
+    sqlx::query("select get_lock(concat('testbed-db tests: ', ?), 600)")
+        .bind(what)
+        .execute(&mut session)
+        .await
+        .unwrap();
+    session
+}
+
 /// The admin URL of the MySQL server the tests use.
 fn admin_url() -> String {
     std::env::var(testbed_db::MYSQL_URL_ENV)

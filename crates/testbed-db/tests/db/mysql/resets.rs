@@ -9,7 +9,7 @@ use testbed_db::{Backend, Database};
 
 use super::{
     COUNTERS, KILLED_COUNTERS, OWN_POOL, RECORDED_CLEAN, STRAGGLER, admin_url, count, kind_of,
-    next_id, notes, on_mysql, registry_state, require_mysql,
+    next_id, notes, on_mysql, one_run_at_a_time, registry_state, require_mysql,
 };
 
 #[testbed::test]
@@ -269,14 +269,7 @@ async fn a_mysql_pool_grown_by_a_peak_shrinks_once_the_peak_is_past() {
     require_mysql().await;
     // Another run of this suite on the same server would grow and prune this template's
     // pool meanwhile: one run at a time, held until the end.
-    let url = admin_url();
-    let mut one_at_a_time = <sqlx::MySqlConnection as sqlx::Connection>::connect(&url)
-        .await
-        .unwrap();
-    sqlx::query("select get_lock('testbed-db tests: the shrinking pool', 600)")
-        .execute(&mut one_at_a_time)
-        .await
-        .unwrap();
+    let _one_at_a_time = one_run_at_a_time("the shrinking pool").await;
     let floor = std::thread::available_parallelism().map_or(1, usize::from);
     let peak = 4.max(floor + 2);
     let output = crate::child::run(
@@ -425,13 +418,7 @@ async fn a_tests_grants_on_its_database_are_revoked(test: &Scope) {
     let url = admin_url();
     let admin = sqlx::MySqlPool::connect(&url).await.unwrap();
     // Another run of this suite would grant to, and drop, the same user.
-    let mut one_at_a_time = <sqlx::MySqlConnection as sqlx::Connection>::connect(&url)
-        .await
-        .unwrap();
-    sqlx::query("select get_lock('testbed-db tests: the grantee', 600)")
-        .execute(&mut one_at_a_time)
-        .await
-        .unwrap();
+    let one_at_a_time = one_run_at_a_time("the grantee").await;
     let grantee = "'testbed_tests_grantee'@'localhost'";
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "create user if not exists {grantee}"
@@ -439,14 +426,17 @@ async fn a_tests_grants_on_its_database_are_revoked(test: &Scope) {
     .execute(&admin)
     .await
     .unwrap();
+    // Dropped whatever the test's outcome, before another run may take the lock.
     let dropper = admin.clone();
     test.add_async_cleanup(move |_| async move {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        let dropped = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
             "drop user if exists {grantee}"
         )))
         .execute(&dropper)
         .await
-        .map(drop)
+        .map(drop);
+        drop(one_at_a_time);
+        dropped
     });
 
     for (case, also) in [

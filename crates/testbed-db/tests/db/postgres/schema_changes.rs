@@ -8,7 +8,9 @@ use testbed_db::{Backend, Database};
 
 use crate::{Build, run_in_a_test};
 
-use super::{admin_url, count, counted, dropped, exists, on_postgres, require_postgres, things};
+use super::{
+    count, counted, dropped, exists, next_after_a_change, on_postgres, require_postgres, things,
+};
 
 static ALTERED: Database = Database::function("altered v2", things);
 static ADDED_TO: Database = Database::function("added to v1", things);
@@ -204,10 +206,7 @@ async fn a_tests_change_to_a_template_routine_or_trigger_is_not_handed_on() {
         "drop trigger notes_stamp on notes; \
          create trigger notes_stamp before insert on notes for each row execute function stamp()",
     ] {
-        let name = run_in_a_test(&ROUTINES_CHANGED, Backend::Postgres, change).await;
-        assert!(dropped(&name).await, "{name} was recycled after `{change}`");
-        let scope = Scope::new("after");
-        let db = ROUTINES_CHANGED.postgres(&scope).await.unwrap();
+        let (scope, db) = next_after_a_change(&ROUTINES_CHANGED, change).await;
         let shouted: String = sqlx::query_scalar("select shout('a')")
             .fetch_one(db.pool())
             .await
@@ -232,10 +231,7 @@ async fn a_tests_change_to_a_collation_owner_grant_or_sequence_option_is_not_han
         "alter table counted owner to pg_database_owner",
         "grant select (body) on counted to public",
     ] {
-        let name = run_in_a_test(&OPTIONS_CHANGED, Backend::Postgres, change).await;
-        assert!(dropped(&name).await, "{name} was recycled after `{change}`");
-        let scope = Scope::new("after");
-        let db = OPTIONS_CHANGED.postgres(&scope).await.unwrap();
+        let (scope, db) = next_after_a_change(&OPTIONS_CHANGED, change).await;
         let ids: Vec<i32> =
             sqlx::query_scalar("insert into counted (body) values ('a'), ('b') returning id")
                 .fetch_all(db.pool())
@@ -289,10 +285,7 @@ async fn a_tests_change_to_inheritance_or_schema_grants_is_not_handed_on() {
         "grant create on schema public to public",
         "alter default privileges grant select on tables to public",
     ] {
-        let name = run_in_a_test(&INHERITANCE_CHANGED, Backend::Postgres, change).await;
-        assert!(dropped(&name).await, "{name} was recycled after `{change}`");
-        let scope = Scope::new("after");
-        let db = INHERITANCE_CHANGED.postgres(&scope).await.unwrap();
+        let (scope, db) = next_after_a_change(&INHERITANCE_CHANGED, change).await;
         sqlx::raw_sql(
             "insert into events values (150, 'high');
              insert into derived values (1, 2);
@@ -529,24 +522,7 @@ async fn a_tests_grants_limit_or_comment_on_its_database_are_not_handed_on() {
     ] {
         let statement =
             format!("do $$ begin execute format('{change}', current_database()); end $$");
-        let name = run_in_a_test(&GRANTED, Backend::Postgres, &statement).await;
-        assert!(dropped(&name).await, "{name} was recycled after `{change}`");
-        // `dropped` asks testbed, which does not list a database without its comment;
-        // the server is asked too, as long (a broker drops it after the test's end).
-        let admin = sqlx::PgPool::connect(&admin_url()).await.unwrap();
-        let on_server = format!("select count(*) from pg_database where datname = '{name}'");
-        let mut left = count(&admin, &on_server).await;
-        for _ in 0..50 {
-            if left == 0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            left = count(&admin, &on_server).await;
-        }
-        admin.close().await;
-        assert_eq!(left, 0, "{name} was left on the server after `{change}`");
-        let scope = Scope::new("after a change");
-        let db = GRANTED.postgres(&scope).await.unwrap();
+        let (scope, db) = next_after_a_change(&GRANTED, &statement).await;
         assert_eq!(
             database_access(db.pool()).await,
             (None, -1, Some("testbed pool v2".to_owned())),
@@ -692,10 +668,7 @@ async fn a_tests_publications_and_foreign_servers_are_undone_or_not_handed_on() 
         "alter foreign table remote_notes options (add table_name 'elsewhere')",
         "drop publication notes_out",
     ] {
-        let name = run_in_a_test(&PUBLISHING_CHANGED, Backend::Postgres, change).await;
-        assert!(dropped(&name).await, "{name} was recycled after `{change}`");
-        let scope = Scope::new("after a change");
-        let db = PUBLISHING_CHANGED.postgres(&scope).await.unwrap();
+        let (scope, db) = next_after_a_change(&PUBLISHING_CHANGED, change).await;
         assert_eq!(
             published(db.pool()).await,
             as_published(),
@@ -807,10 +780,7 @@ async fn a_tests_collations_statistics_and_text_search_objects_are_undone_or_not
         "alter collation app_c rename to other_c",
         "drop statistics notes_stats",
     ] {
-        let name = run_in_a_test(&SEARCHING_CHANGED, Backend::Postgres, change).await;
-        assert!(dropped(&name).await, "{name} was recycled after `{change}`");
-        let scope = Scope::new("after a change");
-        let db = SEARCHING_CHANGED.postgres(&scope).await.unwrap();
+        let (scope, db) = next_after_a_change(&SEARCHING_CHANGED, change).await;
         assert_eq!(
             search_objects(db.pool()).await,
             as_searched(),
